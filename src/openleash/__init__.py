@@ -1,0 +1,3 @@
+"""OpenLeash: per-action authorization for AI agents."""
+
+__version__ = "0.1.0"

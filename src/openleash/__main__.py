@@ -1,0 +1,3 @@
+from openleash.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP: the ASGI application. Routes parse input, call one service function, render."""

@@ -1,0 +1,95 @@
+"""``create_app()``: the ASGI application, its error table and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openleash import __version__
+from openleash.api import admin, agent, public
+from openleash.api.http import error_response, json_response
+from openleash.bootstrap import Services, open_services
+from openleash.config import Settings, load_settings
+from openleash.domain.errors import OpenLeashError
+
+log = logging.getLogger("openleash")
+
+_HTTP_CODES = {
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+async def _on_openleash_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OpenLeashError)  # noqa: S101 - registered for this type only
+    return error_response(exc)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this type only
+    code = _HTTP_CODES.get(exc.status_code, "INVALID_REQUEST")
+    message = (
+        f"No route {request.method} {request.url.path}"
+        if exc.status_code == 404
+        else str(exc.detail)
+    )
+    return json_response({"error": {"code": code, "message": message}}, exc.status_code)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    # The exception is logged (without the request body, which may hold secrets); the client
+    # gets the envelope and nothing of the internals.
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return json_response(
+        {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}, 500
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    services: Callable[[], Awaitable[Services]] | None = None,
+) -> FastAPI:
+    """The application. Services are opened in the lifespan, in the worker process."""
+    resolved = settings or load_settings()
+
+    async def opener() -> Services:
+        return await open_services(resolved)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = await (services or opener)()
+        app.state.services = opened
+        try:
+            yield
+        finally:
+            await opened.store.close()
+
+    app = FastAPI(
+        title="OpenLeash",
+        version=__version__,
+        description="Per-action authorization for AI agents.",
+        openapi_url="/reference/openapi.json",
+        docs_url="/reference",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(OpenLeashError, _on_openleash_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.include_router(public.router)
+    app.include_router(agent.router)
+    app.include_router(admin.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for worker processes: settings come from ``OPENLEASH_*`` variables."""
+    return create_app()

@@ -1,0 +1,1 @@
+"""The ``openleash`` command. One module per command group; each calls service functions."""

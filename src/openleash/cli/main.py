@@ -1,0 +1,30 @@
+"""Entry point of the ``openleash`` command."""
+
+from __future__ import annotations
+
+import click
+
+from openleash import __version__
+from openleash.cli.keys import keys
+from openleash.cli.playground import playground
+from openleash.cli.policy import policy
+from openleash.cli.server import start
+from openleash.cli.setup import init, wizard
+from openleash.cli.vectors import testvectors
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="openleash")
+def cli() -> None:
+    """OpenLeash: per-action authorization for AI agents.
+
+    Commands work in the current folder: data in ./data, settings in ./config.yaml.
+    """
+
+
+for command in (start, init, wizard, policy, keys, playground, testvectors):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

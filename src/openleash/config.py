@@ -1,0 +1,139 @@
+"""Settings: defaults, then ``config.yaml`` (same keys as the TypeScript OpenLeash), then
+environment variables. Nothing here reads files at import time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from openleash.domain.errors import OpenLeashError
+from openleash.policy.syntax import load_yaml
+
+ADMIN_MODES = ("localhost", "token", "localhost_or_token")
+
+DEFAULT_CONFIG_YAML = """\
+# OpenLeash settings. Every key is optional; these are the defaults.
+server:
+  bind_address: "127.0.0.1:8787"
+admin:
+  mode: localhost_or_token   # localhost | token | localhost_or_token
+  token: ""                  # bearer token for remote admin access (empty: none)
+security:
+  nonce_ttl_seconds: 600
+  clock_skew_seconds: 120
+tokens:
+  default_ttl_seconds: 120
+  max_ttl_seconds: 3600
+store:
+  url: ""                    # empty: SQLite file in the data folder
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8787
+    workers: int = 1
+    admin_mode: str = "localhost_or_token"
+    admin_token: str = field(default="", repr=False)
+    nonce_ttl_seconds: int = 600
+    clock_skew_seconds: int = 120
+    require_totp: bool = False
+    default_ttl_seconds: int = 120
+    max_ttl_seconds: int = 3600
+    approval_request_ttl_seconds: int = 86400
+    approval_token_ttl_seconds: int = 3600
+    session_ttl_seconds: int = 28800
+    store_url: str = ""
+    max_body_bytes: int = 1_048_576
+
+    @property
+    def database(self) -> str:
+        """Where the store lives: ``store.url`` if set, else ``<data_dir>/openleash.db``."""
+        return self.store_url or str(self.data_dir / "openleash.db")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise OpenLeashError("VALIDATION_ERROR", f"config.yaml: `{name}` must be a mapping")
+    return value
+
+
+def _int(section: dict[str, Any], key: str, where: str, default: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise OpenLeashError(
+            "VALIDATION_ERROR", f"config.yaml: `{where}.{key}` must be a positive integer"
+        )
+    return value
+
+
+def _bind(address: str) -> tuple[str, int]:
+    host, sep, port = str(address).rpartition(":")
+    if not sep or not port.isdigit():
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            f"config.yaml: `server.bind_address` must look like 127.0.0.1:8787, got {address!r}",
+        )
+    return host.strip("[]"), int(port)
+
+
+def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
+    server, admin = _section(data, "server"), _section(data, "admin")
+    security, tokens = _section(data, "security"), _section(data, "tokens")
+    approval, sessions = _section(data, "approval"), _section(data, "sessions")
+    store = _section(data, "store")
+    host, port = _bind(server.get("bind_address", f"{base.host}:{base.port}"))
+    mode = admin.get("mode", base.admin_mode)
+    if mode not in ADMIN_MODES:
+        raise OpenLeashError(
+            "VALIDATION_ERROR", f"config.yaml: `admin.mode` must be one of {', '.join(ADMIN_MODES)}"
+        )
+    return replace(
+        base,
+        host=host,
+        port=port,
+        admin_mode=mode,
+        admin_token=str(admin.get("token") or ""),
+        nonce_ttl_seconds=_int(security, "nonce_ttl_seconds", "security", base.nonce_ttl_seconds),
+        clock_skew_seconds=_int(
+            security, "clock_skew_seconds", "security", base.clock_skew_seconds
+        ),
+        require_totp=bool(security.get("require_totp", base.require_totp)),
+        default_ttl_seconds=_int(tokens, "default_ttl_seconds", "tokens", base.default_ttl_seconds),
+        max_ttl_seconds=_int(tokens, "max_ttl_seconds", "tokens", base.max_ttl_seconds),
+        approval_request_ttl_seconds=_int(
+            approval, "request_ttl_seconds", "approval", base.approval_request_ttl_seconds
+        ),
+        approval_token_ttl_seconds=_int(
+            approval, "token_ttl_seconds", "approval", base.approval_token_ttl_seconds
+        ),
+        session_ttl_seconds=_int(sessions, "ttl_seconds", "sessions", base.session_ttl_seconds),
+        store_url=str(store.get("url") or ""),
+    )
+
+
+def load_settings(
+    config_path: Path | None = None, data_dir: Path | None = None, env: dict[str, str] | None = None
+) -> Settings:
+    """Defaults <- ``config.yaml`` (if present) <- ``OPENLEASH_*`` environment variables."""
+    env = dict(os.environ) if env is None else env
+    base = Settings(data_dir=data_dir or Path(env.get("OPENLEASH_DATA_DIR", "data")))
+    path = config_path or Path(env.get("OPENLEASH_CONFIG", "config.yaml"))
+    if path.exists():
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise OpenLeashError("VALIDATION_ERROR", f"{path}: expected a mapping of settings")
+        base = settings_from_mapping(data, base)
+    if env.get("OPENLEASH_DATABASE_URL"):
+        base = replace(base, store_url=env["OPENLEASH_DATABASE_URL"])
+    if env.get("OPENLEASH_ADMIN_TOKEN"):
+        base = replace(base, admin_token=env["OPENLEASH_ADMIN_TOKEN"])
+    return base

@@ -1,0 +1,81 @@
+"""Cryptography for OpenLeash: canonical JSON, request signatures, tokens and server keys.
+
+The only package that imports ``cryptography``, ``pyseto`` or ``rfc8785``. Everything here is
+deterministic given its arguments (time is always a parameter) except key generation.
+"""
+
+from openleash.crypto.canonical import action_hash, canonicalize, sha256_hex, stringify
+from openleash.crypto.keyformat import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+    generate_keypair,
+    load_private_key,
+    load_public_key,
+    public_key_b64_of,
+)
+from openleash.crypto.keys import KeyRing, SigningKey, new_server_key
+from openleash.crypto.secrets import hash_secret, new_token, secret_matches
+from openleash.crypto.signing import (
+    sign,
+    signing_input,
+    verify_challenge_signature,
+    verify_request_signature,
+)
+from openleash.crypto.timestamps import iso_ms, parse_iso
+from openleash.crypto.tokens import (
+    APPROVAL,
+    IAT_LEEWAY,
+    PROOF,
+    USER_SESSION,
+    IssuedToken,
+    Signer,
+    encode_claims,
+    issue_approval_token,
+    issue_proof,
+    issue_session_token,
+    issue_token,
+    verify_token,
+    verify_token_with_public_keys,
+)
+from openleash.crypto.vectors import compute_testvectors, default_inputs, render_testvectors
+
+__all__ = [
+    "APPROVAL",
+    "IAT_LEEWAY",
+    "PROOF",
+    "USER_SESSION",
+    "Ed25519PrivateKey",
+    "Ed25519PublicKey",
+    "IssuedToken",
+    "KeyRing",
+    "Signer",
+    "SigningKey",
+    "action_hash",
+    "canonicalize",
+    "compute_testvectors",
+    "default_inputs",
+    "encode_claims",
+    "generate_keypair",
+    "hash_secret",
+    "iso_ms",
+    "issue_approval_token",
+    "issue_proof",
+    "issue_session_token",
+    "issue_token",
+    "load_private_key",
+    "load_public_key",
+    "new_server_key",
+    "new_token",
+    "parse_iso",
+    "public_key_b64_of",
+    "render_testvectors",
+    "secret_matches",
+    "sha256_hex",
+    "sign",
+    "signing_input",
+    "stringify",
+    "verify_challenge_signature",
+    "verify_request_signature",
+    "verify_token",
+    "verify_token_with_public_keys",
+]

@@ -1,0 +1,72 @@
+"""PASETO v4.public, signing and verification of raw payload bytes (no claim semantics).
+
+Written directly on ``cryptography``'s Ed25519 rather than through pyseto: it is measurably
+faster on the hot path, and the tests keep pyseto as the reference in both directions.
+
+OpenLeash tokens have no footer and no implicit assertion, so both are fixed to empty here and a
+token carrying a footer is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+
+from cryptography.exceptions import InvalidSignature
+
+from openleash.crypto.keyformat import Ed25519PrivateKey, Ed25519PublicKey
+
+HEADER = "v4.public."
+_HEADER_BYTES = HEADER.encode("ascii")
+_SIGNATURE_LENGTH = 64
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class MalformedTokenError(ValueError):
+    """The text is not a footer-less v4.public token."""
+
+
+class BadSignatureError(ValueError):
+    """The token is well formed but the key did not sign it."""
+
+
+def pae(*pieces: bytes) -> bytes:
+    """Pre-Authentication Encoding: each piece prefixed by its little-endian 64-bit length."""
+    parts = [struct.pack("<Q", len(pieces))]
+    for piece in pieces:
+        parts.append(struct.pack("<Q", len(piece)))
+        parts.append(piece)
+    return b"".join(parts)
+
+
+def sign(key: Ed25519PrivateKey, message: bytes) -> str:
+    """A v4.public token over ``message``, empty footer and implicit assertion."""
+    signature = key.sign(pae(_HEADER_BYTES, message, b"", b""))
+    body = base64.urlsafe_b64encode(message + signature).rstrip(b"=")
+    return HEADER + body.decode("ascii")
+
+
+def split(token: str) -> tuple[bytes, bytes]:
+    """``(message, signature)`` of a token, untrusted; ``MalformedTokenError`` if it is not one."""
+    if not token.startswith(HEADER):
+        raise MalformedTokenError("not a v4.public token")
+    body = token[len(HEADER) :]
+    # One canonical encoding only (no padding, URL alphabet, no footer part): a token has
+    # exactly one spelling, so nothing keyed by the token text can be fooled by a variant.
+    if not _BASE64URL.fullmatch(body):
+        raise MalformedTokenError("token body is not unpadded base64url")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != body:
+        raise MalformedTokenError("token body is not canonical base64url")
+    if len(raw) < _SIGNATURE_LENGTH:
+        raise MalformedTokenError("token is too short")
+    return raw[:-_SIGNATURE_LENGTH], raw[-_SIGNATURE_LENGTH:]
+
+
+def verify(key: Ed25519PublicKey, message: bytes, signature: bytes) -> None:
+    """Raise :class:`BadSignatureError` unless ``signature`` is ``key``'s over ``message``."""
+    try:
+        key.verify(signature, pae(_HEADER_BYTES, message, b"", b""))
+    except InvalidSignature as exc:
+        raise BadSignatureError("signature does not verify") from exc

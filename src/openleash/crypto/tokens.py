@@ -1,0 +1,296 @@
+"""Proof, approval and session tokens: PASETO v4.public with OpenLeash's claims (inv §5.3).
+
+Issuing takes ``now`` as a parameter and writes claims in the exact order the TypeScript server
+uses, because SDKs and the official vectors compare token bytes. Verification also takes
+``now``, and raises :class:`~openleash.domain.errors.TokenError` with one of the reasons below.
+
+Decisions (PROTOCOL §3.8, §3.10):
+
+* **Key choice.** The ``kid`` claim picks the key (read from the payload before it is trusted,
+  then verified with that key only). A ``kid`` naming no key gives :data:`NO_MATCHING_KEY`; one
+  naming a revoked key gives :data:`KEY_REVOKED`. Only a token without any ``kid`` claim is
+  tried against every unrevoked key (no OpenLeash server issues one, but it costs nothing).
+* **Purpose.** Tokens issued here always carry ``purpose``. Proofs from the TypeScript server
+  carry none; such a token is accepted when ``purpose="proof"`` is expected, and only then.
+  Safe, because its session and approval tokens always carry their purpose.
+* **Time.** Expired means ``exp <= now``, with no leeway (the TypeScript rule). ``iat`` may lie
+  up to :data:`IAT_LEEWAY` ahead of ``now``, so a verifier whose clock is slightly behind the
+  issuer's still accepts a fresh token; the TypeScript library tolerates none.
+* **Order of checks.** Signature, claim shape, purpose, ``iat``, ``exp``: a token of the wrong
+  kind is reported as such even when it has also expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+import orjson
+
+from openleash.crypto import paseto
+from openleash.crypto.canonical import stringify
+from openleash.crypto.keyformat import Ed25519PublicKey, load_private_key
+from openleash.crypto.keys import KeyRing, SigningKey
+from openleash.crypto.timestamps import iso_ms, parse_iso, to_ms
+from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.domain.models import ServerKey
+
+__all__ = [
+    "APPROVAL",
+    "IAT_LEEWAY",
+    "ISSUER",
+    "PROOF",
+    "USER_SESSION",
+    "IssuedToken",
+    "Signer",
+    "encode_claims",
+    "iso_ms",
+    "issue_approval_token",
+    "issue_proof",
+    "issue_session_token",
+    "issue_token",
+    "verify_token",
+    "verify_token_with_public_keys",
+]
+
+ISSUER = "openleash"
+PROOF = "proof"
+APPROVAL = "approval"
+USER_SESSION = "user_session"
+
+#: How far ahead of the verifier's clock a token's ``iat`` may be (clock drift between hosts).
+IAT_LEEWAY = timedelta(seconds=5)
+
+NO_MATCHING_KEY = "No matching key found or invalid signature"
+KEY_REVOKED = "Key revoked"
+INVALID_PURPOSE = "Invalid token purpose"
+EXPIRED = "Token expired"
+ISSUED_IN_FUTURE = "Token issued in the future"
+INVALID_CLAIMS = "Invalid token claims"
+
+#: Claims :func:`issue_token` writes itself; callers may not set them.
+_RESERVED = frozenset({"iss", "kid", "iat", "exp"})
+
+
+#: A loaded :class:`SigningKey`, or a stored :class:`ServerKey` (loaded through the key cache).
+Signer = SigningKey | ServerKey
+
+
+class IssuedToken(NamedTuple):
+    token: str
+    expires_at: str
+
+
+def encode_claims(key: Signer, claims: Mapping[str, Any]) -> str:
+    """Sign ``claims`` exactly as given: their order and values become the payload bytes."""
+    return paseto.sign(_signing_key(key).private_key, stringify(claims))
+
+
+def _signing_key(key: Signer) -> SigningKey:
+    if isinstance(key, SigningKey):
+        return key
+    if key.revoked_at is not None:
+        # INVARIANT: a revoked key verifies nothing, so a token it signed could never be used.
+        raise OpenLeashError("INTERNAL_ERROR", "Refusing to sign with a revoked key")
+    return SigningKey(key.kid, load_private_key(key.private_key_b64))
+
+
+def issue_token(
+    key: Signer,
+    body: Mapping[str, Any],
+    *,
+    now: datetime,
+    ttl_seconds: int,
+    head: Mapping[str, Any] | None = None,
+) -> IssuedToken:
+    """Issue ``iss, kid, *head, iat, exp, *body``; ``head`` exists for claims that precede
+    ``iat`` (the session token's ``sub``)."""
+    if ttl_seconds <= 0:
+        raise ValueError("ttl_seconds must be positive")
+    issued = to_ms(now)
+    claims: dict[str, Any] = {"iss": ISSUER, "kid": key.kid}
+    _add_claims(claims, head or {})
+    claims["iat"] = iso_ms(issued)
+    claims["exp"] = iso_ms(issued + timedelta(seconds=ttl_seconds))
+    _add_claims(claims, body)
+    return IssuedToken(encode_claims(key, claims), claims["exp"])
+
+
+def _add_claims(claims: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for name, value in extra.items():
+        if name in _RESERVED or name in claims:
+            raise ValueError(f"claim {name!r} would be set twice")
+        claims[name] = value
+
+
+def issue_proof(
+    key: Signer,
+    *,
+    now: datetime,
+    ttl_seconds: int,
+    decision_id: str,
+    owner_type: str,
+    owner_id: str,
+    agent_id: str,
+    action_type: str,
+    action_hash: str,
+    matched_rule_id: str | None,
+    trust_profile: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> IssuedToken:
+    """A proof of an authorized action: the TypeScript claims, then ``purpose``, then ``extra``."""
+    body: dict[str, Any] = {
+        "decision_id": decision_id,
+        "owner_type": owner_type,
+        "owner_id": owner_id,
+        "agent_id": agent_id,
+        "action_type": action_type,
+        "action_hash": action_hash,
+        "matched_rule_id": matched_rule_id,
+    }
+    if trust_profile:
+        body["trust_profile"] = trust_profile
+    body["purpose"] = PROOF
+    _add_claims(body, extra or {})
+    return issue_token(key, body, now=now, ttl_seconds=ttl_seconds)
+
+
+def issue_approval_token(
+    key: Signer,
+    *,
+    now: datetime,
+    ttl_seconds: int,
+    approval_request_id: str,
+    owner_type: str,
+    owner_id: str,
+    agent_id: str,
+    action_type: str,
+    action_hash: str,
+) -> IssuedToken:
+    """The token an agent redeems once after its owner approved an action."""
+    body = {
+        "approval_request_id": approval_request_id,
+        "owner_type": owner_type,
+        "owner_id": owner_id,
+        "agent_id": agent_id,
+        "action_type": action_type,
+        "action_hash": action_hash,
+        "purpose": APPROVAL,
+    }
+    return issue_token(key, body, now=now, ttl_seconds=ttl_seconds)
+
+
+def issue_session_token(
+    key: Signer,
+    *,
+    now: datetime,
+    ttl_seconds: int,
+    user_principal_id: str,
+    system_roles: list[str],
+    org_memberships: list[dict[str, Any]] | None = None,
+) -> IssuedToken:
+    """An owner session; ``org_memberships`` is left out when empty, as the TypeScript does."""
+    body: dict[str, Any] = {"purpose": USER_SESSION, "system_roles": system_roles}
+    if org_memberships:
+        body["org_memberships"] = org_memberships
+    head = {"sub": user_principal_id}
+    return issue_token(key, body, now=now, ttl_seconds=ttl_seconds, head=head)
+
+
+def verify_token(
+    token: str,
+    keyring: KeyRing,
+    *,
+    now: datetime,
+    purpose: str | None,
+    iat_leeway: timedelta = IAT_LEEWAY,
+) -> dict[str, Any]:
+    """The verified claims of ``token``, or :class:`TokenError` saying why not.
+
+    ``purpose=None`` skips the purpose check; only callers that accept any kind should pass it.
+    """
+    message, signature = _split(token)
+    claims = _untrusted_claims(message)
+    _check_signature(keyring, claims, message, signature)
+    issued, expires = _claim_times(claims)
+    _check_purpose(claims, purpose)
+    moment = to_ms(now)
+    if issued > moment + iat_leeway:
+        raise TokenError(ISSUED_IN_FUTURE)
+    if expires <= moment:
+        raise TokenError(EXPIRED)
+    return claims
+
+
+def verify_token_with_public_keys(
+    token: str,
+    public_keys: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+    purpose: str | None,
+    iat_leeway: timedelta = IAT_LEEWAY,
+) -> dict[str, Any]:
+    """:func:`verify_token` against ``/v1/public-keys`` entries (for counterparties, offline)."""
+    keyring = KeyRing.from_public_keys(public_keys)
+    return verify_token(token, keyring, now=now, purpose=purpose, iat_leeway=iat_leeway)
+
+
+def _split(token: str) -> tuple[bytes, bytes]:
+    try:
+        return paseto.split(token)
+    except paseto.MalformedTokenError:
+        raise TokenError(NO_MATCHING_KEY) from None
+
+
+def _untrusted_claims(message: bytes) -> dict[str, Any]:
+    # Read only to find the kid; nothing in it is believed before the signature verifies.
+    try:
+        claims = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        raise TokenError(NO_MATCHING_KEY) from None
+    if not isinstance(claims, dict):
+        raise TokenError(NO_MATCHING_KEY)
+    return claims
+
+
+def _check_signature(
+    keyring: KeyRing, claims: dict[str, Any], message: bytes, signature: bytes
+) -> None:
+    for key in _candidate_keys(keyring, claims):
+        try:
+            paseto.verify(key, message, signature)
+        except paseto.BadSignatureError:
+            continue
+        return
+    raise TokenError(NO_MATCHING_KEY)
+
+
+def _candidate_keys(keyring: KeyRing, claims: dict[str, Any]) -> list[Ed25519PublicKey]:
+    if "kid" not in claims:
+        return keyring.verification_keys()
+    kid = claims["kid"]
+    if not isinstance(kid, str):
+        return []
+    if keyring.is_revoked(kid):
+        raise TokenError(KEY_REVOKED)
+    key = keyring.verification_key(kid)
+    return [] if key is None else [key]
+
+
+def _claim_times(claims: dict[str, Any]) -> tuple[datetime, datetime]:
+    if claims.get("iss") != ISSUER:
+        raise TokenError(INVALID_CLAIMS)
+    try:
+        return parse_iso(claims["iat"]), parse_iso(claims["exp"])
+    except (KeyError, TypeError, ValueError):
+        raise TokenError(INVALID_CLAIMS) from None
+
+
+def _check_purpose(claims: dict[str, Any], expected: str | None) -> None:
+    if expected is None:
+        return
+    if expected == PROOF and "purpose" not in claims:
+        return  # a proof from the TypeScript server, which writes no purpose claim
+    if claims.get("purpose") != expected:
+        raise TokenError(INVALID_PURPOSE)

@@ -1,0 +1,154 @@
+"""Frozen records of the domain. Field names are the wire names."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Result(enum.StrEnum):
+    ALLOW = "ALLOW"
+    DENY = "DENY"
+    REQUIRE_APPROVAL = "REQUIRE_APPROVAL"
+    REQUIRE_STEP_UP = "REQUIRE_STEP_UP"
+    REQUIRE_DEPOSIT = "REQUIRE_DEPOSIT"
+
+
+class Status(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    REVOKED = "REVOKED"
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    user_principal_id: str
+    display_name: str
+    status: str
+    created_at: str
+    owner_type: str = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    agent_principal_id: str
+    agent_id: str
+    owner_type: str
+    owner_id: str
+    public_key_b64: str
+    status: str
+    created_at: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    revoked_at: str | None = None
+    webhook_url: str = ""
+    # Secrets: stored, never rendered. See Agent.public_view.
+    webhook_secret: str = field(default="", repr=False)
+    webhook_auth_token: str = field(default="", repr=False)
+
+    def public_view(self) -> dict[str, Any]:
+        """The agent as any API shows it: no secrets, no key material beyond the public key."""
+        return {
+            "agent_principal_id": self.agent_principal_id,
+            "agent_id": self.agent_id,
+            "owner_type": self.owner_type,
+            "owner_id": self.owner_id,
+            "status": self.status,
+            "attributes": self.attributes,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+            "webhook_url": self.webhook_url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    policy_id: str
+    owner_type: str
+    owner_id: str
+    applies_to_agent_principal_id: str | None
+    name: str | None
+    description: str | None
+    policy_yaml: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    binding_id: str
+    owner_type: str
+    owner_id: str
+    policy_id: str
+    applies_to_agent_principal_id: str | None
+    applies_to_group_id: str | None = None
+    rank: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerKey:
+    kid: str
+    public_key_b64: str
+    private_key_b64: str = field(repr=False)
+    created_at: str
+    revoked_at: str | None = None
+    active: bool = False
+
+    def public_view(self) -> dict[str, Any]:
+        return {
+            "kid": self.kid,
+            "kty": "OKP",
+            "alg": "EdDSA",
+            "public_key_b64": self.public_key_b64,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """A single-use invite: ``kind`` is ``agent`` (enrol an agent) or ``setup`` (owner login)."""
+
+    invite_id: str
+    kind: str
+    owner_type: str
+    owner_id: str
+    token_hash: str = field(repr=False)
+    token_salt: str = field(repr=False)
+    expires_at: str
+    created_at: str
+    used_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    challenge_id: str
+    agent_id: str
+    agent_pubkey_b64: str
+    owner_type: str | None
+    owner_id: str | None
+    challenge_b64: str
+    expires_at: str
+    created_at: str
+    agent_attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    event_id: str
+    timestamp: str
+    event_type: str
+    principal_id: str | None
+    action_id: str | None
+    decision_id: str | None
+    metadata_json: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "timestamp": self.timestamp,
+            "event_type": self.event_type,
+            "principal_id": self.principal_id,
+            "action_id": self.action_id,
+            "decision_id": self.decision_id,
+            "metadata_json": self.metadata_json,
+        }

@@ -1,0 +1,341 @@
+"""YAML 1.2 text to plain data, remembering where each value came from.
+
+The only module of the project that imports a YAML library. Scalars are resolved by the YAML
+1.2 *core* schema, as the ``yaml`` package of the TypeScript server does: ``yes`` is a string,
+``010`` is 10, ``1_000`` and ``2024-01-15`` stay strings. We resolve them ourselves from the
+node tree rather than trusting a loader's resolver, so the rules cannot drift with a library
+upgrade. Mapping keys become strings, as JavaScript object keys do.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.tag import Tag
+
+from openleash.domain.jsonvalue import js_number
+
+#: A place in a document: mapping keys and list indices from the root.
+Path = tuple[str | int, ...]
+
+# Aliases may share nodes; expanding them is what later stages pay for. A few thousand nodes
+# of reuse is plenty for any honest policy and stops "billion laughs" documents.
+_MAX_ALIAS_EXPANSION = 10_000
+_SAFE_INT = 2**53
+
+_PLAIN = "openleash:plain"
+_YAML_TAG = "tag:yaml.org,2002:"
+
+# The core schema, spelled as the TypeScript server's YAML library spells it.
+_NULL = re.compile(r"~|null|Null|NULL|")
+_TRUE = re.compile(r"true|True|TRUE")
+_FALSE = re.compile(r"false|False|FALSE")
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+)
+_INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
+_NAN = re.compile(r"\.nan|\.NaN|\.NAN")
+
+
+class YamlError(ValueError):
+    """Text that is not a single well-formed YAML document. ``line`` is 1-based when known."""
+
+    def __init__(self, problem: str, line: int | None) -> None:
+        where = f" (line {line})" if line is not None else ""
+        super().__init__(f"{problem}{where}")
+        self.problem = problem
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Plain data plus the 1-based source line of every place in it."""
+
+    data: Any
+    lines: Mapping[Path, int]
+
+    def line(self, path: Path) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.lines.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+
+def resolve_plain(text: str) -> Any:
+    """The value of an untagged plain scalar under the YAML 1.2 core schema."""
+    if _NULL.fullmatch(text):
+        return None
+    if _TRUE.fullmatch(text):
+        return True
+    if _FALSE.fullmatch(text):
+        return False
+    if _INT.fullmatch(text):
+        return js_number(int(text, 10))
+    if _OCT.fullmatch(text):
+        return js_number(int(text[2:], 8))
+    if _HEX.fullmatch(text):
+        return js_number(int(text[2:], 16))
+    if _FLOAT.fullmatch(text):
+        return _js_float(float(text))
+    if _INF.fullmatch(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _NAN.fullmatch(text):
+        return math.nan
+    return text
+
+
+def _js_float(value: float) -> int | float:
+    # JavaScript has one number type: 1.0 is 1, and should look like 1 wherever it is echoed.
+    if value.is_integer() and abs(value) <= _SAFE_INT:
+        return int(value)
+    return value
+
+
+class _MarkingResolver(VersionedResolver):
+    """Tags untagged plain scalars with a private marker so that we resolve them ourselves."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0]:
+            return Tag(suffix=_PLAIN)
+        return super().resolve(kind, None if kind is ScalarNode else value, (False, False))
+
+
+def _composer() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Resolver = _MarkingResolver
+    return yaml
+
+
+def load_document(text: str) -> Document:
+    """Parse one YAML document; raise :class:`YamlError` with a line on any syntax problem."""
+    root = _compose(text)
+    if root is None:
+        return Document(None, {(): 1})
+    builder = _Builder()
+    try:
+        data = builder.value(root, ())
+    except RecursionError:
+        raise YamlError("document is nested too deeply", None) from None
+    return Document(data, builder.lines)
+
+
+def _compose(text: str) -> Node | None:
+    try:
+        root: Node | None = _composer().compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise YamlError(str(exc.problem or exc.context or "invalid YAML"), line) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        code = f" #x{exc.character:04x}" if isinstance(exc.character, int) else ""
+        raise YamlError(f"character{code} is not allowed", line) from None
+    except RecursionError:
+        raise YamlError("document is nested too deeply", None) from None
+    except (YAMLError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        # The pure-Python reader raises a handful of plain errors on malformed input.
+        raise YamlError(f"unreadable YAML ({type(exc).__name__})", None) from None
+    return root
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML 1.2 document to plain data; raise :class:`YamlError` on bad syntax."""
+    return load_document(text).data
+
+
+class _Builder:
+    """Walks composed nodes once, building plain values and recording their lines."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Path, int] = {}
+        self._done: dict[int, tuple[Any, int]] = {}
+        self._open: set[int] = set()
+        self._nodes = 0
+        self._reused = 0
+
+    def value(self, node: Node, path: Path) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        key = id(node)
+        if key in self._done:
+            return self._reuse(node, key)
+        if key in self._open:
+            raise YamlError("an alias refers to the node that contains it", _line(node))
+        self._open.add(key)
+        before = self._nodes
+        built = self._build(node, path)
+        self._open.discard(key)
+        self._done[key] = (built, self._nodes - before)
+        return built
+
+    def _reuse(self, node: Node, key: int) -> Any:
+        built, size = self._done[key]
+        # Count the expanded size, so that aliases of aliases add up as their copies would.
+        self._nodes += size
+        self._reused += size
+        if self._reused > _MAX_ALIAS_EXPANSION:
+            raise YamlError("aliases expand to too many nodes", _line(node))
+        return built
+
+    def _build(self, node: Node, path: Path) -> Any:
+        self._nodes += 1
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        return _scalar(node)
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        seen: set[tuple[str, Any]] = set()
+        for key_node, value_node in node.value:
+            key_value = self._key(key_node)
+            identity = (type(key_value).__name__, key_value)
+            if identity in seen:
+                raise YamlError(f"duplicate key `{_js_string(key_value)}`", _line(key_node))
+            seen.add(identity)
+            key = _js_string(key_value)
+            self.lines[(*path, key)] = _line(key_node)
+            out[key] = self.value(value_node, (*path, key))
+        return out
+
+    def _key(self, node: Node) -> Any:
+        if not isinstance(node, ScalarNode):
+            raise YamlError("only scalar mapping keys are supported", _line(node))
+        self._nodes += 1
+        return _scalar(node)
+
+
+def _line(node: Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _scalar(node: Node) -> Any:
+    tag = str(node.tag)
+    text = str(node.value)
+    if tag == _PLAIN:
+        return resolve_plain(text)
+    handler = _EXPLICIT.get(tag)
+    # Unknown tags are ignored, as the TypeScript server's YAML library does with a warning.
+    return handler(text) if handler is not None else text
+
+
+def _typed(kind: type | tuple[type, ...]) -> Callable[[str], Any]:
+    def resolve(text: str) -> Any:
+        value = resolve_plain(text)
+        return value if isinstance(value, kind) and type(value) is not bool else text
+
+    return resolve
+
+
+def _boolean(text: str) -> Any:
+    value = resolve_plain(text)
+    return value if type(value) is bool else text
+
+
+def _null(text: str) -> Any:
+    value = resolve_plain(text)
+    return None if value is None else text
+
+
+_EXPLICIT: dict[str, Callable[[str], Any]] = {
+    _YAML_TAG + "str": str,
+    _YAML_TAG + "int": _typed(int),
+    _YAML_TAG + "float": _typed((int, float)),
+    _YAML_TAG + "bool": _boolean,
+    _YAML_TAG + "null": _null,
+}
+
+
+def _js_string(value: Any) -> str:
+    """``String(value)`` for the scalars YAML can produce."""
+    if value is None:
+        return ""
+    if type(value) is bool:
+        return "true" if value else "false"
+    if type(value) in (int, float):
+        return js_number_text(value)
+    return str(value)
+
+
+def js_number_text(value: float) -> str:
+    """The decimal text JavaScript gives a number (``String(n)``, ECMA-262 Number::toString)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    # repr gives the shortest digits that round-trip, as JavaScript uses.
+    shortest = Decimal(repr(abs(float(value)))).as_tuple()
+    digits = "".join(map(str, shortest.digits)).rstrip("0") or "0"
+    point = len(shortest.digits) + int(shortest.exponent)  # decimal point after `point` digits
+    return sign + _place_point(digits, point)
+
+
+def _place_point(digits: str, point: int) -> str:
+    k = len(digits)
+    if k <= point <= 21:
+        return digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return f"{digits[:point]}.{digits[point:]}"
+    if -6 < point <= 0:
+        return "0." + "0" * -point + digits
+    exponent = point - 1
+    mantissa = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
+    return f"{mantissa}e{'+' if exponent > 0 else '-'}{abs(exponent)}"
+
+
+# Words YAML 1.1 readers take as booleans; quoting them costs nothing and avoids surprises for
+# anyone who opens our output with an older tool.
+_YAML11_WORDS = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF")
+
+
+class _Representer(RoundTripRepresenter):
+    """Quotes every string that would read back as something else under the core schema."""
+
+    def represent_str(self, data: str) -> Any:
+        if (
+            not isinstance(resolve_plain(data), str)
+            or data != data.strip()
+            or _YAML11_WORDS.fullmatch(data)
+        ):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return super().represent_str(data)
+
+    def represent_none(self, data: None) -> Any:
+        return self.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+_Representer.add_representer(type(None), _Representer.represent_none)
+
+
+def dump_yaml(data: Any) -> str:
+    """Plain data as block-style YAML 1.2 that :func:`load_yaml` reads back unchanged."""
+    yaml = YAML(typ="rt", pure=True)
+    yaml.Representer = _Representer
+    yaml.default_flow_style = False
+    yaml.width = 1_000_000
+    yaml.allow_unicode = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()

@@ -1,0 +1,103 @@
+"""Signed agent requests (inv §1.1, with the fixes of PROTOCOL §3.1-3.3).
+
+Order of checks: headers, timestamp (an unparseable one is a skew error), body hash, agent,
+signature. The nonce is recorded only after all of these pass, inside the same transaction as
+whatever the request then does (see :func:`record_nonce`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from openleash.crypto import load_public_key, signing_input, verify_request_signature
+from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import Agent
+from openleash.service.options import Options
+from openleash.service.ports import Transaction
+from openleash.service.runtime import Snapshot
+from openleash.service.timefmt import epoch_ms, parse_timestamp
+
+SIGNING_HEADERS = ("x-agent-id", "x-timestamp", "x-nonce", "x-body-sha256", "x-signature")
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """A request whose signature verified; its nonce is not yet recorded."""
+
+    agent: Agent
+    nonce: str
+    now: datetime
+
+
+def authenticate(
+    request: SignedRequest, snap: Snapshot, options: Options, now: datetime
+) -> AgentCall:
+    values = [request.headers.get(name, "") for name in SIGNING_HEADERS]
+    if not all(values):
+        raise OpenLeashError("MISSING_HEADERS", "Missing required signing headers")
+    agent_id, timestamp, nonce, body_sha256, signature = values
+    _check_timestamp(timestamp, now, options.clock_skew_seconds)
+    _check_body(request, body_sha256)
+    agent = snap.agent(agent_id)
+    if agent is None:
+        raise OpenLeashError("AGENT_NOT_FOUND", f'Agent "{agent_id}" not found')
+    if agent.status != "ACTIVE":
+        raise OpenLeashError("AGENT_INACTIVE", f'Agent "{agent_id}" is not active')
+    _check_signature(request, agent, timestamp, nonce, body_sha256, signature)
+    return AgentCall(agent=agent, nonce=nonce, now=now)
+
+
+def _check_timestamp(timestamp: str, now: datetime, skew_seconds: int) -> None:
+    moment = parse_timestamp(timestamp)
+    # Fix (PROTOCOL §3.1): an unparseable timestamp is refused, not waved through.
+    if moment is None or abs(now - moment) > timedelta(seconds=skew_seconds):
+        raise OpenLeashError("TIMESTAMP_SKEW", "Request timestamp is outside the allowed window")
+
+
+def _check_body(request: SignedRequest, body_sha256: str) -> None:
+    if request.method in ("GET", "HEAD"):
+        return  # the header is still signed; GET bodies are not hashed (inv §1.1 step 4)
+    if request.body is None:
+        raise OpenLeashError("MISSING_BODY", "Request body is required")
+    digest = hashlib.sha256(request.body).hexdigest()
+    if not hmac.compare_digest(digest, body_sha256):
+        raise OpenLeashError("BODY_HASH_MISMATCH", "X-Body-Sha256 does not match the body")
+
+
+def _check_signature(
+    request: SignedRequest, agent: Agent, timestamp: str, nonce: str, body: str, sig: str
+) -> None:
+    key = load_public_key(agent.public_key_b64)
+    primary = signing_input(request.method, request.path, timestamp, nonce, body)
+    try:
+        verify_request_signature(key, primary, sig)
+        return
+    except OpenLeashError:
+        if not request.query:
+            raise
+    # Fix (PROTOCOL §3.3): the shipped SDKs sign the path with its query string.
+    with_query = f"{request.path}?{request.query}"
+    verify_request_signature(
+        key, signing_input(request.method, with_query, timestamp, nonce, body), sig
+    )
+
+
+async def record_nonce(tx: Transaction, call: AgentCall, options: Options) -> None:
+    """Record the nonce of a verified call; a second use within its lifetime is a replay."""
+    now_ms = epoch_ms(call.now)
+    expires_ms = now_ms + options.nonce_ttl_seconds * 1000
+    if not await tx.use_nonce(call.agent.agent_id, call.nonce, now_ms, expires_ms):
+        raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")

@@ -1,0 +1,46 @@
+"""Agents as the admin (and the agent itself) sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openleash.domain.errors import OpenLeashError
+from openleash.service.agent_auth import AgentCall, record_nonce
+from openleash.service.audit import record
+from openleash.service.options import Options
+from openleash.service.ports import Store
+from openleash.service.timefmt import iso
+
+
+async def agent_self(store: Store, call: AgentCall, options: Options) -> dict[str, Any]:
+    async with store.transaction() as tx:
+        await record_nonce(tx, call, options)
+    view = call.agent.public_view()
+    view.pop("revoked_at")
+    return view
+
+
+async def list_agents(store: Store, owner_id: str | None = None) -> dict[str, Any]:
+    async with store.transaction() as tx:
+        agents = await tx.list_agents(owner_id)
+    return {"agents": [a.public_view() for a in agents]}
+
+
+async def revoke_agent(store: Store, agent_principal_id: str, options: Options) -> dict[str, Any]:
+    now = options.clock()
+    async with store.transaction() as tx:
+        agent = await tx.get_agent(agent_principal_id)
+        if agent is None:
+            raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+        await tx.revoke_agent(agent_principal_id, iso(now))
+        await tx.bump_revision()
+        await record(
+            tx,
+            now,
+            "AGENT_REVOKED",
+            agent_principal_id,
+            agent_principal_id=agent_principal_id,
+            agent_id=agent.agent_id,
+            owner_id=agent.owner_id,
+        )
+    return {"agent_principal_id": agent_principal_id, "status": "REVOKED"}

@@ -1,0 +1,24 @@
+"""The knobs the use cases read, mapped from the settings by the bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    nonce_ttl_seconds: int = 600
+    clock_skew_seconds: int = 120
+    default_ttl_seconds: int = 120
+    max_ttl_seconds: int = 3600
+    invite_ttl_seconds: int = 86400
+    challenge_ttl_seconds: int = 300
+    version: str = "0.1.0"
+    #: the clock; tests inject a fixed one. Time is a parameter everywhere below the service.
+    clock: Callable[[], datetime] = field(default=utc_now)

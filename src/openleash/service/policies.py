@@ -1,0 +1,161 @@
+"""Policies and their bindings. A policy that fails validation is never stored."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import Binding, PolicyRecord
+from openleash.policy import parse_policy
+from openleash.service.audit import record
+from openleash.service.options import Options
+from openleash.service.ports import Store, Transaction
+from openleash.service.timefmt import iso
+
+
+def validate_policy(policy_yaml: str) -> dict[str, Any]:
+    """Parse and validate; raise ``INVALID_POLICY`` naming each place and line."""
+    policy = parse_policy(policy_yaml)
+    return {"valid": True, "rules": len(policy.rules), "default": policy.default}
+
+
+def policy_view(record_: PolicyRecord, *, with_yaml: bool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "policy_id": record_.policy_id,
+        "owner_type": record_.owner_type,
+        "owner_id": record_.owner_id,
+        "applies_to_agent_principal_id": record_.applies_to_agent_principal_id,
+        "name": record_.name,
+        "description": record_.description,
+        "created_at": record_.created_at,
+        "updated_at": record_.updated_at,
+    }
+    if with_yaml:
+        view["policy_yaml"] = record_.policy_yaml
+    return view
+
+
+async def _resolve_agent(tx: Transaction, owner_id: str, agent_ref: str | None) -> str | None:
+    """An agent given by principal id or by agent id; it must belong to the owner."""
+    if agent_ref is None:
+        return None
+    agent = await tx.get_agent(agent_ref) or await tx.find_active_agent(agent_ref)
+    if agent is None or agent.owner_id != owner_id:
+        raise OpenLeashError(
+            "INVALID_REQUEST", f"Agent {agent_ref!r} is not an agent of this owner"
+        )
+    return agent.agent_principal_id
+
+
+async def upsert_policy(
+    store: Store,
+    *,
+    owner_id: str | None,
+    policy_yaml: str,
+    options: Options,
+    policy_id: str | None = None,
+    applies_to_agent: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Update ``policy_id`` in place, or create a policy bound to the owner (or one agent)."""
+    validate_policy(policy_yaml)
+    now = iso(options.clock())
+    async with store.transaction() as tx:
+        existing = await tx.get_policy(policy_id) if policy_id else None
+        if existing is not None:
+            updated = PolicyRecord(
+                existing.policy_id,
+                existing.owner_type,
+                existing.owner_id,
+                existing.applies_to_agent_principal_id,
+                name or existing.name,
+                description or existing.description,
+                policy_yaml,
+                existing.created_at,
+                now,
+            )
+            await tx.put_policy(updated)
+            event, result = "POLICY_UPDATED", updated
+        else:
+            result = await _create(
+                tx, owner_id, policy_yaml, now, policy_id, applies_to_agent, name, description
+            )
+            event = "POLICY_UPSERTED"
+        await tx.bump_revision()
+        await record(
+            tx,
+            options.clock(),
+            event,
+            result.owner_id,
+            policy_id=result.policy_id,
+            owner_id=result.owner_id,
+            applies_to_agent_principal_id=result.applies_to_agent_principal_id,
+        )
+    return policy_view(result, with_yaml=False)
+
+
+async def _create(
+    tx: Transaction,
+    owner_id: str | None,
+    policy_yaml: str,
+    now: str,
+    policy_id: str | None,
+    applies_to_agent: str | None,
+    name: str | None,
+    description: str | None,
+) -> PolicyRecord:
+    if not owner_id:
+        raise OpenLeashError("INVALID_REQUEST", "An owner is required to create a policy")
+    if await tx.get_owner(owner_id) is None:
+        raise OpenLeashError("USER_NOT_FOUND", f"User {owner_id} not found")
+    agent_principal_id = await _resolve_agent(tx, owner_id, applies_to_agent)
+    created = PolicyRecord(
+        policy_id or str(uuid.uuid4()),
+        "user",
+        owner_id,
+        agent_principal_id,
+        name,
+        description,
+        policy_yaml,
+        now,
+        now,
+    )
+    await tx.put_policy(created)
+    await tx.add_binding(
+        Binding(str(uuid.uuid4()), "user", owner_id, created.policy_id, agent_principal_id)
+    )
+    return created
+
+
+async def delete_policy(store: Store, policy_id: str, options: Options) -> dict[str, Any]:
+    now = options.clock()
+    async with store.transaction() as tx:
+        existing = await tx.get_policy(policy_id)
+        if existing is None or not await tx.delete_policy(policy_id):
+            raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+        await tx.bump_revision()
+        await record(
+            tx,
+            now,
+            "POLICY_DELETED",
+            existing.owner_id,
+            policy_id=policy_id,
+            owner_id=existing.owner_id,
+        )
+    return {"policy_id": policy_id, "status": "deleted"}
+
+
+async def list_policies(store: Store, owner_id: str | None = None) -> dict[str, Any]:
+    async with store.transaction() as tx:
+        policies = await tx.list_policies(owner_id)
+    return {"policies": [policy_view(p, with_yaml=True) for p in policies]}
+
+
+async def get_policy(store: Store, policy_id: str) -> dict[str, Any]:
+    async with store.transaction() as tx:
+        found = await tx.get_policy(policy_id)
+    if found is None:
+        raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+    return policy_view(found, with_yaml=True)

@@ -1,0 +1,139 @@
+"""The store, seen from the use cases: small protocols by role.
+
+A use case opens one unit of work with ``Store.transaction()`` and uses the repositories it
+exposes; everything done inside commits together or not at all. Adapters live in
+:mod:`openleash.store`.
+
+Time values: ``*_at`` fields are ISO-8601 strings with milliseconds and ``Z``; ``*_ms`` arguments
+are Unix epoch milliseconds. Callers pass the time in; adapters never read a clock for decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from openleash.domain.models import (
+    Agent,
+    AuditEvent,
+    Binding,
+    Challenge,
+    Invite,
+    Owner,
+    PolicyRecord,
+    ServerKey,
+)
+
+
+class OwnerRepo(Protocol):
+    async def add_owner(self, owner: Owner) -> None: ...
+    async def get_owner(self, user_principal_id: str) -> Owner | None: ...
+    async def list_owners(self) -> list[Owner]: ...
+
+
+class AgentRepo(Protocol):
+    async def add_agent(self, agent: Agent) -> None:
+        """Insert an agent. Raise ``AGENT_ID_TAKEN`` when another owner has an ACTIVE agent with
+        the same ``agent_id``; an ACTIVE agent of the same owner with that id is revoked first
+        (re-enrolment replaces)."""
+        ...
+
+    async def get_agent(self, agent_principal_id: str) -> Agent | None: ...
+    async def find_active_agent(self, agent_id: str) -> Agent | None: ...
+    async def list_agents(self, owner_id: str | None = None) -> list[Agent]: ...
+    async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
+        """Set REVOKED; False when there is no such ACTIVE agent."""
+        ...
+
+    async def webhook_url_taken(self, webhook_url: str) -> bool: ...
+
+
+class PolicyRepo(Protocol):
+    async def put_policy(self, policy: PolicyRecord) -> None:
+        """Insert or replace by ``policy_id``."""
+        ...
+
+    async def get_policy(self, policy_id: str) -> PolicyRecord | None: ...
+    async def list_policies(self, owner_id: str | None = None) -> list[PolicyRecord]: ...
+    async def delete_policy(self, policy_id: str) -> bool:
+        """Delete the policy and every binding of it; False when absent."""
+        ...
+
+    async def add_binding(self, binding: Binding) -> None: ...
+    async def list_bindings(self, owner_type: str, owner_id: str) -> list[Binding]: ...
+    async def delete_bindings(self, policy_id: str, owner_id: str | None = None) -> int: ...
+
+
+class KeyRepo(Protocol):
+    async def add_key(self, key: ServerKey, *, make_active: bool) -> None: ...
+    async def list_keys(self) -> list[ServerKey]:
+        """All keys, oldest first; exactly one has ``active=True`` once any exists."""
+        ...
+
+    async def revoke_key(self, kid: str, revoked_at: str) -> bool: ...
+
+
+class NonceRepo(Protocol):
+    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
+        """Record a nonce; False when the same (agent_id, nonce) is recorded and unexpired.
+
+        INVARIANT: atomic across processes and replicas: of any number of concurrent calls with
+        the same pair, exactly one returns True."""
+        ...
+
+    async def purge_nonces(self, now_ms: int) -> int: ...
+
+
+class ChallengeRepo(Protocol):
+    async def add_challenge(self, challenge: Challenge) -> None: ...
+    async def take_challenge(self, challenge_id: str) -> Challenge | None:
+        """Remove and return the challenge (single use); None when absent."""
+        ...
+
+
+class InviteRepo(Protocol):
+    async def add_invite(self, invite: Invite) -> None: ...
+    async def get_invite(self, invite_id: str) -> Invite | None: ...
+    async def use_invite(self, invite_id: str, used_at: str) -> bool:
+        """Mark used; False when it was already used (exactly one caller wins)."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def append(self, events: Sequence[AuditEvent]) -> None: ...
+    async def page(
+        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+    ) -> tuple[list[tuple[int, AuditEvent]], int]:
+        """Newest first: ``([(seq, event), ...], total)``; ``before_seq`` is the cursor."""
+        ...
+
+
+class Transaction(
+    OwnerRepo,
+    AgentRepo,
+    PolicyRepo,
+    KeyRepo,
+    NonceRepo,
+    ChallengeRepo,
+    InviteRepo,
+    AuditLog,
+    Protocol,
+):
+    """One unit of work over every repository."""
+
+    async def bump_revision(self) -> None:
+        """Mark that owners, agents, policies, bindings or keys changed (caches reload)."""
+        ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A unit of work: commits on normal exit, rolls back on an exception."""
+        ...
+
+    async def revision(self) -> int:
+        """A number that grows whenever ``bump_revision`` committed, in any process."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,82 @@
+"""Unauthenticated use cases: health, public keys, proof verification, the playground."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from openleash.crypto import action_hash, verify_token
+from openleash.domain.action import parse_action
+from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.policy import EvalContext, evaluate, parse_policy
+from openleash.service.audit import record
+from openleash.service.authorize import decision_body
+from openleash.service.options import Options
+from openleash.service.runtime import Runtime
+from openleash.service.timefmt import iso
+
+
+def health(options: Options) -> dict[str, Any]:
+    return {"status": "ok", "time": iso(options.clock()), "version": f"v{options.version}"}
+
+
+async def public_keys(runtime: Runtime) -> dict[str, Any]:
+    snap = await runtime.snapshot()
+    return {"keys": [key.public_view() for key in snap.keyring.keys]}
+
+
+async def verify_proof(runtime: Runtime, body: Any, options: Options) -> dict[str, Any]:
+    """Always a verdict, never an error: ``{valid, reason?, claims?}``."""
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        return {"valid": False, "reason": "Missing token"}
+    snap = await runtime.snapshot()
+    now = options.clock()
+    try:
+        # Fix (PROTOCOL §3.8): only proof tokens are proofs; session or approval tokens are not.
+        claims = verify_token(token, snap.keyring, now=now, purpose="proof")
+    except TokenError as exc:
+        return {"valid": False, "reason": exc.reason}
+    verdict: dict[str, Any] = {"valid": True, "claims": claims}
+    expected_hash = body.get("expected_action_hash")
+    expected_agent = body.get("expected_agent_id")
+    if expected_hash and claims.get("action_hash") != expected_hash:
+        verdict.update(valid=False, reason="action_hash mismatch")
+    if expected_agent and claims.get("agent_id") != expected_agent:
+        verdict.update(valid=False, reason="agent_id mismatch")
+    async with runtime.store.transaction() as tx:
+        await record(
+            tx,
+            now,
+            "PROOF_VERIFIED",
+            None,
+            decision_id=claims.get("decision_id"),
+            valid=verdict["valid"],
+            reason=verdict.get("reason"),
+        )
+    return {
+        "valid": verdict["valid"],
+        **({"reason": verdict["reason"]} if "reason" in verdict else {}),
+        "claims": claims,
+    }
+
+
+def playground_run(body: Any, options: Options) -> dict[str, Any]:
+    """Evaluate one action against one policy: no layering, no proof, nothing recorded."""
+    if not isinstance(body, dict) or not body.get("policy_yaml") or not body.get("action"):
+        raise OpenLeashError("INVALID_REQUEST", "policy_yaml and action are required")
+    if not isinstance(body["policy_yaml"], str):
+        raise OpenLeashError("INVALID_REQUEST", "policy_yaml must be a string")
+    action = parse_action(body["action"])
+    policy = parse_policy(body["policy_yaml"])
+    context = EvalContext(
+        now=options.clock(), default_proof_ttl_seconds=options.default_ttl_seconds
+    )
+    evaluation = evaluate(policy, action, context)
+    digest = action_hash(action)
+    decision = decision_body(action, digest, str(uuid.uuid4()), evaluation, None, None)
+    return {
+        "action_hash": digest,
+        "decision": decision,
+        "debug": {"trace": [dict(t) for t in evaluation.trace]},
+    }

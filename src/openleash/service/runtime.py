@@ -1,0 +1,98 @@
+"""What every request reads, kept in memory until the store says it changed.
+
+Agents, server keys and effective policies are loaded from the store once and reused until the
+store's revision number moves (any process, including the CLI, bumps it when it changes them), so
+the hot path of ``/v1/authorize`` reads one integer from the store instead of parsing YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openleash.crypto import KeyRing
+from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import Agent, PolicyRecord
+from openleash.policy import Policy, merge_layers, order_bindings, parse_policy
+from openleash.service.ports import Store
+
+
+@dataclass(frozen=True, slots=True)
+class EffectivePolicy:
+    policy: Policy
+    policy_ids: tuple[str, ...]
+
+
+class Snapshot:
+    """One revision of the configuration. Built lazily, never mutated by requests."""
+
+    def __init__(self, revision: int, agents: list[Agent], keyring: KeyRing) -> None:
+        self.revision = revision
+        self.keyring = keyring
+        self._by_agent_id: dict[str, Agent] = {}
+        for agent in agents:
+            # INVARIANT: at most one ACTIVE agent per agent_id (store constraint); prefer it.
+            known = self._by_agent_id.get(agent.agent_id)
+            if known is None or _preferred(agent, known):
+                self._by_agent_id[agent.agent_id] = agent
+        self._effective: dict[str, EffectivePolicy | None] = {}
+
+    def agent(self, agent_id: str) -> Agent | None:
+        return self._by_agent_id.get(agent_id)
+
+
+def _preferred(candidate: Agent, known: Agent) -> bool:
+    if (candidate.status == "ACTIVE") != (known.status == "ACTIVE"):
+        return candidate.status == "ACTIVE"
+    return candidate.created_at > known.created_at
+
+
+class Runtime:
+    """Caches keyed by the store revision; also a parsed-policy cache across revisions."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._snapshot: Snapshot | None = None
+        self._parsed: dict[tuple[str, str], Policy] = {}
+
+    async def snapshot(self) -> Snapshot:
+        revision = await self.store.revision()
+        current = self._snapshot
+        if current is not None and current.revision == revision:
+            return current
+        async with self.store.transaction() as tx:
+            agents = await tx.list_agents()
+            keys = await tx.list_keys()
+        fresh = Snapshot(revision, agents, KeyRing(keys))
+        self._snapshot = fresh
+        return fresh
+
+    def invalidate(self) -> None:
+        self._snapshot = None
+
+    async def effective_policy(self, snap: Snapshot, agent: Agent) -> EffectivePolicy | None:
+        """The merged policy of an agent's bindings, or None when nothing is bound."""
+        if agent.agent_principal_id in snap._effective:
+            return snap._effective[agent.agent_principal_id]
+        async with self.store.transaction() as tx:
+            bindings = await tx.list_bindings(agent.owner_type, agent.owner_id)
+            ordered = order_bindings(bindings, agent.agent_principal_id, ())
+            records = [await tx.get_policy(b.policy_id) for b in ordered]
+        present = [r for r in records if r is not None]
+        result = None
+        if ordered:
+            if not present:
+                raise OpenLeashError("POLICY_NOT_FOUND", "Bound policy not found")
+            layers = [self._parse(r) for r in present]
+            result = EffectivePolicy(merge_layers(layers), tuple(r.policy_id for r in present))
+        snap._effective[agent.agent_principal_id] = result
+        return result
+
+    def _parse(self, record: PolicyRecord) -> Policy:
+        key = (record.policy_id, record.policy_yaml)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            # A stored policy was validated when stored; one that no longer parses (an older
+            # version's data) fails closed: the request errors instead of being allowed.
+            parsed = parse_policy(record.policy_yaml)
+            self._parsed[key] = parsed
+        return parsed

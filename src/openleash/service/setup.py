@@ -1,0 +1,101 @@
+"""Headless setup from the server's host: an owner, their first agent and a policy, at once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from openleash.crypto import load_public_key
+from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import Agent, Binding, Owner, PolicyRecord, Status
+from openleash.service.audit import record
+from openleash.service.options import Options
+from openleash.service.owners import owner_view
+from openleash.service.policies import policy_view, validate_policy
+from openleash.service.ports import Store
+from openleash.service.timefmt import iso
+
+
+def _checked(owner_name: str, agent_id: str, public_key_b64: str, policy_yaml: str) -> None:
+    """Everything that can be checked before the store is touched, so a bad input leaves
+    nothing half made."""
+    if not owner_name.strip():
+        raise OpenLeashError("VALIDATION_ERROR", "The owner name must not be empty")
+    if not agent_id.strip():
+        raise OpenLeashError("VALIDATION_ERROR", "The agent id must not be empty")
+    load_public_key(public_key_b64)
+    validate_policy(policy_yaml)
+
+
+async def setup_owner_and_agent(
+    store: Store,
+    *,
+    owner_name: str,
+    agent_id: str,
+    public_key_b64: str,
+    policy_yaml: str,
+    options: Options,
+    policy_name: str | None = None,
+) -> dict[str, Any]:
+    """Create an owner, an ACTIVE agent holding ``public_key_b64`` (no invite, no challenge:
+    the operator at the host vouches for it), and ``policy_yaml`` bound to every agent of the
+    owner. One transaction: all of it exists afterwards, or none of it."""
+    _checked(owner_name, agent_id, public_key_b64, policy_yaml)
+    now = options.clock()
+    stamp = iso(now)
+    owner = Owner(str(uuid.uuid4()), owner_name.strip(), Status.ACTIVE.value, stamp)
+    agent = Agent(
+        agent_principal_id=str(uuid.uuid4()),
+        agent_id=agent_id.strip(),
+        owner_type="user",
+        owner_id=owner.user_principal_id,
+        public_key_b64=public_key_b64,
+        status=Status.ACTIVE.value,
+        created_at=stamp,
+    )
+    policy = PolicyRecord(
+        str(uuid.uuid4()),
+        "user",
+        owner.user_principal_id,
+        None,
+        policy_name,
+        None,
+        policy_yaml,
+        stamp,
+        stamp,
+    )
+    owner_id = owner.user_principal_id
+    async with store.transaction() as tx:
+        await tx.add_owner(owner)
+        await tx.add_agent(agent)
+        await tx.put_policy(policy)
+        await tx.add_binding(Binding(str(uuid.uuid4()), "user", owner_id, policy.policy_id, None))
+        await tx.bump_revision()
+        await record(
+            tx, now, "USER_CREATED", owner_id, user_principal_id=owner_id, owner_id=owner_id
+        )
+        await record(
+            tx,
+            now,
+            "AGENT_REGISTERED",
+            agent.agent_principal_id,
+            agent_principal_id=agent.agent_principal_id,
+            agent_id=agent.agent_id,
+            owner_type=agent.owner_type,
+            owner_id=owner_id,
+            method="local_setup",
+        )
+        await record(
+            tx,
+            now,
+            "POLICY_UPSERTED",
+            owner_id,
+            policy_id=policy.policy_id,
+            owner_id=owner_id,
+            applies_to_agent_principal_id=None,
+        )
+    return {
+        "owner": owner_view(owner),
+        "agent": agent.public_view(),
+        "policy": policy_view(policy, with_yaml=False),
+    }

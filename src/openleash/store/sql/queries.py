@@ -1,0 +1,169 @@
+"""The SQL of every repository, in one place, grouped by repository.
+
+Placeholders are ``?``. The statements keep to syntax that SQLite and PostgreSQL share (upserts
+with ``ON CONFLICT``, ``TRUE``/``FALSE``, ``LIMIT``), so another adapter can reuse them after
+rewriting the placeholders. Column lists match the row mappers of :mod:`openleash.store.sql.rows`.
+"""
+
+# ruff: noqa: S608 -- built from this module's constants only; values are always placeholders
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+# -- meta -------------------------------------------------------------------------------------
+
+REVISION = "SELECT value FROM meta WHERE key = 'revision'"
+BUMP_REVISION = "UPDATE meta SET value = value + 1 WHERE key = 'revision'"
+
+# -- owners -----------------------------------------------------------------------------------
+
+_OWNER_COLUMNS = "user_principal_id, display_name, status, created_at, owner_type"
+ADD_OWNER = f"INSERT INTO owners ({_OWNER_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+GET_OWNER = f"SELECT {_OWNER_COLUMNS} FROM owners WHERE user_principal_id = ?"
+LIST_OWNERS = f"SELECT {_OWNER_COLUMNS} FROM owners ORDER BY created_at, user_principal_id"
+
+# -- agents -----------------------------------------------------------------------------------
+
+_AGENT_COLUMNS = (
+    "agent_principal_id, agent_id, owner_type, owner_id, public_key_b64, status, created_at, "
+    "attributes_json, revoked_at, webhook_url, webhook_secret, webhook_auth_token"
+)
+ADD_AGENT = f"INSERT INTO agents ({_AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+GET_AGENT = f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_principal_id = ?"
+FIND_ACTIVE_AGENT = f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ? AND status = 'ACTIVE'"
+LIST_AGENTS = f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY created_at, agent_principal_id"
+LIST_AGENTS_OF_OWNER = (
+    f"SELECT {_AGENT_COLUMNS} FROM agents WHERE owner_id = ? "
+    "ORDER BY created_at, agent_principal_id"
+)
+REVOKE_AGENT = (
+    "UPDATE agents SET status = 'REVOKED', revoked_at = ? "
+    "WHERE agent_principal_id = ? AND status = 'ACTIVE'"
+)
+WEBHOOK_URL_TAKEN = "SELECT 1 FROM agents WHERE webhook_url = ? AND webhook_url <> '' LIMIT 1"
+
+# -- policies and bindings --------------------------------------------------------------------
+
+_POLICY_COLUMNS = (
+    "policy_id, owner_type, owner_id, applies_to_agent_principal_id, name, description, "
+    "policy_yaml, created_at, updated_at"
+)
+PUT_POLICY = (
+    f"INSERT INTO policies ({_POLICY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (policy_id) DO UPDATE SET "
+    "owner_type = excluded.owner_type, owner_id = excluded.owner_id, "
+    "applies_to_agent_principal_id = excluded.applies_to_agent_principal_id, "
+    "name = excluded.name, description = excluded.description, "
+    "policy_yaml = excluded.policy_yaml, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at"
+)
+GET_POLICY = f"SELECT {_POLICY_COLUMNS} FROM policies WHERE policy_id = ?"
+LIST_POLICIES = f"SELECT {_POLICY_COLUMNS} FROM policies ORDER BY created_at, policy_id"
+LIST_POLICIES_OF_OWNER = (
+    f"SELECT {_POLICY_COLUMNS} FROM policies WHERE owner_id = ? ORDER BY created_at, policy_id"
+)
+# Bindings go with their policy: explicitly here, and by ON DELETE CASCADE as a backstop.
+DELETE_POLICY_BINDINGS = "DELETE FROM bindings WHERE policy_id = ?"
+DELETE_POLICY = "DELETE FROM policies WHERE policy_id = ?"
+
+_BINDING_COLUMNS = (
+    "binding_id, owner_type, owner_id, policy_id, applies_to_agent_principal_id, "
+    "applies_to_group_id, rank"
+)
+ADD_BINDING = f"INSERT INTO bindings ({_BINDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+LIST_BINDINGS = (
+    f"SELECT {_BINDING_COLUMNS} FROM bindings WHERE owner_type = ? AND owner_id = ? ORDER BY seq"
+)
+DELETE_BINDINGS_OF_OWNER = "DELETE FROM bindings WHERE policy_id = ? AND owner_id = ?"
+
+# -- server keys ------------------------------------------------------------------------------
+
+_KEY_COLUMNS = "kid, public_key_b64, private_key_b64, created_at, revoked_at, active"
+HAS_ACTIVE_KEY = "SELECT 1 FROM server_keys WHERE active LIMIT 1"
+DEACTIVATE_KEYS = "UPDATE server_keys SET active = FALSE WHERE active"
+ADD_KEY = f"INSERT INTO server_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+LIST_KEYS = f"SELECT {_KEY_COLUMNS} FROM server_keys ORDER BY seq"
+REVOKE_KEY = "UPDATE server_keys SET revoked_at = ? WHERE kid = ? AND revoked_at IS NULL"
+
+# -- nonces -----------------------------------------------------------------------------------
+
+# INVARIANT: one statement decides. The row is inserted, or taken over when it has expired;
+# a live row is left alone and the statement changes nothing. Under any number of concurrent
+# callers exactly one sees one changed row. Parameters: agent_id, nonce, expires_ms, now_ms.
+USE_NONCE = (
+    "INSERT INTO nonces (agent_id, nonce, expires_ms) VALUES (?, ?, ?) "
+    "ON CONFLICT (agent_id, nonce) DO UPDATE SET expires_ms = excluded.expires_ms "
+    "WHERE nonces.expires_ms <= ?"
+)
+PURGE_NONCES = "DELETE FROM nonces WHERE expires_ms <= ?"
+
+# -- challenges -------------------------------------------------------------------------------
+
+_CHALLENGE_COLUMNS = (
+    "challenge_id, agent_id, agent_pubkey_b64, owner_type, owner_id, challenge_b64, "
+    "expires_at, created_at, agent_attributes_json"
+)
+ADD_CHALLENGE = f"INSERT INTO challenges ({_CHALLENGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Read then delete, inside the write transaction: single use without needing RETURNING.
+GET_CHALLENGE = f"SELECT {_CHALLENGE_COLUMNS} FROM challenges WHERE challenge_id = ?"
+DELETE_CHALLENGE = "DELETE FROM challenges WHERE challenge_id = ?"
+
+# -- invites ----------------------------------------------------------------------------------
+
+_INVITE_COLUMNS = (
+    "invite_id, kind, owner_type, owner_id, token_hash, token_salt, expires_at, created_at, used_at"
+)
+ADD_INVITE = f"INSERT INTO invites ({_INVITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+GET_INVITE = f"SELECT {_INVITE_COLUMNS} FROM invites WHERE invite_id = ?"
+USE_INVITE = "UPDATE invites SET used_at = ? WHERE invite_id = ? AND used_at IS NULL"
+
+# -- audit log --------------------------------------------------------------------------------
+
+APPEND_EVENT = (
+    "INSERT INTO audit_events (event_id, timestamp, event_type, principal_id, action_id, "
+    "decision_id, owner_id, agent_principal_id, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+# INVARIANT: seq has no gaps (AUTOINCREMENT inside transactions: a rolled-back insert gives its
+# number back) and nothing deletes events except, at most, the oldest ones. The count of all
+# events is then max - min + 1: two index probes instead of a scan of the whole log.
+COUNT_ALL_EVENTS = (
+    "SELECT coalesce((SELECT max(seq) FROM audit_events) - (SELECT min(seq) FROM audit_events)"
+    " + 1, 0)"
+)
+
+#: filter name -> condition. Names outside this table are refused, so no caller text reaches SQL.
+AUDIT_FILTERS: dict[str, str] = {
+    "owner_id": "owner_id = ?",
+    "agent_principal_id": "agent_principal_id = ?",
+    "event_type": "event_type = ?",
+    "principal_id": "principal_id = ?",
+    "since": "timestamp >= ?",
+    "until": "timestamp < ?",
+}
+
+_EVENT_COLUMNS = (
+    "seq, event_id, timestamp, event_type, principal_id, action_id, decision_id, metadata_json"
+)
+
+
+@lru_cache(maxsize=256)
+def audit_page(filters: tuple[str, ...], cursor: bool) -> str:
+    """Newest first. Parameters: one per filter, then ``before_seq`` if ``cursor``, then limit."""
+    conditions = [AUDIT_FILTERS[name] for name in filters]
+    if cursor:
+        conditions.append("seq < ?")
+    return (
+        f"SELECT {_EVENT_COLUMNS} FROM audit_events{_where(conditions)} ORDER BY seq DESC LIMIT ?"
+    )
+
+
+@lru_cache(maxsize=256)
+def audit_count(filters: tuple[str, ...]) -> str:
+    conditions = [AUDIT_FILTERS[name] for name in filters]
+    return f"SELECT count(*) FROM audit_events{_where(conditions)}"
+
+
+def _where(conditions: list[str]) -> str:
+    return " WHERE " + " AND ".join(conditions) if conditions else ""

@@ -1,0 +1,226 @@
+"""The repositories of one SQLite write transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import (
+    Agent,
+    AuditEvent,
+    Binding,
+    Challenge,
+    Invite,
+    Owner,
+    PolicyRecord,
+    ServerKey,
+)
+from openleash.store.sql import queries as q
+from openleash.store.sql import rows
+
+
+class SqliteTransaction:
+    """Every repository of :class:`~openleash.service.ports.Transaction` over one open
+    ``BEGIN IMMEDIATE`` transaction. Unusable once the transaction has ended."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn: sqlite3.Connection | None = conn
+
+    def end(self) -> None:
+        """Called by the store when the transaction commits or rolls back."""
+        self._conn = None
+
+    def _db(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is None:
+            # INVARIANT: nothing runs outside the transaction (and its lock) it was meant for.
+            raise RuntimeError("the transaction has ended")
+        return conn
+
+    async def bump_revision(self) -> None:
+        self._db().execute(q.BUMP_REVISION)
+
+    # -- owners ---------------------------------------------------------------------------------
+
+    async def add_owner(self, owner: Owner) -> None:
+        self._db().execute(q.ADD_OWNER, rows.owner_params(owner))
+
+    async def get_owner(self, user_principal_id: str) -> Owner | None:
+        row = self._db().execute(q.GET_OWNER, (user_principal_id,)).fetchone()
+        return None if row is None else rows.owner_from(row)
+
+    async def list_owners(self) -> list[Owner]:
+        return [rows.owner_from(r) for r in self._db().execute(q.LIST_OWNERS)]
+
+    # -- agents ---------------------------------------------------------------------------------
+
+    async def add_agent(self, agent: Agent) -> None:
+        db = self._db()
+        if agent.status == "ACTIVE":
+            current = db.execute(q.FIND_ACTIVE_AGENT, (agent.agent_id,)).fetchone()
+            if current is not None:
+                existing = rows.agent_from(current)
+                if (existing.owner_type, existing.owner_id) != (agent.owner_type, agent.owner_id):
+                    raise OpenLeashError(
+                        "AGENT_ID_TAKEN",
+                        f'Agent id "{agent.agent_id}" is already registered to another owner',
+                    )
+                db.execute(q.REVOKE_AGENT, (agent.created_at, existing.agent_principal_id))
+        db.execute(q.ADD_AGENT, rows.agent_params(agent))
+
+    async def get_agent(self, agent_principal_id: str) -> Agent | None:
+        row = self._db().execute(q.GET_AGENT, (agent_principal_id,)).fetchone()
+        return None if row is None else rows.agent_from(row)
+
+    async def find_active_agent(self, agent_id: str) -> Agent | None:
+        row = self._db().execute(q.FIND_ACTIVE_AGENT, (agent_id,)).fetchone()
+        return None if row is None else rows.agent_from(row)
+
+    async def list_agents(self, owner_id: str | None = None) -> list[Agent]:
+        db = self._db()
+        cursor = (
+            db.execute(q.LIST_AGENTS)
+            if owner_id is None
+            else db.execute(q.LIST_AGENTS_OF_OWNER, (owner_id,))
+        )
+        return [rows.agent_from(r) for r in cursor]
+
+    async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
+        cursor = self._db().execute(q.REVOKE_AGENT, (revoked_at, agent_principal_id))
+        return cursor.rowcount == 1
+
+    async def webhook_url_taken(self, webhook_url: str) -> bool:
+        """Across all agents, revoked ones included; the empty URL (no webhook) is never taken."""
+        if not webhook_url:
+            return False
+        return self._db().execute(q.WEBHOOK_URL_TAKEN, (webhook_url,)).fetchone() is not None
+
+    # -- policies and bindings ------------------------------------------------------------------
+
+    async def put_policy(self, policy: PolicyRecord) -> None:
+        self._db().execute(q.PUT_POLICY, rows.policy_params(policy))
+
+    async def get_policy(self, policy_id: str) -> PolicyRecord | None:
+        row = self._db().execute(q.GET_POLICY, (policy_id,)).fetchone()
+        return None if row is None else rows.policy_from(row)
+
+    async def list_policies(self, owner_id: str | None = None) -> list[PolicyRecord]:
+        db = self._db()
+        cursor = (
+            db.execute(q.LIST_POLICIES)
+            if owner_id is None
+            else db.execute(q.LIST_POLICIES_OF_OWNER, (owner_id,))
+        )
+        return [rows.policy_from(r) for r in cursor]
+
+    async def delete_policy(self, policy_id: str) -> bool:
+        db = self._db()
+        db.execute(q.DELETE_POLICY_BINDINGS, (policy_id,))
+        return db.execute(q.DELETE_POLICY, (policy_id,)).rowcount == 1
+
+    async def add_binding(self, binding: Binding) -> None:
+        try:
+            self._db().execute(q.ADD_BINDING, rows.binding_params(binding))
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
+                raise OpenLeashError(
+                    "POLICY_NOT_FOUND", f"Policy {binding.policy_id} not found"
+                ) from exc
+            raise
+
+    async def list_bindings(self, owner_type: str, owner_id: str) -> list[Binding]:
+        cursor = self._db().execute(q.LIST_BINDINGS, (owner_type, owner_id))
+        return [rows.binding_from(r) for r in cursor]
+
+    async def delete_bindings(self, policy_id: str, owner_id: str | None = None) -> int:
+        db = self._db()
+        if owner_id is None:
+            return db.execute(q.DELETE_POLICY_BINDINGS, (policy_id,)).rowcount
+        return db.execute(q.DELETE_BINDINGS_OF_OWNER, (policy_id, owner_id)).rowcount
+
+    # -- server keys ----------------------------------------------------------------------------
+
+    async def add_key(self, key: ServerKey, *, make_active: bool) -> None:
+        """``make_active`` decides (``key.active`` is ignored); the first key is always active."""
+        db = self._db()
+        if make_active:
+            db.execute(q.DEACTIVATE_KEYS)
+        active = make_active or db.execute(q.HAS_ACTIVE_KEY).fetchone() is None
+        db.execute(q.ADD_KEY, rows.key_params(key, active=active))
+
+    async def list_keys(self) -> list[ServerKey]:
+        return [rows.key_from(r) for r in self._db().execute(q.LIST_KEYS)]
+
+    async def revoke_key(self, kid: str, revoked_at: str) -> bool:
+        """False when there is no such key or it is already revoked. The active flag is left
+        alone: refusing to revoke the active key is the use case's decision."""
+        return self._db().execute(q.REVOKE_KEY, (revoked_at, kid)).rowcount == 1
+
+    # -- nonces ---------------------------------------------------------------------------------
+
+    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
+        cursor = self._db().execute(q.USE_NONCE, (agent_id, nonce, expires_ms, now_ms))
+        return cursor.rowcount == 1
+
+    async def purge_nonces(self, now_ms: int) -> int:
+        return self._db().execute(q.PURGE_NONCES, (now_ms,)).rowcount
+
+    # -- challenges -----------------------------------------------------------------------------
+
+    async def add_challenge(self, challenge: Challenge) -> None:
+        self._db().execute(q.ADD_CHALLENGE, rows.challenge_params(challenge))
+
+    async def take_challenge(self, challenge_id: str) -> Challenge | None:
+        db = self._db()
+        row = db.execute(q.GET_CHALLENGE, (challenge_id,)).fetchone()
+        if row is None:
+            return None
+        db.execute(q.DELETE_CHALLENGE, (challenge_id,))
+        return rows.challenge_from(row)
+
+    # -- invites --------------------------------------------------------------------------------
+
+    async def add_invite(self, invite: Invite) -> None:
+        self._db().execute(q.ADD_INVITE, rows.invite_params(invite))
+
+    async def get_invite(self, invite_id: str) -> Invite | None:
+        row = self._db().execute(q.GET_INVITE, (invite_id,)).fetchone()
+        return None if row is None else rows.invite_from(row)
+
+    async def use_invite(self, invite_id: str, used_at: str) -> bool:
+        return self._db().execute(q.USE_INVITE, (used_at, invite_id)).rowcount == 1
+
+    # -- audit log ------------------------------------------------------------------------------
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        if events:
+            self._db().executemany(q.APPEND_EVENT, [rows.event_params(e) for e in events])
+
+    async def page(
+        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+    ) -> tuple[list[tuple[int, AuditEvent]], int]:
+        """Filters (all optional, ``None`` means absent): ``owner_id``, ``agent_principal_id``,
+        ``event_type``, ``principal_id`` (equality), ``since`` (timestamp >= since) and
+        ``until`` (timestamp < until). ``total`` counts every matching event, ignoring the cursor.
+        """
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        names, values = _audit_filters(filters or {})
+        db = self._db()
+        params = [*values, before_seq, limit] if before_seq is not None else [*values, limit]
+        found = db.execute(q.audit_page(names, before_seq is not None), params).fetchall()
+        count_sql = q.audit_count(names) if names else q.COUNT_ALL_EVENTS
+        total = int(db.execute(count_sql, values).fetchone()[0])
+        return [rows.event_from(r) for r in found], total
+
+
+def _audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
+    unknown = set(filters) - set(q.AUDIT_FILTERS)
+    if unknown:
+        raise ValueError(f"unknown audit filters: {sorted(unknown)}")
+    names = tuple(n for n in q.AUDIT_FILTERS if filters.get(n) is not None)
+    return names, [filters[n] for n in names]
