@@ -316,6 +316,7 @@ class _Representer(RoundTripRepresenter):
             not isinstance(resolve_plain(data), str)
             or data != data.strip()
             or _YAML11_WORDS.fullmatch(data)
+            or not data.isprintable()  # line breaks such as U+0085 would fold in other styles
         ):
             return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
         return super().represent_str(data)
