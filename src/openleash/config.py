@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from openleash.domain.errors import OpenLeashError
-from openleash.policy.syntax import load_yaml
+from openleash.policy.syntax import YamlError, load_yaml
 
 ADMIN_MODES = ("localhost", "token", "localhost_or_token")
 
@@ -128,7 +128,10 @@ def load_settings(
     base = Settings(data_dir=data_dir or Path(env.get("OPENLEASH_DATA_DIR", "data")))
     path = config_path or Path(env.get("OPENLEASH_CONFIG", "config.yaml"))
     if path.exists():
-        data = load_yaml(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = load_yaml(path.read_text(encoding="utf-8")) or {}
+        except YamlError as exc:
+            raise OpenLeashError("VALIDATION_ERROR", f"{path}: {exc}") from None
         if not isinstance(data, dict):
             raise OpenLeashError("VALIDATION_ERROR", f"{path}: expected a mapping of settings")
         base = settings_from_mapping(data, base)

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from openleash.service.ports import Store
 from openleash.store.sql.sqlite import SqliteStore
 
-StoreFactory = Callable[[], Awaitable[Store]]
+StoreFactory = Callable[[], Coroutine[Any, Any, Store]]
 
 #: Adapters under test. A PostgreSQL adapter joins with its own factory.
 ADAPTERS = ["sqlite"]

@@ -96,7 +96,7 @@ async def test_filters_by_type_principal_and_time(store: Store) -> None:
     )
 
     async def ids(**filters: str | None) -> tuple[list[str], int]:
-        items, total = await _page(store, 10, **filters)
+        items, total = await _page(store, 10, None, **filters)
         return [e.event_id for _, e in items], total
 
     assert await ids(event_type="DECISION_CREATED") == (["ev-2", "ev-1"], 2)

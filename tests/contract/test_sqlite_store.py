@@ -152,3 +152,16 @@ async def test_a_transaction_cannot_be_used_after_it_ends(sqlite_store: SqliteSt
         pass
     with pytest.raises(RuntimeError, match="has ended"):
         await tx.add_owner(r.owner())
+
+
+async def test_each_nonce_use_clears_expired_ones(sqlite_store: SqliteStore) -> None:
+    async with sqlite_store.transaction() as tx:
+        for n in range(10):
+            await tx.use_nonce("agent-a", f"old-{n}", 0, 100)
+    async with sqlite_store.transaction() as tx:
+        for n in range(3):
+            assert await tx.use_nonce("agent-a", f"new-{n}", 100, 1_000)
+    conn = sqlite_store._conn
+    left = [row[0] for row in conn.execute("SELECT nonce FROM nonces")]
+    assert sorted(n for n in left if n.startswith("new")) == ["new-0", "new-1", "new-2"]
+    assert len([n for n in left if n.startswith("old")]) == 10 - 3 * 2

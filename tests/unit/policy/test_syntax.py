@@ -6,7 +6,7 @@ import contextlib
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from openleash.policy.syntax import (
@@ -199,6 +199,8 @@ json_values = st.recursive(
 
 
 @given(json_values)
+@example({"0\x850": None})
+@example(["\u2028", "a\tb", "x\n"])
 def test_dump_then_load_gives_the_same_data(value: object) -> None:
     assert load_yaml(dump_yaml({"v": value})) == {"v": value}
 

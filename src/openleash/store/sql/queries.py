@@ -97,6 +97,15 @@ USE_NONCE = (
     "WHERE nonces.expires_ms <= ?"
 )
 PURGE_NONCES = "DELETE FROM nonces WHERE expires_ms <= ?"
+# Each use also removes a few of the oldest expired rows, so the table stays near its live size
+# without a bulk purge. A bulk purge holds the write lock for every row it deletes (each one on
+# a random page of the key index), which is a latency spike for every process. Taking at most
+# two per use keeps ahead of the one row each use adds. Parameters: now_ms, limit.
+PURGE_SOME_NONCES = (
+    "DELETE FROM nonces WHERE (agent_id, nonce) IN "
+    "(SELECT agent_id, nonce FROM nonces WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)"
+)
+PURGE_PER_USE = 2
 
 # -- challenges -------------------------------------------------------------------------------
 

@@ -1,0 +1,997 @@
+"""Throughput of signed ``POST /v1/authorize`` requests that each get a proof token.
+
+What it does, in order:
+
+1. makes a fresh data folder and runs ``openleash init`` (owner, agent, balanced policy);
+2. with ``--seed-large``, writes 10,000 agents (with their owners, policies and bindings) and
+   1,000,000 audit records straight into the SQLite file, the way the store lays them out;
+3. starts ``openleash start --workers 2`` on a free loopback port;
+4. sends one request by hand and checks the answer (ALLOW, a proof token that verifies offline);
+5. signs every request of the run beforehand (each needs its own nonce and a recent timestamp)
+   and writes them, one file per wrk thread, for ``authorize.lua``;
+6. runs wrk once to warm up and once to measure, and reads back what the Lua script counted;
+7. checks that the store gained one audit record per answered request, stops the server and
+   prints a summary: requests/s, latency percentiles, non-200 answers, CPU of server and wrk.
+
+Run from the project root with the project's virtualenv::
+
+    .venv/bin/python bench/authorize_wrk.py                  # plain store
+    .venv/bin/python bench/authorize_wrk.py --seed-large     # 10k agents, 1M audit records
+
+``--profile DIR`` samples the workers with py-spy during the measured run and prints where
+their time goes (the figures of such a run are lower: py-spy shares the two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+LUA_SCRIPT = Path(__file__).resolve().with_name("authorize.lua")
+AUTHORIZE_PATH = "/v1/authorize"
+#: The balanced profile allows purchases up to this amount, with a proof (purchase_small_allow).
+MAX_ALLOWED_AMOUNT = 50_000
+#: The server refuses timestamps further than this from its clock (security.clock_skew_seconds).
+CLOCK_SKEW_SECONDS = 120
+#: Requests signed per second of run when --requests is not given: twice the target rate.
+DEFAULT_POOL_RATE = 6_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Throughput of signed POST /v1/authorize requests (wrk + Lua).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--duration", type=int, default=20, help="seconds of measured load")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of load before measuring")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        help=f"requests signed for the measured run (default: duration x {DEFAULT_POOL_RATE})",
+    )
+    parser.add_argument(
+        "--seed-large",
+        action="store_true",
+        help="seed the store with --seed-agents agents and --seed-events audit records",
+    )
+    parser.add_argument("--seed-agents", type=int, default=10_000)
+    parser.add_argument("--seed-events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--seed-nonces",
+        type=int,
+        default=0,
+        help="also seed this many stored nonces (half of them expired)",
+    )
+    parser.add_argument("--port", type=int, default=0, help="server port (0: any free port)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="folder for data and request files (default: a temporary one)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="sample the workers with py-spy during the measured run; write the stacks to DIR",
+    )
+    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument(
+        "--wait-idle",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="before each wrk run, wait up to this long for other processes to leave the CPU",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.warmup < 0 or args.connections <= 0 or args.threads <= 0:
+        parser.error("--duration, --connections and --threads must be positive")
+    if args.connections < args.threads:
+        parser.error("wrk needs at least one connection per thread")
+    if args.warmup + args.duration > CLOCK_SKEW_SECONDS:
+        parser.error(
+            f"--warmup + --duration must stay within {CLOCK_SKEW_SECONDS} s: every request is "
+            "signed before the run and the server refuses older timestamps"
+        )
+    return args
+
+
+# -- the data folder ----------------------------------------------------------------------------
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    for key in [k for k in env if k.startswith("OPENLEASH_")]:
+        del env[key]
+    return env
+
+
+def init_store(workdir: Path) -> dict[str, str]:
+    """``openleash init`` in ``workdir``; returns the agent's credentials."""
+    env_file = workdir / "agent.env"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openleash",
+            "init",
+            "--owner-name",
+            "Bench Owner",
+            "--agent-id",
+            "bench-agent",
+            "--policy-profile",
+            "balanced",
+            "--output-env",
+            str(env_file),
+            "--data-dir",
+            "data",
+        ],
+        cwd=workdir,
+        env=server_env(),
+        check=True,
+        capture_output=True,
+    )
+    values: dict[str, str] = {}
+    for line in env_file.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    return values
+
+
+def database_path(workdir: Path) -> Path:
+    return workdir / "data" / "openleash.db"
+
+
+# -- seeding a large store ----------------------------------------------------------------------
+
+#: The trace the balanced policy gives a small purchase (what the server writes in the log).
+_TRACE_RULES = [
+    ("purchase_small_allow", True, True, True, True),
+    ("purchase_large_approval", True, True, False, False),
+    ("appointment_hairdresser_allow", False, None, None, False),
+    ("appointment_healthcare", False, None, None, False),
+    ("government_submit", False, None, None, False),
+    ("communication_deny", False, None, None, False),
+]
+
+
+def _iso_ms(epoch_ms: int) -> str:
+    seconds, millis = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+@dataclass
+class SeedReport:
+    owners: int = 0
+    agents: int = 0
+    events: int = 0
+    nonces: int = 0
+    seconds: float = 0.0
+    database_bytes: int = 0
+
+
+def seed_store(db: Path, *, agents: int, events: int, nonces: int) -> SeedReport:
+    """Write owners, agents, policies, bindings, audit records and nonces straight into ``db``.
+
+    Rows go through the store's own statements and row mappers, so they are laid out exactly as
+    the server writes them. The server is not running yet: it builds its caches from scratch
+    when it starts, so the revision counter is left alone.
+    """
+    from openleash.crypto import generate_keypair
+    from openleash.domain.models import Agent, AuditEvent, Binding, Owner, PolicyRecord
+    from openleash.policy.profiles import profile_policy_yaml
+    from openleash.store.sql import queries as q
+    from openleash.store.sql import rows
+
+    started = time.monotonic()
+    report = SeedReport()
+    rng = random.Random(7)
+    now_ms = int(time.time() * 1000)
+    stamp = _iso_ms(now_ms - 40 * 86_400_000)
+    policy_yaml = profile_policy_yaml("balanced")
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        # Bulk loading only: the server opens its own connections with its own settings.
+        conn.execute("PRAGMA synchronous = OFF")
+        conn.execute("PRAGMA cache_size = -1048576")  # 1 GiB
+        conn.execute("PRAGMA foreign_keys = ON")
+
+        agents_per_owner = 4
+        owner_rows: list[tuple[Any, ...]] = []
+        agent_rows: list[tuple[Any, ...]] = []
+        policy_rows: list[tuple[Any, ...]] = []
+        binding_rows: list[tuple[Any, ...]] = []
+        seeded: list[tuple[str, str, str]] = []  # agent_principal_id, agent_id, owner_id
+        owner_id = ""
+        for index in range(agents):
+            if index % agents_per_owner == 0:
+                owner_id = str(uuid.uuid4())
+                owner_rows.append(
+                    rows.owner_params(Owner(owner_id, f"Seed owner {index}", "ACTIVE", stamp))
+                )
+                policy_id = str(uuid.uuid4())
+                policy_rows.append(
+                    rows.policy_params(
+                        PolicyRecord(
+                            policy_id, "user", owner_id, None, "balanced profile", None,
+                            policy_yaml, stamp, stamp,
+                        )
+                    )
+                )  # fmt: skip
+                binding_rows.append(
+                    rows.binding_params(
+                        Binding(str(uuid.uuid4()), "user", owner_id, policy_id, None)
+                    )
+                )
+            public_b64, _ = generate_keypair()
+            agent = Agent(
+                agent_principal_id=str(uuid.uuid4()),
+                agent_id=f"seed-agent-{index:05d}",
+                owner_type="user",
+                owner_id=owner_id,
+                public_key_b64=public_b64,
+                status="ACTIVE",
+                created_at=stamp,
+            )
+            agent_rows.append(rows.agent_params(agent))
+            seeded.append((agent.agent_principal_id, agent.agent_id, owner_id))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(q.ADD_OWNER, owner_rows)
+        conn.executemany(q.ADD_AGENT, agent_rows)
+        conn.executemany(q.PUT_POLICY, policy_rows)
+        conn.executemany(q.ADD_BINDING, binding_rows)
+        conn.execute("COMMIT")
+        report.owners, report.agents = len(owner_rows), len(agent_rows)
+
+        # Audit records: decisions as /v1/authorize writes them, spread over the last 30 days.
+        batch = 20_000
+        span_ms = 30 * 86_400_000
+        first_ms = now_ms - span_ms
+        policy_of_owner = {row[2]: row[0] for row in policy_rows}
+        written = 0
+        while written < events:
+            size = min(batch, events - written)
+            params = []
+            for offset in range(size):
+                number = written + offset
+                principal, agent_id, owner = seeded[rng.randrange(len(seeded))]
+                moment = first_ms + span_ms * number // max(events, 1)
+                event = _decision_event(
+                    rng, moment, principal, agent_id, owner, policy_of_owner[owner], AuditEvent
+                )
+                params.append(rows.event_params(event))
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(q.APPEND_EVENT, params)
+            conn.execute("COMMIT")
+            written += size
+        report.events = written
+
+        # Nonces: as many as a busy server would keep; half expired, half still live.
+        written = 0
+        while written < nonces:
+            size = min(batch, nonces - written)
+            nonce_rows = []
+            for offset in range(size):
+                _, agent_id, _ = seeded[rng.randrange(len(seeded))] if seeded else ("", "x", "")
+                expires = now_ms + (600_000 if (written + offset) % 2 else -600_000)
+                nonce_rows.append((agent_id, str(uuid.uuid4()), expires, now_ms))
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(q.USE_NONCE, nonce_rows)
+            conn.execute("COMMIT")
+            written += size
+        report.nonces = written
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        conn.close()
+    report.seconds = time.monotonic() - started
+    report.database_bytes = db.stat().st_size
+    return report
+
+
+def _decision_event(
+    rng: random.Random,
+    moment_ms: int,
+    principal: str,
+    agent_id: str,
+    owner_id: str,
+    policy_id: str,
+    event_type: Any,
+) -> Any:
+    stamp = _iso_ms(moment_ms)
+    decision_id = str(uuid.uuid4())
+    action_id = str(uuid.uuid4())
+    action = {
+        "action_id": action_id,
+        "action_type": "purchase",
+        "requested_at": stamp,
+        "principal": {"agent_id": agent_id},
+        "subject": {"principal_id": owner_id},
+        "payload": {
+            "amount_minor": rng.randrange(100, MAX_ALLOWED_AMOUNT),
+            "currency": "USD",
+            "merchant_domain": "shop.example",
+        },
+    }
+    return event_type(
+        event_id=str(uuid.uuid4()),
+        timestamp=stamp,
+        event_type="DECISION_CREATED",
+        principal_id=principal,
+        action_id=action_id,
+        decision_id=decision_id,
+        metadata_json={
+            "decision_id": decision_id,
+            "result": "ALLOW",
+            "matched_rule_id": "purchase_small_allow",
+            "reason": 'Allowed by rule "purchase_small_allow"',
+            "action_hash": f"{rng.getrandbits(256):064x}",
+            "action_type": "purchase",
+            "agent_id": agent_id,
+            "agent_principal_id": principal,
+            "owner_type": "user",
+            "owner_id": owner_id,
+            "obligations": [],
+            "policy_id": policy_id,
+            "policy_ids": [policy_id],
+            "proof_issued": True,
+            "proof_expires_at": _iso_ms(moment_ms + 120_000),
+            "action": action,
+            "trace": {
+                "rules": [
+                    {
+                        "rule_id": rule,
+                        "pattern_match": pattern,
+                        "when_match": when,
+                        "constraints_match": constraints,
+                        "final_match": final,
+                    }
+                    for rule, pattern, when, constraints, final in _TRACE_RULES
+                ]
+            },
+        },
+    )
+
+
+def store_counts(db: Path) -> dict[str, int]:
+    """Row counts of the tables the benchmark touches (read-only; safe while the server runs)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return {
+            "agents": conn.execute("SELECT count(*) FROM agents").fetchone()[0],
+            "audit_max_seq": conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM audit_events"
+            ).fetchone()[0],
+            "nonces": conn.execute("SELECT count(*) FROM nonces").fetchone()[0],
+        }
+    finally:
+        conn.close()
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``openleash start`` in its own session, so it and its workers can be stopped together."""
+
+    def __init__(self, workdir: Path, port: int, workers: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.workers = workers
+        self._log = (workdir / "server.log").open("wb")
+        self.log_path = workdir / "server.log"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "openleash",
+                "start",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--data-dir",
+                "data",
+            ],
+            cwd=workdir,
+            env=server_env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited; see {self.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                answered = httpx.get(f"{self.url}/v1/health", timeout=1.0).status_code == 200
+                if answered and len(self.worker_pids()) >= self.workers:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"the server did not answer within {timeout:.0f} s")
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes (uvicorn spawns them; the resource tracker is left out)."""
+        found = []
+        for pid in _children(self.proc.pid):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"spawn_main" in cmdline:
+                found.append(pid)
+        return found
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the server's main process and all its children so far."""
+        return sum(_process_cpu(pid) for pid in [self.proc.pid, *_children(self.proc.pid)])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def wait_for_idle(server: Server, limit: float, threshold: float = 0.15) -> float:
+    """Wait (up to ``limit`` s) until processes other than the server use < ``threshold`` cores
+    over one second; return the share of a core they used in the last second measured."""
+    deadline = time.monotonic() + limit
+    while True:
+        machine, own = machine_busy_seconds(), server.cpu_seconds()
+        time.sleep(1.0)
+        others = (machine_busy_seconds() - machine) - (server.cpu_seconds() - own)
+        if others < threshold or time.monotonic() >= deadline:
+            return max(0.0, others)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent by everything on the machine so far (all cores, not idle or iowait)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def action_body(agent_id: str, owner_id: str, stamp: str, rng: random.Random) -> bytes:
+    amount = rng.randrange(100, MAX_ALLOWED_AMOUNT + 1)
+    body = {
+        "action_id": str(uuid.uuid4()),
+        "action_type": "purchase",
+        "requested_at": stamp,
+        "principal": {"agent_id": agent_id},
+        "subject": {"principal_id": owner_id},
+        "payload": {"amount_minor": amount, "currency": "USD", "merchant_domain": "shop.example"},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def signed_requests(
+    credentials: dict[str, str], host: str, count: int, stamp: str, seed: int
+) -> Iterator[bytes]:
+    """``count`` raw HTTP/1.1 requests, each with its own nonce and action_id."""
+    from openleash.client import AgentAuth
+
+    agent_id = credentials["OPENLEASH_AGENT_ID"]
+    owner_id = credentials["USER_PRINCIPAL_ID"]
+    auth = AgentAuth(agent_id, credentials["OPENLEASH_AGENT_PRIVATE_KEY_B64"], clock=lambda: stamp)
+    rng = random.Random(seed)
+    for _ in range(count):
+        body = action_body(agent_id, owner_id, stamp, rng)
+        headers = auth.sign_headers("POST", AUTHORIZE_PATH, body)
+        head = [
+            f"POST {AUTHORIZE_PATH} HTTP/1.1",
+            f"Host: {host}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        yield ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def write_pool(prefix: Path, requests: Iterator[bytes], threads: int) -> list[int]:
+    """Deal the requests round-robin into ``prefix.0`` .. ``prefix.{threads-1}``."""
+    handles = [open(f"{prefix}.{i}", "wb") for i in range(threads)]  # noqa: SIM115
+    counts = [0] * threads
+    try:
+        for number, raw in enumerate(requests):
+            slot = number % threads
+            handles[slot].write(b"%d\n" % len(raw) + raw)
+            counts[slot] += 1
+    finally:
+        for handle in handles:
+            handle.close()
+    return counts
+
+
+def iso_now_plus(seconds: float) -> str:
+    moment = datetime.fromtimestamp(time.time() + seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def check_one(server: Server, credentials: dict[str, str]) -> dict[str, Any]:
+    """One request by hand: 200, ALLOW, and a proof token that verifies offline."""
+    from openleash.client import AgentAuth, verify_proof_offline
+
+    agent_id = credentials["OPENLEASH_AGENT_ID"]
+    auth = AgentAuth(agent_id, credentials["OPENLEASH_AGENT_PRIVATE_KEY_B64"])
+    body = action_body(
+        agent_id, credentials["USER_PRINCIPAL_ID"], iso_now_plus(0), random.Random(1)
+    )
+    headers = auth.sign_headers("POST", AUTHORIZE_PATH, body)
+    headers["Content-Type"] = "application/json"
+    response = httpx.post(server.url + AUTHORIZE_PATH, content=body, headers=headers, timeout=10)
+    if response.status_code != 200:
+        raise RuntimeError(f"check request: HTTP {response.status_code}: {response.text}")
+    decision = response.json()
+    if decision["result"] != "ALLOW" or not decision.get("proof_token"):
+        raise RuntimeError(f"check request: expected ALLOW with a proof token, got {decision}")
+    keys = httpx.get(server.url + "/v1/public-keys", timeout=10).json()["keys"]
+    claims = verify_proof_offline(
+        decision["proof_token"],
+        keys,
+        expected_action_hash=decision["action_hash"],
+        expected_agent_id=agent_id,
+    )
+    return {"result": decision["result"], "matched_rule_id": decision["matched_rule_id"], **claims}
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkRun:
+    seconds: int
+    result: dict[str, Any] = field(default_factory=dict)
+    first_error: str = ""
+    output: str = ""
+    wrk_cpu: float = 0.0
+    server_cpu: float = 0.0
+    machine_cpu: float = 0.0
+    wall: float = 0.0
+    audit_before: int = 0
+    audit_after: int = 0
+
+
+def run_wrk(
+    server: Server,
+    prefix: Path,
+    args: argparse.Namespace,
+    seconds: int,
+    *,
+    profile_to: Path | None = None,
+) -> WrkRun:
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(LUA_SCRIPT),
+        server.url,
+        "--",
+        str(prefix),
+        str(args.threads),
+    ]
+    if args.wait_idle:
+        others = wait_for_idle(server, args.wait_idle)
+        if others >= 0.15:
+            print(f"warning: other processes still use {others:.2f} cores; figures will be low")
+    profiler = None
+    if profile_to is not None:
+        profiler = start_profiler(server, seconds, profile_to, args.profile_rate)
+    run = WrkRun(seconds)
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before, machine_before, wall_before = (
+        server.cpu_seconds(),
+        machine_busy_seconds(),
+        time.monotonic(),
+    )
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    run.wall = time.monotonic() - wall_before
+    run.server_cpu = server.cpu_seconds() - server_before
+    run.machine_cpu = machine_busy_seconds() - machine_before
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run.wrk_cpu = (after_children.ru_utime - before_children.ru_utime) + (
+        after_children.ru_stime - before_children.ru_stime
+    )
+    if profiler is not None:
+        profiler.wait()
+    run.output = completed.stdout
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
+    for line in completed.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            run.result = _parse_result(line)
+        elif line.startswith("BENCH_FIRST_ERROR "):
+            run.first_error = line.removeprefix("BENCH_FIRST_ERROR ")
+    if not run.result:
+        raise RuntimeError(f"wrk printed no BENCH_RESULT line:\n{completed.stdout}")
+    return run
+
+
+def _parse_result(line: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in line.split()[1:]:
+        key, _, value = item.partition("=")
+        if key == "statuses":
+            result[key] = {
+                code: int(count)
+                for code, _, count in (pair.partition(":") for pair in value.split(",") if pair)
+            }
+        else:
+            result[key] = float(value) if "." in value else int(value)
+    return result
+
+
+# -- profiling ----------------------------------------------------------------------------------
+
+
+def start_profiler(
+    server: Server, seconds: int, directory: Path, rate: int
+) -> subprocess.Popen[bytes]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        raise RuntimeError("--profile needs py-spy: .venv/bin/pip install py-spy")
+    directory.mkdir(parents=True, exist_ok=True)
+    # Skip the first and last second: connections opening and closing are not the steady state.
+    seconds = max(1, seconds - 2)
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(server.proc.pid),
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            str(rate),
+            "--duration",
+            str(seconds),
+            "--output",
+            str(directory / "stacks.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(directory / "py-spy.log").open("wb"),
+    )
+
+
+def summarize_profile(path: Path, top: int = 45) -> str:
+    """Self and inclusive shares of the sampled functions (idle samples are not recorded)."""
+    inclusive: Counter[str] = Counter()
+    self_line: Counter[str] = Counter()
+    self_function: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        # The first frame names the process; keep only the worker processes.
+        frames = stack.split(";")
+        if "spawn_main" not in frames[0]:
+            continue
+        frames = frames[1:]
+        if not frames:
+            continue
+        total += count
+        for name in {_function(frame) for frame in frames}:
+            inclusive[name] += count
+        self_line[frames[-1]] += count
+        self_function[_function(frames[-1])] += count
+        areas[_area(frames)] += count
+    if total == 0:
+        return "no samples from the workers"
+    lines = [f"worker samples: {total}", "", "by area (leaf frame's package):"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in areas.most_common()]
+    lines += ["", f"self time, by function (top {top}):"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in self_function.most_common(top)]
+    lines += ["", f"self time, by line (top {top}):"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in self_line.most_common(top)]
+    lines += ["", f"inclusive time, by function (top {2 * top}):"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common(2 * top)]
+    return "\n".join(lines)
+
+
+def _function(frame: str) -> str:
+    """``name (path/to/file.py:123)`` -> ``name (path/to/file.py)``, shortened."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")").rpartition(":")[0] or where.rstrip(")")
+    return f"{name} ({_short(where)})"
+
+
+def _short(path: str) -> str:
+    for marker in ("site-packages/", "/src/", "/lib/python3"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+def _area(frames: list[str]) -> str:
+    leaf = frames[-1]
+    where = leaf.partition(" (")[2]
+    if "openleash" in where:
+        parts = _short(where.rstrip(")").rpartition(":")[0]).split("/")
+        return "/".join(parts[:2]) if len(parts) > 1 else parts[0]
+    if "site-packages/" in where:
+        return where.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "/lib/python3" in where:
+        return "stdlib:" + where.split("/lib/python3", 1)[1].split("/", 2)[1]
+    return where or leaf
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def machine_description() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    wrk_version = subprocess.run(
+        ["wrk", "-v"], capture_output=True, text=True, check=False
+    ).stdout.split("\n")[0]
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": wrk_version.strip(),
+    }
+
+
+def summary_text(run: WrkRun, args: argparse.Namespace) -> str:
+    r = run.result
+    seconds = r["duration_us"] / 1e6
+    rate = r["requests"] / seconds
+    ok = r["statuses"].get("200", 0)
+    lines = [
+        f"authorizations/s : {rate:,.0f}  ({r['requests']:,} requests in {seconds:.1f} s, "
+        f"{args.connections} connections, {args.threads} wrk threads, "
+        f"{args.workers} server workers)",
+        f"latency (ms)     : p50 {r['p50'] / 1000:.2f}  p75 {r['p75'] / 1000:.2f}  "
+        f"p90 {r['p90'] / 1000:.2f}  p99 {r['p99'] / 1000:.2f}  p99.9 {r['p999'] / 1000:.2f}  "
+        f"max {r['lat_max'] / 1000:.2f}  mean {r['lat_mean'] / 1000:.2f}",
+        f"responses        : 200 x {ok:,}; non-200 {r['non200']}; "
+        f"ALLOW with proof_token {r['allow_with_proof']:,}; statuses {r['statuses']}",
+        f"socket errors    : connect {r['err_connect']} read {r['err_read']} "
+        f"write {r['err_write']} timeout {r['err_timeout']}",
+        f"request pool     : {r['loaded']:,} signed, exhausted {r['exhausted']}",
+        f"audit records    : +{run.audit_after - run.audit_before:,} "
+        f"(200 answers: {ok:,}; requests still in flight when wrk stops also write one)",
+        f"CPU (cores busy) : server {run.server_cpu / run.wall:.2f}, "
+        f"wrk {run.wrk_cpu / run.wall:.2f}, "
+        f"other {max(0.0, run.machine_cpu - run.server_cpu - run.wrk_cpu) / run.wall:.2f} "
+        f"(of {os.cpu_count()}); server CPU per request "
+        f"{1e6 * run.server_cpu / max(1, r['requests']):.0f} µs",
+    ]
+    others = max(0.0, run.machine_cpu - run.server_cpu - run.wrk_cpu) / run.wall
+    if others > 0.1:
+        lines.append(
+            f"NOTE             : other processes used {others:.2f} cores during the run; "
+            "the machine was not quiet and the figures are low"
+        )
+    if run.first_error:
+        lines.append(f"first error body : {run.first_error}")
+    return "\n".join(lines)
+
+
+def verdict(run: WrkRun) -> list[str]:
+    """What makes a run invalid (not: what makes it slow)."""
+    r = run.result
+    problems = []
+    if not r["requests"]:
+        return ["no request was answered"]
+    if r["non200"] or r["statuses"].get("200", 0) != r["requests"]:
+        problems.append(f"{r['non200']} non-200 responses")
+    if r["allow_with_proof"] != r["requests"]:
+        problems.append(f"only {r['allow_with_proof']} of {r['requests']} ALLOW with a proof")
+    if r["exhausted"]:
+        problems.append("the signed request pool ran out: raise --requests")
+    errors = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
+    if errors:
+        problems.append(f"{errors} socket errors or timeouts")
+    if run.audit_after - run.audit_before < r["statuses"].get("200", 0):
+        problems.append("fewer audit records than 200 answers")
+    return problems
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    own_workdir = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="openleash-bench-")) if own_workdir else args.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    if (workdir / "data").exists():
+        print(f"{workdir}/data exists; give an empty --workdir", file=sys.stderr)
+        return 2
+    results: dict[str, Any] = {"machine": machine_description(), "args": _jsonable(vars(args))}
+    try:
+        return _run(args, workdir, results)
+    finally:
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if own_workdir and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif args.keep:
+            print(f"work folder kept: {workdir}")
+
+
+def _run(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> int:
+    print(f"machine: {results['machine']}")
+    credentials = init_store(workdir)
+    db = database_path(workdir)
+    if args.seed_large or args.seed_nonces:
+        agents = args.seed_agents if args.seed_large else 0
+        events = args.seed_events if args.seed_large else 0
+        print(f"seeding {agents:,} agents, {events:,} audit records, {args.seed_nonces:,} nonces…")
+        seed = seed_store(db, agents=agents, events=events, nonces=args.seed_nonces)
+        print(
+            f"seeded in {seed.seconds:.0f} s: {seed.owners:,} owners, {seed.agents:,} agents, "
+            f"{seed.events:,} audit records, {seed.nonces:,} nonces; "
+            f"database {seed.database_bytes / 2**20:,.0f} MiB"
+        )
+        results["seed"] = vars(seed)
+    results["store_before"] = store_counts(db)
+    print(f"store: {results['store_before']}")
+
+    port = args.port or free_port()
+    server = Server(workdir, port, args.workers)
+    try:
+        server.wait_ready()
+        results["check"] = check_one(server, credentials)
+        print(f"check request: {results['check']['result']}, proof verified offline")
+
+        measured = args.requests or args.duration * DEFAULT_POOL_RATE
+        warmup = args.warmup * DEFAULT_POOL_RATE
+        # One timestamp for every request: the middle of the load, so none strays more than
+        # half the load's length from the server clock. Signing takes ~50 µs a request.
+        sign_seconds = (measured + warmup) * 60e-6
+        stamp = iso_now_plus(sign_seconds + (args.warmup + args.duration) / 2)
+        host = f"127.0.0.1:{port}"
+        started = time.monotonic()
+        if warmup:
+            write_pool(
+                workdir / "warmup",
+                signed_requests(credentials, host, warmup, stamp, seed=11),
+                args.threads,
+            )
+        write_pool(
+            workdir / "run",
+            signed_requests(credentials, host, measured, stamp, seed=12),
+            args.threads,
+        )
+        print(f"signed {measured + warmup:,} requests in {time.monotonic() - started:.1f} s")
+
+        if args.warmup:
+            warm = run_wrk(server, workdir / "warmup", args, args.warmup)
+            r = warm.result
+            print(
+                f"warm-up: {r['requests'] / (r['duration_us'] / 1e6):,.0f} req/s, "
+                f"non-200 {r['non200']}"
+            )
+        audit_before = store_counts(db)["audit_max_seq"]
+        run = run_wrk(server, workdir / "run", args, args.duration, profile_to=args.profile)
+        run.audit_before = audit_before
+    finally:
+        server.stop()
+    run.audit_after = store_counts(db)["audit_max_seq"]
+    results["store_after"] = store_counts(db)
+    print()
+    print(run.output.rstrip())
+    print()
+    print(summary_text(run, args))
+    problems = verdict(run)
+    results["run"] = {
+        **run.result,
+        "requests_per_second": run.result["requests"] / (run.result["duration_us"] / 1e6),
+        "server_cores": run.server_cpu / run.wall,
+        "wrk_cores": run.wrk_cpu / run.wall,
+        "other_cores": max(0.0, run.machine_cpu - run.server_cpu - run.wrk_cpu) / run.wall,
+        "audit_records_added": run.audit_after - run.audit_before,
+        "problems": problems,
+    }
+    if args.profile is not None:
+        stacks = args.profile / "stacks.txt"
+        if stacks.exists():
+            text = summarize_profile(stacks)
+            (args.profile / "summary.txt").write_text(text + "\n", encoding="utf-8")
+            print()
+            print(f"profile ({stacks}):")
+            print(text)
+        else:
+            print(f"py-spy wrote nothing; see {args.profile / 'py-spy.log'}")
+    if problems:
+        print("INVALID RUN: " + "; ".join(problems))
+        return 1
+    return 0
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
