@@ -31,6 +31,7 @@ import os
 import platform
 import random
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -41,7 +42,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,8 @@ MAX_ALLOWED_AMOUNT = 50_000
 CLOCK_SKEW_SECONDS = 120
 #: Requests signed per second of run when --requests is not given: twice the target rate.
 DEFAULT_POOL_RATE = 6_000
+#: Seconds one core takes to sign one request (a generous estimate).
+SIGN_SECONDS = 60e-6
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -110,6 +113,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="sample the workers with py-spy during the measured run; write the stacks to DIR",
     )
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
+    parser.add_argument(
+        "--profile-args",
+        default="",
+        help='more py-spy record flags, e.g. "--idle" (also count blocked threads) or "--native"',
+    )
     parser.add_argument(
         "--wait-idle",
         type=int,
@@ -513,6 +521,21 @@ def wait_for_idle(server: Server, limit: float, threshold: float = 0.15) -> floa
             return max(0.0, others)
 
 
+def verify_canary(rounds: int = 2000) -> float:
+    """Microseconds one Ed25519 verification takes here: a yardstick of the CPU's speed at the
+    time of a run (shared or throttled machines drift), and a fixed cost of every request."""
+    from openleash.crypto import generate_keypair, load_private_key, load_public_key
+
+    public_b64, private_b64 = generate_keypair()
+    message = b"POST\n/v1/authorize\n" + b"x" * 100
+    signature = load_private_key(private_b64).sign(message)
+    key = load_public_key(public_b64)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        key.verify(signature, message)
+    return (time.perf_counter() - started) / rounds * 1e6
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds spent by everything on the machine so far (all cores, not idle or iowait)."""
     with open("/proc/stat", encoding="ascii") as handle:
@@ -539,7 +562,7 @@ def action_body(agent_id: str, owner_id: str, stamp: str, rng: random.Random) ->
 
 def signed_requests(
     credentials: dict[str, str], host: str, count: int, stamp: str, seed: int
-) -> Iterator[bytes]:
+) -> list[bytes]:
     """``count`` raw HTTP/1.1 requests, each with its own nonce and action_id."""
     from openleash.client import AgentAuth
 
@@ -547,6 +570,7 @@ def signed_requests(
     owner_id = credentials["USER_PRINCIPAL_ID"]
     auth = AgentAuth(agent_id, credentials["OPENLEASH_AGENT_PRIVATE_KEY_B64"], clock=lambda: stamp)
     rng = random.Random(seed)
+    made = []
     for _ in range(count):
         body = action_body(agent_id, owner_id, stamp, rng)
         headers = auth.sign_headers("POST", AUTHORIZE_PATH, body)
@@ -557,10 +581,32 @@ def signed_requests(
             f"Content-Length: {len(body)}",
             *(f"{name}: {value}" for name, value in headers.items()),
         ]
-        yield ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        made.append(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+    return made
 
 
-def write_pool(prefix: Path, requests: Iterator[bytes], threads: int) -> list[int]:
+def sign_pools(
+    credentials: dict[str, str], host: str, stamp: str, counts: dict[str, int]
+) -> dict[str, list[bytes]]:
+    """Sign every pool (name -> count) on all cores; the server is idle meanwhile."""
+    chunk = 5_000
+    jobs = [
+        (name, start, min(chunk, count - start))
+        for name, count in counts.items()
+        for start in range(0, count, chunk)
+    ]
+    pools: dict[str, list[bytes]] = {name: [] for name in counts}
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        futures = [
+            pool.submit(signed_requests, credentials, host, size, stamp, seed)
+            for seed, (_, _, size) in enumerate(jobs)
+        ]
+        for (name, _, _), future in zip(jobs, futures, strict=True):
+            pools[name].extend(future.result())
+    return pools
+
+
+def write_pool(prefix: Path, requests: list[bytes], threads: int) -> list[int]:
     """Deal the requests round-robin into ``prefix.0`` .. ``prefix.{threads-1}``."""
     handles = [open(f"{prefix}.{i}", "wb") for i in range(threads)]  # noqa: SIM115
     counts = [0] * threads
@@ -575,8 +621,8 @@ def write_pool(prefix: Path, requests: Iterator[bytes], threads: int) -> list[in
     return counts
 
 
-def iso_now_plus(seconds: float) -> str:
-    moment = datetime.fromtimestamp(time.time() + seconds, UTC)
+def iso_at(epoch_seconds: float) -> str:
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -587,7 +633,7 @@ def check_one(server: Server, credentials: dict[str, str]) -> dict[str, Any]:
     agent_id = credentials["OPENLEASH_AGENT_ID"]
     auth = AgentAuth(agent_id, credentials["OPENLEASH_AGENT_PRIVATE_KEY_B64"])
     body = action_body(
-        agent_id, credentials["USER_PRINCIPAL_ID"], iso_now_plus(0), random.Random(1)
+        agent_id, credentials["USER_PRINCIPAL_ID"], iso_at(time.time()), random.Random(1)
     )
     headers = auth.sign_headers("POST", AUTHORIZE_PATH, body)
     headers["Content-Type"] = "application/json"
@@ -645,13 +691,11 @@ def run_wrk(
         str(prefix),
         str(args.threads),
     ]
-    if args.wait_idle:
-        others = wait_for_idle(server, args.wait_idle)
-        if others >= 0.15:
-            print(f"warning: other processes still use {others:.2f} cores; figures will be low")
     profiler = None
     if profile_to is not None:
-        profiler = start_profiler(server, seconds, profile_to, args.profile_rate)
+        profiler = start_profiler(
+            server, seconds, profile_to, args.profile_rate, shlex.split(args.profile_args)
+        )
     run = WrkRun(seconds)
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before, machine_before, wall_before = (
@@ -700,7 +744,7 @@ def _parse_result(line: str) -> dict[str, Any]:
 
 
 def start_profiler(
-    server: Server, seconds: int, directory: Path, rate: int
+    server: Server, seconds: int, directory: Path, rate: int, extra: list[str]
 ) -> subprocess.Popen[bytes]:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
@@ -723,75 +767,112 @@ def start_profiler(
             str(seconds),
             "--output",
             str(directory / "stacks.txt"),
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=(directory / "py-spy.log").open("wb"),
     )
 
 
-def summarize_profile(path: Path, top: int = 45) -> str:
-    """Self and inclusive shares of the sampled functions (idle samples are not recorded)."""
+#: Leaf frames of helper threads that block in a system call yet are reported as active by
+#: py-spy: the checkpoint thread between rounds and uvicorn's supervisor ping thread.
+IDLE_LEAVES = ("Condition.wait (threading.py", "Connection._recv (multiprocessing/connection.py")
+
+
+def summarize_profile(path: Path, top: int = 40) -> str:
+    """Where the workers' event-loop threads spend their samples, by area, function and line.
+
+    Samples of helper threads (SQLite checkpoints, uvicorn's supervisor pings) are counted
+    apart. Without ``--idle`` py-spy records only running threads, so shares are of CPU time;
+    with ``--idle`` they are of wall time, and waiting shows up (``epoll_wait``/``Runner.run``:
+    the loop has nothing to do; ``flock``: blocked on the other worker's write lock).
+    """
     inclusive: Counter[str] = Counter()
     self_line: Counter[str] = Counter()
     self_function: Counter[str] = Counter()
     areas: Counter[str] = Counter()
-    total = 0
+    helpers: Counter[str] = Counter()
+    total = helper_total = 0
     for line in path.read_text(encoding="utf-8").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        # The first frame names the process; keep only the worker processes.
+        # The first frames name the processes (server, then worker); keep the workers' stacks.
         frames = stack.split(";")
-        if "spawn_main" not in frames[0]:
+        processes = [i for i, frame in enumerate(frames) if frame.startswith("process ")]
+        if not processes or "spawn_main" not in frames[processes[-1]]:
             continue
-        frames = frames[1:]
+        frames = frames[processes[-1] + 1 :]
         if not frames:
+            continue
+        thread = _helper_thread(frames)
+        if thread is not None:
+            if not frames[-1].startswith(IDLE_LEAVES):
+                helpers[thread] += count
+                helper_total += count
             continue
         total += count
         for name in {_function(frame) for frame in frames}:
             inclusive[name] += count
-        self_line[frames[-1]] += count
+        self_line[_short_frame(frames[-1])] += count
         self_function[_function(frames[-1])] += count
-        areas[_area(frames)] += count
+        areas[_area(frames[-1])] += count
     if total == 0:
         return "no samples from the workers"
-    lines = [f"worker samples: {total}", "", "by area (leaf frame's package):"]
-    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in areas.most_common()]
-    lines += ["", f"self time, by function (top {top}):"]
+    lines = [
+        f"event-loop thread samples: {total}; busy helper-thread samples: {helper_total} "
+        f"({100 * helper_total / total:.1f}% of the event-loop count)",
+    ]
+    lines += [f"  {100 * n / total:5.1f}%  helper: {name}" for name, n in helpers.most_common()]
+    lines += [
+        "",
+        "event loop, self time by area (package of the innermost frame; without --native,",
+        "C code such as SQLite, OpenSSL or uvloop counts for the Python frame calling it):",
+    ]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in areas.most_common(25)]
+    lines += ["", f"event loop, self time by function (top {top}):"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in self_function.most_common(top)]
-    lines += ["", f"self time, by line (top {top}):"]
+    lines += ["", f"event loop, self time by line (top {top}):"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in self_line.most_common(top)]
-    lines += ["", f"inclusive time, by function (top {2 * top}):"]
+    lines += ["", f"event loop, inclusive time by function (top {2 * top}):"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common(2 * top)]
     return "\n".join(lines)
 
 
-def _function(frame: str) -> str:
-    """``name (path/to/file.py:123)`` -> ``name (path/to/file.py)``, shortened."""
+def _helper_thread(frames: list[str]) -> str | None:
+    """The target of a helper thread's stack (the frame after ``Thread.run``), else None."""
+    for index, frame in enumerate(frames):
+        if frame.startswith("Thread.run (threading.py"):
+            following = frames[index + 1] if index + 1 < len(frames) else frame
+            return _function(following)
+    return None
+
+
+def _split_frame(frame: str) -> tuple[str, str, str]:
+    """``name (path/file.py:123)`` -> (name, path/file.py, 123)."""
     name, _, where = frame.partition(" (")
-    where = where.rstrip(")").rpartition(":")[0] or where.rstrip(")")
-    return f"{name} ({_short(where)})"
+    where = where.removesuffix(")")
+    file, _, number = where.rpartition(":")
+    return (name, file, number) if file else (name, where, "")
 
 
-def _short(path: str) -> str:
-    for marker in ("site-packages/", "/src/", "/lib/python3"):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    return path
+def _function(frame: str) -> str:
+    name, file, _ = _split_frame(frame)
+    return f"{name} ({file})"
 
 
-def _area(frames: list[str]) -> str:
-    leaf = frames[-1]
-    where = leaf.partition(" (")[2]
-    if "openleash" in where:
-        parts = _short(where.rstrip(")").rpartition(":")[0]).split("/")
-        return "/".join(parts[:2]) if len(parts) > 1 else parts[0]
-    if "site-packages/" in where:
-        return where.split("site-packages/", 1)[1].split("/", 1)[0]
-    if "/lib/python3" in where:
-        return "stdlib:" + where.split("/lib/python3", 1)[1].split("/", 2)[1]
-    return where or leaf
+def _short_frame(frame: str) -> str:
+    name, file, number = _split_frame(frame)
+    return f"{name} ({file}:{number})"
+
+
+def _area(frame: str) -> str:
+    _, file, _ = _split_frame(frame)
+    parts = file.split("/")
+    if parts[0] == "openleash" and len(parts) > 2:
+        return "/".join(parts[:2])
+    return parts[0].removesuffix(".py")
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -924,26 +1005,30 @@ def _run(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> in
         results["check"] = check_one(server, credentials)
         print(f"check request: {results['check']['result']}, proof verified offline")
 
+        if args.wait_idle:
+            others = wait_for_idle(server, args.wait_idle)
+            if others >= 0.15:
+                print(f"warning: other processes use {others:.2f} cores; figures will be low")
+        results["verify_canary_us"] = verify_canary()
         measured = args.requests or args.duration * DEFAULT_POOL_RATE
         warmup = args.warmup * DEFAULT_POOL_RATE
-        # One timestamp for every request: the middle of the load, so none strays more than
-        # half the load's length from the server clock. Signing takes ~50 µs a request.
-        sign_seconds = (measured + warmup) * 60e-6
-        stamp = iso_now_plus(sign_seconds + (args.warmup + args.duration) / 2)
-        host = f"127.0.0.1:{port}"
+        # One timestamp for every request, near the middle of the load, so that none strays
+        # more than about half the load's length from the server clock.
+        estimate = (measured + warmup) * SIGN_SECONDS / (os.cpu_count() or 1) + 1
+        stamp_at = time.time() + estimate + (args.warmup + args.duration) / 2
+        stamp = iso_at(stamp_at)
         started = time.monotonic()
-        if warmup:
-            write_pool(
-                workdir / "warmup",
-                signed_requests(credentials, host, warmup, stamp, seed=11),
-                args.threads,
-            )
-        write_pool(
-            workdir / "run",
-            signed_requests(credentials, host, measured, stamp, seed=12),
-            args.threads,
+        pools = sign_pools(
+            credentials, f"127.0.0.1:{port}", stamp, {"warmup": warmup, "run": measured}
         )
+        for name, requests in pools.items():
+            write_pool(workdir / name, requests, args.threads)
+        del pools
         print(f"signed {measured + warmup:,} requests in {time.monotonic() - started:.1f} s")
+        late = time.time() + args.warmup + args.duration + 5 - stamp_at
+        early = stamp_at - time.time()
+        if max(late, early) > CLOCK_SKEW_SECONDS - 5:
+            raise RuntimeError("signing took too long for the timestamps to stay valid")
 
         if args.warmup:
             warm = run_wrk(server, workdir / "warmup", args, args.warmup)
@@ -963,6 +1048,7 @@ def _run(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> in
     print(run.output.rstrip())
     print()
     print(summary_text(run, args))
+    print(f"CPU yardstick    : one Ed25519 verification took {results['verify_canary_us']:.0f} µs")
     problems = verdict(run)
     results["run"] = {
         **run.result,

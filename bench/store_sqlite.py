@@ -89,13 +89,15 @@ async def _write(folder: Path, count: int) -> None:
 
 
 def _writer(
-    path: str, worker: int, rate: float, seconds: float, go: Barrier, out: Queue[Any]
+    path: str, worker: int, rate: float, seconds: float, ckpt: float, go: Barrier, out: Queue[Any]
 ) -> None:
-    out.put(asyncio.run(_paced(Path(path), worker, rate, seconds, go)))
+    out.put(asyncio.run(_paced(Path(path), worker, rate, seconds, ckpt, go)))
 
 
-async def _paced(path: Path, worker: int, rate: float, seconds: float, go: Barrier) -> Any:
-    store = SqliteStore.open(path)
+async def _paced(
+    path: Path, worker: int, rate: float, seconds: float, ckpt: float, go: Barrier
+) -> Any:
+    store = SqliteStore.open(path, checkpoint_interval=ckpt or None)
     event = _event(f"user-{worker}", f"ap-{worker}")
     now = int(time.time() * 1000)
     count = int(rate * seconds)
@@ -119,13 +121,13 @@ async def _paced(path: Path, worker: int, rate: float, seconds: float, go: Barri
     return latencies, services, elapsed
 
 
-def _writers(folder: Path, processes: int, rate: float, seconds: float) -> None:
+def _writers(folder: Path, processes: int, rate: float, seconds: float, ckpt: float) -> None:
     ctx = multiprocessing.get_context("spawn")
     go, out = ctx.Barrier(processes), ctx.Queue()
     path = str(folder / "writers.db")
-    SqliteStore.open(Path(path))  # migrate once, outside the measurement
+    asyncio.run(SqliteStore.open(Path(path)).close())  # migrate once, outside the measurement
     procs = [
-        ctx.Process(target=_writer, args=(path, w, rate, seconds, go, out))
+        ctx.Process(target=_writer, args=(path, w, rate, seconds, ckpt, go, out))
         for w in range(processes)
     ]
     for p in procs:
@@ -197,13 +199,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="tx/s per process")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--checkpoint-interval", type=float, default=0.1, help="0: SQLite checkpoints in commits"
+    )
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="openleash-bench-"))
     try:
         if args.what == "write":
             asyncio.run(_write(folder, args.count or 20_000))
         elif args.what == "writers":
-            _writers(folder, args.processes, args.rate, args.seconds)
+            _writers(folder, args.processes, args.rate, args.seconds, args.checkpoint_interval)
         else:
             asyncio.run(_audit(folder, args.count or 1_000_000))
     finally:

@@ -165,3 +165,30 @@ async def test_each_nonce_use_clears_expired_ones(sqlite_store: SqliteStore) -> 
     left = [row[0] for row in conn.execute("SELECT nonce FROM nonces")]
     assert sorted(n for n in left if n.startswith("new")) == ["new-0", "new-1", "new-2"]
     assert len([n for n in left if n.startswith("old")]) == 10 - 3 * 2
+
+
+async def test_background_checkpoint_rewinds_the_wal(tmp_path: Path) -> None:
+    db = tmp_path / "openleash.db"
+    store = SqliteStore.open(db, checkpoint_interval=3600)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+
+    async def write(count: int) -> None:
+        for n in range(count):
+            async with store.transaction() as tx:
+                await tx.append([r.event(n)])
+
+    def wal_pages() -> int:
+        return (db.with_name(db.name + "-wal").stat().st_size - 32) // (4096 + 24)
+
+    try:
+        await write(20)
+        checkpointer._rewind_pages = 1
+        checkpointer.run_once()
+        size = wal_pages()
+        await write(1)
+        assert wal_pages() == size, "the next commit wrote at the start of the WAL again"
+        async with store.transaction() as tx:
+            assert (await tx.page(limit=1))[1] == 21
+    finally:
+        await store.close()

@@ -117,3 +117,29 @@ async def test_concurrent_coroutines_do_not_interleave(store: Store) -> None:
     async with store.transaction() as tx:
         _, total = await tx.page(limit=1)
     assert total == 20
+
+
+async def test_read_unit_sees_committed_state_and_refuses_writes(
+    store_factory: StoreFactory,
+) -> None:
+    writer, reader = await store_factory(), await store_factory()
+    async with writer.transaction() as tx:
+        await tx.add_owner(r.owner())
+    async with reader.read() as tx:
+        assert [o.user_principal_id for o in await tx.list_owners()] == [
+            r.owner().user_principal_id
+        ]
+    with pytest.raises(Exception, match=r"(?i)readonly|read-only|unavailable"):
+        async with reader.read() as tx:
+            await tx.add_owner(r.owner("someone-else"))
+
+
+async def test_read_unit_does_not_hold_up_writers(store_factory: StoreFactory) -> None:
+    a, b = await store_factory(), await store_factory()
+    async with a.read() as tx:
+        await tx.list_owners()
+        # another process writes while this snapshot is open
+        async with b.transaction() as wtx:
+            await wtx.add_owner(r.owner())
+    async with a.read() as tx:
+        assert len(await tx.list_owners()) == 1

@@ -1,43 +1,47 @@
 """The decision: ``evaluate(policy, action, context) -> Evaluation``, a pure function.
 
-Every rule is evaluated, for the trace; the first rule whose action pattern, ``when`` and
-``constraints`` all hold decides. Without one, the policy's default decides. Nothing here reads
-a clock, a file or the network: time and server knowledge arrive in :class:`EvalContext`.
+Every rule is evaluated, for the trace; the first rule whose action pattern, ``when``,
+``constraints``, ``schedule`` and ``limits`` all hold decides. Without one, the policy's default
+decides. Nothing here reads a clock, a file or the network: time, the server context and the
+usage counted for limits arrive in :class:`EvalContext`.
+
+The server context answers ``$.context`` paths. The server builds it with
+:func:`build_server_context`; whatever it leaves out that the engine can work out (``now``,
+``risk``, the counterparty's ``domain`` and ``trust``) is filled in, and whatever it gives is
+used as given, so that ``when``, ``constraints`` and the response read the same values.
 
 Fail closed: should anything unexpected go wrong while evaluating, the answer is DENY.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, assert_never
 
 from openleash.domain.models import Result
+from openleash.policy.expressions import eval_expr
+from openleash.policy.limits import Usage, UsageKey, check_limits
 from openleash.policy.model import (
     ASSURANCE_LEVELS,
+    RISK_RANK,
+    TRUST_RANK,
     ActionPattern,
-    AllOf,
-    AnyOf,
     Constraints,
     DefaultEffect,
     Effect,
-    Expr,
-    Match,
-    Not,
-    Op,
     Policy,
     Rule,
 )
 from openleash.policy.paths import (
     UNDEFINED,
     is_js_number,
-    js_includes,
-    js_regex_test,
-    js_strict_equal,
-    resolve_segments,
 )
+from openleash.policy.risk import LOWEST, risk_of
+from openleash.policy.schedule import schedule_holds
+from openleash.policy.trust import UNKNOWN, counterparty_of, trust_of
+from openleash.policy.windows import iso_utc
 
 Obligations = tuple[tuple[str, dict[str, Any]], ...]
 
@@ -57,9 +61,13 @@ class EvalContext:
     now: datetime
     #: The server's default proof lifetime (``tokens.default_ttl_seconds``).
     default_proof_ttl_seconds: int | None = None
-    #: Values computed by the server for ``$.context`` paths. ``None`` keeps v1 behaviour, where
-    #: such paths read the action itself (from which the request parser strips ``context``).
+    #: Values computed by the server for ``$.context`` paths (see :func:`build_server_context`).
+    #: ``None`` keeps v1 behaviour, where such paths read the action itself (from which the
+    #: request parser strips ``context``).
     server_context: Mapping[str, Any] | None = None
+    #: The answers to :func:`~openleash.policy.limits.usage_queries`, by query key. A limit
+    #: without an answer does not hold.
+    usage: Mapping[UsageKey, Usage] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +80,27 @@ class Evaluation:
     #: Whether an ALLOW needs a proof token (the caller issues one only for ALLOW).
     proof_required: bool
     proof_ttl_seconds: int | float | None
-    #: One entry per rule: rule_id, pattern_match, when_match, constraints_match, final_match.
+    #: One entry per rule: rule_id, pattern_match, when_match, constraints_match, then, when
+    #: some rule of the policy has a schedule or limits, schedule_match, limits_match and (once
+    #: evaluated) limits; last final_match.
     trace: tuple[dict[str, Any], ...]
     #: Set only when evaluation failed closed: what went wrong, for the server's log.
     error: str | None = None
+    #: When an allow rule matched under limits, for each: kind, max, used, this, remaining
+    #: (``max - used - this``), window, per, by.
+    limits: tuple[dict[str, Any], ...] = ()
+    #: The action's risk level; ``None`` only when evaluation failed closed.
+    risk_level: str | None = LOWEST
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the server context says, once per evaluation."""
+
+    #: What ``$.context`` paths read; ``None`` for v1 behaviour.
+    view: Mapping[str, Any] | None
+    risk: str
+    trust: str
 
 
 def evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> Evaluation:
@@ -92,18 +117,43 @@ def evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) ->
             proof_ttl_seconds=None,
             trace=(),
             error=f"{type(exc).__name__}: {exc}",
+            risk_level=None,
         )
 
 
+def build_server_context(
+    policy: Policy,
+    action: Mapping[str, Any],
+    *,
+    now: datetime,
+    allowed_before: int | None = None,
+) -> dict[str, Any]:
+    """The values of ``$.context`` for ``action``: now, risk and the counterparty.
+
+    ``allowed_before`` is how many earlier actions of the owner with this counterparty were
+    allowed (the caller counts them); ``None`` leaves it out, so conditions on it do not hold.
+    """
+    domain = counterparty_of(action)
+    counterparty: dict[str, Any] = {} if domain is None else {"domain": domain}
+    counterparty["trust"] = trust_of(policy, domain)
+    if allowed_before is not None:
+        counterparty["allowed_before"] = allowed_before
+    partial = {"now": iso_utc(now), "counterparty": counterparty}
+    risk = risk_of(policy, action, partial)
+    return {"now": partial["now"], "risk": risk, "counterparty": counterparty}
+
+
 def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> Evaluation:
+    facts = _facts(policy, action, context)
     action_type = action.get("action_type")
     trace: list[dict[str, Any]] = []
     matched: Rule | None = None
-    for rule in policy.rules:
-        entry = _trace_rule(rule, action, action_type, context)
+    matched_entry: dict[str, Any] = {}
+    for index, rule in enumerate(policy.rules):
+        entry = _trace_rule(index, rule, action, action_type, context, facts, policy.stateful)
         trace.append(entry)
         if matched is None and entry["final_match"]:
-            matched = rule
+            matched, matched_entry = rule, entry
     result, reason, obligations = _decide(matched, policy.default, action)
     return Evaluation(
         result=result,
@@ -113,40 +163,114 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
         proof_required=_proof_required(matched, action),
         proof_ttl_seconds=_proof_ttl(matched, context),
         trace=tuple(trace),
+        limits=_granted(matched, matched_entry),
+        risk_level=facts.risk,
     )
 
 
-def _trace_rule(
-    rule: Rule, action: Mapping[str, Any], action_type: Any, context: EvalContext
+def _facts(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> _Facts:
+    given = context.server_context
+    if given is None:
+        trust = trust_of(policy, counterparty_of(action))
+        return _Facts(None, risk_of(policy, action, None), trust)
+    counterparty = given.get("counterparty")
+    complete = (
+        "now" in given
+        and "risk" in given
+        and isinstance(counterparty, Mapping)
+        and "trust" in counterparty
+    )
+    view = given if complete else _completed(policy, action, context.now, given)
+    risk, trust = view["risk"], view["counterparty"]["trust"]
+    if type(risk) is not str or risk not in RISK_RANK:
+        raise ValueError(f"server context: risk {risk!r} is not a risk level")
+    if type(trust) is not str or trust not in TRUST_RANK:
+        raise ValueError(f"server context: counterparty trust {trust!r} is not a trust level")
+    return _Facts(view, risk, trust)
+
+
+def _completed(
+    policy: Policy, action: Mapping[str, Any], now: datetime, given: Mapping[str, Any]
 ) -> dict[str, Any]:
-    pattern_match = action_matches(rule.action, action_type)
-    when_match = None
-    constraints_match = None
+    view = dict(given)
+    view.setdefault("now", iso_utc(now))
+    given_counterparty = given.get("counterparty", {})
+    if not isinstance(given_counterparty, Mapping):
+        raise ValueError("server context: counterparty must be an object")
+    counterparty = dict(given_counterparty)
+    domain = counterparty.get("domain", counterparty_of(action))
+    if "domain" not in counterparty and domain is not None:
+        counterparty["domain"] = domain
+    if "trust" not in counterparty:
+        counterparty["trust"] = trust_of(policy, domain if type(domain) is str else None)
+    view["counterparty"] = counterparty
+    if "risk" not in view:
+        view["risk"] = risk_of(policy, action, view)
+    return view
+
+
+def _trace_rule(
+    index: int,
+    rule: Rule,
+    action: Mapping[str, Any],
+    action_type: Any,
+    context: EvalContext,
+    facts: _Facts,
+    stateful: bool,
+) -> dict[str, Any]:
+    pattern_match = rule.action.matches(action_type)
+    when_match = constraints_match = schedule_match = limits_match = None
+    report = None
     if pattern_match:
-        when_match = rule.when is None or eval_expr(rule.when, action, context)
+        when_match = rule.when is None or eval_expr(rule.when, action, facts.view)
         if when_match:
             constraints_match = rule.constraints is None or constraints_hold(
-                rule.constraints, action
+                rule.constraints, action, risk=facts.risk, trust=facts.trust
             )
-    return {
+            if constraints_match and stateful:
+                schedule_match = rule.schedule is None or schedule_holds(rule.schedule, context.now)
+                if schedule_match and rule.limits is None:
+                    limits_match = True
+                elif schedule_match and rule.limits is not None:
+                    limits_match, report = check_limits(index, rule.limits, action, context.usage)
+    entry: dict[str, Any] = {
         "rule_id": rule.id,
         "pattern_match": pattern_match,
         "when_match": when_match,
         "constraints_match": constraints_match,
-        "final_match": bool(pattern_match and when_match and constraints_match),
     }
+    final = bool(pattern_match and when_match and constraints_match)
+    if stateful:
+        entry["schedule_match"] = schedule_match
+        entry["limits_match"] = limits_match
+        if report is not None:
+            entry["limits"] = report
+        final = final and bool(schedule_match and limits_match)
+    entry["final_match"] = final
+    return entry
 
 
 def action_matches(pattern: ActionPattern, action_type: Any) -> bool:
     """``*`` matches all; ``x.*`` matches ``x`` and ``x.<anything>``; otherwise exact."""
-    if pattern.any:
-        return True
-    if type(action_type) is not str:
-        return False
-    if pattern.prefix is not None:
-        prefix = pattern.prefix
-        return action_type == prefix or action_type.startswith(prefix + ".")
-    return action_type == pattern.text
+    return pattern.matches(action_type)
+
+
+def _granted(rule: Rule | None, entry: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    if rule is None or rule.effect is not Effect.ALLOW:
+        return ()
+    return tuple(
+        {
+            "kind": limit["kind"],
+            "max": limit["max"],
+            "used": limit["used"],
+            "this": limit["this"],
+            "remaining": limit["max"] - limit["used"] - limit["this"],
+            "window": limit["window"],
+            "per": limit["per"],
+            "by": dict(limit["by"]),
+        }
+        for limit in entry.get("limits", ())
+    )
 
 
 # ---- decision -------------------------------------------------------------------------------
@@ -241,80 +365,16 @@ def _field(container: Any, key: str) -> Any:
     return container.get(key, UNDEFINED) if isinstance(container, dict) else UNDEFINED
 
 
-# ---- expressions ----------------------------------------------------------------------------
-
-
-def eval_expr(expr: Expr, action: Mapping[str, Any], context: EvalContext) -> bool:
-    match expr:
-        case Match():
-            return _OPS[expr.op](_actual(expr, action, context), expr)
-        case AllOf(items):
-            return all(eval_expr(item, action, context) for item in items)
-        case AnyOf(items):
-            return any(eval_expr(item, action, context) for item in items)
-        case Not(item):
-            return not eval_expr(item, action, context)
-        case _:
-            assert_never(expr)
-
-
-def _actual(expr: Match, action: Mapping[str, Any], context: EvalContext) -> Any:
-    segments = expr.path.segments
-    if context.server_context is not None and segments and segments[0] == "context":
-        return resolve_segments(segments[1:], context.server_context)
-    return resolve_segments(segments, action)
-
-
-def _op_eq(actual: Any, m: Match) -> bool:
-    return js_strict_equal(actual, m.value)
-
-
-def _op_neq(actual: Any, m: Match) -> bool:
-    return not js_strict_equal(actual, m.value)
-
-
-def _op_in(actual: Any, m: Match) -> bool:
-    return isinstance(m.value, list) and js_includes(m.value, actual)
-
-
-def _op_nin(actual: Any, m: Match) -> bool:
-    # Not the negation of `in`: a value that is not a list makes both false.
-    return isinstance(m.value, list) and not js_includes(m.value, actual)
-
-
-def _numeric(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Match], bool]:
-    def op(actual: Any, m: Match) -> bool:
-        return is_js_number(actual) and is_js_number(m.value) and compare(actual, m.value)
-
-    return op
-
-
-def _op_regex(actual: Any, m: Match) -> bool:
-    return type(actual) is str and m.regex is not None and js_regex_test(m.regex, actual)
-
-
-def _op_exists(actual: Any, m: Match) -> bool:
-    return actual is not UNDEFINED and actual is not None
-
-
-_OPS: dict[Op, Callable[[Any, Match], bool]] = {
-    Op.EQ: _op_eq,
-    Op.NEQ: _op_neq,
-    Op.IN: _op_in,
-    Op.NIN: _op_nin,
-    Op.LT: _numeric(lambda a, b: a < b),
-    Op.LTE: _numeric(lambda a, b: a <= b),
-    Op.GT: _numeric(lambda a, b: a > b),
-    Op.GTE: _numeric(lambda a, b: a >= b),
-    Op.REGEX: _op_regex,
-    Op.EXISTS: _op_exists,
-}
-
-
 # ---- constraints ----------------------------------------------------------------------------
 
 
-def constraints_hold(constraints: Constraints, action: Mapping[str, Any]) -> bool:
+def constraints_hold(
+    constraints: Constraints,
+    action: Mapping[str, Any],
+    *,
+    risk: str = LOWEST,
+    trust: str = UNKNOWN,
+) -> bool:
     payload = action.get("payload")
     return (
         _amount_ok(constraints, payload)
@@ -322,6 +382,8 @@ def constraints_hold(constraints: Constraints, action: Mapping[str, Any]) -> boo
         and _in_list(constraints.merchant_domain, _domain(payload, action, "merchant_domain"))
         and _in_list(constraints.allowed_domains, _domain(payload, action, "domain"))
         and _not_blocked(constraints.blocked_domains, _domain(payload, action, "domain"))
+        and _in_list(constraints.counterparty_trust, trust)
+        and (constraints.max_risk is None or RISK_RANK[risk] <= RISK_RANK[constraints.max_risk])
     )
 
 

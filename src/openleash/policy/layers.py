@@ -4,16 +4,21 @@ Bindings fall in three tiers, most specific first: the agent's own, its groups',
 owner-wide ones. Within a tier, lower ``rank`` (absent reads as 100) comes first and ties keep
 their order. The layers' rules are concatenated in that order, so the first matching rule of
 the most specific layer wins; only the *default* falls through, past layers whose default is
-``passthrough``.
+``passthrough``. ``risk`` and ``counterparties`` entries are concatenated in the same order:
+risk takes the highest level of all layers, and among equally specific counterparty entries
+the most specific layer's wins.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable, Sequence
+from typing import TypeVar
 
 from openleash.domain.models import Binding
 from openleash.policy.model import DefaultEffect, Policy
+
+T = TypeVar("T")
 
 DEFAULT_RANK = 100
 RANK_STEP = 100
@@ -64,14 +69,26 @@ def order_bindings(
 
 
 def merge_layers(policies: Sequence[Policy]) -> Policy:
-    """One policy: every layer's rules in order; the first default that is not passthrough."""
+    """One policy: every layer's rules in order; the first default that is not passthrough.
+
+    ``policies`` are the layers most specific first, as :func:`order_bindings` orders them.
+    """
     default = next(
         (p.default for p in policies if p.default is not DefaultEffect.PASSTHROUGH),
         DefaultEffect.DENY,
     )
     rules = tuple(rule for policy in policies for rule in policy.rules)
     warnings = tuple(w for policy in policies for w in policy.warnings)
-    return Policy(1, default, rules, warnings)
+    risk = _concatenated([p.risk for p in policies])
+    counterparties = _concatenated([p.counterparties for p in policies])
+    return Policy(1, default, rules, warnings, risk=risk, counterparties=counterparties)
+
+
+def _concatenated(parts: Sequence[tuple[T, ...] | None]) -> tuple[T, ...] | None:
+    """The layers' entries in order; ``None`` when no layer has the key at all."""
+    if all(part is None for part in parts):
+        return None
+    return tuple(item for part in parts for item in part or ())
 
 
 def next_rank_in_tier(bindings: Iterable[Binding], tier: Tier) -> int:

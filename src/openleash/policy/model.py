@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import regress
 
@@ -44,16 +45,52 @@ class Op(enum.StrEnum):
 
 #: Assurance levels in increasing strength.
 ASSURANCE_LEVELS: tuple[str, ...] = ("LOW", "SUBSTANTIAL", "HIGH")
+#: The owner's risk classes of actions, in increasing order.
+RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")
+#: The owner's trust in counterparties, in increasing order.
+TRUST_LEVELS: tuple[str, ...] = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "REGULATED")
+#: Days of the week as schedules name them, Monday first (``datetime.weekday()`` order).
+DAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: What a limit may be counted separately by.
+LIMIT_BY: tuple[str, ...] = ("currency", "counterparty", "action_type")
+LIMIT_PER: tuple[str, ...] = ("agent", "owner")
+
+RISK_RANK = {level: rank for rank, level in enumerate(RISK_LEVELS)}
+TRUST_RANK = {level: rank for rank, level in enumerate(TRUST_LEVELS)}
+
+LimitKind = Literal["spend", "count"]
+LimitPer = Literal["agent", "owner"]
 
 
 @dataclass(frozen=True, slots=True)
 class ActionPattern:
-    """``*``, a ``prefix.*`` family, or one exact action type."""
+    """``*``, a ``prefix.*`` family, or one exact action type.
+
+    As a filter elsewhere (SQL, say): ``any`` matches every type; a ``prefix`` ``p`` matches
+    ``p`` itself and every type starting with ``p.``; otherwise the type must equal ``text``.
+    """
 
     text: str
     #: For ``x.*`` patterns the ``x``; ``None`` for ``*`` and for exact patterns.
     prefix: str | None
     any: bool
+
+    @property
+    def kind(self) -> Literal["any", "prefix", "exact"]:
+        if self.any:
+            return "any"
+        return "exact" if self.prefix is None else "prefix"
+
+    def matches(self, action_type: Any) -> bool:
+        """``*`` matches all; ``x.*`` matches ``x`` and ``x.<anything>``; otherwise exact."""
+        if self.any:
+            return True
+        if type(action_type) is not str:
+            return False
+        prefix = self.prefix
+        if prefix is not None:
+            return action_type == prefix or action_type.startswith(prefix + ".")
+        return action_type == self.text
 
 
 def compile_action_pattern(text: str) -> ActionPattern:
@@ -100,6 +137,10 @@ class Constraints:
     merchant_domain: tuple[str, ...] | None = None
     allowed_domains: tuple[str, ...] | None = None
     blocked_domains: tuple[str, ...] | None = None
+    #: The counterparty's trust must be one of these (see ``counterparties``).
+    counterparty_trust: tuple[str, ...] | None = None
+    #: The action's risk must be at most this level (see ``risk``).
+    max_risk: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +165,106 @@ class Proof:
 
 
 @dataclass(frozen=True, slots=True)
+class Schedule:
+    """When a rule may match, by the server clock read in ``timezone``."""
+
+    timezone: str = "UTC"
+    #: In week order; all seven when the policy leaves ``days`` out.
+    days: tuple[str, ...] = DAYS
+    #: ``(start, end)`` as ``HH:MM``, end exclusive; wraps past midnight when start > end.
+    between: tuple[str, str] | None = None
+    zone: ZoneInfo = field(init=False, compare=False, repr=False)
+    weekdays: frozenset[int] = field(init=False, compare=False, repr=False)
+    #: ``between`` in minutes after midnight.
+    minutes: tuple[int, int] | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone", ZoneInfo(self.timezone))
+        object.__setattr__(self, "weekdays", frozenset(DAYS.index(day) for day in self.days))
+        minutes = None
+        if self.between is not None:
+            start, end = self.between
+            minutes = (_minute_of_day(start), _minute_of_day(end))
+        object.__setattr__(self, "minutes", minutes)
+
+    def canonical_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"timezone": self.timezone, "days": list(self.days)}
+        if self.between is not None:
+            out["between"] = list(self.between)
+        return out
+
+
+def _minute_of_day(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A rolling window of ``seconds`` before now, or the current calendar ``day|week|month``."""
+
+    text: str
+    seconds: int | None = None
+    calendar: Literal["day", "week", "month"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``max`` minor units spent (``spend``) or actions allowed (``count``) per window."""
+
+    kind: LimitKind
+    max: int | float
+    window: Window
+    per: LimitPer = "agent"
+    #: Counted separately for each value of these fields (see :data:`LIMIT_BY`).
+    by: tuple[str, ...] = ()
+    #: Where calendar windows start; rolling windows ignore it.
+    timezone: str = "UTC"
+    zone: ZoneInfo = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone", ZoneInfo(self.timezone))
+
+    def canonical_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            str(self.kind): json_data(self.max),
+            "window": self.window.text,
+            "per": str(self.per),
+            "by": list(self.by),
+        }
+        if self.window.calendar is not None:
+            out["timezone"] = self.timezone
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEntry:
+    """Actions matching ``action`` (and ``when``) are at least ``level`` risky."""
+
+    action: ActionPattern
+    level: str
+    when: Expr | None = None
+
+    def canonical_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action.text, "level": self.level}
+        if self.when is not None:
+            out["when"] = expr_data(self.when)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Counterparty:
+    """The owner's ``trust`` in one domain, or in every subdomain of a ``*.suffix``."""
+
+    #: Lower-case; a pattern keeps its leading ``*.``.
+    domain: str
+    trust: str
+
+    def canonical_data(self) -> dict[str, Any]:
+        return {"domain": self.domain, "trust": self.trust}
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     effect: Effect
@@ -134,6 +275,8 @@ class Rule:
     requirements: Requirements | None = None
     obligations: tuple[Obligation, ...] | None = None
     proof: Proof | None = None
+    schedule: Schedule | None = None
+    limits: tuple[Limit, ...] | None = None
 
     def canonical_data(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -152,6 +295,10 @@ class Rule:
             out["obligations"] = [_obligation_data(o) for o in self.obligations]
         if self.proof is not None:
             out["proof"] = _fields(self.proof)
+        if self.schedule is not None:
+            out["schedule"] = self.schedule.canonical_data()
+        if self.limits is not None:
+            out["limits"] = [limit.canonical_data() for limit in self.limits]
         return out
 
 
@@ -162,14 +309,40 @@ class Policy:
     rules: tuple[Rule, ...]
     #: Located notes about things that are valid but probably not meant (never compared).
     warnings: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    risk: tuple[RiskEntry, ...] | None = None
+    #: In layer order, most specific layer first: on equal specificity the first entry wins.
+    counterparties: tuple[Counterparty, ...] | None = None
+    #: Trust by exact domain, and by the suffix of ``*.suffix`` patterns.
+    trust_index: tuple[dict[str, str], dict[str, str]] = field(
+        init=False, compare=False, repr=False
+    )
+    #: Whether some rule has a ``schedule`` or ``limits`` (and so traces report them).
+    stateful: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        exact: dict[str, str] = {}
+        suffixes: dict[str, str] = {}
+        for entry in self.counterparties or ():
+            if entry.domain.startswith("*."):
+                suffixes.setdefault(entry.domain[2:], entry.trust)
+            else:
+                exact.setdefault(entry.domain, entry.trust)
+        object.__setattr__(self, "trust_index", (exact, suffixes))
+        stateful = any(r.schedule is not None or r.limits is not None for r in self.rules)
+        object.__setattr__(self, "stateful", stateful)
 
     def canonical_data(self) -> dict[str, Any]:
         """Plain data in a fixed key order: equal for policies that decide alike as written."""
-        return {
+        out: dict[str, Any] = {
             "version": self.version,
             "default": str(self.default),
             "rules": [rule.canonical_data() for rule in self.rules],
         }
+        if self.risk is not None:
+            out["risk"] = [entry.canonical_data() for entry in self.risk]
+        if self.counterparties is not None:
+            out["counterparties"] = [entry.canonical_data() for entry in self.counterparties]
+        return out
 
 
 def expr_data(expr: Expr) -> dict[str, Any]:

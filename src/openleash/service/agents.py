@@ -21,7 +21,7 @@ async def agent_self(store: Store, call: AgentCall, options: Options) -> dict[st
 
 
 async def list_agents(store: Store, owner_id: str | None = None) -> dict[str, Any]:
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         agents = await tx.list_agents(owner_id)
     return {"agents": [a.public_view() for a in agents]}
 

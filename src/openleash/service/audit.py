@@ -39,7 +39,7 @@ async def read_page(
     if not 1 <= limit <= 500:
         raise OpenLeashError("INVALID_REQUEST", "limit must be between 1 and 500")
     before = _cursor(cursor)
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         rows, total = await tx.page(limit=limit, before_seq=before, filters=filters)
     next_cursor = str(rows[-1][0]) if len(rows) == limit else None
     return {

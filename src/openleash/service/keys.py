@@ -24,7 +24,7 @@ async def ensure_key(store: Store, options: Options) -> None:
 
 
 async def list_keys(store: Store) -> list[dict[str, Any]]:
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         keys = await tx.list_keys()
     return [{**k.public_view(), "active": k.active} for k in keys]
 

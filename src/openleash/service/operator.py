@@ -18,7 +18,7 @@ from openleash.service.public import playground_run
 async def _sole_owner(store: Store, policy_id: str | None) -> str | None:
     """The owner a new policy goes to when none is named: the only one there is. None when
     ``policy_id`` names an existing policy (an update keeps its owner)."""
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         if policy_id and await tx.get_policy(policy_id) is not None:
             return None
         owners = await tx.list_owners()
@@ -74,7 +74,7 @@ async def playground_run_stored(
     """Evaluate ``action`` against a stored policy: ``policy_id``, else the one added last,
     else ``fallback_policy_yaml``. The answer names the policy used (``policy_id`` None for
     the fallback). Nothing is recorded, as with every playground run."""
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         if policy_id is not None:
             chosen = await tx.get_policy(policy_id)
             if chosen is None:

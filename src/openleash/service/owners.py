@@ -53,7 +53,7 @@ async def create_owner(store: Store, body: Any, options: Options) -> dict[str, A
 
 
 async def list_owners(store: Store) -> dict[str, Any]:
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         owners = await tx.list_owners()
     return {"users": [owner_view(o) for o in owners]}
 

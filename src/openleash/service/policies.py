@@ -148,13 +148,13 @@ async def delete_policy(store: Store, policy_id: str, options: Options) -> dict[
 
 
 async def list_policies(store: Store, owner_id: str | None = None) -> dict[str, Any]:
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         policies = await tx.list_policies(owner_id)
     return {"policies": [policy_view(p, with_yaml=True) for p in policies]}
 
 
 async def get_policy(store: Store, policy_id: str) -> dict[str, Any]:
-    async with store.transaction() as tx:
+    async with store.read() as tx:
         found = await tx.get_policy(policy_id)
     if found is None:
         raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")

@@ -132,6 +132,11 @@ class Store(Protocol):
         """A unit of work: commits on normal exit, rolls back on an exception."""
         ...
 
+    def read(self) -> AbstractAsyncContextManager[Transaction]:
+        """A read-only unit of work: one consistent snapshot, holding up no writer. Writing
+        through it fails."""
+        ...
+
     async def revision(self) -> int:
         """A number that grows whenever ``bump_revision`` committed, in any process."""
         ...

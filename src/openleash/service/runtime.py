@@ -59,7 +59,7 @@ class Runtime:
         current = self._snapshot
         if current is not None and current.revision == revision:
             return current
-        async with self.store.transaction() as tx:
+        async with self.store.read() as tx:
             agents = await tx.list_agents()
             keys = await tx.list_keys()
         fresh = Snapshot(revision, agents, KeyRing(keys))
@@ -73,7 +73,7 @@ class Runtime:
         """The merged policy of an agent's bindings, or None when nothing is bound."""
         if agent.agent_principal_id in snap._effective:
             return snap._effective[agent.agent_principal_id]
-        async with self.store.transaction() as tx:
+        async with self.store.read() as tx:
             bindings = await tx.list_bindings(agent.owner_type, agent.owner_id)
             ordered = order_bindings(bindings, agent.agent_principal_id, ())
             records = [await tx.get_policy(b.policy_id) for b in ordered]

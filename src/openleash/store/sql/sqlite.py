@@ -33,13 +33,18 @@ from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, 
 
 __all__ = ["SqliteStore", "SqliteTransaction"]
 
+#: Upserts (``ON CONFLICT ... DO UPDATE``) arrived in 3.24.
+MIN_SQLITE_VERSION = (3, 24, 0)
 #: Seconds SQLite itself waits for a lock before reporting "database is locked".
 BUSY_TIMEOUT_SECONDS = 5.0
 #: Seconds between background checkpoints.
 CHECKPOINT_INTERVAL_SECONDS = 0.1
-#: WAL pages (of 4 KiB) after which a commit checkpoints by itself, should the background
-#: checkpoints fall behind. SQLite's default is 1000.
-AUTOCHECKPOINT_PAGES = 10_000
+#: WAL pages (of 4 KiB) after which the background checkpoint takes the write lock to catch up,
+#: so that the WAL starts over from its beginning.
+REWIND_PAGES = 16_000
+#: WAL pages after which a commit checkpoints by itself, should the background checkpoints fall
+#: behind. SQLite's default is 1000.
+AUTOCHECKPOINT_PAGES = 50_000
 
 
 class SqliteStore:
@@ -59,6 +64,7 @@ class SqliteStore:
         self._lock = lock
         self._checkpointer = checkpointer
         self._guard = asyncio.Lock()
+        self._read_guard = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
 
     @classmethod
@@ -69,6 +75,10 @@ class SqliteStore:
 
         ``checkpoint_interval=None`` leaves checkpoints to SQLite (inside commits).
         """
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old; 3.24 or newer needed")
+        if checkpoint_interval is not None and checkpoint_interval <= 0:
+            raise ValueError("checkpoint_interval must be positive (or None)")
         path = Path(path).expanduser()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # The store holds private keys and webhook secrets, so the file is private from the
@@ -88,7 +98,12 @@ class SqliteStore:
             reader.execute("PRAGMA query_only = ON")
             if checkpoint_interval is not None:
                 conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES:d}")
-                checkpointer = Checkpointer(path, checkpoint_interval)
+                checkpointer = Checkpointer(
+                    path,
+                    WriteLock(lock_path(path)),
+                    interval=checkpoint_interval,
+                    rewind_pages=REWIND_PAGES,
+                )
             else:
                 checkpointer = None
         except BaseException:
@@ -100,6 +115,9 @@ class SqliteStore:
 
     def transaction(self) -> _Unit:
         return _Unit(self)
+
+    def read(self) -> _ReadUnit:
+        return _ReadUnit(self)
 
     async def revision(self) -> int:
         try:
@@ -200,3 +218,42 @@ class _Unit:
                 store._guard.release()
         if isinstance(exc, sqlite3.OperationalError):
             raise _unavailable(exc) from exc
+
+
+class _ReadUnit:
+    """``async with store.read() as tx``: one consistent snapshot on the read-only connection.
+
+    It takes no write lock, so reads never hold up writers in any process; a write attempted
+    through it fails (the connection is ``query_only``)."""
+
+    __slots__ = ("_store", "_tx")
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._tx: SqliteTransaction | None = None
+
+    async def __aenter__(self) -> SqliteTransaction:
+        store = self._store
+        await store._read_guard.acquire()
+        try:
+            store._reader.execute("BEGIN")
+        except sqlite3.OperationalError as exc:
+            store._read_guard.release()
+            raise _unavailable(exc) from exc
+        self._tx = SqliteTransaction(store._reader)
+        return self._tx
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        store = self._store
+        if self._tx is not None:
+            self._tx.end()
+        try:
+            if store._reader.in_transaction:
+                store._reader.execute("COMMIT")
+        finally:
+            store._read_guard.release()

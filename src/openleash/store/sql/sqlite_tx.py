@@ -163,6 +163,7 @@ class SqliteTransaction:
     # -- nonces ---------------------------------------------------------------------------------
 
     async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
+        """Also deletes up to two expired nonces of any agent, which keeps the table bounded."""
         db = self._db()
         won = db.execute(q.USE_NONCE, (agent_id, nonce, expires_ms, now_ms)).rowcount == 1
         db.execute(q.PURGE_SOME_NONCES, (now_ms, q.PURGE_PER_USE))

@@ -59,19 +59,26 @@ class WriteLock:
 
 
 class Checkpointer:
-    """Copies the WAL back into the database file from a background thread.
+    """Copies the WAL back into the database file from a background thread, in two steps.
 
-    By default SQLite checkpoints inside the ``COMMIT`` that crosses the WAL size threshold: that
-    commit then writes up to megabytes and waits for two ``fsync`` calls while it still holds the
-    write lock of every process. A ``PASSIVE`` checkpoint needs no write lock and never waits, so
-    running it here keeps that work off the write path (the sqlite3 module releases the GIL while
-    SQLite works). The committing connection keeps a high automatic threshold as a backstop.
+    Left to itself, SQLite checkpoints inside the ``COMMIT`` that crosses a WAL size threshold:
+    that commit copies megabytes and waits for two ``fsync`` calls while it holds the write lock
+    of every process. Here, each round first runs a ``PASSIVE`` checkpoint without any lock (it
+    never blocks writers; the sqlite3 module releases the GIL while SQLite works). Under constant
+    writing such a checkpoint never quite catches up, and SQLite only rewinds the WAL to its start
+    once a checkpoint has caught up, so once the log is long enough a second checkpoint runs
+    under the write lock: it has only the frames written during the first one left to copy. The
+    committing connection keeps a high automatic threshold as a backstop.
     """
 
-    def __init__(self, path: Path, interval: float) -> None:
-        # timeout=0: a PASSIVE checkpoint that finds another one running just skips this round.
+    def __init__(self, path: Path, lock: WriteLock, *, interval: float, rewind_pages: int) -> None:
+        # timeout=0: a PASSIVE checkpoint that finds another one running skips this round.
         self._conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        # INVARIANT: a lock of its own (its own open file description), so that it excludes this
+        # process's transactions too, not only other processes'.
+        self._lock = lock
         self._interval = interval
+        self._rewind_pages = rewind_pages
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="openleash-checkpoint", daemon=True)
         self._thread.start()
@@ -79,11 +86,26 @@ class Checkpointer:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.run_once()
             except sqlite3.Error:
-                continue  # busy or transient: the next round, or the backstop, catches up
+                continue  # transient: the next round, or the backstop, catches up
+
+    def run_once(self) -> None:
+        busy, log_pages, _ = self._checkpoint()
+        if busy or log_pages < self._rewind_pages:
+            return
+        self._lock.acquire()
+        try:
+            self._checkpoint()
+        finally:
+            self._lock.release()
+
+    def _checkpoint(self) -> tuple[int, int, int]:
+        busy, log_pages, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(log_pages), int(copied)
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
         self._conn.close()
+        self._lock.close()
