@@ -152,3 +152,32 @@ class AuditEvent:
             "decision_id": self.decision_id,
             "metadata_json": self.metadata_json,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedAction:
+    """One allowed action, as limits count it."""
+
+    decision_id: str
+    owner_id: str
+    agent_principal_id: str
+    action_type: str
+    currency: str | None
+    counterparty: str | None
+    amount_minor: float | None
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFilter:
+    """Which earlier allowed actions a limit counts: an owner's (or one agent's) since
+    ``since_ms``, of an action type (exact, or a dotted prefix and everything under it), with
+    the same values as this action for the ``by`` fields (None matches a missing value)."""
+
+    owner_id: str
+    since_ms: int
+    until_ms: int
+    agent_principal_id: str | None = None
+    action_exact: str | None = None
+    action_prefix: str | None = None
+    by: tuple[tuple[str, str | None], ...] = ()

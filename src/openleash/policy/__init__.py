@@ -4,9 +4,15 @@ Text goes through three separate steps, each in its own module: ``syntax`` (YAML
 data with lines), ``parser`` (plain data to a typed, validated :class:`Policy`) and
 ``evaluate`` (a policy and an action to an :class:`Evaluation`). ``layers`` builds the one
 effective policy from an owner's bindings.
+
+Stateful conditions stay pure too. For each request the server calls
+:func:`usage_queries` and answers them from its record of allowed actions, builds the
+``$.context`` values with :func:`build_server_context` (``counterparty_of`` names whom to count
+``allowed_before`` for), then calls :func:`evaluate` with both in the :class:`EvalContext`, and
+records an allowed action (:func:`usage_record`) in the same transaction.
 """
 
-from openleash.policy.evaluate import EvalContext, Evaluation, evaluate
+from openleash.policy.evaluate import EvalContext, Evaluation, build_server_context, evaluate
 from openleash.policy.layers import (
     Tier,
     binding_tier,
@@ -14,14 +20,27 @@ from openleash.policy.layers import (
     next_rank_in_tier,
     order_bindings,
 )
+from openleash.policy.limits import (
+    Usage,
+    UsageKey,
+    UsageQuery,
+    UsageRecord,
+    UsageSelection,
+    usage_queries,
+    usage_record,
+)
 from openleash.policy.model import (
+    RISK_LEVELS,
+    TRUST_LEVELS,
     ActionPattern,
     AllOf,
     AnyOf,
     Constraints,
+    Counterparty,
     DefaultEffect,
     Effect,
     Expr,
+    Limit,
     Match,
     Not,
     Obligation,
@@ -29,26 +48,37 @@ from openleash.policy.model import (
     Policy,
     Proof,
     Requirements,
+    RiskEntry,
     Rule,
+    Schedule,
+    Window,
 )
 from openleash.policy.parser import parse_policy, parse_policy_data
 from openleash.policy.paths import UNDEFINED, js_strict_equal
 from openleash.policy.profiles import PROFILES, profile_policy_yaml
 from openleash.policy.reference import policy_json_schema, policy_schema_document
+from openleash.policy.risk import risk_of
+from openleash.policy.schedule import schedule_holds
 from openleash.policy.syntax import YamlError, dump_yaml, load_yaml
+from openleash.policy.trust import counterparty_of, trust_of
+from openleash.policy.windows import window_start
 
 __all__ = [
     "PROFILES",
+    "RISK_LEVELS",
+    "TRUST_LEVELS",
     "UNDEFINED",
     "ActionPattern",
     "AllOf",
     "AnyOf",
     "Constraints",
+    "Counterparty",
     "DefaultEffect",
     "Effect",
     "EvalContext",
     "Evaluation",
     "Expr",
+    "Limit",
     "Match",
     "Not",
     "Obligation",
@@ -56,10 +86,20 @@ __all__ = [
     "Policy",
     "Proof",
     "Requirements",
+    "RiskEntry",
     "Rule",
+    "Schedule",
     "Tier",
+    "Usage",
+    "UsageKey",
+    "UsageQuery",
+    "UsageRecord",
+    "UsageSelection",
+    "Window",
     "YamlError",
     "binding_tier",
+    "build_server_context",
+    "counterparty_of",
     "dump_yaml",
     "evaluate",
     "js_strict_equal",
@@ -72,4 +112,10 @@ __all__ = [
     "policy_json_schema",
     "policy_schema_document",
     "profile_policy_yaml",
+    "risk_of",
+    "schedule_holds",
+    "trust_of",
+    "usage_queries",
+    "usage_record",
+    "window_start",
 ]

@@ -1,7 +1,8 @@
 """The self-describing policy reference served at ``GET /v1/agents/policy-schema``.
 
 Agents read it to write policy drafts their owner can approve, so it states the language's
-exact behaviour, including the corners (strict equality, ``in``/``nin`` on non-lists).
+exact behaviour, including the corners (strict equality, ``in``/``nin`` on non-lists, windows
+that wrap past midnight, limits that fall through to the next rule).
 """
 
 from __future__ import annotations
@@ -12,12 +13,21 @@ import json
 from importlib import resources
 from typing import Any
 
-from openleash.policy.model import ASSURANCE_LEVELS, DefaultEffect, Effect, Op
+from openleash.policy.model import (
+    ASSURANCE_LEVELS,
+    DAYS,
+    LIMIT_BY,
+    RISK_LEVELS,
+    TRUST_LEVELS,
+    DefaultEffect,
+    Effect,
+    Op,
+)
 
 DESCRIPTION = (
     "OpenLeash policies are YAML documents. Each request an agent makes to act is checked "
-    "against the rules in order; the first rule whose action pattern, `when` condition and "
-    "`constraints` all hold decides. When none does, `default` decides."
+    "against the rules in order; the first rule whose action pattern, `when` condition, "
+    "`constraints`, `schedule` and `limits` all hold decides. When none does, `default` decides."
 )
 
 EFFECTS = {
@@ -64,8 +74,74 @@ PATH_FORMAT = (
     "`$.payload.amount_minor`, `$.relying_party.domain`, `$.principal.agent_id`. Use "
     "`.name` for keys and `[n]` for list items; `$.payload.items.length` is a list's length. "
     "Keys must start with a letter or `_`; other characters are skipped, so write "
-    "`$.payload.merchant_domain`, never `$.payload.merchant-domain`."
+    "`$.payload.merchant_domain`, never `$.payload.merchant-domain`. `$.context...` reads "
+    "what the server knows (see server_context), never anything the agent sent."
 )
+
+SERVER_CONTEXT = {
+    "note": "Computed by the server for each request and readable in `when` as `$.context`. "
+    "Anything an agent sends under `context` is discarded.",
+    "$.context.now": "Server time, ISO-8601 UTC, e.g. 2026-03-29T08:15:00.000Z.",
+    "$.context.risk": f"The action's risk level ({', '.join(RISK_LEVELS)}), see `risk`.",
+    "$.context.counterparty.domain": "The counterparty: payload.merchant_domain, else "
+    "payload.domain, else relying_party.domain (the first non-empty one), lower-cased; "
+    "missing when there is none.",
+    "$.context.counterparty.trust": f"The owner's trust in it ({', '.join(TRUST_LEVELS)}), "
+    "see `counterparties`.",
+    "$.context.counterparty.allowed_before": "How many earlier actions of this owner with "
+    "this counterparty were allowed: 0 the first time.",
+}
+
+RISK = {
+    "format": "A top-level list of {action, level, when?}: `action` is a pattern as in "
+    f"rules, `level` one of {', '.join(RISK_LEVELS)} (in increasing order).",
+    "meaning": "An action's risk is the highest level among the matching entries of all "
+    "policy layers, `low` if none. Use it in `when` as `$.context.risk` or as "
+    "`constraints.max_risk`. It is reported in the decision (`risk_level`) and the proof.",
+    "when": "An entry's `when` may read the request and `$.context`, except `$.context.risk`.",
+    "agent": "A risk level written by the agent into its request is ignored.",
+}
+
+COUNTERPARTIES = {
+    "format": "A top-level list of {domain, trust}: `domain` is `shop.example` or `*.gov` "
+    f"(every subdomain of gov, not gov itself); `trust` one of {', '.join(TRUST_LEVELS)} "
+    "(in increasing order).",
+    "precedence": "An exact domain beats a pattern, a longer pattern beats a shorter one, "
+    "the more specific policy layer beats the less specific one. Listed nowhere: UNKNOWN. "
+    "A domain may be listed once per policy; domains compare in lower case.",
+    "agent": "relying_party.trust_profile, which the agent writes, never raises this trust.",
+}
+
+SCHEDULE = {
+    "timezone": "IANA time zone name such as Europe/Stockholm (default UTC). The server "
+    "clock decides, never the request's requested_at.",
+    "days": f"Non-empty list of distinct days from {', '.join(DAYS)} (default every day).",
+    "between": "[start, end] as HH:MM (00:00 to 23:59), end exclusive (default all day). "
+    'When start > end the window wraps past midnight: ["22:00", "06:00"]. It then belongs '
+    "to the day it starts on: with days [fri] it runs Friday 22:00 to Saturday 06:00. Start "
+    "and end must differ; leave `between` out for all day.",
+    "no_match": "Outside the schedule the rule does not match and evaluation goes on.",
+}
+
+LIMITS = {
+    "format": "A list of limits, each with exactly one of `spend: MAX` (at most MAX minor "
+    "units of payload.amount_minor, a number, 0 or more) or `count: MAX` (at most MAX "
+    "actions, a whole number), and `window`, optional `per`, `by`, `timezone`.",
+    "holds": "A limit holds when used + this <= MAX, counting this action: its amount_minor "
+    "for spend (which must be a number, 0 or more, or the limit does not hold), 1 for count.",
+    "used": "What the owner's actions allowed earlier in the window add up to, by any rule "
+    "or default or through approval, among actions whose type matches the rule's `action`.",
+    "window": "Rolling: `90s`, `15m`, `24h`, `7d` (units s, m, h, d; more than zero, at "
+    "most 366d). Calendar: `day`, `week` (from Monday 00:00) or `month` (from the 1st), in "
+    "the limit's `timezone` (IANA name, default UTC), right across daylight-saving changes.",
+    "per": "`agent` (default): this agent's actions only; `owner`: all the owner's agents'.",
+    "by": f"Any of {', '.join(LIMIT_BY)}: count separately for each value, e.g. `by: "
+    "[currency]` keeps one budget per currency. Actions without the value count together.",
+    "no_match": "When a limit does not hold, the rule does not match and evaluation goes on "
+    "to the next rule: put a rule asking the owner after a rule with limits, or rely on the "
+    "default.",
+    "response": "An ALLOW decided by a rule with limits lists each limit with what remains.",
+}
 
 CONSTRAINTS = {
     "amount_min": "payload.amount_minor must be a number >= this (inclusive).",
@@ -76,6 +152,10 @@ CONSTRAINTS = {
     "allowed_domains": "payload.domain, else relying_party.domain, must be one of these.",
     "blocked_domains": "payload.domain, else relying_party.domain, must not be one of these; "
     "a missing domain passes.",
+    "counterparty_trust": "The counterparty's trust (see counterparties) must be one of "
+    f"these: {', '.join(TRUST_LEVELS)}.",
+    "max_risk": f"The action's risk (see risk) must be at most this level: "
+    f"{', '.join(RISK_LEVELS)}.",
 }
 
 OBLIGATIONS = {
@@ -173,6 +253,101 @@ rules:
 """,
     ),
     (
+        "a daily budget, then the owner's approval",
+        """\
+version: 1
+default: deny
+rules:
+  - id: within_budget
+    effect: allow
+    action: purchase
+    limits:
+      - spend: 20000
+        window: day
+        timezone: Europe/Stockholm
+  - id: over_budget_asks_owner
+    effect: allow
+    action: purchase
+    obligations: [{ type: HUMAN_APPROVAL }]
+""",
+    ),
+    (
+        "a rate limit for all of the owner's agents",
+        """\
+version: 1
+default: deny
+rules:
+  - id: messages_rate_limited
+    effect: allow
+    action: communication.*
+    limits:
+      - count: 20
+        window: 1h
+        per: owner
+""",
+    ),
+    (
+        "business hours",
+        """\
+version: 1
+default: require_approval
+rules:
+  - id: office_hours
+    effect: allow
+    action: scheduling.*
+    schedule:
+      timezone: America/New_York
+      days: [mon, tue, wed, thu, fri]
+      between: ["09:00", "17:00"]
+""",
+    ),
+    (
+        "a first purchase from a new shop needs the owner",
+        """\
+version: 1
+default: deny
+counterparties:
+  - { domain: shop.example, trust: HIGH }
+  - { domain: "*.gov", trust: REGULATED }
+rules:
+  - id: first_time_shop
+    effect: allow
+    action: purchase
+    when: { match: { path: "$.context.counterparty.allowed_before", op: eq, value: 0 } }
+    obligations: [{ type: HUMAN_APPROVAL }]
+  - id: trusted_shops
+    effect: allow
+    action: purchase
+    constraints:
+      counterparty_trust: [MEDIUM, HIGH, REGULATED]
+""",
+    ),
+    (
+        "a weekly budget per currency, and risk classes",
+        """\
+version: 1
+default: deny
+risk:
+  - { action: "finance.*", level: high }
+  - action: purchase
+    level: critical
+    when: { match: { path: "$.payload.amount_minor", op: gt, value: 100000 } }
+rules:
+  - id: everyday_purchases
+    effect: allow
+    action: purchase
+    constraints:
+      max_risk: high
+      currency: [USD, EUR]
+    limits:
+      - spend: 50000
+        window: week
+        by: [currency]
+      - count: 30
+        window: 24h
+""",
+    ),
+    (
         "an agent layer that defers to the owner-wide policy",
         """\
 version: 1
@@ -213,6 +388,8 @@ TIPS = {
     "constraints_select": "Constraints decide whether a rule applies, also on deny rules: a "
     "deny rule with `blocked_domains` applies to every domain *except* those listed.",
     "obligation_types": "Only HUMAN_APPROVAL, STEP_UP_AUTH and DEPOSIT block an action.",
+    "limits_fall_through": "A rule whose limits are used up does not match: follow it with a "
+    "rule that asks the owner, so that over-budget actions are not simply denied.",
     "testing": "Try a policy in the playground before proposing it.",
 }
 
@@ -261,5 +438,10 @@ def _reference() -> dict[str, Any]:
             "obligations": OBLIGATIONS,
             "requirements": REQUIREMENTS,
             "proof": PROOF,
+            "schedule": SCHEDULE,
+            "limits": LIMITS,
+            "risk": RISK,
+            "counterparties": COUNTERPARTIES,
+            "server_context": SERVER_CONTEXT,
         }
     )

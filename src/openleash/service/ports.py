@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from openleash.domain.models import (
     Agent,
+    AllowedAction,
     AuditEvent,
     Binding,
     Challenge,
@@ -23,6 +24,7 @@ from openleash.domain.models import (
     Owner,
     PolicyRecord,
     ServerKey,
+    UsageFilter,
 )
 
 

@@ -10,6 +10,9 @@ rewriting the placeholders. Column lists match the row mappers of :mod:`openleas
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
+
+from openleash.domain.models import UsageFilter
 
 # -- meta -------------------------------------------------------------------------------------
 
@@ -176,3 +179,43 @@ def audit_count(filters: tuple[str, ...]) -> str:
 
 def _where(conditions: list[str]) -> str:
     return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+# -- allowed actions (limits) ------------------------------------------------------------------
+
+RECORD_ALLOWED = (
+    "INSERT INTO allowed_actions (decision_id, owner_id, agent_principal_id, action_type,"
+    " currency, counterparty, amount_minor, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+ALLOWED_BEFORE = "SELECT count(*) FROM allowed_actions WHERE owner_id = ? AND counterparty = ?"
+#: Columns a limit may count ``by``; the only names ever put into usage SQL.
+USAGE_BY_COLUMNS = frozenset({"currency", "counterparty", "action_type"})
+
+
+def usage_sql(where: UsageFilter) -> tuple[str, list[Any]]:
+    """The SUM/COUNT query for one usage filter. Column names come from a fixed set."""
+    clauses = ["owner_id = ?", "at_ms >= ?", "at_ms <= ?"]
+    params: list[Any] = [where.owner_id, where.since_ms, where.until_ms]
+    if where.agent_principal_id is not None:
+        clauses.append("agent_principal_id = ?")
+        params.append(where.agent_principal_id)
+    if where.action_exact is not None:
+        clauses.append("action_type = ?")
+        params.append(where.action_exact)
+    if where.action_prefix is not None:
+        clauses.append("(action_type = ? OR substr(action_type, 1, ?) = ?)")
+        prefix = where.action_prefix + "."
+        params += [where.action_prefix, len(prefix), prefix]
+    for column, value in where.by:
+        if column not in USAGE_BY_COLUMNS:
+            raise ValueError(f"cannot count by {column!r}")
+        if value is None:
+            clauses.append(f"{column} IS NULL")
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    sql = (
+        "SELECT coalesce(sum(amount_minor), 0), count(*) FROM allowed_actions WHERE "
+        + " AND ".join(clauses)
+    )
+    return sql, params

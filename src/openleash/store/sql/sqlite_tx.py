@@ -9,6 +9,7 @@ from typing import Any
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import (
     Agent,
+    AllowedAction,
     AuditEvent,
     Binding,
     Challenge,
@@ -16,6 +17,7 @@ from openleash.domain.models import (
     Owner,
     PolicyRecord,
     ServerKey,
+    UsageFilter,
 )
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
@@ -226,6 +228,31 @@ class SqliteTransaction:
         count_sql = q.audit_count(names) if names else q.COUNT_ALL_EVENTS
         total = int(db.execute(count_sql, values).fetchone()[0])
         return [rows.event_from(r) for r in found], total
+
+    # -- allowed actions (limits) ---------------------------------------------------------------
+
+    async def record_allowed(self, action: AllowedAction) -> None:
+        self._db().execute(
+            q.RECORD_ALLOWED,
+            (
+                action.decision_id,
+                action.owner_id,
+                action.agent_principal_id,
+                action.action_type,
+                action.currency,
+                action.counterparty,
+                action.amount_minor,
+                action.at_ms,
+            ),
+        )
+
+    async def usage(self, where: UsageFilter) -> tuple[float, int]:
+        sql, params = q.usage_sql(where)
+        amount, count = self._db().execute(sql, params).fetchone()
+        return amount, int(count)
+
+    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
+        return int(self._db().execute(q.ALLOWED_BEFORE, (owner_id, counterparty)).fetchone()[0])
 
 
 def _audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:

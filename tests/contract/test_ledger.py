@@ -1,0 +1,77 @@
+"""Allowed actions: recorded with the decision, counted by limits."""
+
+from __future__ import annotations
+
+from openleash.domain.models import AllowedAction, UsageFilter
+from openleash.service.ports import Store
+
+
+def allowed(
+    n: int,
+    *,
+    agent: str = "agent-a",
+    action_type: str = "purchase",
+    currency: str | None = "USD",
+    counterparty: str | None = "shop.example",
+    amount: float | None = 100,
+    at_ms: int = 1_000,
+    owner: str = "owner-1",
+) -> AllowedAction:
+    return AllowedAction(f"d-{n}", owner, agent, action_type, currency, counterparty, amount, at_ms)
+
+
+async def fill(store: Store, *entries: AllowedAction) -> None:
+    async with store.transaction() as tx:
+        for entry in entries:
+            await tx.record_allowed(entry)
+
+
+async def usage(store: Store, **kw: object) -> tuple[float, int]:
+    where = UsageFilter(**{"owner_id": "owner-1", "since_ms": 0, "until_ms": 10_000, **kw})
+    async with store.read() as tx:
+        return await tx.usage(where)  # type: ignore[arg-type]
+
+
+async def test_sums_and_counts_within_the_window(store: Store) -> None:
+    await fill(
+        store, allowed(1, at_ms=500), allowed(2, at_ms=1_500, amount=250), allowed(3, at_ms=20_000)
+    )
+    assert await usage(store) == (350, 2)
+    assert await usage(store, since_ms=1_000) == (250, 1)
+
+
+async def test_per_agent_and_per_owner(store: Store) -> None:
+    await fill(store, allowed(1), allowed(2, agent="agent-b"), allowed(3, owner="owner-2"))
+    assert await usage(store) == (200, 2)
+    assert await usage(store, agent_principal_id="agent-b") == (100, 1)
+
+
+async def test_action_patterns(store: Store) -> None:
+    await fill(
+        store,
+        allowed(1, action_type="payment"),
+        allowed(2, action_type="payment.card"),
+        allowed(3, action_type="paymentx"),
+        allowed(4, action_type="purchase"),
+    )
+    assert (await usage(store, action_prefix="payment"))[1] == 2
+    assert (await usage(store, action_exact="payment"))[1] == 1
+    assert (await usage(store))[1] == 4
+
+
+async def test_by_fields_and_missing_values(store: Store) -> None:
+    await fill(
+        store,
+        allowed(1, currency="USD"),
+        allowed(2, currency="EUR", amount=7),
+        allowed(3, currency=None, amount=None),
+    )
+    assert await usage(store, by=(("currency", "EUR"),)) == (7, 1)
+    assert await usage(store, by=(("currency", None),)) == (0, 1)
+
+
+async def test_allowed_before_counts_a_counterparty(store: Store) -> None:
+    await fill(store, allowed(1), allowed(2), allowed(3, counterparty="other.example"))
+    async with store.read() as tx:
+        assert await tx.allowed_before("owner-1", "shop.example") == 2
+        assert await tx.allowed_before("owner-1", "new.example") == 0
