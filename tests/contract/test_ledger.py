@@ -27,17 +27,35 @@ async def fill(store: Store, *entries: AllowedAction) -> None:
 
 
 async def usage(store: Store, **kw: object) -> tuple[float, int]:
-    where = UsageFilter(**{"owner_id": "owner-1", "since_ms": 0, "until_ms": 10_000, **kw})
+    where = UsageFilter(**{"owner_id": "owner-1", "since_ms": 0, **kw})
     async with store.read() as tx:
         return await tx.usage(where)  # type: ignore[arg-type]
 
 
 async def test_sums_and_counts_within_the_window(store: Store) -> None:
     await fill(
-        store, allowed(1, at_ms=500), allowed(2, at_ms=1_500, amount=250), allowed(3, at_ms=20_000)
+        store,
+        allowed(1, at_ms=500),
+        allowed(2, at_ms=1_500, amount=250),
+        allowed(3, at_ms=20_000),
     )
-    assert await usage(store) == (350, 2)
-    assert await usage(store, since_ms=1_000) == (250, 1)
+    assert await usage(store) == (450, 3)
+    assert await usage(store, since_ms=1_000) == (350, 2)
+    assert await usage(store, since_ms=1_501) == (100, 1)
+    assert await usage(store, since_ms=20_001) == (0, 0)
+
+
+async def test_windows_over_a_busy_stream_are_exact(store: Store) -> None:
+    await fill(store, *(allowed(n, at_ms=n * 10, amount=n) for n in range(1, 501)))
+    for since in (0, 5, 10, 11, 2_500, 4_999, 5_000, 5_001):
+        expected = [n for n in range(1, 501) if n * 10 >= since]
+        assert await usage(store, since_ms=since) == (sum(expected), len(expected))
+
+
+async def test_an_action_never_goes_before_the_last_of_its_stream(store: Store) -> None:
+    # Two processes with clocks a few ms apart: the later write keeps the stream in order.
+    await fill(store, allowed(1, at_ms=1_000), allowed(2, at_ms=990, amount=5))
+    assert await usage(store, since_ms=995) == (105, 2)
 
 
 async def test_per_agent_and_per_owner(store: Store) -> None:
@@ -68,6 +86,10 @@ async def test_by_fields_and_missing_values(store: Store) -> None:
     )
     assert await usage(store, by=(("currency", "EUR"),)) == (7, 1)
     assert await usage(store, by=(("currency", None),)) == (0, 1)
+    assert await usage(store, by=(("currency", "USD"), ("counterparty", "shop.example"))) == (
+        100,
+        1,
+    )
 
 
 async def test_allowed_before_counts_a_counterparty(store: Store) -> None:

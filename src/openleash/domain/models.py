@@ -176,7 +176,6 @@ class UsageFilter:
 
     owner_id: str
     since_ms: int
-    until_ms: int
     agent_principal_id: str | None = None
     action_exact: str | None = None
     action_prefix: str | None = None

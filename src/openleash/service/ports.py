@@ -111,6 +111,19 @@ class AuditLog(Protocol):
         ...
 
 
+class Ledger(Protocol):
+    """Allowed actions, counted by limits. Written in the transaction that allowed them."""
+
+    async def record_allowed(self, action: AllowedAction) -> None: ...
+    async def usage(self, where: UsageFilter) -> tuple[float, int]:
+        """``(sum of amount_minor, number of actions)`` matching ``where``."""
+        ...
+
+    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
+        """How many actions of this owner with this counterparty were allowed."""
+        ...
+
+
 class Transaction(
     OwnerRepo,
     AgentRepo,
@@ -120,6 +133,7 @@ class Transaction(
     ChallengeRepo,
     InviteRepo,
     AuditLog,
+    Ledger,
     Protocol,
 ):
     """One unit of work over every repository."""

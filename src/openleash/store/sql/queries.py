@@ -183,39 +183,60 @@ def _where(conditions: list[str]) -> str:
 
 # -- allowed actions (limits) ------------------------------------------------------------------
 
-RECORD_ALLOWED = (
-    "INSERT INTO allowed_actions (decision_id, owner_id, agent_principal_id, action_type,"
-    " currency, counterparty, amount_minor, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+#: Upsert of a stream's running totals; the returned totals go into the action's row.
+#: ``max`` is SQLite's two-argument maximum (PostgreSQL: ``GREATEST``). An action's time is never
+#: before the previous one of its stream, so rows of a stream are in time order.
+ADD_TO_STREAM = (
+    "INSERT INTO usage_streams (owner_id, agent_principal_id, action_type, currency,"
+    " counterparty, total_amount, total_count, last_at_ms) VALUES (?, ?, ?, ?, ?, ?, 1, ?)"
+    " ON CONFLICT (owner_id, agent_principal_id, action_type, currency, counterparty)"
+    " DO UPDATE SET total_amount = usage_streams.total_amount + excluded.total_amount,"
+    " total_count = usage_streams.total_count + 1,"
+    " last_at_ms = max(usage_streams.last_at_ms, excluded.last_at_ms)"
+    " RETURNING stream_id, total_amount, total_count, last_at_ms"
 )
-ALLOWED_BEFORE = "SELECT count(*) FROM allowed_actions WHERE owner_id = ? AND counterparty = ?"
+RECORD_ALLOWED = (
+    "INSERT INTO allowed_actions (stream_id, decision_id, amount_minor, at_ms, total_amount,"
+    " total_count) VALUES (?, ?, ?, ?, ?, ?)"
+)
+ALLOWED_BEFORE = (
+    "SELECT coalesce(sum(total_count), 0) FROM usage_streams"
+    " WHERE owner_id = ? AND counterparty = ?"
+)
 #: Columns a limit may count ``by``; the only names ever put into usage SQL.
 USAGE_BY_COLUMNS = frozenset({"currency", "counterparty", "action_type"})
 
+_BEFORE = (
+    "(SELECT a.{col} FROM allowed_actions a WHERE a.stream_id = s.stream_id AND a.at_ms < ?"
+    " ORDER BY a.at_ms DESC, a.total_count DESC LIMIT 1)"
+)
+
 
 def usage_sql(where: UsageFilter) -> tuple[str, list[Any]]:
-    """The SUM/COUNT query for one usage filter. Column names come from a fixed set."""
-    clauses = ["owner_id = ?", "at_ms >= ?", "at_ms <= ?"]
-    params: list[Any] = [where.owner_id, where.since_ms, where.until_ms]
+    """The usage query for one filter: per matching stream, its totals minus those before
+    ``since``. Column names come from a fixed set; values are placeholders."""
+    clauses = ["s.owner_id = ?", "s.last_at_ms >= ?"]
+    params: list[Any] = [where.since_ms, where.since_ms, where.owner_id, where.since_ms]
     if where.agent_principal_id is not None:
-        clauses.append("agent_principal_id = ?")
+        clauses.append("s.agent_principal_id = ?")
         params.append(where.agent_principal_id)
     if where.action_exact is not None:
-        clauses.append("action_type = ?")
+        clauses.append("s.action_type = ?")
         params.append(where.action_exact)
     if where.action_prefix is not None:
-        clauses.append("(action_type = ? OR substr(action_type, 1, ?) = ?)")
+        clauses.append("(s.action_type = ? OR substr(s.action_type, 1, ?) = ?)")
         prefix = where.action_prefix + "."
         params += [where.action_prefix, len(prefix), prefix]
     for column, value in where.by:
         if column not in USAGE_BY_COLUMNS:
             raise ValueError(f"cannot count by {column!r}")
-        if value is None:
-            clauses.append(f"{column} IS NULL")
-        else:
-            clauses.append(f"{column} = ?")
-            params.append(value)
+        clauses.append(f"s.{column} = ?")
+        params.append("" if value is None else value)
+    amount = _BEFORE.format(col="total_amount")
+    count = _BEFORE.format(col="total_count")
     sql = (
-        "SELECT coalesce(sum(amount_minor), 0), count(*) FROM allowed_actions WHERE "
-        + " AND ".join(clauses)
+        f"SELECT coalesce(sum(s.total_amount - coalesce({amount}, 0)), 0),"
+        f" coalesce(sum(s.total_count - coalesce({count}, 0)), 0)"
+        " FROM usage_streams s WHERE " + " AND ".join(clauses)
     )
     return sql, params

@@ -33,8 +33,8 @@ from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, 
 
 __all__ = ["SqliteStore", "SqliteTransaction"]
 
-#: Upserts (``ON CONFLICT ... DO UPDATE``) arrived in 3.24.
-MIN_SQLITE_VERSION = (3, 24, 0)
+#: ``RETURNING`` arrived in 3.35 (upserts in 3.24).
+MIN_SQLITE_VERSION = (3, 35, 0)
 #: Seconds SQLite itself waits for a lock before reporting "database is locked".
 BUSY_TIMEOUT_SECONDS = 5.0
 #: Seconds between background checkpoints.
@@ -76,7 +76,7 @@ class SqliteStore:
         ``checkpoint_interval=None`` leaves checkpoints to SQLite (inside commits).
         """
         if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
-            raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old; 3.24 or newer needed")
+            raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old; 3.35 or newer needed")
         if checkpoint_interval is not None and checkpoint_interval <= 0:
             raise ValueError("checkpoint_interval must be positive (or None)")
         path = Path(path).expanduser()

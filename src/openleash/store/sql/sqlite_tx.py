@@ -232,18 +232,23 @@ class SqliteTransaction:
     # -- allowed actions (limits) ---------------------------------------------------------------
 
     async def record_allowed(self, action: AllowedAction) -> None:
-        self._db().execute(
-            q.RECORD_ALLOWED,
+        db = self._db()
+        amount = action.amount_minor or 0
+        stream_id, total_amount, total_count, at_ms = db.execute(
+            q.ADD_TO_STREAM,
             (
-                action.decision_id,
                 action.owner_id,
                 action.agent_principal_id,
                 action.action_type,
-                action.currency,
-                action.counterparty,
-                action.amount_minor,
+                action.currency or "",
+                action.counterparty or "",
+                amount,
                 action.at_ms,
             ),
+        ).fetchone()
+        db.execute(
+            q.RECORD_ALLOWED,
+            (stream_id, action.decision_id, action.amount_minor, at_ms, total_amount, total_count),
         )
 
     async def usage(self, where: UsageFilter) -> tuple[float, int]:
