@@ -19,7 +19,8 @@ def test_allow_returns_the_wire_shape_with_a_verifiable_proof(api: Api) -> None:
     response = api.signed("POST", "/v1/authorize", body(act))
     assert response.status_code == 200, response.text
     decision = response.json()
-    assert list(decision) == [
+    # the wire fields in the TypeScript order; extensions come after them
+    assert list(decision)[:9] == [
         "decision_id",
         "action_id",
         "action_hash",
@@ -30,6 +31,7 @@ def test_allow_returns_the_wire_shape_with_a_verifiable_proof(api: Api) -> None:
         "proof_expires_at",
         "obligations",
     ]
+    assert list(decision)[9:] == ["risk_level"]
     assert decision["result"] == "ALLOW"
     assert decision["reason"] == 'Allowed by rule "small_purchases"'
     assert decision["action_hash"] == action_hash(parse_action(act))

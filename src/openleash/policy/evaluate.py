@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, assert_never
+from typing import Any, NamedTuple, assert_never
 
 from openleash.domain.models import Result
 from openleash.policy.expressions import eval_expr
@@ -34,10 +34,7 @@ from openleash.policy.model import (
     Policy,
     Rule,
 )
-from openleash.policy.paths import (
-    UNDEFINED,
-    is_js_number,
-)
+from openleash.policy.paths import UNDEFINED, is_js_number
 from openleash.policy.risk import LOWEST, risk_of
 from openleash.policy.schedule import schedule_holds
 from openleash.policy.trust import UNKNOWN, counterparty_of, trust_of
@@ -93,8 +90,7 @@ class Evaluation:
     risk_level: str | None = LOWEST
 
 
-@dataclass(frozen=True, slots=True)
-class _Facts:
+class _Facts(NamedTuple):
     """What the server context says, once per evaluation."""
 
     #: What ``$.context`` paths read; ``None`` for v1 behaviour.
@@ -171,7 +167,7 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
 def _facts(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> _Facts:
     given = context.server_context
     if given is None:
-        trust = trust_of(policy, counterparty_of(action))
+        trust = trust_of(policy, counterparty_of(action)) if policy.counterparties else UNKNOWN
         return _Facts(None, risk_of(policy, action, None), trust)
     counterparty = given.get("counterparty")
     complete = (
@@ -256,7 +252,7 @@ def action_matches(pattern: ActionPattern, action_type: Any) -> bool:
 
 
 def _granted(rule: Rule | None, entry: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
-    if rule is None or rule.effect is not Effect.ALLOW:
+    if rule is None or rule.effect is not Effect.ALLOW or "limits" not in entry:
         return ()
     return tuple(
         {
@@ -382,7 +378,7 @@ def constraints_hold(
         and _in_list(constraints.merchant_domain, _domain(payload, action, "merchant_domain"))
         and _in_list(constraints.allowed_domains, _domain(payload, action, "domain"))
         and _not_blocked(constraints.blocked_domains, _domain(payload, action, "domain"))
-        and _in_list(constraints.counterparty_trust, trust)
+        and (constraints.counterparty_trust is None or trust in constraints.counterparty_trust)
         and (constraints.max_risk is None or RISK_RANK[risk] <= RISK_RANK[constraints.max_risk])
     )
 

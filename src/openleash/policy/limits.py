@@ -188,8 +188,9 @@ def check_limits(
     """Whether every limit holds counting this action, and what each one counted."""
     all_hold = True
     report: list[dict[str, Any]] = []
+    amount = spend_amount(action)
     for limit_index, limit in enumerate(limits):
-        this = 1 if limit.kind == "count" else spend_amount(action)
+        this = 1 if limit.kind == "count" else amount
         used = _used(limit.kind, usage.get((rule_index, limit_index)))
         holds = this is not None and used is not None and used + this <= limit.max
         all_hold = all_hold and holds
@@ -201,7 +202,7 @@ def check_limits(
                 "max": limit.max,
                 "window": limit.window.text,
                 "per": limit.per,
-                "by": dict(by_filters(limit, action)),
+                "by": {name: _BY_VALUE[name](action) for name in limit.by} if limit.by else {},
                 "holds": holds,
             }
         )
@@ -231,8 +232,10 @@ def _limit(c: Checker, data: Any, path: Path) -> Limit | None:
     if node is None:
         return None
     kinds = [kind for kind in _KINDS if kind in node]
-    if len(kinds) != 1:
-        c.fail(path, "must have exactly one of `spend` and `count`")
+    if not kinds:
+        c.fail(path, "needs `spend` (a budget) or `count` (a rate limit)")
+    elif len(kinds) > 1:
+        c.fail(path, "has both `spend` and `count`; write each as a limit of its own")
     spend = optional(c, node, path, "spend", _spend)
     count = optional(c, node, path, "count", _count)
     window = optional(c, node, path, "window", parse_window)

@@ -68,15 +68,19 @@ def trust_of(policy: Policy, domain: str | None) -> str:
 
 
 def parse_counterparties(c: Checker, data: Any, path: Path) -> tuple[Counterparty, ...] | None:
-    built = c.each(data, path, _counterparty)
-    if built is None:
+    items = c.items(data, path)
+    if items is None:
         return None
+    built = [_counterparty(c, item, (*path, i)) for i, item in enumerate(items)]
     first_at: dict[str, int] = {}
     for i, entry in enumerate(built):
+        if entry is None:
+            continue
         first = first_at.setdefault(entry.domain, i)
         if first != i:
             c.fail((*path, i, "domain"), f"duplicate domain `{entry.domain}` (also [{first}])")
-    return built if len(first_at) == len(built) else None
+            built[i] = None
+    return tuple(e for e in built if e is not None) if None not in built else None
 
 
 def _counterparty(c: Checker, data: Any, path: Path) -> Counterparty | None:

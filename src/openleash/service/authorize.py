@@ -1,9 +1,17 @@
-"""``POST /v1/authorize``: verified call -> effective policy -> decision -> record -> proof."""
+"""``POST /v1/authorize``: verified call -> effective policy -> decision -> record -> proof.
+
+The decision is taken inside the write transaction that records it: the nonce, the usage the
+limits read, the allowed action they will count next time and the audit record commit
+together, so concurrent requests in any number of processes see each other's effect exactly.
+Signing the proof happens after the commit, outside the lock.
+"""
 
 from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from openleash.crypto import action_hash, issue_proof
@@ -12,9 +20,19 @@ from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Agent, AuditEvent, Result
 from openleash.policy import EvalContext, Evaluation, evaluate
 from openleash.service.agent_auth import AgentCall, record_nonce
+from openleash.service.limits import allowed_action, decision_context
 from openleash.service.options import Options
 from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
 from openleash.service.timefmt import iso
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    action: dict[str, Any]
+    digest: str
+    decision_id: str
+    evaluation: Evaluation
+    effective: EffectivePolicy
 
 
 async def authorize(
@@ -35,30 +53,48 @@ async def authorize(
     effective = await runtime.effective_policy(snap, agent)
     if effective is None:
         raise OpenLeashError("NO_POLICY", "No policy bound to this agent or owner")
-    context = EvalContext(now=call.now, default_proof_ttl_seconds=options.default_ttl_seconds)
-    evaluation = evaluate(effective.policy, action, context)
+    decided = await _decide_and_record(runtime, call, action, effective, options)
+    token, expires_at = _proof(snap, call, decided, options)
+    return decision_body(
+        action, decided.digest, decided.decision_id, decided.evaluation, token, expires_at
+    )
+
+
+async def _decide_and_record(
+    runtime: Runtime,
+    call: AgentCall,
+    action: dict[str, Any],
+    effective: EffectivePolicy,
+    options: Options,
+) -> Decided:
+    agent, now = call.agent, call.now
     digest = action_hash(action)
     decision_id = str(uuid.uuid4())
-    proof_token, proof_expires_at = _proof(
-        snap, call, action, digest, decision_id, evaluation, options
-    )
-    response = decision_body(action, digest, decision_id, evaluation, proof_token, proof_expires_at)
-    event = _audit_event(call, agent, action, effective, response, evaluation)
     async with runtime.store.transaction() as tx:
         await record_nonce(tx, call, options)
-        await tx.append([event])
-    return response
+        server_context, usage = await decision_context(
+            tx, effective.policy, action, agent.owner_id, agent.agent_principal_id, now
+        )
+        context = EvalContext(
+            now=now,
+            default_proof_ttl_seconds=options.default_ttl_seconds,
+            server_context=server_context,
+            usage=usage,
+        )
+        evaluation = evaluate(effective.policy, action, context)
+        decided = Decided(action, digest, decision_id, evaluation, effective)
+        if evaluation.result is Result.ALLOW:
+            await tx.record_allowed(
+                allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
+            )
+        await tx.append([_audit_event(agent, now, decided)])
+    return decided
 
 
 def _proof(
-    snap: Snapshot,
-    call: AgentCall,
-    action: dict[str, Any],
-    digest: str,
-    decision_id: str,
-    evaluation: Evaluation,
-    options: Options,
+    snap: Snapshot, call: AgentCall, decided: Decided, options: Options
 ) -> tuple[str | None, str | None]:
+    evaluation = decided.evaluation
     if evaluation.result is not Result.ALLOW or not evaluation.proof_required:
         return None, None
     # INVARIANT: the parser refuses ttl_seconds <= 0, so a proof never starts out expired.
@@ -66,20 +102,27 @@ def _proof(
         math.ceil(evaluation.proof_ttl_seconds or options.default_ttl_seconds),
         options.max_ttl_seconds,
     )
-    agent = call.agent
+    agent, action = call.agent, decided.action
     trust = (action.get("relying_party") or {}).get("trust_profile")
+    extra: dict[str, Any] = {
+        "policy_hash": decided.effective.policy_hash,
+        "risk_level": evaluation.risk_level,
+    }
+    if evaluation.limits:
+        extra["limits"] = [dict(limit) for limit in evaluation.limits]
     return issue_proof(
         snap.keyring.active(),
         now=call.now,
         ttl_seconds=ttl,
-        decision_id=decision_id,
+        decision_id=decided.decision_id,
         owner_type=agent.owner_type,
         owner_id=agent.owner_id,
         agent_id=agent.agent_id,
         action_type=action["action_type"],
-        action_hash=digest,
+        action_hash=decided.digest,
         matched_rule_id=evaluation.matched_rule_id,
         trust_profile=trust,
+        extra=extra,
     )
 
 
@@ -91,7 +134,8 @@ def decision_body(
     proof_token: str | None,
     proof_expires_at: str | None,
 ) -> dict[str, Any]:
-    return {
+    """The AuthorizeResponse: the wire fields in their order, then our extensions."""
+    body: dict[str, Any] = {
         "decision_id": decision_id,
         "action_id": action["action_id"],
         "action_hash": digest,
@@ -109,40 +153,42 @@ def decision_body(
             }
             for kind, details in evaluation.obligations
         ],
+        "risk_level": evaluation.risk_level,
     }
+    if evaluation.result is Result.ALLOW and evaluation.limits:
+        body["limits"] = [dict(limit) for limit in evaluation.limits]
+    return body
 
 
-def _audit_event(
-    call: AgentCall,
-    agent: Agent,
-    action: dict[str, Any],
-    effective: EffectivePolicy,
-    response: dict[str, Any],
-    evaluation: Evaluation,
-) -> AuditEvent:
+def _audit_event(agent: Agent, now: datetime, decided: Decided) -> AuditEvent:
+    evaluation, action = decided.evaluation, decided.action
     return AuditEvent(
         event_id=str(uuid.uuid4()),
-        timestamp=iso(call.now),
+        timestamp=iso(now),
         event_type="DECISION_CREATED",
         principal_id=agent.agent_principal_id,
         action_id=action["action_id"],
-        decision_id=response["decision_id"],
+        decision_id=decided.decision_id,
         metadata_json={
-            "decision_id": response["decision_id"],
-            "result": response["result"],
-            "matched_rule_id": response["matched_rule_id"],
-            "reason": response["reason"],
-            "action_hash": response["action_hash"],
+            "decision_id": decided.decision_id,
+            "result": evaluation.result.value,
+            "matched_rule_id": evaluation.matched_rule_id,
+            "reason": evaluation.reason,
+            "action_hash": decided.digest,
             "action_type": action["action_type"],
             "agent_id": agent.agent_id,
             "agent_principal_id": agent.agent_principal_id,
             "owner_type": agent.owner_type,
             "owner_id": agent.owner_id,
-            "obligations": response["obligations"],
-            "policy_id": effective.policy_ids[0],
-            "policy_ids": list(effective.policy_ids),
-            "proof_issued": response["proof_token"] is not None,
-            "proof_expires_at": response["proof_expires_at"],
+            "obligations": [
+                {"type": kind, "details_json": details} for kind, details in evaluation.obligations
+            ],
+            "risk_level": evaluation.risk_level,
+            "limits": [dict(limit) for limit in evaluation.limits],
+            "policy_id": decided.effective.policy_ids[0],
+            "policy_ids": list(decided.effective.policy_ids),
+            "policy_hash": decided.effective.policy_hash,
+            "proof_required": evaluation.proof_required,
             "action": action,
             "trace": {"rules": [dict(t) for t in evaluation.trace]},
         },

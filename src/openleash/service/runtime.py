@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openleash.crypto import KeyRing
+from openleash.crypto import KeyRing, canonicalize, sha256_hex
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Agent, PolicyRecord
 from openleash.policy import Policy, merge_layers, order_bindings, parse_policy
@@ -20,6 +20,8 @@ from openleash.service.ports import Store
 class EffectivePolicy:
     policy: Policy
     policy_ids: tuple[str, ...]
+    #: SHA-256 of the canonical JSON of the merged policy: which policy version decided.
+    policy_hash: str
 
 
 class Snapshot:
@@ -82,8 +84,9 @@ class Runtime:
         if ordered:
             if not present:
                 raise OpenLeashError("POLICY_NOT_FOUND", "Bound policy not found")
-            layers = [self._parse(r) for r in present]
-            result = EffectivePolicy(merge_layers(layers), tuple(r.policy_id for r in present))
+            merged = merge_layers([self._parse(r) for r in present])
+            digest = sha256_hex(canonicalize(merged.canonical_data()))
+            result = EffectivePolicy(merged, tuple(r.policy_id for r in present), digest)
         snap._effective[agent.agent_principal_id] = result
         return result
 
