@@ -18,6 +18,7 @@ from openleash.config import Settings
 from openleash.crypto import generate_keypair
 from openleash.service import policies
 from openleash.service.setup import setup_owner_and_agent
+from openleash.service.timefmt import iso
 from tests.support.actions import action
 
 with warnings.catch_warnings():
@@ -43,6 +44,9 @@ rules:
 class Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
 
     def __call__(self) -> datetime:
         return self.now
@@ -84,7 +88,8 @@ class Api:
         sign_path: str | None = None,
     ) -> Any:
         who = agent or self.agent
-        signed = who.auth().sign_headers(method, sign_path or path.split("?")[0], body)
+        auth = AgentAuth(who.agent_id, who.private_key_b64, clock=lambda: iso(self.clock()))
+        signed = auth.sign_headers(method, sign_path or path.split("?")[0], body)
         signed.update(headers or {})
         if body:
             signed.setdefault("Content-Type", "application/json")

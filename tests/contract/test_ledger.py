@@ -97,3 +97,23 @@ async def test_allowed_before_counts_a_counterparty(store: Store) -> None:
     async with store.read() as tx:
         assert await tx.allowed_before("owner-1", "shop.example") == 2
         assert await tx.allowed_before("owner-1", "new.example") == 0
+
+
+async def test_usage_groups_by_fields(store: Store) -> None:
+    await fill(
+        store,
+        allowed(1, currency="USD", amount=10),
+        allowed(2, currency="EUR", amount=7),
+        allowed(3, currency="USD", amount=5, at_ms=3_000),
+        allowed(4, currency=None, amount=1),
+    )
+    where = UsageFilter(owner_id="owner-1", since_ms=0)
+    async with store.read() as tx:
+        groups = await tx.usage_groups(where, ("currency",))
+        later = await tx.usage_groups(
+            UsageFilter(owner_id="owner-1", since_ms=2_000), ("currency",)
+        )
+    assert sorted(groups, key=repr) == sorted(
+        [(("EUR",), 7, 1), (("USD",), 15, 2), ((None,), 1, 1)], key=repr
+    )
+    assert later == [(("USD",), 5, 1)]

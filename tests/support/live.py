@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -121,3 +122,39 @@ class LiveServer:
         response = httpx.request(method, f"{self.url}{path}", timeout=10.0, **kwargs)
         assert response.status_code == 200, response.text
         return response.json()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    agent_id: str
+    private_key_b64: str
+    owner_id: str
+
+
+def provision(data_dir: Path, policy_yaml: str, agent_id: str = "agent-1") -> Credentials:
+    """An owner and an agent (``openleash init``), bound to ``policy_yaml`` alone."""
+    env_file = data_dir.parent / f"{agent_id}.env"
+    run_cli(
+        data_dir,
+        "init",
+        "--owner-name",
+        "Owner",
+        "--agent-id",
+        agent_id,
+        "--output-env",
+        str(env_file),
+        "--data-dir",
+        str(data_dir),
+    )
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    listed = run_cli(data_dir, "policy", "list", "--json", "--data-dir", str(data_dir)).stdout
+    for policy in json.loads(listed)["policies"]:
+        run_cli(data_dir, "policy", "delete", policy["policy_id"], "--data-dir", str(data_dir))
+    policy_file = data_dir.parent / f"{agent_id}-policy.yaml"
+    policy_file.write_text(policy_yaml)
+    run_cli(data_dir, "policy", "upsert", "--file", str(policy_file), "--data-dir", str(data_dir))
+    return Credentials(
+        values["OPENLEASH_AGENT_ID"],
+        values["OPENLEASH_AGENT_PRIVATE_KEY_B64"],
+        values["USER_PRINCIPAL_ID"],
+    )

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import json_body, json_response
 from openleash.domain.errors import OpenLeashError
-from openleash.service import agents, keys, owners, policies
+from openleash.service import agents, keys, owners, policies, usage
 from openleash.service.audit import read_page
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
@@ -80,6 +80,12 @@ async def list_agents(request: Request) -> Response:
 async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
     s = services(request)
     return json_response(await agents.revoke_agent(s.store, agent_principal_id, s.options))
+
+
+@router.get("/agents/{agent_principal_id}/usage", summary="An agent's use of its limits")
+async def agent_usage(request: Request, agent_principal_id: str) -> Response:
+    s = services(request)
+    return json_response(await usage.admin_usage(s.runtime, s.store, agent_principal_id, s.options))
 
 
 @router.get("/policies", summary="List policies with their YAML")

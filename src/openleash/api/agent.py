@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
-from openleash.service import agents
+from openleash.service import agents, usage
 from openleash.service.agent_auth import AgentCall, authenticate
 from openleash.service.authorize import authorize as decide
 from openleash.service.runtime import Snapshot
@@ -37,3 +37,10 @@ async def agent_self(request: Request) -> Response:
     call, _ = await _verified(request, None)
     s = services(request)
     return json_response(await agents.agent_self(s.store, call, s.options))
+
+
+@router.get("/v1/agent/usage", summary="The calling agent's use of its limits")
+async def agent_usage(request: Request) -> Response:
+    call, _ = await _verified(request, None)
+    s = services(request)
+    return json_response(await usage.agent_usage(s.runtime, call, s.options))

@@ -119,6 +119,13 @@ class Ledger(Protocol):
         """``(sum of amount_minor, number of actions)`` matching ``where``."""
         ...
 
+    async def usage_groups(
+        self, where: UsageFilter, group_by: tuple[str, ...]
+    ) -> list[tuple[tuple[str | None, ...], float, int]]:
+        """Usage per distinct value of the ``group_by`` fields: ``[(values, amount, count)]``
+        (None for a missing value); groups with nothing in the window are left out."""
+        ...
+
     async def allowed_before(self, owner_id: str, counterparty: str) -> int:
         """How many actions of this owner with this counterparty were allowed."""
         ...

@@ -212,6 +212,19 @@ _BEFORE = (
 )
 
 
+def usage_groups_sql(where: UsageFilter, group_by: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """Usage per distinct value of the ``group_by`` columns (a limit's ``by`` fields)."""
+    unknown = set(group_by) - USAGE_BY_COLUMNS
+    if unknown:
+        raise ValueError(f"cannot group by {sorted(unknown)}")
+    sql, params = usage_sql(where)
+    columns = ", ".join(f"s.{c}" for c in group_by)
+    head, _, rest = sql.partition(" FROM usage_streams s")
+    return f"{head.replace('SELECT ', f'SELECT {columns}, ', 1)} FROM usage_streams s{rest}" + (
+        f" GROUP BY {columns} ORDER BY {columns}"
+    ), params
+
+
 def usage_sql(where: UsageFilter) -> tuple[str, list[Any]]:
     """The usage query for one filter: per matching stream, its totals minus those before
     ``since``. Column names come from a fixed set; values are placeholders."""

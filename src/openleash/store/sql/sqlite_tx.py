@@ -256,6 +256,16 @@ class SqliteTransaction:
         amount, count = self._db().execute(sql, params).fetchone()
         return amount, int(count)
 
+    async def usage_groups(
+        self, where: UsageFilter, group_by: tuple[str, ...]
+    ) -> list[tuple[tuple[str | None, ...], float, int]]:
+        sql, params = q.usage_groups_sql(where, group_by)
+        width = len(group_by)
+        return [
+            (tuple(v or None for v in row[:width]), row[width], int(row[width + 1]))
+            for row in self._db().execute(sql, params)
+        ]
+
     async def allowed_before(self, owner_id: str, counterparty: str) -> int:
         return int(self._db().execute(q.ALLOWED_BEFORE, (owner_id, counterparty)).fetchone()[0])
 
