@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from openleash.crypto import generate_keypair, issue_token, sign
 from openleash.service import keys as key_service
+from openleash.service.timefmt import iso
 from tests.api.conftest import Api, new_agent_keys
 from tests.support.actions import action
 
@@ -31,8 +33,13 @@ def test_unparseable_timestamp_is_timestamp_skew(api: Api) -> None:
 
 
 def test_timestamp_outside_the_window_is_refused(api: Api) -> None:
-    api.clock.advance(121)
-    response = api.signed("POST", "/v1/authorize", body(api.agent.action(amount_minor=1)))
+    stale = iso(api.clock() - timedelta(seconds=121))
+    response = api.signed(
+        "POST",
+        "/v1/authorize",
+        body(api.agent.action(amount_minor=1)),
+        headers={"X-Timestamp": stale},
+    )
     assert response.status_code == 401
     assert error_code(response) == "TIMESTAMP_SKEW"
 
