@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from openleash.api.app import create_app
+from openleash.api.app import create_asgi
 from openleash.bootstrap import Services, open_services, options_from
 from openleash.client import AgentAuth
 from openleash.config import Settings
@@ -120,7 +120,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
         holder["s"] = await open_services(settings, options)
         return holder["s"]
 
-    app = create_app(settings, services=opener)
+    app = create_asgi(settings, services=opener)
     with TestClient(app, client=("127.0.0.1", 40000)) as client:
         services = holder["s"]
         public, private = new_agent_keys()

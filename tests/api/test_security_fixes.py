@@ -338,3 +338,20 @@ def test_non_positive_proof_ttl_is_rejected(api: Api) -> None:
     error = response.json()["error"]
     assert error["code"] == "INVALID_POLICY"
     assert "ttl_seconds" in error["message"]
+
+
+def test_authorize_body_over_one_mebibyte_is_413(api: Api) -> None:
+    big = b'{"x":"' + b"a" * 1_048_577 + b'"}'
+    response = api.signed("POST", "/v1/authorize", big)
+    assert response.status_code == 413
+    assert error_code(response) == "PAYLOAD_TOO_LARGE"
+
+
+def test_authorize_without_headers_is_401_with_the_envelope(api: Api) -> None:
+    response = api.client.post(
+        "/v1/authorize", content=b"{}", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "MISSING_HEADERS", "message": "Missing required signing headers"}
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import cast
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
@@ -13,6 +14,7 @@ from starlette.responses import Response
 
 from openleash import __version__
 from openleash.api import admin, agent, public
+from openleash.api.fastpath import AuthorizeFastPath
 from openleash.api.http import error_response, json_response
 from openleash.bootstrap import Services, open_services
 from openleash.config import Settings, load_settings
@@ -90,6 +92,15 @@ def create_app(
     return app
 
 
-def create_app_from_env() -> FastAPI:
+def create_asgi(
+    settings: Settings | None = None,
+    services: Callable[[], Awaitable[Services]] | None = None,
+) -> AuthorizeFastPath:
+    """The served application: :func:`create_app` behind the ``/v1/authorize`` fast path."""
+    app = create_app(settings, services)
+    return AuthorizeFastPath(app, lambda: cast(Services, app.state.services))
+
+
+def create_app_from_env() -> AuthorizeFastPath:
     """Factory for worker processes: settings come from ``OPENLEASH_*`` variables."""
-    return create_app()
+    return create_asgi()

@@ -318,6 +318,9 @@ class Policy:
     )
     #: Whether some rule has a ``schedule`` or ``limits`` (and so traces report them).
     stateful: bool = field(init=False, compare=False, repr=False)
+    #: Whether some condition can read ``$.context.counterparty.allowed_before``, which costs
+    #: the server a look-up; the server skips it for policies that cannot read it.
+    reads_allowed_before: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         exact: dict[str, str] = {}
@@ -330,6 +333,9 @@ class Policy:
         object.__setattr__(self, "trust_index", (exact, suffixes))
         stateful = any(r.schedule is not None or r.limits is not None for r in self.rules)
         object.__setattr__(self, "stateful", stateful)
+        conditions = [r.when for r in self.rules] + [e.when for e in self.risk or ()]
+        reads = any(_reads_allowed_before(c) for c in conditions if c is not None)
+        object.__setattr__(self, "reads_allowed_before", reads)
 
     def canonical_data(self) -> dict[str, Any]:
         """Plain data in a fixed key order: equal for policies that decide alike as written."""
@@ -389,3 +395,20 @@ def _obligation_data(obligation: Obligation) -> dict[str, Any]:
     for key, value in obligation.extra.items():
         out[key] = json_data(value)
     return out
+
+
+_ALLOWED_BEFORE = ("context", "counterparty", "allowed_before")
+
+
+def _reads_allowed_before(expr: Expr) -> bool:
+    """True when a path of ``expr`` is ``$.context``, ``$.context.counterparty`` or
+    ``$.context.counterparty.allowed_before`` (or goes below it)."""
+    match expr:
+        case AllOf(items) | AnyOf(items):
+            return any(_reads_allowed_before(item) for item in items)
+        case Not(item):
+            return _reads_allowed_before(item)
+        case Match(path=path):
+            head = tuple(path.segments[:3])
+            return head == _ALLOWED_BEFORE[: len(head)]
+    return False

@@ -59,7 +59,9 @@ async def decision_context(
 ) -> tuple[dict[str, Any], dict[UsageKey, Usage]]:
     """``$.context`` for the action and the usage its limits need, as of ``now``."""
     counterparty = counterparty_of(action)
-    before = await ledger.allowed_before(owner_id, counterparty) if counterparty else 0
+    before = 0
+    if counterparty and policy.reads_allowed_before:
+        before = await ledger.allowed_before(owner_id, counterparty)
     context = build_server_context(policy, action, now=now, allowed_before=before)
     queries = usage_queries(policy, action, agent_principal_id, now)
     usage = await read_usage(ledger, owner_id, queries) if queries else {}
