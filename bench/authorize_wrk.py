@@ -89,13 +89,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="seed the store with --seed-agents agents and --seed-events audit records",
     )
-    parser.add_argument("--seed-agents", type=int, default=10_000)
-    parser.add_argument("--seed-events", type=int, default=1_000_000)
+    parser.add_argument("--seed-agents", type=int, default=10_000, help="agents --seed-large adds")
+    parser.add_argument(
+        "--seed-events", type=int, default=1_000_000, help="audit records --seed-large adds"
+    )
     parser.add_argument(
         "--seed-nonces",
         type=int,
         default=0,
         help="also seed this many stored nonces (half of them expired)",
+    )
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=SRC,
+        help="the OpenLeash source folder the server (and the seeding) runs from, e.g. an "
+        "export of another commit: git archive COMMIT src | tar -x -C /tmp/other",
     )
     parser.add_argument("--port", type=int, default=0, help="server port (0: any free port)")
     parser.add_argument(
@@ -228,6 +237,15 @@ def seed_store(db: Path, *, agents: int, events: int, nonces: int) -> SeedReport
     from openleash.store.sql import queries as q
     from openleash.store.sql import rows
 
+    # Newer stores also keep a ledger of allowed actions (for spend and rate limits), one row per
+    # ALLOW decision: seeded along with the decisions, through the store's own statements.
+    try:
+        from openleash.service.limits import allowed_action as ledger
+    except ImportError:
+        ledger = None
+    if not hasattr(q, "RECORD_ALLOWED"):
+        ledger = None
+
     started = time.monotonic()
     report = SeedReport()
     rng = random.Random(7)
@@ -297,6 +315,7 @@ def seed_store(db: Path, *, agents: int, events: int, nonces: int) -> SeedReport
         while written < events:
             size = min(batch, events - written)
             params = []
+            allowed = []
             for offset in range(size):
                 number = written + offset
                 principal, agent_id, owner = seeded[rng.randrange(len(seeded))]
@@ -305,8 +324,21 @@ def seed_store(db: Path, *, agents: int, events: int, nonces: int) -> SeedReport
                     rng, moment, principal, agent_id, owner, policy_of_owner[owner], AuditEvent
                 )
                 params.append(rows.event_params(event))
+                if ledger is not None:
+                    meta = event.metadata_json
+                    allowed.append(
+                        ledger(
+                            meta["decision_id"],
+                            owner,
+                            principal,
+                            meta["action"],
+                            datetime.fromtimestamp(moment / 1000, UTC),
+                        )
+                    )
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(q.APPEND_EVENT, params)
+            for action in allowed:
+                _record_allowed(conn, q, action)
             conn.execute("COMMIT")
             written += size
         report.events = written
@@ -331,6 +363,26 @@ def seed_store(db: Path, *, agents: int, events: int, nonces: int) -> SeedReport
     report.seconds = time.monotonic() - started
     report.database_bytes = db.stat().st_size
     return report
+
+
+def _record_allowed(conn: sqlite3.Connection, q: Any, action: Any) -> None:
+    """What ``SqliteTransaction.record_allowed`` does: bump the stream, then add the row."""
+    stream_id, total_amount, total_count, at_ms = conn.execute(
+        q.ADD_TO_STREAM,
+        (
+            action.owner_id,
+            action.agent_principal_id,
+            action.action_type,
+            action.currency or "",
+            action.counterparty or "",
+            action.amount_minor or 0,
+            action.at_ms,
+        ),
+    ).fetchone()
+    conn.execute(
+        q.RECORD_ALLOWED,
+        (stream_id, action.decision_id, action.amount_minor, at_ms, total_amount, total_count),
+    )
 
 
 def _decision_event(
@@ -403,6 +455,7 @@ def store_counts(db: Path) -> dict[str, int]:
     try:
         return {
             "agents": conn.execute("SELECT count(*) FROM agents").fetchone()[0],
+            "allowed_actions": _allowed_actions(conn),
             "audit_max_seq": conn.execute(
                 "SELECT coalesce(max(seq), 0) FROM audit_events"
             ).fetchone()[0],
@@ -410,6 +463,19 @@ def store_counts(db: Path) -> dict[str, int]:
         }
     finally:
         conn.close()
+
+
+def _allowed_actions(conn: sqlite3.Connection) -> int:
+    """Rows of the allowed-actions ledger (by seq range, no scan); 0 in stores without one."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'allowed_actions'"
+    ).fetchone()
+    if exists is None:
+        return 0
+    row = conn.execute(
+        "SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM allowed_actions"
+    ).fetchone()
+    return int(row[0])
 
 
 # -- the server ---------------------------------------------------------------------------------
@@ -959,6 +1025,10 @@ def verdict(run: WrkRun) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    global SRC  # one run, one source folder, for every subprocess
+    SRC = args.src.resolve()
+    # Seeding and signing import OpenLeash in this process: from the same folder.
+    sys.path.insert(0, str(SRC))
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get install -y wrk", file=sys.stderr)
         return 2

@@ -28,6 +28,8 @@ def options_from(settings: Settings) -> Options:
         default_ttl_seconds=settings.default_ttl_seconds,
         max_ttl_seconds=settings.max_ttl_seconds,
         version=__version__,
+        # Changes made by another process (the CLI, another worker) are seen within this time.
+        config_refresh_seconds=0.1,
     )
 
 
@@ -37,4 +39,4 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     store = await open_store(settings.database)
     opts = options or options_from(settings)
     await ensure_key(store, opts)
-    return Services(settings, opts, store, Runtime(store))
+    return Services(settings, opts, store, Runtime(store, opts.config_refresh_seconds))

@@ -113,7 +113,7 @@ def new_agent_keys() -> tuple[str, str]:
 def api(tmp_path: Path) -> Iterator[Api]:
     settings = Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin-token")
     clock = Clock()
-    options = replace(options_from(settings), clock=clock)
+    options = replace(options_from(settings), clock=clock, config_refresh_seconds=0.0)
     holder: dict[str, Services] = {}
 
     async def opener() -> Services:

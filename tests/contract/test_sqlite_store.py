@@ -14,6 +14,7 @@ import pytest
 from openleash.domain.errors import OpenLeashError
 from openleash.store import open_store, store_path
 from openleash.store.migrate import Migration, available, migrate, statements
+from openleash.store.sql import queries as q
 from openleash.store.sql.sqlite import SqliteStore
 
 from . import records as r
@@ -154,17 +155,21 @@ async def test_a_transaction_cannot_be_used_after_it_ends(sqlite_store: SqliteSt
         await tx.add_owner(r.owner())
 
 
-async def test_each_nonce_use_clears_expired_ones(sqlite_store: SqliteStore) -> None:
+async def test_nonce_uses_clear_expired_ones(sqlite_store: SqliteStore) -> None:
+    old = 3 * q.PURGE_PER_TURN
     async with sqlite_store.transaction() as tx:
-        for n in range(10):
+        for n in range(old):
             await tx.use_nonce("agent-a", f"old-{n}", 0, 100)
+    uses = 2 * q.PURGE_EVERY
     async with sqlite_store.transaction() as tx:
-        for n in range(3):
+        for n in range(uses):
             assert await tx.use_nonce("agent-a", f"new-{n}", 100, 1_000)
     conn = sqlite_store._conn
     left = [row[0] for row in conn.execute("SELECT nonce FROM nonces")]
-    assert sorted(n for n in left if n.startswith("new")) == ["new-0", "new-1", "new-2"]
-    assert len([n for n in left if n.startswith("old")]) == 10 - 3 * 2
+    assert len([n for n in left if n.startswith("new")]) == uses
+    # every PURGE_EVERY uses clear up to PURGE_PER_TURN expired ones: more than they add
+    assert len([n for n in left if n.startswith("old")]) == old - 2 * q.PURGE_PER_TURN
+    assert q.PURGE_PER_TURN > q.PURGE_EVERY
 
 
 async def test_background_checkpoint_rewinds_the_wal(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from openleash.policy import EvalContext, Evaluation, evaluate
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.limits import allowed_action, decision_context
 from openleash.service.options import Options
+from openleash.service.ports import Transaction
 from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
 from openleash.service.timefmt import iso
 
@@ -70,7 +71,8 @@ async def _decide_and_record(
     agent, now = call.agent, call.now
     digest = action_hash(action)
     decision_id = str(uuid.uuid4())
-    async with runtime.store.transaction() as tx:
+
+    async def work(tx: Transaction) -> Decided:
         await record_nonce(tx, call, options)
         server_context, usage = await decision_context(
             tx, effective.policy, action, agent.owner_id, agent.agent_principal_id, now
@@ -88,7 +90,9 @@ async def _decide_and_record(
                 allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
             )
         await tx.append([_audit_event(agent, now, decided)])
-    return decided
+        return decided
+
+    return await runtime.store.submit(work)
 
 
 def _proof(

@@ -20,5 +20,8 @@ class Options:
     invite_ttl_seconds: int = 86400
     challenge_ttl_seconds: int = 300
     version: str = "0.1.0"
+    #: How stale (seconds) the in-memory agents, keys and policies may be before the store's
+    #: revision is checked again. 0 checks on every request.
+    config_refresh_seconds: float = 0.0
     #: the clock; tests inject a fixed one. Time is a parameter everywhere below the service.
     clock: Callable[[], datetime] = field(default=utc_now)

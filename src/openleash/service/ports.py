@@ -10,9 +10,9 @@ are Unix epoch milliseconds. Callers pass the time in; adapters never read a clo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from openleash.domain.models import (
     Agent,
@@ -26,6 +26,8 @@ from openleash.domain.models import (
     ServerKey,
     UsageFilter,
 )
+
+T = TypeVar("T")
 
 
 class OwnerRepo(Protocol):
@@ -153,6 +155,12 @@ class Transaction(
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A unit of work: commits on normal exit, rolls back on an exception."""
+        ...
+
+    async def submit(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Run ``work`` in a write transaction that units submitted at about the same time may
+        share (group commit). Its writes commit, or roll back if it raises, as one unit, before
+        this returns; an exception of ``work`` is raised here."""
         ...
 
     def read(self) -> AbstractAsyncContextManager[Transaction]:

@@ -7,6 +7,7 @@ the hot path of ``/v1/authorize`` reads one integer from the store instead of pa
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from openleash.crypto import KeyRing, canonicalize, sha256_hex
@@ -51,14 +52,20 @@ def _preferred(candidate: Agent, known: Agent) -> bool:
 class Runtime:
     """Caches keyed by the store revision; also a parsed-policy cache across revisions."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, refresh_seconds: float = 0.0) -> None:
         self.store = store
         self._snapshot: Snapshot | None = None
         self._parsed: dict[tuple[str, str], Policy] = {}
+        self._refresh = refresh_seconds
+        self._checked_at = 0.0
 
     async def snapshot(self) -> Snapshot:
-        revision = await self.store.revision()
         current = self._snapshot
+        moment = time.monotonic()
+        if current is not None and moment - self._checked_at < self._refresh:
+            return current
+        revision = await self.store.revision()
+        self._checked_at = moment
         if current is not None and current.revision == revision:
             return current
         async with self.store.read() as tx:

@@ -108,7 +108,9 @@ PURGE_SOME_NONCES = (
     "DELETE FROM nonces WHERE (agent_id, nonce) IN "
     "(SELECT agent_id, nonce FROM nonces WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?)"
 )
-PURGE_PER_USE = 2
+#: Every PURGE_EVERY nonce uses, up to PURGE_PER_TURN expired nonces are deleted.
+PURGE_EVERY = 8
+PURGE_PER_TURN = 16
 
 # -- challenges -------------------------------------------------------------------------------
 

@@ -21,17 +21,21 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from openleash.domain.errors import OpenLeashError
 from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
+from openleash.store.sql.sqlite_batch import BatchWriter
 from openleash.store.sql.sqlite_tx import SqliteTransaction
 from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, lock_path
 
 __all__ = ["SqliteStore", "SqliteTransaction"]
+
+T = TypeVar("T")
 
 #: ``RETURNING`` arrived in 3.35 (upserts in 3.24).
 MIN_SQLITE_VERSION = (3, 35, 0)
@@ -66,6 +70,7 @@ class SqliteStore:
         self._guard = asyncio.Lock()
         self._read_guard = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
+        self._batch = BatchWriter(self)
 
     @classmethod
     def open(
@@ -118,6 +123,9 @@ class SqliteStore:
 
     def read(self) -> _ReadUnit:
         return _ReadUnit(self)
+
+    async def submit(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
+        return await self._batch.submit(work)
 
     async def revision(self) -> int:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +22,12 @@ from openleash.domain.models import (
 )
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
+
+_uses = itertools.count()
+
+
+def _next_purge_turn() -> bool:
+    return next(_uses) % q.PURGE_EVERY == 0
 
 
 class SqliteTransaction:
@@ -165,10 +172,12 @@ class SqliteTransaction:
     # -- nonces ---------------------------------------------------------------------------------
 
     async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
-        """Also deletes up to two expired nonces of any agent, which keeps the table bounded."""
+        """Every few uses also deletes a few expired nonces of any agent (more than are added
+        in between), which keeps the table bounded at little cost per request."""
         db = self._db()
         won = db.execute(q.USE_NONCE, (agent_id, nonce, expires_ms, now_ms)).rowcount == 1
-        db.execute(q.PURGE_SOME_NONCES, (now_ms, q.PURGE_PER_USE))
+        if _next_purge_turn():
+            db.execute(q.PURGE_SOME_NONCES, (now_ms, q.PURGE_PER_TURN))
         return won
 
     async def purge_nonces(self, now_ms: int) -> int:

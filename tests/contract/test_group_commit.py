@@ -1,0 +1,78 @@
+"""``Store.submit``: units submitted together share a transaction but succeed or fail alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from openleash.service.ports import Store, Transaction
+
+from . import records as r
+
+
+class RefusedError(Exception):
+    pass
+
+
+async def test_concurrent_units_all_commit(store: Store) -> None:
+    async def unit(n: int) -> int:
+        async def work(tx: Transaction) -> int:
+            assert await tx.use_nonce("agent-a", f"n-{n}", 0, 10_000)
+            await tx.append([r.event(n)])
+            return n
+
+        return await store.submit(work)
+
+    results = await asyncio.gather(*(unit(n) for n in range(50)))
+    assert results == list(range(50))
+    async with store.read() as tx:
+        _, total = await tx.page(limit=1)
+    assert total == 50
+
+
+async def test_a_failing_unit_leaves_no_trace_and_spares_the_others(store: Store) -> None:
+    async def good(n: int) -> None:
+        async def work(tx: Transaction) -> None:
+            await tx.append([r.event(n)])
+
+        await store.submit(work)
+
+    async def bad() -> None:
+        async def work(tx: Transaction) -> None:
+            await tx.append([r.event(999)])
+            await tx.add_owner(r.owner("half-written"))
+            raise RefusedError
+
+        await store.submit(work)
+
+    outcomes = await asyncio.gather(good(1), bad(), good(2), return_exceptions=True)
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], RefusedError)
+    assert outcomes[2] is None
+    async with store.read() as tx:
+        events, total = await tx.page(limit=10)
+        assert await tx.get_owner("half-written") is None
+    assert total == 2
+    assert {e.event_id for _, e in events} == {r.event(1).event_id, r.event(2).event_id}
+
+
+async def test_replayed_nonce_in_the_same_batch_is_refused(store: Store) -> None:
+    async def use() -> bool:
+        async def work(tx: Transaction) -> bool:
+            return await tx.use_nonce("agent-a", "same", 0, 10_000)
+
+        return await store.submit(work)
+
+    assert sorted(await asyncio.gather(*(use() for _ in range(10)))) == [False] * 9 + [True]
+
+
+@pytest.mark.parametrize("count", [1, 200])
+async def test_results_come_back_in_any_batch_size(store: Store, count: int) -> None:
+    async def unit(n: int) -> int:
+        async def work(tx: Transaction) -> int:
+            return n * 2
+
+        return await store.submit(work)
+
+    assert await asyncio.gather(*(unit(n) for n in range(count))) == [n * 2 for n in range(count)]
