@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 
+from openleash.domain.errors import OpenLeashError
 from openleash.service.ports import Store, Transaction
+from openleash.store.sql.sqlite import SqliteStore
 
 from . import records as r
 
@@ -76,3 +78,24 @@ async def test_results_come_back_in_any_batch_size(store: Store, count: int) -> 
         return await store.submit(work)
 
     assert await asyncio.gather(*(unit(n) for n in range(count))) == [n * 2 for n in range(count)]
+
+
+async def test_a_store_that_cannot_begin_fails_every_waiting_unit(store: Store) -> None:
+    if not isinstance(store, SqliteStore):
+        pytest.skip("SQLite-specific failure injection")
+
+    def refuse() -> None:
+        raise OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable: injected")
+
+    store._lock.acquire_async = refuse  # type: ignore[method-assign,assignment]
+
+    async def unit() -> None:
+        async def work(tx: Transaction) -> None:
+            await tx.append([r.event(1)])
+
+        await store.submit(work)
+
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(unit() for _ in range(3)), return_exceptions=True), timeout=5
+    )
+    assert all(isinstance(o, OpenLeashError) and o.code == "STORE_UNAVAILABLE" for o in outcomes)

@@ -184,7 +184,7 @@ class _Unit:
             raise RuntimeError("transactions do not nest; pass the open one down instead")
         await store._guard.acquire()
         try:
-            store._lock.acquire()
+            await store._lock.acquire_async()
             try:
                 store._conn.execute("BEGIN IMMEDIATE")
             except BaseException:

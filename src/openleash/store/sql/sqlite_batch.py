@@ -47,17 +47,19 @@ class BatchWriter:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._run(batch)
+                await self._run()
         finally:
             # INVARIANT: no await between the empty check above and this reset, so a unit
             # queued meanwhile always finds either a running drain or starts a new one.
             self._draining = False
 
-    async def _run(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+    async def _run(self) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        batch: list[tuple[Work, asyncio.Future[Any]]] = []
         try:
             async with self._store.transaction() as tx:
+                # Taken once the lock is held: units queued while waiting for it join too.
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 conn = self._store._conn
                 for work, future in batch:
                     conn.execute("SAVEPOINT unit")
@@ -71,6 +73,8 @@ class BatchWriter:
                         conn.execute("RELEASE unit")
                         outcomes.append((future, True, result))
         except Exception as failure:  # the shared transaction failed: nobody's writes stand
+            if not batch:  # it could not even begin: fail the units that were waiting for it
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             for _, future in batch:
                 if not future.done():
                     future.set_exception(failure)

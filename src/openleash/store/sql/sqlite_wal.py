@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import sys
@@ -16,6 +17,9 @@ if sys.platform == "win32":
     def _funlock(fd: int) -> None:
         pass
 
+    def _try_flock(fd: int) -> bool:
+        return True
+
     OPEN_FLAGS = os.O_RDWR | os.O_CREAT
 else:
     import fcntl
@@ -26,7 +30,18 @@ else:
     def _funlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def _try_flock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+
+
+#: Event-loop turns to wait for a busy write lock before blocking on it.
+SPIN_TURNS = 8
 
 
 def lock_path(path: Path) -> Path:
@@ -47,6 +62,19 @@ class WriteLock:
         self._fd = os.open(path, OPEN_FLAGS, 0o600)
 
     def acquire(self) -> None:
+        _flock(self._fd)
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never wait."""
+        return _try_flock(self._fd)
+
+    async def acquire_async(self) -> None:
+        """Take the lock, letting the event loop run other work while another process holds
+        it (its transactions are short); block only if that does not free it soon."""
+        for _ in range(SPIN_TURNS):
+            if _try_flock(self._fd):
+                return
+            await asyncio.sleep(0)
         _flock(self._fd)
 
     def release(self) -> None:
