@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.ids import new_id
 from openleash.domain.models import AuditEvent
 from openleash.service.ports import AuditLog, Store
 from openleash.service.timefmt import iso
@@ -16,7 +16,7 @@ def change_event(
     now: datetime, event_type: str, principal_id: str | None, **metadata: Any
 ) -> AuditEvent:
     return AuditEvent(
-        event_id=str(uuid.uuid4()),
+        event_id=new_id(),
         timestamp=iso(now),
         event_type=event_type,
         principal_id=principal_id,

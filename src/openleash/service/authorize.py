@@ -9,7 +9,6 @@ Signing the proof happens after the commit, outside the lock.
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from openleash.crypto import action_hash, issue_proof
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, AuditEvent, Result
 from openleash.policy import EvalContext, Evaluation, evaluate
 from openleash.service.agent_auth import AgentCall, record_nonce
@@ -70,7 +70,7 @@ async def _decide_and_record(
 ) -> Decided:
     agent, now = call.agent, call.now
     digest = action_hash(action)
-    decision_id = str(uuid.uuid4())
+    decision_id = new_id()
 
     async def work(tx: Transaction) -> Decided:
         await record_nonce(tx, call, options)
@@ -150,7 +150,7 @@ def decision_body(
         "proof_expires_at": proof_expires_at,
         "obligations": [
             {
-                "obligation_id": str(uuid.uuid4()),
+                "obligation_id": new_id(),
                 "type": kind,
                 "status": "PENDING",
                 "details_json": details,
@@ -167,7 +167,7 @@ def decision_body(
 def _audit_event(agent: Agent, now: datetime, decided: Decided) -> AuditEvent:
     evaluation, action = decided.evaluation, decided.action
     return AuditEvent(
-        event_id=str(uuid.uuid4()),
+        event_id=new_id(),
         timestamp=iso(now),
         event_type="DECISION_CREATED",
         principal_id=agent.agent_principal_id,
