@@ -5,6 +5,14 @@ deterministic given its arguments (time is always a parameter) except key genera
 """
 
 from openleash.crypto.canonical import action_hash, canonicalize, sha256_hex, stringify
+from openleash.crypto.chain import (
+    CHAINED_FIELDS,
+    GENESIS_HASH,
+    checkpoint_message,
+    record_hash,
+    sign_checkpoint,
+    verify_checkpoint,
+)
 from openleash.crypto.keyformat import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -41,6 +49,8 @@ from openleash.crypto.vectors import compute_testvectors, default_inputs, render
 
 __all__ = [
     "APPROVAL",
+    "CHAINED_FIELDS",
+    "GENESIS_HASH",
     "IAT_LEEWAY",
     "PROOF",
     "USER_SESSION",
@@ -52,6 +62,7 @@ __all__ = [
     "SigningKey",
     "action_hash",
     "canonicalize",
+    "checkpoint_message",
     "compute_testvectors",
     "default_inputs",
     "encode_claims",
@@ -68,13 +79,16 @@ __all__ = [
     "new_token",
     "parse_iso",
     "public_key_b64_of",
+    "record_hash",
     "render_testvectors",
     "secret_matches",
     "sha256_hex",
     "sign",
+    "sign_checkpoint",
     "signing_input",
     "stringify",
     "verify_challenge_signature",
+    "verify_checkpoint",
     "verify_request_signature",
     "verify_token",
     "verify_token_with_public_keys",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import Agent
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import Store
+from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
 
 
@@ -44,3 +46,23 @@ async def revoke_agent(store: Store, agent_principal_id: str, options: Options) 
             owner_id=agent.owner_id,
         )
     return {"agent_principal_id": agent_principal_id, "status": "REVOKED"}
+
+
+async def enrol(
+    tx: Transaction, agent: Agent, now: datetime, event_type: str, **extra: Any
+) -> None:
+    """Store a new agent (replacing an earlier registration of its owner with the same id) and
+    audit it; caches in every process reload."""
+    await tx.add_agent(agent)
+    await tx.bump_revision()
+    await record(
+        tx,
+        now,
+        event_type,
+        agent.agent_principal_id,
+        agent_principal_id=agent.agent_principal_id,
+        agent_id=agent.agent_id,
+        owner_type=agent.owner_type,
+        owner_id=agent.owner_id,
+        **extra,
+    )

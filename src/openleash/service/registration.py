@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from openleash.crypto import load_public_key, secret_matches, verify_challenge_signature
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Agent, Challenge
+from openleash.service.agents import enrol
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.ports import Store, Transaction
@@ -117,18 +118,7 @@ async def register(store: Store, body: dict[str, Any], options: Options) -> dict
             now,
             attributes if isinstance(attributes, dict) else challenge.agent_attributes,
         )
-        await tx.add_agent(agent)
-        await tx.bump_revision()
-        await record(
-            tx,
-            now,
-            "AGENT_REGISTERED",
-            agent.agent_principal_id,
-            agent_principal_id=agent.agent_principal_id,
-            agent_id=agent.agent_id,
-            owner_type=agent.owner_type,
-            owner_id=agent.owner_id,
-        )
+        await enrol(tx, agent, now, "AGENT_REGISTERED")
     return _agent_summary(agent)
 
 
@@ -194,19 +184,7 @@ async def register_with_invite(
         if not await tx.use_invite(invite.invite_id, iso(now)):
             raise OpenLeashError("INVITE_USED", "Invite has already been used")
         agent = _new_agent(body, invite.owner_id, now, {})
-        await tx.add_agent(agent)
-        await tx.bump_revision()
-        await record(
-            tx,
-            now,
-            "AGENT_REGISTERED_VIA_INVITE",
-            agent.agent_principal_id,
-            agent_principal_id=agent.agent_principal_id,
-            agent_id=agent.agent_id,
-            owner_type=agent.owner_type,
-            owner_id=agent.owner_id,
-            invite_id=invite.invite_id,
-        )
+        await enrol(tx, agent, now, "AGENT_REGISTERED_VIA_INVITE", invite_id=invite.invite_id)
     return {
         **_agent_summary(agent),
         "webhook_url": agent.webhook_url,

@@ -8,6 +8,7 @@ from typing import Any
 from openleash.crypto import load_public_key
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Agent, Binding, Owner, PolicyRecord, Status
+from openleash.service.agents import enrol
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.owners import owner_view
@@ -67,24 +68,12 @@ async def setup_owner_and_agent(
     owner_id = owner.user_principal_id
     async with store.transaction() as tx:
         await tx.add_owner(owner)
-        await tx.add_agent(agent)
-        await tx.put_policy(policy)
-        await tx.add_binding(Binding(str(uuid.uuid4()), "user", owner_id, policy.policy_id, None))
-        await tx.bump_revision()
         await record(
             tx, now, "USER_CREATED", owner_id, user_principal_id=owner_id, owner_id=owner_id
         )
-        await record(
-            tx,
-            now,
-            "AGENT_REGISTERED",
-            agent.agent_principal_id,
-            agent_principal_id=agent.agent_principal_id,
-            agent_id=agent.agent_id,
-            owner_type=agent.owner_type,
-            owner_id=owner_id,
-            method="local_setup",
-        )
+        await enrol(tx, agent, now, "AGENT_REGISTERED", method="local_setup")
+        await tx.put_policy(policy)
+        await tx.add_binding(Binding(str(uuid.uuid4()), "user", owner_id, policy.policy_id, None))
         await record(
             tx,
             now,

@@ -134,9 +134,40 @@ USE_INVITE = "UPDATE invites SET used_at = ? WHERE invite_id = ? AND used_at IS 
 
 # -- audit log --------------------------------------------------------------------------------
 
+_STORED_EVENT_COLUMNS = (
+    "event_id, timestamp, event_type, principal_id, action_id, decision_id, owner_id, "
+    "agent_principal_id, action_type, result, metadata_json"
+)
+#: An event without its chain (bulk loading only, as benchmarks do): such a row has empty
+#: hashes and ``openleash audit verify`` reports it. The store appends with APPEND_CHAINED.
 APPEND_EVENT = (
-    "INSERT INTO audit_events (event_id, timestamp, event_type, principal_id, action_id, "
-    "decision_id, owner_id, agent_principal_id, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO audit_events ({_STORED_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: Parameters: seq, the event's columns, prev_hash, hash (see rows.chained_event_params).
+APPEND_CHAINED = (
+    f"INSERT INTO audit_events (seq, {_STORED_EVENT_COLUMNS}, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# INVARIANT: read inside the write transaction that appends (under the write lock), so the head
+# cannot move before the transaction ends; the last checkpoint comes along for the time rule.
+CHAIN_HEAD = (
+    "SELECT (SELECT seq FROM audit_events ORDER BY seq DESC LIMIT 1),"
+    " (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1),"
+    " (SELECT created_at FROM audit_checkpoints ORDER BY seq DESC LIMIT 1)"
+)
+LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM audit_events"
+ACTIVE_SIGNING_KEY = (
+    "SELECT kid, private_key_b64 FROM server_keys WHERE active AND revoked_at IS NULL LIMIT 1"
+)
+# A checkpoint already at this seq (a deleted tail being written again) stays, as evidence:
+# verification then reports that it no longer matches the chain.
+ADD_CHECKPOINT = (
+    "INSERT INTO audit_checkpoints (seq, head_hash, kid, signature, created_at)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING"
+)
+LIST_CHECKPOINTS = (
+    "SELECT seq, head_hash, kid, signature, created_at FROM audit_checkpoints"
+    " WHERE seq <= ? ORDER BY seq"
 )
 
 # INVARIANT: seq has no gaps (AUTOINCREMENT inside transactions: a rolled-back insert gives its
@@ -153,6 +184,8 @@ AUDIT_FILTERS: dict[str, str] = {
     "agent_principal_id": "agent_principal_id = ?",
     "event_type": "event_type = ?",
     "principal_id": "principal_id = ?",
+    "action_type": "action_type = ?",
+    "result": "result = ?",
     "since": "timestamp >= ?",
     "until": "timestamp < ?",
 }
@@ -177,6 +210,17 @@ def audit_page(filters: tuple[str, ...], cursor: bool) -> str:
 def audit_count(filters: tuple[str, ...]) -> str:
     conditions = [AUDIT_FILTERS[name] for name in filters]
     return f"SELECT count(*) FROM audit_events{_where(conditions)}"
+
+
+#: Every column of a stored record, in the order of :class:`openleash.domain.audit.AuditRow`.
+_ROW_COLUMNS = f"seq, {_STORED_EVENT_COLUMNS}, prev_hash, hash"
+
+
+@lru_cache(maxsize=256)
+def audit_rows(filters: tuple[str, ...]) -> str:
+    """Oldest first, after a seq. Parameters: one per filter, then ``after_seq``, then limit."""
+    conditions = [*(AUDIT_FILTERS[name] for name in filters), "seq > ?"]
+    return f"SELECT {_ROW_COLUMNS} FROM audit_events{_where(conditions)} ORDER BY seq LIMIT ?"
 
 
 def _where(conditions: list[str]) -> str:

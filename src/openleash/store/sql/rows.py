@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from openleash.crypto.chain import record_hash
+from openleash.domain.audit import AuditCheckpoint
 from openleash.domain.models import (
     Agent,
     AuditEvent,
@@ -167,6 +169,7 @@ def invite_from(row: Row) -> Invite:
 
 
 def event_params(e: AuditEvent) -> tuple[Any, ...]:
+    """The event's own columns (``APPEND_EVENT``); the chained ones follow its ``seq``."""
     meta = e.metadata_json
     return (
         e.event_id,
@@ -177,8 +180,25 @@ def event_params(e: AuditEvent) -> tuple[Any, ...]:
         e.decision_id,
         _text(meta.get("owner_id")),
         _text(meta.get("agent_principal_id")),
+        _text(meta.get("action_type")),
+        _text(meta.get("result")),
         dump_json(meta),
     )
+
+
+def chained_event_params(e: AuditEvent, seq: int, prev_hash: str) -> tuple[tuple[Any, ...], str]:
+    """``(parameters of APPEND_CHAINED, the record's hash)`` for the record after ``prev_hash``.
+
+    INVARIANT: the hash covers the values exactly as they are stored (``metadata_json`` as the
+    text written here), in the order of ``openleash.crypto.chain.CHAINED_FIELDS``.
+    """
+    fields = (seq, *event_params(e))
+    digest = record_hash(prev_hash, fields)
+    return (*fields, prev_hash, digest), digest
+
+
+def checkpoint_from(row: Row) -> AuditCheckpoint:
+    return AuditCheckpoint(*row)
 
 
 def event_from(row: Row) -> tuple[int, AuditEvent]:

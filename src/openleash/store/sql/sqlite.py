@@ -30,10 +30,11 @@ from openleash.domain.errors import OpenLeashError
 from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
 from openleash.store.sql.sqlite_batch import BatchWriter
+from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 from openleash.store.sql.sqlite_tx import SqliteTransaction
 from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, lock_path
 
-__all__ = ["SqliteStore", "SqliteTransaction"]
+__all__ = ["AuditCheckpointRule", "SqliteStore", "SqliteTransaction"]
 
 T = TypeVar("T")
 
@@ -61,8 +62,10 @@ class SqliteStore:
         reader: sqlite3.Connection,
         lock: WriteLock,
         checkpointer: Checkpointer | None,
+        audit_checkpoints: AuditCheckpointRule | None = None,
     ) -> None:
         self.path = path
+        self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
         self._conn = conn
         self._reader = reader
         self._lock = lock
@@ -74,11 +77,16 @@ class SqliteStore:
 
     @classmethod
     def open(
-        cls, path: Path, *, checkpoint_interval: float | None = CHECKPOINT_INTERVAL_SECONDS
+        cls,
+        path: Path,
+        *,
+        checkpoint_interval: float | None = CHECKPOINT_INTERVAL_SECONDS,
+        audit_checkpoints: AuditCheckpointRule | None = None,
     ) -> SqliteStore:
         """Open (creating the file and its folder if needed) and bring the schema up to date.
 
-        ``checkpoint_interval=None`` leaves checkpoints to SQLite (inside commits).
+        ``checkpoint_interval=None`` leaves WAL checkpoints to SQLite (inside commits).
+        ``audit_checkpoints`` says when appends sign a checkpoint of the audit chain.
         """
         if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
             raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old; 3.35 or newer needed")
@@ -116,7 +124,7 @@ class SqliteStore:
                 c.close()
             lock.close()
             raise
-        return cls(path, conn, reader, lock, checkpointer)
+        return cls(path, conn, reader, lock, checkpointer, audit_checkpoints)
 
     def transaction(self) -> _Unit:
         return _Unit(self)
@@ -197,7 +205,7 @@ class _Unit:
             store._guard.release()
             raise
         store._owner = task
-        self._tx = SqliteTransaction(store._conn)
+        self._tx = SqliteTransaction(store._conn, store.audit_checkpoints)
         return self._tx
 
     async def __aexit__(

@@ -68,6 +68,9 @@ class BatchWriter:
                     except Exception as exc:  # the unit's own failure, reported to its caller
                         conn.execute("ROLLBACK TO unit")
                         conn.execute("RELEASE unit")
+                        # INVARIANT: the unit's audit records are gone, so the chain head the
+                        # transaction cached must be read again before the next unit appends.
+                        tx.rolled_back_to_savepoint()
                         outcomes.append((future, False, exc))
                     else:
                         conn.execute("RELEASE unit")

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import (
     Agent,
@@ -22,6 +23,7 @@ from openleash.domain.models import (
 )
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
+from openleash.store.sql.sqlite_chain import AuditCheckpointRule, ChainWriter
 
 _uses = itertools.count()
 
@@ -34,14 +36,21 @@ class SqliteTransaction:
     """Every repository of :class:`~openleash.service.ports.Transaction` over one open
     ``BEGIN IMMEDIATE`` transaction. Unusable once the transaction has ended."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_chain", "_conn")
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, audit_checkpoints: AuditCheckpointRule | None = None
+    ) -> None:
         self._conn: sqlite3.Connection | None = conn
+        self._chain = ChainWriter(audit_checkpoints or AuditCheckpointRule())
 
     def end(self) -> None:
         """Called by the store when the transaction commits or rolls back."""
         self._conn = None
+
+    def rolled_back_to_savepoint(self) -> None:
+        """Called after a ``ROLLBACK TO``: state cached for this transaction may be undone."""
+        self._chain.forget()
 
     def _db(self) -> sqlite3.Connection:
         conn = self._conn
@@ -213,8 +222,30 @@ class SqliteTransaction:
     # -- audit log ------------------------------------------------------------------------------
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
+        """Chained in seq order: see :mod:`openleash.store.sql.sqlite_chain`."""
         if events:
-            self._db().executemany(q.APPEND_EVENT, [rows.event_params(e) for e in events])
+            self._chain.append(self._db(), events)
+
+    async def audit_rows(
+        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+    ) -> list[AuditRow]:
+        """Stored records with their hashes, oldest first, with seq > ``after_seq``; the filters
+        of :meth:`page`. Without filters, a range scan of the table in seq order."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        names, values = _audit_filters(filters or {})
+        cursor = self._db().execute(q.audit_rows(names), [*values, after_seq, limit])
+        cursor.arraysize = limit or 1
+        return list(map(AuditRow._make, cursor.fetchall()))
+
+    async def last_seq(self) -> int:
+        """The seq of the newest record; 0 when the log is empty."""
+        return int(self._db().execute(q.LAST_SEQ).fetchone()[0])
+
+    async def list_checkpoints(self, up_to_seq: int) -> list[AuditCheckpoint]:
+        """Signed checkpoints at or before ``up_to_seq``, oldest first."""
+        cursor = self._db().execute(q.LIST_CHECKPOINTS, (up_to_seq,))
+        return [rows.checkpoint_from(r) for r in cursor]
 
     async def page(
         self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None

@@ -1,0 +1,24 @@
+-- Tamper-evident audit log (docs/audit.md).
+--
+-- Every record stores the hash of the record before it and its own hash, which covers that
+-- previous hash and every other column. The store computes both inside the write transaction,
+-- so the chain follows seq order whatever process writes. Records written before this version
+-- have empty hashes; `openleash audit verify` reports them as not chained.
+--
+-- action_type and result are copied out of metadata_json (as owner_id and agent_principal_id
+-- are) so that searches can filter on them without parsing JSON.
+ALTER TABLE audit_events ADD COLUMN action_type TEXT;
+ALTER TABLE audit_events ADD COLUMN result TEXT;
+ALTER TABLE audit_events ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_events ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+
+-- Signed heads of the chain: the server key's signature over the hash of record `seq`. Written
+-- by the transaction that appends that record, every so many records or seconds and whenever a
+-- server key is created, rotated or revoked.
+CREATE TABLE audit_checkpoints (
+    seq        INTEGER PRIMARY KEY,
+    head_hash  TEXT NOT NULL,
+    kid        TEXT NOT NULL,
+    signature  TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
