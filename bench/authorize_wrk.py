@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -121,6 +122,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="DIR",
         help="sample the workers with py-spy during the measured run; write the stacks to DIR",
     )
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="decide under a policy with one spend and one count limit",
+    )
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument(
         "--profile-args",
@@ -190,6 +196,52 @@ def init_store(workdir: Path) -> dict[str, str]:
         if sep:
             values[key.strip()] = value.strip()
     return values
+
+
+#: With --limits: the bench agent's purchases are allowed (with a proof) under one spend and one
+#: count limit, both large enough never to run out during a run, so every request is an ALLOW
+#: that reads its usage and records itself, as under a real budget.
+LIMITS_POLICY = """\
+version: 1
+default: deny
+rules:
+  - id: purchase_small_allow
+    effect: allow
+    action: purchase
+    constraints:
+      amount_max: 50000
+    proof:
+      required: true
+    limits:
+      - spend: 1000000000000
+        window: 24h
+      - count: 1000000000
+        window: 1h
+"""
+
+
+def use_limits_policy(workdir: Path) -> None:
+    """Replace the balanced policy of ``init`` by :data:`LIMITS_POLICY` (same id, same binding)."""
+    run = functools.partial(
+        subprocess.run, cwd=workdir, env=server_env(), check=True, capture_output=True, text=True
+    )
+    cli = [sys.executable, "-m", "openleash"]
+    listed = run([*cli, "policy", "list", "--json", "--data-dir", "data"]).stdout
+    (policy,) = json.loads(listed)["policies"]
+    (workdir / "limits.yaml").write_text(LIMITS_POLICY, encoding="utf-8")
+    run(
+        [
+            *cli,
+            "policy",
+            "upsert",
+            "--policy-id",
+            policy["policy_id"],
+            "--file",
+            "limits.yaml",
+            "--data-dir",
+            "data",
+        ]
+    )
 
 
 def database_path(workdir: Path) -> Path:
@@ -1053,6 +1105,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> int:
     print(f"machine: {results['machine']}")
     credentials = init_store(workdir)
+    if args.limits:
+        use_limits_policy(workdir)
     db = database_path(workdir)
     if args.seed_large or args.seed_nonces:
         agents = args.seed_agents if args.seed_large else 0
