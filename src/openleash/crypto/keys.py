@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from openleash.crypto import keyformat
+from openleash.crypto import ed25519, keyformat
 from openleash.crypto.keyformat import Ed25519PrivateKey, Ed25519PublicKey
 from openleash.crypto.timestamps import iso_ms
 from openleash.domain.errors import OpenLeashError
@@ -28,7 +28,7 @@ class SigningKey:
     private_key: Ed25519PrivateKey = field(repr=False)
 
     def sign(self, data: bytes) -> bytes:
-        return self.private_key.sign(data)
+        return ed25519.sign(self.private_key, data)
 
 
 def new_server_key(now: datetime) -> ServerKey:

@@ -13,8 +13,7 @@ import base64
 import re
 import struct
 
-from cryptography.exceptions import InvalidSignature
-
+from openleash.crypto import ed25519
 from openleash.crypto.keyformat import Ed25519PrivateKey, Ed25519PublicKey
 
 HEADER = "v4.public."
@@ -42,7 +41,7 @@ def pae(*pieces: bytes) -> bytes:
 
 def sign(key: Ed25519PrivateKey, message: bytes) -> str:
     """A v4.public token over ``message``, empty footer and implicit assertion."""
-    signature = key.sign(pae(_HEADER_BYTES, message, b"", b""))
+    signature = ed25519.sign(key, pae(_HEADER_BYTES, message, b"", b""))
     body = base64.urlsafe_b64encode(message + signature).rstrip(b"=")
     return HEADER + body.decode("ascii")
 
@@ -67,6 +66,6 @@ def split(token: str) -> tuple[bytes, bytes]:
 def verify(key: Ed25519PublicKey, message: bytes, signature: bytes) -> None:
     """Raise :class:`BadSignatureError` unless ``signature`` is ``key``'s over ``message``."""
     try:
-        key.verify(signature, pae(_HEADER_BYTES, message, b"", b""))
-    except InvalidSignature as exc:
+        ed25519.verify(key, signature, pae(_HEADER_BYTES, message, b"", b""))
+    except ed25519.BadSignatureError as exc:
         raise BadSignatureError("signature does not verify") from exc

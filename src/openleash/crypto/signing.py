@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import base64
 
-from cryptography.exceptions import InvalidSignature
-
+from openleash.crypto import ed25519
 from openleash.crypto.keyformat import (
     Ed25519PublicKey,
     b64decode,
@@ -49,15 +48,15 @@ def verify_challenge_signature(
 
 def sign(private_key_b64: str, data: bytes) -> str:
     """Standard base64 of the Ed25519 signature of ``data`` (what an agent puts in a header)."""
-    signature = load_private_key(private_key_b64).sign(data)
+    signature = ed25519.sign(load_private_key(private_key_b64), data)
     return base64.b64encode(signature).decode("ascii")
 
 
 def _verify(key: Ed25519PublicKey, data: bytes, signature_b64: str) -> None:
     signature = _decode_signature(signature_b64)
     try:
-        key.verify(signature, data)
-    except InvalidSignature:
+        ed25519.verify(key, signature, data)
+    except ed25519.BadSignatureError:
         raise OpenLeashError("INVALID_SIGNATURE", "Invalid signature") from None
 
 
