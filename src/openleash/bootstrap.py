@@ -30,6 +30,7 @@ def options_from(settings: Settings) -> Options:
         version=__version__,
         # Changes made by another process (the CLI, another worker) are seen within this time.
         config_refresh_seconds=0.1,
+        audit_redact=settings.audit_redact,
     )
 
 

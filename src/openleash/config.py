@@ -10,6 +10,7 @@ from typing import Any
 
 from openleash.domain.errors import OpenLeashError
 from openleash.policy.syntax import YamlError, load_yaml
+from openleash.service.redaction import check_redactions
 
 ADMIN_MODES = ("localhost", "token", "localhost_or_token")
 
@@ -28,6 +29,8 @@ tokens:
   max_ttl_seconds: 3600
 store:
   url: ""                    # empty: SQLite file in the data folder
+audit:
+  redact: []                 # action fields kept out of the audit log, e.g. "$.payload.card_number"
 """
 
 
@@ -49,6 +52,8 @@ class Settings:
     session_ttl_seconds: int = 28800
     store_url: str = ""
     max_body_bytes: int = 1_048_576
+    #: JSONPaths into the action replaced by "[REDACTED]" before decisions are audited.
+    audit_redact: tuple[str, ...] = ()
 
     @property
     def database(self) -> str:
@@ -85,11 +90,25 @@ def _bind(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _redactions(audit: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
+    paths = audit.get("redact", default)
+    if paths is None:
+        return ()
+    if not isinstance(paths, list | tuple) or not all(isinstance(p, str) for p in paths):
+        raise OpenLeashError(
+            "VALIDATION_ERROR", "config.yaml: `audit.redact` must be a list of JSONPaths"
+        )
+    try:
+        return check_redactions(paths)
+    except ValueError as exc:
+        raise OpenLeashError("VALIDATION_ERROR", f"config.yaml: `audit.redact`: {exc}") from None
+
+
 def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
     server, admin = _section(data, "server"), _section(data, "admin")
     security, tokens = _section(data, "security"), _section(data, "tokens")
     approval, sessions = _section(data, "approval"), _section(data, "sessions")
-    store = _section(data, "store")
+    store, audit = _section(data, "store"), _section(data, "audit")
     host, port = _bind(server.get("bind_address", f"{base.host}:{base.port}"))
     mode = admin.get("mode", base.admin_mode)
     if mode not in ADMIN_MODES:
@@ -117,6 +136,7 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
         ),
         session_ttl_seconds=_int(sessions, "ttl_seconds", "sessions", base.session_ttl_seconds),
         store_url=str(store.get("url") or ""),
+        audit_redact=_redactions(audit, base.audit_redact),
     )
 
 

@@ -58,6 +58,7 @@ def test_rolling_window_rolls_with_the_server_clock(api: Api) -> None:
     over = buy(api, 100)
     assert over["result"] == "REQUIRE_APPROVAL"  # falls through to the next rule
     assert over["matched_rule_id"] == "over_budget_asks_owner"
+    assert "budget: 300 of 300 used" in over["explanation"]
     api.clock.advance(89)
     assert buy(api, 100)["result"] == "REQUIRE_APPROVAL"
     api.clock.advance(2)

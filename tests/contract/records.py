@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openleash.crypto import generate_keypair
 from openleash.domain.models import (
     Agent,
     AuditEvent,
@@ -93,6 +94,13 @@ def key(kid: str, **changes: Any) -> ServerKey:
         "active": False,
     }
     return ServerKey(**{**fields, **changes})
+
+
+def signing_key(kid: str, **changes: Any) -> ServerKey:
+    """A key that really signs: a transaction appending audit records while it is active signs
+    checkpoints of the chain with it."""
+    public_b64, private_b64 = generate_keypair()
+    return key(kid, **{"public_key_b64": public_b64, "private_key_b64": private_b64, **changes})
 
 
 def challenge(cid: str = "ch-1", **changes: Any) -> Challenge:

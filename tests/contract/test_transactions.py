@@ -25,7 +25,7 @@ async def test_exception_rolls_back_everything(store: Store) -> None:
             await tx.add_agent(r.agent())
             await tx.put_policy(r.policy())
             await tx.add_binding(r.binding("b-1"))
-            await tx.add_key(r.key("k1"), make_active=True)
+            await tx.add_key(r.signing_key("k1"), make_active=True)
             await tx.use_nonce("agent-a", "n1", 0, 1000)
             await tx.add_challenge(r.challenge())
             await tx.add_invite(r.invite())

@@ -116,7 +116,16 @@ async def revoke_key(request: Request, kid: str) -> Response:
     return json_response(await keys.revoke_key(s.store, kid, s.options))
 
 
-AUDIT_FILTERS = ("owner_id", "agent_principal_id", "event_type", "principal_id", "since", "until")
+AUDIT_FILTERS = (
+    "owner_id",
+    "agent_principal_id",
+    "event_type",
+    "principal_id",
+    "action_type",
+    "result",
+    "since",
+    "until",
+)
 
 
 @router.get("/audit", summary="Audit events, newest first")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from openleash import __version__
+from openleash.cli.audit import audit
 from openleash.cli.keys import keys
 from openleash.cli.playground import playground
 from openleash.cli.policy import policy
@@ -22,7 +23,7 @@ def cli() -> None:
     """
 
 
-for command in (start, init, wizard, policy, keys, playground, testvectors):
+for command in (start, init, wizard, policy, keys, audit, playground, testvectors):
     cli.add_command(command)
 
 

@@ -20,6 +20,8 @@ from openleash.cli.common import (
     run_with_services,
     settings_for,
 )
+from openleash.cli.policy_replay import replay_command
+from openleash.cli.policy_test import test_command
 from openleash.domain.errors import OpenLeashError, PolicyError
 from openleash.service.operator import upsert_policy_default_owner
 from openleash.service.policies import delete_policy, get_policy, list_policies, validate_policy
@@ -47,9 +49,15 @@ def policy() -> None:
     \b
     Examples:
       openleash policy validate --file policy.yaml
+      openleash policy test tests/shopping.yaml
+      openleash policy replay --candidate stricter.yaml --since 7d
       openleash policy upsert --file policy.yaml
       openleash policy upsert --file strict.yaml --applies-to-agent my-agent
     """
+
+
+policy.add_command(test_command)
+policy.add_command(replay_command)
 
 
 @policy.command("list")

@@ -1,9 +1,16 @@
 """The audit hash chain and its signed checkpoints (the format is described in docs/audit.md).
 
-Record ``n`` of the log stores ``hash_n = SHA-256(raw(hash_{n-1}) || JCS(content_n))`` in lowercase
-hex, where ``raw`` turns the 64 hex digits into their 32 bytes and ``content_n`` is the JSON object
-of the record's chained fields (:data:`CHAINED_FIELDS`, the stored ``metadata_json`` text included
-as a string). The first record chains from :data:`GENESIS_HASH`.
+Record ``n`` of the log stores, in lowercase hex::
+
+    hash_n = SHA-256( raw(hash_{n-1}) || JCS(header_n) || 0x0A || UTF-8(metadata_json_n) )
+
+``raw`` turns the 64 hex digits of the previous hash into their 32 bytes (the first record
+chains from :data:`GENESIS_HASH`); ``header_n`` is the JSON object of the record's other chained
+fields (:data:`HEADER_FIELDS`) in RFC 8785 form; ``metadata_json_n`` is the metadata exactly as
+stored. The encoding is unambiguous: the previous hash has a fixed length and canonical JSON
+never contains a raw line feed, so the first one ends the header. The metadata is hashed as its
+stored bytes rather than escaped into the header: it is most of the record, and the hash is
+computed under the write lock on every decision.
 
 A checkpoint is the server key's Ed25519 signature over the canonical JSON of
 ``{"purpose", "seq", "head_hash", "kid", "created_at"}``: it pins the whole chain up to ``seq``.
@@ -16,6 +23,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 
 from openleash.crypto.canonical import canonicalize
@@ -25,9 +33,8 @@ from openleash.domain.errors import OpenLeashError
 #: The hash the first record chains from.
 GENESIS_HASH = "0" * 64
 
-#: What a record's hash covers, in the order the store passes the values: every column of the
-#: stored record except the two hashes.
-CHAINED_FIELDS = (
+#: The fields of a record's header, in the order the store passes their values.
+HEADER_FIELDS = (
     "seq",
     "event_id",
     "timestamp",
@@ -39,22 +46,45 @@ CHAINED_FIELDS = (
     "agent_principal_id",
     "action_type",
     "result",
-    "metadata_json",
 )
+
+#: What a record's hash covers, in order: every stored column except the two hashes.
+CHAINED_FIELDS = (*HEADER_FIELDS, "metadata_json")
 
 #: Domain separation: a checkpoint signature can never pass for another signed message.
 CHECKPOINT_PURPOSE = "openleash.audit.checkpoint.v1"
 
 _SIGNATURE_LENGTH = 64
+_HEADER_WIDTH = len(HEADER_FIELDS)
+_FLAT = frozenset({str, int, type(None)})
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 def record_hash(prev_hash: str, fields: Sequence[Any]) -> str:
     """The hash of one record: ``fields`` are the values of :data:`CHAINED_FIELDS`, in order.
 
-    Raises ``ValueError`` when ``prev_hash`` is not hex (a stored hash that was tampered with).
+    Raises ``ValueError`` when ``prev_hash`` is not hex (a stored hash that was tampered with)
+    or ``fields`` has the wrong length.
     """
-    content = canonicalize(dict(zip(CHAINED_FIELDS, fields, strict=True)))
-    return hashlib.sha256(bytes.fromhex(prev_hash) + content).hexdigest()
+    if len(fields) != _HEADER_WIDTH + 1:
+        raise ValueError(f"a record has {_HEADER_WIDTH + 1} chained fields, not {len(fields)}")
+    digest = hashlib.sha256(bytes.fromhex(prev_hash))
+    digest.update(_header(dict(zip(HEADER_FIELDS, fields, strict=False))))
+    digest.update(b"\n")
+    digest.update(str(fields[_HEADER_WIDTH]).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _header(header: dict[str, Any]) -> bytes:
+    # Hashed under the write lock for every record. With ASCII keys and only strings, nulls and
+    # integers (a stored header), orjson's sorted output is the RFC 8785 form (canonical.py
+    # explains why); anything else, and integers beyond 2**53, take the general path.
+    if all(type(value) in _FLAT for value in header.values()):
+        try:
+            return orjson.dumps(header, option=_SORTED)
+        except orjson.JSONEncodeError:
+            pass
+    return canonicalize(header)
 
 
 def checkpoint_message(*, seq: int, head_hash: str, kid: str, created_at: str) -> bytes:

@@ -80,6 +80,10 @@ class Checker:
     def count(self) -> int:
         return len(self.issues)
 
+    def line(self, path: Path) -> int | None:
+        """The source line of ``path`` (or of its nearest ancestor), when known."""
+        return self._line_of(path)
+
     def mapping(
         self, data: Any, path: Path, *, keys: Collection[str] | None, required: Collection[str]
     ) -> dict[str, Any] | None:

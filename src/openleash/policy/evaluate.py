@@ -10,6 +10,9 @@ The server context answers ``$.context`` paths. The server builds it with
 ``risk``, the counterparty's ``domain`` and ``trust``) is filled in, and whatever it gives is
 used as given, so that ``when``, ``constraints`` and the response read the same values.
 
+A result other than ALLOW comes with an explanation in the owner's terms (:mod:`.explain`):
+what decided, and which condition kept the nearest allowing rule from holding.
+
 Fail closed: should anything unexpected go wrong while evaluating, the answer is DENY.
 """
 
@@ -21,6 +24,8 @@ from datetime import datetime
 from typing import Any, NamedTuple, assert_never
 
 from openleash.domain.models import Result
+from openleash.policy.constraints import constraints_hold, field_of
+from openleash.policy.explain import Scene, explain
 from openleash.policy.expressions import eval_expr
 from openleash.policy.limits import Usage, UsageKey, check_limits
 from openleash.policy.model import (
@@ -28,13 +33,11 @@ from openleash.policy.model import (
     RISK_RANK,
     TRUST_RANK,
     ActionPattern,
-    Constraints,
     DefaultEffect,
     Effect,
     Policy,
     Rule,
 )
-from openleash.policy.paths import UNDEFINED, is_js_number
 from openleash.policy.risk import LOWEST, risk_of
 from openleash.policy.schedule import schedule_holds
 from openleash.policy.trust import UNKNOWN, counterparty_of, trust_of
@@ -88,6 +91,10 @@ class Evaluation:
     limits: tuple[dict[str, Any], ...] = ()
     #: The action's risk level; ``None`` only when evaluation failed closed.
     risk_level: str | None = LOWEST
+    #: For a result other than ALLOW: why, in the owner's terms (see :mod:`.explain`).
+    explanation: str | None = None
+    #: The same as data: ``decided_by``, ``nearest_allow_rule``, ``failed``, ``condition``.
+    explanation_details: dict[str, Any] | None = None
 
 
 class _Facts(NamedTuple):
@@ -114,6 +121,7 @@ def evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) ->
             trace=(),
             error=f"{type(exc).__name__}: {exc}",
             risk_level=None,
+            explanation=FAILED_CLOSED_REASON,
         )
 
 
@@ -151,6 +159,10 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
         if matched is None and entry["final_match"]:
             matched, matched_entry = rule, entry
     result, reason, obligations = _decide(matched, policy.default, action)
+    explained = None
+    if result is not Result.ALLOW:
+        scene = Scene(context.now, facts.view, facts.risk, facts.trust)
+        explained = explain(policy, action, scene, trace, matched, result, obligations)
     return Evaluation(
         result=result,
         matched_rule_id=matched.id if matched is not None else None,
@@ -161,6 +173,8 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
         trace=tuple(trace),
         limits=_granted(matched, matched_entry),
         risk_level=facts.risk,
+        explanation=explained.text if explained is not None else None,
+        explanation_details=explained.details if explained is not None else None,
     )
 
 
@@ -331,14 +345,14 @@ def _obligations(rule: Rule, action: Mapping[str, Any]) -> Obligations:
 
 def _assurance_rank(action: Mapping[str, Any]) -> int:
     # v1: the level is what the agent wrote in its payload (LOW when absent); unknown is LOW.
-    level = _field(action.get("payload"), "assurance_level")
+    level = field_of(action.get("payload"), "assurance_level")
     return _LEVEL_RANK.get(level, 0) if type(level) is str else 0
 
 
 def _proof_required(rule: Rule | None, action: Mapping[str, Any]) -> bool:
     if rule is not None and rule.proof is not None and rule.proof.required is True:
         return True
-    trust = _field(action.get("relying_party"), "trust_profile")
+    trust = field_of(action.get("relying_party"), "trust_profile")
     return type(trust) is str and trust in PROOF_TRUST_PROFILES
 
 
@@ -354,56 +368,4 @@ def _copy(value: Any) -> Any:
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_copy(v) for v in value]
-    return value
-
-
-def _field(container: Any, key: str) -> Any:
-    return container.get(key, UNDEFINED) if isinstance(container, dict) else UNDEFINED
-
-
-# ---- constraints ----------------------------------------------------------------------------
-
-
-def constraints_hold(
-    constraints: Constraints,
-    action: Mapping[str, Any],
-    *,
-    risk: str = LOWEST,
-    trust: str = UNKNOWN,
-) -> bool:
-    payload = action.get("payload")
-    return (
-        _amount_ok(constraints, payload)
-        and _in_list(constraints.currency, _field(payload, "currency"))
-        and _in_list(constraints.merchant_domain, _domain(payload, action, "merchant_domain"))
-        and _in_list(constraints.allowed_domains, _domain(payload, action, "domain"))
-        and _not_blocked(constraints.blocked_domains, _domain(payload, action, "domain"))
-        and (constraints.counterparty_trust is None or trust in constraints.counterparty_trust)
-        and (constraints.max_risk is None or RISK_RANK[risk] <= RISK_RANK[constraints.max_risk])
-    )
-
-
-def _amount_ok(constraints: Constraints, payload: Any) -> bool:
-    low, high = constraints.amount_min, constraints.amount_max
-    if low is None and high is None:
-        return True
-    amount = _field(payload, "amount_minor")
-    if not is_js_number(amount):
-        return False
-    return (low is None or amount >= low) and (high is None or amount <= high)
-
-
-def _in_list(allowed: tuple[str, ...] | None, value: Any) -> bool:
-    return allowed is None or (type(value) is str and value in allowed)
-
-
-def _not_blocked(blocked: tuple[str, ...] | None, value: Any) -> bool:
-    return blocked is None or not (type(value) is str and value in blocked)
-
-
-def _domain(payload: Any, action: Mapping[str, Any], key: str) -> Any:
-    """``payload[key] ?? relying_party.domain``: only null and missing fall back."""
-    value = _field(payload, key)
-    if value is None or value is UNDEFINED:
-        return _field(action.get("relying_party"), "domain")
     return value

@@ -137,7 +137,7 @@ def eval_expr(
     """Whether ``expr`` holds; ``server_context`` answers ``$.context`` paths when given."""
     match expr:
         case Match():
-            return _OPS[expr.op](_actual(expr, action, server_context), expr)
+            return _OPS[expr.op](match_actual(expr, action, server_context), expr)
         case AllOf(items):
             return all(eval_expr(item, action, server_context) for item in items)
         case AnyOf(items):
@@ -148,9 +148,10 @@ def eval_expr(
             assert_never(expr)
 
 
-def _actual(
+def match_actual(
     expr: Match, action: Mapping[str, Any], server_context: Mapping[str, Any] | None
 ) -> Any:
+    """The value the path of ``expr`` reads (:data:`UNDEFINED` when there is none)."""
     segments = expr.path.segments
     if server_context is None or not segments or segments[0] != "context":
         # v1 without a server context: `$.context` reads the action, from which the request

@@ -23,6 +23,7 @@ from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.limits import allowed_action, decision_context
 from openleash.service.options import Options
 from openleash.service.ports import Transaction
+from openleash.service.redaction import redact
 from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
 from openleash.service.timefmt import iso
 
@@ -71,6 +72,8 @@ async def _decide_and_record(
     agent, now = call.agent, call.now
     digest = action_hash(action)
     decision_id = new_id()
+    # Redacted outside the transaction (it holds every process's write lock); hashed before.
+    stored_action = redact(action, options.audit_redact) if options.audit_redact else action
 
     async def work(tx: Transaction) -> Decided:
         await record_nonce(tx, call, options)
@@ -89,7 +92,7 @@ async def _decide_and_record(
             await tx.record_allowed(
                 allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
             )
-        await tx.append([_audit_event(agent, now, decided)])
+        await tx.append([_audit_event(agent, now, decided, stored_action)])
         return decided
 
     return await runtime.store.submit(work)
@@ -161,10 +164,14 @@ def decision_body(
     }
     if evaluation.result is Result.ALLOW and evaluation.limits:
         body["limits"] = [dict(limit) for limit in evaluation.limits]
+    if evaluation.explanation is not None:
+        body["explanation"] = evaluation.explanation
     return body
 
 
-def _audit_event(agent: Agent, now: datetime, decided: Decided) -> AuditEvent:
+def _audit_event(
+    agent: Agent, now: datetime, decided: Decided, stored_action: dict[str, Any]
+) -> AuditEvent:
     evaluation, action = decided.evaluation, decided.action
     return AuditEvent(
         event_id=new_id(),
@@ -188,12 +195,14 @@ def _audit_event(agent: Agent, now: datetime, decided: Decided) -> AuditEvent:
                 {"type": kind, "details_json": details} for kind, details in evaluation.obligations
             ],
             "risk_level": evaluation.risk_level,
+            "explanation": evaluation.explanation,
+            "explanation_details": evaluation.explanation_details,
             "limits": [dict(limit) for limit in evaluation.limits],
             "policy_id": decided.effective.policy_ids[0],
             "policy_ids": list(decided.effective.policy_ids),
             "policy_hash": decided.effective.policy_hash,
             "proof_required": evaluation.proof_required,
-            "action": action,
+            "action": stored_action,
             "trace": {"rules": [dict(t) for t in evaluation.trace]},
         },
     )

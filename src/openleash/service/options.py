@@ -23,5 +23,8 @@ class Options:
     #: How stale (seconds) the in-memory agents, keys and policies may be before the store's
     #: revision is checked again. 0 checks on every request.
     config_refresh_seconds: float = 0.0
+    #: JSONPaths into the action whose values are replaced by "[REDACTED]" in audit records
+    #: (``audit.redact``); the action hash is always of the action as sent.
+    audit_redact: tuple[str, ...] = ()
     #: the clock; tests inject a fixed one. Time is a parameter everywhere below the service.
     clock: Callable[[], datetime] = field(default=utc_now)

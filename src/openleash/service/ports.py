@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
+from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -105,11 +106,35 @@ class InviteRepo(Protocol):
 
 
 class AuditLog(Protocol):
-    async def append(self, events: Sequence[AuditEvent]) -> None: ...
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        """Append in order, each record chained to the one before it (docs/audit.md).
+
+        INVARIANT: the records of all transactions form one chain in seq order, whatever process
+        writes; a record rolled back (with its unit or transaction) leaves no trace in it."""
+        ...
+
     async def page(
         self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
-        """Newest first: ``([(seq, event), ...], total)``; ``before_seq`` is the cursor."""
+        """Newest first: ``([(seq, event), ...], total)``; ``before_seq`` is the cursor.
+
+        Filters: ``owner_id``, ``agent_principal_id``, ``event_type``, ``principal_id``,
+        ``action_type``, ``result`` (equality), ``since`` (>=) and ``until`` (<) timestamps."""
+        ...
+
+    async def audit_rows(
+        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+    ) -> list[AuditRow]:
+        """Stored records with their hashes, oldest first, seq > ``after_seq`` (the filters of
+        :meth:`page`)."""
+        ...
+
+    async def last_seq(self) -> int:
+        """The seq of the newest record; 0 when there is none."""
+        ...
+
+    async def list_checkpoints(self) -> list[AuditCheckpoint]:
+        """Every signed checkpoint of the chain, oldest first."""
         ...
 
 

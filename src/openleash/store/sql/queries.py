@@ -166,8 +166,7 @@ ADD_CHECKPOINT = (
     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING"
 )
 LIST_CHECKPOINTS = (
-    "SELECT seq, head_hash, kid, signature, created_at FROM audit_checkpoints"
-    " WHERE seq <= ? ORDER BY seq"
+    "SELECT seq, head_hash, kid, signature, created_at FROM audit_checkpoints ORDER BY seq"
 )
 
 # INVARIANT: seq has no gaps (AUTOINCREMENT inside transactions: a rolled-back insert gives its

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from openleash.crypto import GENESIS_HASH, sign_checkpoint
+from openleash.crypto import GENESIS_HASH, iso_ms, sign_checkpoint
 from openleash.domain.models import AuditEvent
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
@@ -42,24 +42,29 @@ class AuditCheckpointRule:
         if self.every_records <= 0 or self.every_seconds <= 0:
             raise ValueError("audit checkpoints need a positive record count and interval")
 
-    def due(self, seq: int, event: AuditEvent, last: datetime | None) -> bool:
-        if seq % self.every_records == 0 or event.event_type in KEY_EVENTS or last is None:
+    def due(self, seq: int, event: AuditEvent, next_at: str | None) -> bool:
+        """``next_at``: when the time rule asks for the next one (None: no checkpoint yet)."""
+        if seq % self.every_records == 0 or event.event_type in KEY_EVENTS or next_at is None:
             return True
-        moment = _parse(event.timestamp)
-        return moment is not None and moment - last >= timedelta(seconds=self.every_seconds)
+        return _not_before(event.timestamp, next_at)
+
+    def next_at(self, created_at: str) -> str | None:
+        """The ``next_at`` after a checkpoint made at ``created_at`` (None if unreadable)."""
+        moment = _parse(created_at)
+        return None if moment is None else iso_ms(moment + timedelta(seconds=self.every_seconds))
 
 
 class ChainWriter:
     """The chain's state in one write transaction. :meth:`forget` after a partial rollback."""
 
-    __slots__ = ("_checkpointed_at", "_hash", "_loaded", "_rule", "_seq")
+    __slots__ = ("_hash", "_loaded", "_next_at", "_rule", "_seq")
 
     def __init__(self, rule: AuditCheckpointRule) -> None:
         self._rule = rule
         self._loaded = False
         self._seq = 0
         self._hash = GENESIS_HASH
-        self._checkpointed_at: datetime | None = None
+        self._next_at: str | None = None
 
     def forget(self) -> None:
         """Read the head again on the next append: a ``ROLLBACK TO`` may have undone records
@@ -69,7 +74,7 @@ class ChainWriter:
     def append(self, db: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
         if not self._loaded:
             self._load(db)
-        rule, last = self._rule, self._checkpointed_at
+        rule, next_at = self._rule, self._next_at
         seq, head = self._seq, self._hash
         params: list[tuple[Any, ...]] = []
         due: list[tuple[int, str, str]] = []
@@ -77,14 +82,15 @@ class ChainWriter:
             seq += 1
             values, head = rows.chained_event_params(event, seq, head)
             params.append(values)
-            if rule.due(seq, event, last):
+            if rule.due(seq, event, next_at):
                 due.append((seq, head, event.timestamp))
-                last = _parse(event.timestamp) or last
+                next_at = rule.next_at(event.timestamp) or next_at
         db.executemany(q.APPEND_CHAINED, params)
         # INVARIANT: advanced only once the rows are in; a failed insert leaves the head alone.
         self._seq, self._hash = seq, head
         for at_seq, at_hash, created_at in due:
-            self._checkpoint(db, at_seq, at_hash, created_at)
+            if self._checkpoint(db, at_seq, at_hash, created_at):
+                self._next_at = rule.next_at(created_at) or self._next_at
 
     def _load(self, db: sqlite3.Connection) -> None:
         seq, head, checkpointed_at = db.execute(q.CHAIN_HEAD).fetchone()
@@ -92,21 +98,33 @@ class ChainWriter:
         # Records of a store older than the chain have empty hashes: the chain goes on from
         # there (verification reports them as not chained).
         self._hash = GENESIS_HASH if seq is None else head
-        self._checkpointed_at = None if checkpointed_at is None else _parse(checkpointed_at)
+        self._next_at = None if checkpointed_at is None else self._rule.next_at(checkpointed_at)
         self._loaded = True
 
-    def _checkpoint(self, db: sqlite3.Connection, seq: int, head: str, created_at: str) -> None:
+    def _checkpoint(self, db: sqlite3.Connection, seq: int, head: str, created_at: str) -> bool:
         # Looked up each time (rarely: once per checkpoint), never cached: a unit earlier in
         # this same transaction may have rotated the key.
         found = db.execute(q.ACTIVE_SIGNING_KEY).fetchone()
         if found is None:
-            return  # no server key yet: the next record after one exists is checkpointed
+            return False  # no server key yet: the next record after one exists is checkpointed
         kid, private_key_b64 = found
         signature = sign_checkpoint(
             private_key_b64, seq=seq, head_hash=head, kid=kid, created_at=created_at
         )
         db.execute(q.ADD_CHECKPOINT, (seq, head, kid, signature, created_at))
-        self._checkpointed_at = _parse(created_at) or self._checkpointed_at
+        return True
+
+
+def _not_before(timestamp: str, threshold: str) -> bool:
+    # Timestamps the service writes (``YYYY-MM-DDTHH:MM:SS.sssZ``) compare as text, which
+    # costs nothing per record; any other spelling is parsed (and ignored if unreadable).
+    if len(timestamp) == len(threshold) == _ISO_LENGTH and timestamp[-1] == threshold[-1] == "Z":
+        return timestamp >= threshold
+    moment, limit = _parse(timestamp), _parse(threshold)
+    return moment is not None and limit is not None and moment >= limit
+
+
+_ISO_LENGTH = len("2026-01-01T00:00:00.000Z")
 
 
 def _parse(timestamp: str) -> datetime | None:

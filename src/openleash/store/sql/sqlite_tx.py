@@ -235,29 +235,28 @@ class SqliteTransaction:
             raise ValueError("limit must not be negative")
         names, values = _audit_filters(filters or {})
         cursor = self._db().execute(q.audit_rows(names), [*values, after_seq, limit])
-        cursor.arraysize = limit or 1
         return list(map(AuditRow._make, cursor.fetchall()))
 
     async def last_seq(self) -> int:
         """The seq of the newest record; 0 when the log is empty."""
         return int(self._db().execute(q.LAST_SEQ).fetchone()[0])
 
-    async def list_checkpoints(self, up_to_seq: int) -> list[AuditCheckpoint]:
-        """Signed checkpoints at or before ``up_to_seq``, oldest first."""
-        cursor = self._db().execute(q.LIST_CHECKPOINTS, (up_to_seq,))
-        return [rows.checkpoint_from(r) for r in cursor]
+    async def list_checkpoints(self) -> list[AuditCheckpoint]:
+        """Every signed checkpoint of the chain, oldest first."""
+        return [rows.checkpoint_from(r) for r in self._db().execute(q.LIST_CHECKPOINTS)]
 
     async def page(
         self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
         """Filters (all optional, ``None`` means absent): ``owner_id``, ``agent_principal_id``,
-        ``event_type``, ``principal_id`` (equality), ``since`` (timestamp >= since) and
-        ``until`` (timestamp < until). ``total`` counts every matching event, ignoring the cursor.
+        ``event_type``, ``principal_id``, ``action_type``, ``result`` (equality), ``since``
+        (timestamp >= since) and ``until`` (timestamp < until). ``total`` counts every matching
+        event, ignoring the cursor.
 
         Cost: a page reads about ``limit`` rows, plus the rows a rare filter skips. The total is
         two index probes without filters and an index-only count with ``owner_id`` or
-        ``agent_principal_id`` (with or without a time window); ``event_type``, ``principal_id``
-        or a time window alone count by scanning the log (about 0.2 s per million events).
+        ``agent_principal_id`` (with or without a time window); the other filters alone count by
+        scanning the log (about 0.2 s per million events).
         """
         if limit < 0:
             raise ValueError("limit must not be negative")

@@ -1,0 +1,72 @@
+"""``constraints``: the fixed checks of a rule on the payload and on what the server knows.
+
+Each check is a small predicate, shared by :func:`constraints_hold` (the decision) and the
+explanation of a decision (:mod:`openleash.policy.explain`), so that the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from openleash.policy.model import RISK_RANK, Constraints
+from openleash.policy.paths import UNDEFINED, is_js_number
+from openleash.policy.risk import LOWEST
+from openleash.policy.trust import UNKNOWN
+
+
+def constraints_hold(
+    constraints: Constraints,
+    action: Mapping[str, Any],
+    *,
+    risk: str = LOWEST,
+    trust: str = UNKNOWN,
+) -> bool:
+    payload = action.get("payload")
+    return (
+        amount_ok(constraints, payload)
+        and in_list(constraints.currency, field_of(payload, "currency"))
+        and in_list(constraints.merchant_domain, domain_of(payload, action, "merchant_domain"))
+        and in_list(constraints.allowed_domains, domain_of(payload, action, "domain"))
+        and not_blocked(constraints.blocked_domains, domain_of(payload, action, "domain"))
+        and trust_ok(constraints, trust)
+        and risk_ok(constraints, risk)
+    )
+
+
+def amount_ok(constraints: Constraints, payload: Any) -> bool:
+    low, high = constraints.amount_min, constraints.amount_max
+    if low is None and high is None:
+        return True
+    amount = field_of(payload, "amount_minor")
+    if not is_js_number(amount):
+        return False
+    return (low is None or amount >= low) and (high is None or amount <= high)
+
+
+def in_list(allowed: tuple[str, ...] | None, value: Any) -> bool:
+    return allowed is None or (type(value) is str and value in allowed)
+
+
+def not_blocked(blocked: tuple[str, ...] | None, value: Any) -> bool:
+    return blocked is None or not (type(value) is str and value in blocked)
+
+
+def trust_ok(constraints: Constraints, trust: str) -> bool:
+    return constraints.counterparty_trust is None or trust in constraints.counterparty_trust
+
+
+def risk_ok(constraints: Constraints, risk: str) -> bool:
+    return constraints.max_risk is None or RISK_RANK[risk] <= RISK_RANK[constraints.max_risk]
+
+
+def field_of(container: Any, key: str) -> Any:
+    return container.get(key, UNDEFINED) if isinstance(container, dict) else UNDEFINED
+
+
+def domain_of(payload: Any, action: Mapping[str, Any], key: str) -> Any:
+    """``payload[key] ?? relying_party.domain``: only null and missing fall back."""
+    value = field_of(payload, key)
+    if value is None or value is UNDEFINED:
+        return field_of(action.get("relying_party"), "domain")
+    return value
