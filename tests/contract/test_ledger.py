@@ -117,3 +117,13 @@ async def test_usage_groups_by_fields(store: Store) -> None:
         [(("EUR",), 7, 1), (("USD",), 15, 2), ((None,), 1, 1)], key=repr
     )
     assert later == [(("USD",), 5, 1)]
+
+
+async def test_whole_amounts_come_back_as_integers(store: Store) -> None:
+    await fill(store, allowed(1, amount=100), allowed(2, amount=2.5))
+    amount, _ = await usage(store, by=(("currency", "USD"),))
+    assert amount == 102.5
+    await fill(store, allowed(3, amount=0.5))
+    amount, count = await usage(store)
+    assert (amount, count) == (103, 3)
+    assert type(amount) is int

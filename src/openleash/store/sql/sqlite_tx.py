@@ -32,6 +32,14 @@ def _next_purge_turn() -> bool:
     return next(_uses) % q.PURGE_EVERY == 0
 
 
+def _number(value: float | int) -> float | int:
+    """Amounts are stored as REAL; whole ones come back as ``int``, as JavaScript prints them
+    (``100``, not ``100.0``), which also keeps them on the fast path of canonical JSON."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
 class SqliteTransaction:
     """Every repository of :class:`~openleash.service.ports.Transaction` over one open
     ``BEGIN IMMEDIATE`` transaction. Unusable once the transaction has ended."""
@@ -293,7 +301,7 @@ class SqliteTransaction:
     async def usage(self, where: UsageFilter) -> tuple[float, int]:
         sql, params = q.usage_sql(where)
         amount, count = self._db().execute(sql, params).fetchone()
-        return amount, int(count)
+        return _number(amount), int(count)
 
     async def usage_groups(
         self, where: UsageFilter, group_by: tuple[str, ...]
@@ -301,7 +309,7 @@ class SqliteTransaction:
         sql, params = q.usage_groups_sql(where, group_by)
         width = len(group_by)
         return [
-            (tuple(v or None for v in row[:width]), row[width], int(row[width + 1]))
+            (tuple(v or None for v in row[:width]), _number(row[width]), int(row[width + 1]))
             for row in self._db().execute(sql, params)
         ]
 
