@@ -115,8 +115,6 @@ def _proof(
         "policy_hash": decided.effective.policy_hash,
         "risk_level": evaluation.risk_level,
     }
-    if evaluation.limits:
-        extra["limits"] = [dict(limit) for limit in evaluation.limits]
     return issue_proof(
         snap.keyring.active(),
         now=call.now,
