@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -55,6 +56,17 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def _settle_garbage_collector() -> None:
+    """Move what start-up allocated out of the collector's way and collect less often.
+
+    Requests allocate many short-lived objects; with the default thresholds the cyclic
+    collector runs every few requests and, walking every long-lived object of the process each
+    time it reaches the oldest generation, puts milliseconds on the tail latency."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def create_app(
     settings: Settings | None = None,
     services: Callable[[], Awaitable[Services]] | None = None,
@@ -69,6 +81,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = await (services or opener)()
         app.state.services = opened
+        _settle_garbage_collector()
         try:
             yield
         finally:
