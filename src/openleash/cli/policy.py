@@ -129,6 +129,12 @@ def show_command(
     "id, create one with it.",
 )
 @click.option("--name", default=None, help="A name to show in lists.")
+@click.option(
+    "--observe",
+    is_flag=True,
+    help="Shadow mode for a new policy: evaluate it next to the enforcing ones and record its "
+    "would-be decision in the audit log, without ever enforcing it.",
+)
 @data_dir_option
 @config_option
 @fails_cleanly
@@ -138,6 +144,7 @@ def upsert_command(
     applies_to_agent: str | None,
     policy_id: str | None,
     name: str | None,
+    observe: bool,
     data_dir: Path | None,
     config_path: Path | None,
 ) -> None:
@@ -156,6 +163,7 @@ def upsert_command(
             policy_id=policy_id,
             applies_to_agent=applies_to_agent,
             name=name,
+            mode="observe" if observe else "enforce",
         )
 
     try:
@@ -165,8 +173,10 @@ def upsert_command(
             _explain_owner_choice(exc)
         raise
     applies = stored["applies_to_agent_principal_id"] or "all the owner's agents"
+    shadow = ", observed only (shadow mode)" if observe else ""
     click.echo(
-        f"Stored policy {stored['policy_id']} (owner {stored['owner_id']}, applies to {applies})."
+        f"Stored policy {stored['policy_id']} (owner {stored['owner_id']}, "
+        f"applies to {applies}{shadow})."
     )
 
 

@@ -82,6 +82,8 @@ class Binding:
     applies_to_agent_principal_id: str | None
     applies_to_group_id: str | None = None
     rank: int | None = None
+    #: ``enforce`` (decides) or ``observe`` (shadow mode: evaluated and recorded, never enforced)
+    mode: str = "enforce"
 
 
 @dataclass(frozen=True, slots=True)

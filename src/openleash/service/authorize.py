@@ -35,6 +35,8 @@ class Decided:
     decision_id: str
     evaluation: Evaluation
     effective: EffectivePolicy
+    #: The would-be decision of the observed (shadow) policy, if the agent has one.
+    shadow: Evaluation | None = None
 
 
 async def authorize(
@@ -75,10 +77,9 @@ async def _decide_and_record(
     # Redacted outside the transaction (it holds every process's write lock); hashed before.
     stored_action = redact(action, options.audit_redact) if options.audit_redact else action
 
-    async def work(tx: Transaction) -> Decided:
-        await record_nonce(tx, call, options)
+    async def decide(tx: Transaction, policy: EffectivePolicy) -> Evaluation:
         server_context, usage = await decision_context(
-            tx, effective.policy, action, agent.owner_id, agent.agent_principal_id, now
+            tx, policy.policy, action, agent.owner_id, agent.agent_principal_id, now
         )
         context = EvalContext(
             now=now,
@@ -86,8 +87,13 @@ async def _decide_and_record(
             server_context=server_context,
             usage=usage,
         )
-        evaluation = evaluate(effective.policy, action, context)
-        decided = Decided(action, digest, decision_id, evaluation, effective)
+        return evaluate(policy.policy, action, context)
+
+    async def work(tx: Transaction) -> Decided:
+        await record_nonce(tx, call, options)
+        evaluation = await decide(tx, effective)
+        shadow = await decide(tx, effective.observed) if effective.observed else None
+        decided = Decided(action, digest, decision_id, evaluation, effective, shadow)
         if evaluation.result is Result.ALLOW:
             await tx.record_allowed(
                 allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
@@ -202,5 +208,22 @@ def _audit_event(
             "proof_required": evaluation.proof_required,
             "action": stored_action,
             "trace": {"rules": [dict(t) for t in evaluation.trace]},
+            "shadow": _shadow(decided),
         },
     )
+
+
+def _shadow(decided: Decided) -> dict[str, Any] | None:
+    """What the observed policy would have decided; recorded, never enforced."""
+    shadow, observed = decided.shadow, decided.effective.observed
+    if shadow is None or observed is None:
+        return None
+    return {
+        "result": shadow.result.value,
+        "matched_rule_id": shadow.matched_rule_id,
+        "reason": shadow.reason,
+        "explanation": shadow.explanation,
+        "policy_ids": list(observed.policy_ids),
+        "policy_hash": observed.policy_hash,
+        "differs": shadow.result is not decided.evaluation.result,
+    }

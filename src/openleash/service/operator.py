@@ -45,6 +45,7 @@ async def upsert_policy_default_owner(
     policy_id: str | None = None,
     applies_to_agent: str | None = None,
     name: str | None = None,
+    mode: str = "enforce",
 ) -> dict[str, Any]:
     """:func:`~openleash.service.policies.upsert_policy`, with the sole owner as the default
     owner of a new policy. ``INVALID_REQUEST`` with ``details.owners`` when there is no single
@@ -60,6 +61,7 @@ async def upsert_policy_default_owner(
         policy_id=policy_id,
         applies_to_agent=applies_to_agent,
         name=name,
+        mode=mode,
     )
 
 

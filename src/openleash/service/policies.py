@@ -13,6 +13,9 @@ from openleash.service.options import Options
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
 
+#: A binding enforces its policy, or only observes it (shadow mode).
+BINDING_MODES = ("enforce", "observe")
+
 
 def validate_policy(policy_yaml: str) -> dict[str, Any]:
     """Parse and validate; raise ``INVALID_POLICY`` naming each place and line."""
@@ -58,9 +61,14 @@ async def upsert_policy(
     applies_to_agent: str | None = None,
     name: str | None = None,
     description: str | None = None,
+    mode: str = "enforce",
 ) -> dict[str, Any]:
-    """Update ``policy_id`` in place, or create a policy bound to the owner (or one agent)."""
+    """Update ``policy_id`` in place, or create a policy bound to the owner (or one agent).
+
+    A new policy's binding ``mode`` is ``enforce``, or ``observe`` for shadow mode."""
     validate_policy(policy_yaml)
+    if mode not in BINDING_MODES:
+        raise OpenLeashError("INVALID_REQUEST", f"mode must be one of {', '.join(BINDING_MODES)}")
     now = iso(options.clock())
     async with store.transaction() as tx:
         existing = await tx.get_policy(policy_id) if policy_id else None
@@ -80,7 +88,15 @@ async def upsert_policy(
             event, result = "POLICY_UPDATED", updated
         else:
             result = await _create(
-                tx, owner_id, policy_yaml, now, policy_id, applies_to_agent, name, description
+                tx,
+                owner_id,
+                policy_yaml,
+                now,
+                policy_id,
+                applies_to_agent,
+                name,
+                description,
+                mode,
             )
             event = "POLICY_UPSERTED"
         await tx.bump_revision()
@@ -92,6 +108,7 @@ async def upsert_policy(
             policy_id=result.policy_id,
             owner_id=result.owner_id,
             applies_to_agent_principal_id=result.applies_to_agent_principal_id,
+            mode=mode if event == "POLICY_UPSERTED" else None,
         )
     return policy_view(result, with_yaml=False)
 
@@ -105,6 +122,7 @@ async def _create(
     applies_to_agent: str | None,
     name: str | None,
     description: str | None,
+    mode: str,
 ) -> PolicyRecord:
     if not owner_id:
         raise OpenLeashError("INVALID_REQUEST", "An owner is required to create a policy")
@@ -124,7 +142,9 @@ async def _create(
     )
     await tx.put_policy(created)
     await tx.add_binding(
-        Binding(str(uuid.uuid4()), "user", owner_id, created.policy_id, agent_principal_id)
+        Binding(
+            str(uuid.uuid4()), "user", owner_id, created.policy_id, agent_principal_id, mode=mode
+        )
     )
     return created
 

@@ -8,11 +8,11 @@ the hot path of ``/v1/authorize`` reads one integer from the store instead of pa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from openleash.crypto import KeyRing, canonicalize, sha256_hex
 from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import Agent, PolicyRecord
+from openleash.domain.models import Agent, Binding, PolicyRecord
 from openleash.policy import Policy, merge_layers, order_bindings, parse_policy
 from openleash.service.ports import Store
 
@@ -23,6 +23,9 @@ class EffectivePolicy:
     policy_ids: tuple[str, ...]
     #: SHA-256 of the canonical JSON of the merged policy: which policy version decided.
     policy_hash: str
+    #: Shadow mode: the merged policy of the agent's ``observe`` bindings, evaluated next to
+    #: this one and recorded, never enforced.
+    observed: EffectivePolicy | None = None
 
 
 class Snapshot:
@@ -85,17 +88,26 @@ class Runtime:
         async with self.store.read() as tx:
             bindings = await tx.list_bindings(agent.owner_type, agent.owner_id)
             ordered = order_bindings(bindings, agent.agent_principal_id, ())
-            records = [await tx.get_policy(b.policy_id) for b in ordered]
-        present = [r for r in records if r is not None]
+            records = {b.policy_id: await tx.get_policy(b.policy_id) for b in ordered}
+        enforced = [b for b in ordered if b.mode != "observe"]
+        observed = [b for b in ordered if b.mode == "observe"]
         result = None
-        if ordered:
-            if not present:
-                raise OpenLeashError("POLICY_NOT_FOUND", "Bound policy not found")
-            merged = merge_layers([self._parse(r) for r in present])
-            digest = sha256_hex(canonicalize(merged.canonical_data()))
-            result = EffectivePolicy(merged, tuple(r.policy_id for r in present), digest)
+        if enforced:
+            result = self._merge(enforced, records)
+            if observed:
+                result = replace(result, observed=self._merge(observed, records))
         snap._effective[agent.agent_principal_id] = result
         return result
+
+    def _merge(
+        self, bindings: list[Binding], records: dict[str, PolicyRecord | None]
+    ) -> EffectivePolicy:
+        present = [r for r in (records[b.policy_id] for b in bindings) if r is not None]
+        if not present:
+            raise OpenLeashError("POLICY_NOT_FOUND", "Bound policy not found")
+        merged = merge_layers([self._parse(r) for r in present])
+        digest = sha256_hex(canonicalize(merged.canonical_data()))
+        return EffectivePolicy(merged, tuple(r.policy_id for r in present), digest)
 
     def _parse(self, record: PolicyRecord) -> Policy:
         key = (record.policy_id, record.policy_yaml)

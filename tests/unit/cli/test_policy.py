@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from openleash.bootstrap import Services
 from openleash.service.policies import list_policies
 
 from .conftest import Cli
@@ -184,3 +185,16 @@ def test_delete_needs_a_policy_id(run: Cli) -> None:
 
     assert result.exit_code == 2
     assert "--policy-id" in result.output
+
+
+def test_upsert_observe_creates_a_shadow_binding(run: Cli, owner: str, policy_file: Path) -> None:
+    result = run("policy", "upsert", "--file", str(policy_file), "--observe")
+
+    assert result.exit_code == 0, result.output
+    assert "shadow mode" in result.output
+
+    async def modes(s: Services) -> list[str]:
+        async with s.store.read() as tx:
+            return sorted(b.mode for b in await tx.list_bindings("user", owner))
+
+    assert run.query(modes) == ["enforce", "observe"]

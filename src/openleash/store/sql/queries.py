@@ -72,9 +72,9 @@ DELETE_POLICY = "DELETE FROM policies WHERE policy_id = ?"
 
 _BINDING_COLUMNS = (
     "binding_id, owner_type, owner_id, policy_id, applies_to_agent_principal_id, "
-    "applies_to_group_id, rank"
+    "applies_to_group_id, rank, mode"
 )
-ADD_BINDING = f"INSERT INTO bindings ({_BINDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+ADD_BINDING = f"INSERT INTO bindings ({_BINDING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 LIST_BINDINGS = (
     f"SELECT {_BINDING_COLUMNS} FROM bindings WHERE owner_type = ? AND owner_id = ? ORDER BY seq"
 )

@@ -100,6 +100,7 @@ def binding_params(b: Binding) -> tuple[Any, ...]:
         b.applies_to_agent_principal_id,
         b.applies_to_group_id,
         b.rank,
+        b.mode,
     )
 
 
