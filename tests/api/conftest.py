@@ -109,9 +109,8 @@ def new_agent_keys() -> tuple[str, str]:
     return generate_keypair()
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin-token")
+def running_api(settings: Settings) -> Iterator[Api]:
+    """The app over ``settings`` with an injected clock, an owner, and agent ``agent-1``."""
     clock = Clock()
     options = replace(options_from(settings), clock=clock, config_refresh_seconds=0.0)
     holder: dict[str, Services] = {}
@@ -128,6 +127,11 @@ def api(tmp_path: Path) -> Iterator[Api]:
         result = client.portal.call(_setup, services, public)
         agent = Agent("agent-1", result["owner"]["user_principal_id"], private, public)
         yield Api(client, services, clock, agent, settings.data_dir)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    yield from running_api(Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin-token"))
 
 
 async def _setup(services: Services, public_key_b64: str) -> dict[str, Any]:

@@ -6,19 +6,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from openleash.api.app import create_asgi
-from openleash.bootstrap import Services, open_services, options_from
 from openleash.config import Settings
 from openleash.crypto import action_hash
 from openleash.domain.action import parse_action
 from openleash.service.audit_chain import verify_chain
-from tests.api.conftest import Agent, Api, Clock, TestClient, _setup, new_agent_keys
+from tests.api.conftest import Api, running_api
 from tests.api.test_authorize import body
 
 CARD = "4111111111111111"
@@ -27,23 +24,7 @@ REDACT = ("$.payload.card_number", "$.payload.travellers[*].passport")
 
 @pytest.fixture
 def redacting_api(tmp_path: Path) -> Iterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data", audit_redact=REDACT)
-    clock = Clock()
-    options = replace(options_from(settings), clock=clock, config_refresh_seconds=0.0)
-    holder: dict[str, Services] = {}
-
-    async def opener() -> Services:
-        holder["s"] = await open_services(settings, options)
-        return holder["s"]
-
-    app = create_asgi(settings, services=opener)
-    with TestClient(app, client=("127.0.0.1", 40000)) as client:
-        services = holder["s"]
-        public, private = new_agent_keys()
-        assert client.portal is not None
-        result = client.portal.call(_setup, services, public)
-        agent = Agent("agent-1", result["owner"]["user_principal_id"], private, public)
-        yield Api(client, services, clock, agent, settings.data_dir)
+    yield from running_api(Settings(data_dir=tmp_path / "data", audit_redact=REDACT))
 
 
 def _decisions(api: Api, **params: Any) -> list[dict[str, Any]]:
