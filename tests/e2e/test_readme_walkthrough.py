@@ -77,3 +77,7 @@ def test_cli_commands_of_the_walkthrough(demo: tuple[LiveServer, Path], tmp_path
     assert "line 7" in invalid.stdout + invalid.stderr
     rotated = run_cli(live.data_dir, "keys", "rotate", *data)
     assert rotated.returncode == 0
+    verified = run_cli(live.data_dir, "audit", "verify", *data, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    tail = run_cli(live.data_dir, "audit", "tail", "-n", "5", *data)
+    assert "KEY_ROTATED" in tail.stdout
