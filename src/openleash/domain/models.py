@@ -182,3 +182,26 @@ class UsageFilter:
     action_exact: str | None = None
     action_prefix: str | None = None
     by: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """An agent's request that its owner approve one action, identified by its action hash."""
+
+    approval_request_id: str
+    owner_type: str
+    owner_id: str
+    agent_principal_id: str
+    agent_id: str
+    decision_id: str
+    action: dict[str, Any]
+    action_hash: str
+    action_type: str
+    justification: str | None
+    status: str  # PENDING | APPROVED | DENIED
+    created_at: str
+    expires_at: str
+    resolved_at: str | None = None
+    resolved_by: str | None = None
+    denial_reason: str | None = None
+    consumed_at: str | None = None

@@ -18,6 +18,7 @@ from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.models import (
     Agent,
     AllowedAction,
+    ApprovalRequest,
     AuditEvent,
     Binding,
     Challenge,
@@ -138,6 +139,40 @@ class AuditLog(Protocol):
         ...
 
 
+class ApprovalRepo(Protocol):
+    async def add_approval_request(self, request: ApprovalRequest) -> None: ...
+    async def get_approval_request(self, approval_request_id: str) -> ApprovalRequest | None: ...
+    async def list_approval_requests(
+        self,
+        *,
+        owner_id: str | None = None,
+        agent_principal_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[ApprovalRequest]:
+        """Newest first."""
+        ...
+
+    async def resolve_approval_request(
+        self,
+        approval_request_id: str,
+        *,
+        status: str,
+        resolved_at: str,
+        resolved_by: str | None,
+        denial_reason: str | None = None,
+    ) -> bool:
+        """PENDING and not expired at ``resolved_at`` -> ``status``; False otherwise (exactly one
+        of any number of concurrent resolutions wins)."""
+        ...
+
+    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
+        """Mark an APPROVED request used; False when it is not APPROVED or already used.
+
+        INVARIANT: exactly one of any number of concurrent calls returns True."""
+        ...
+
+
 class Ledger(Protocol):
     """Allowed actions, counted by limits. Written in the transaction that allowed them."""
 
@@ -168,6 +203,7 @@ class Transaction(
     InviteRepo,
     AuditLog,
     Ledger,
+    ApprovalRepo,
     Protocol,
 ):
     """One unit of work over every repository."""

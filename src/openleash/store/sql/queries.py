@@ -298,3 +298,36 @@ def usage_sql(where: UsageFilter) -> tuple[str, list[Any]]:
         " FROM usage_streams s WHERE " + " AND ".join(clauses)
     )
     return sql, params
+
+
+# -- approval requests -------------------------------------------------------------------------
+
+_APPROVAL_COLUMNS = (
+    "approval_request_id, owner_type, owner_id, agent_principal_id, agent_id, decision_id, "
+    "action_json, action_hash, action_type, justification, status, created_at, expires_at, "
+    "resolved_at, resolved_by, denial_reason, consumed_at"
+)
+ADD_APPROVAL = (
+    f"INSERT INTO approval_requests ({_APPROVAL_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+GET_APPROVAL = f"SELECT {_APPROVAL_COLUMNS} FROM approval_requests WHERE approval_request_id = ?"
+RESOLVE_APPROVAL = (
+    "UPDATE approval_requests SET status = ?, resolved_at = ?, resolved_by = ?, denial_reason = ?"
+    " WHERE approval_request_id = ? AND status = 'PENDING' AND expires_at > ?"
+)
+CONSUME_APPROVAL = (
+    "UPDATE approval_requests SET consumed_at = ?"
+    " WHERE approval_request_id = ? AND status = 'APPROVED' AND consumed_at IS NULL"
+)
+#: Filters of list_approval_requests: the only column names put into that SQL.
+APPROVAL_FILTERS = ("owner_id", "agent_principal_id", "status")
+
+
+def list_approvals_sql(names: tuple[str, ...]) -> str:
+    where = " AND ".join(f"{n} = ?" for n in names if n in APPROVAL_FILTERS)
+    clause = f" WHERE {where}" if where else ""
+    return (
+        f"SELECT {_APPROVAL_COLUMNS} FROM approval_requests{clause}"
+        " ORDER BY created_at DESC, approval_request_id DESC LIMIT ?"
+    )

@@ -11,6 +11,7 @@ from openleash.crypto.chain import record_hash
 from openleash.domain.audit import AuditCheckpoint
 from openleash.domain.models import (
     Agent,
+    ApprovalRequest,
     AuditEvent,
     Binding,
     Challenge,
@@ -219,3 +220,31 @@ def event_from(row: Row) -> tuple[int, AuditEvent]:
 def _text(value: Any) -> str | None:
     # Only text is indexed; anything else in those keys is still kept in metadata_json.
     return value if isinstance(value, str) else None
+
+
+def approval_params(a: ApprovalRequest) -> tuple[Any, ...]:
+    return (
+        a.approval_request_id,
+        a.owner_type,
+        a.owner_id,
+        a.agent_principal_id,
+        a.agent_id,
+        a.decision_id,
+        dump_json(a.action),
+        a.action_hash,
+        a.action_type,
+        a.justification,
+        a.status,
+        a.created_at,
+        a.expires_at,
+        a.resolved_at,
+        a.resolved_by,
+        a.denial_reason,
+        a.consumed_at,
+    )
+
+
+def approval_from(row: Row) -> ApprovalRequest:
+    values = list(row)
+    values[6] = load_json(values[6])
+    return ApprovalRequest(*values)

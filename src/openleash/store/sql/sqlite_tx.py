@@ -12,6 +12,7 @@ from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import (
     Agent,
     AllowedAction,
+    ApprovalRequest,
     AuditEvent,
     Binding,
     Challenge,
@@ -315,6 +316,45 @@ class SqliteTransaction:
 
     async def allowed_before(self, owner_id: str, counterparty: str) -> int:
         return int(self._db().execute(q.ALLOWED_BEFORE, (owner_id, counterparty)).fetchone()[0])
+
+    # -- approval requests ----------------------------------------------------------------------
+
+    async def add_approval_request(self, request: ApprovalRequest) -> None:
+        self._db().execute(q.ADD_APPROVAL, rows.approval_params(request))
+
+    async def get_approval_request(self, approval_request_id: str) -> ApprovalRequest | None:
+        row = self._db().execute(q.GET_APPROVAL, (approval_request_id,)).fetchone()
+        return None if row is None else rows.approval_from(row)
+
+    async def list_approval_requests(
+        self,
+        *,
+        owner_id: str | None = None,
+        agent_principal_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[ApprovalRequest]:
+        given = {"owner_id": owner_id, "agent_principal_id": agent_principal_id, "status": status}
+        names = tuple(n for n in q.APPROVAL_FILTERS if given[n] is not None)
+        params = [given[n] for n in names] + [limit]
+        found = self._db().execute(q.list_approvals_sql(names), params)
+        return [rows.approval_from(r) for r in found]
+
+    async def resolve_approval_request(
+        self,
+        approval_request_id: str,
+        *,
+        status: str,
+        resolved_at: str,
+        resolved_by: str | None,
+        denial_reason: str | None = None,
+    ) -> bool:
+        params = (status, resolved_at, resolved_by, denial_reason, approval_request_id, resolved_at)
+        return self._db().execute(q.RESOLVE_APPROVAL, params).rowcount == 1
+
+    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
+        params = (consumed_at, approval_request_id)
+        return self._db().execute(q.CONSUME_APPROVAL, params).rowcount == 1
 
 
 def _audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
