@@ -31,6 +31,11 @@ def options_from(settings: Settings) -> Options:
         # Changes made by another process (the CLI, another worker) are seen within this time.
         config_refresh_seconds=0.1,
         audit_redact=settings.audit_redact,
+        approval_request_ttl_seconds=settings.approval_request_ttl_seconds,
+        approval_token_ttl_seconds=settings.approval_token_ttl_seconds,
+        session_ttl_seconds=settings.session_ttl_seconds,
+        require_totp=settings.require_totp,
+        webhook_allow_private=settings.webhook_allow_private,
     )
 
 

@@ -29,6 +29,13 @@ tokens:
   max_ttl_seconds: 3600
 store:
   url: ""                    # empty: SQLite file in the data folder
+approval:
+  request_ttl_seconds: 86400 # how long an approval request may wait for its owner
+  token_ttl_seconds: 3600    # how long an approval token may wait to be used (once)
+sessions:
+  ttl_seconds: 28800         # owner sessions (portal and owner API)
+webhooks:
+  allow_private: false       # true: also deliver to loopback/private/link-local addresses
 audit:
   redact: []                 # action fields kept out of the audit log, e.g. "$.payload.card_number"
 """
@@ -50,6 +57,7 @@ class Settings:
     approval_request_ttl_seconds: int = 86400
     approval_token_ttl_seconds: int = 3600
     session_ttl_seconds: int = 28800
+    webhook_allow_private: bool = False
     store_url: str = ""
     max_body_bytes: int = 1_048_576
     #: JSONPaths into the action replaced by "[REDACTED]" before decisions are audited.
@@ -76,6 +84,15 @@ def _int(section: dict[str, Any], key: str, where: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise OpenLeashError(
             "VALIDATION_ERROR", f"config.yaml: `{where}.{key}` must be a positive integer"
+        )
+    return value
+
+
+def _bool(section: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise OpenLeashError(
+            "VALIDATION_ERROR", f"config.yaml: `{where}.{key}` must be true or false"
         )
     return value
 
@@ -109,6 +126,7 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
     security, tokens = _section(data, "security"), _section(data, "tokens")
     approval, sessions = _section(data, "approval"), _section(data, "sessions")
     store, audit = _section(data, "store"), _section(data, "audit")
+    webhooks = _section(data, "webhooks")
     host, port = _bind(server.get("bind_address", f"{base.host}:{base.port}"))
     mode = admin.get("mode", base.admin_mode)
     if mode not in ADMIN_MODES:
@@ -125,7 +143,7 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
         clock_skew_seconds=_int(
             security, "clock_skew_seconds", "security", base.clock_skew_seconds
         ),
-        require_totp=bool(security.get("require_totp", base.require_totp)),
+        require_totp=_bool(security, "require_totp", "security", base.require_totp),
         default_ttl_seconds=_int(tokens, "default_ttl_seconds", "tokens", base.default_ttl_seconds),
         max_ttl_seconds=_int(tokens, "max_ttl_seconds", "tokens", base.max_ttl_seconds),
         approval_request_ttl_seconds=_int(
@@ -135,6 +153,9 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
             approval, "token_ttl_seconds", "approval", base.approval_token_ttl_seconds
         ),
         session_ttl_seconds=_int(sessions, "ttl_seconds", "sessions", base.session_ttl_seconds),
+        webhook_allow_private=_bool(
+            webhooks, "allow_private", "webhooks", base.webhook_allow_private
+        ),
         store_url=str(store.get("url") or ""),
         audit_redact=_redactions(audit, base.audit_redact),
     )

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
-from openleash.service import agents, usage
+from openleash.service import agents, approvals, drafts, usage
 from openleash.service.agent_auth import AgentCall, authenticate
 from openleash.service.authorize import authorize as decide
 from openleash.service.runtime import Snapshot
@@ -44,3 +44,48 @@ async def agent_usage(request: Request) -> Response:
     call, _ = await _verified(request, None)
     s = services(request)
     return json_response(await usage.agent_usage(s.runtime, call, s.options))
+
+
+@router.post("/v1/agent/approval-requests", summary="Ask the owner to approve a held action")
+async def create_approval_request(request: Request) -> Response:
+    raw = await read_body(request)
+    call, _ = await _verified(request, raw or None)
+    s = services(request)
+    return json_response(
+        await approvals.create_request(s.store, call, parse_object(raw), s.options)
+    )
+
+
+@router.get(
+    "/v1/agent/approval-requests/{approval_request_id}",
+    summary="An approval request; with the approval token once approved",
+)
+async def get_approval_request(request: Request, approval_request_id: str) -> Response:
+    call, snap = await _verified(request, None)
+    s = services(request)
+    return json_response(
+        await approvals.get_for_agent(s.store, snap.keyring, call, approval_request_id, s.options)
+    )
+
+
+@router.post("/v1/agent/policy-drafts", summary="Propose a policy to the owner")
+async def create_policy_draft(request: Request) -> Response:
+    raw = await read_body(request)
+    call, _ = await _verified(request, raw or None)
+    s = services(request)
+    return json_response(await drafts.create_draft(s.store, call, parse_object(raw), s.options))
+
+
+@router.get("/v1/agent/policy-drafts", summary="The agent's own policy drafts")
+async def list_policy_drafts(request: Request) -> Response:
+    call, _ = await _verified(request, None)
+    s = services(request)
+    status = request.query_params.get("status") or None
+    return json_response(await drafts.list_for_agent(s.store, call, status, s.options))
+
+
+@router.get("/v1/agent/policy-drafts/{policy_draft_id}", summary="One of the agent's drafts")
+async def get_policy_draft(request: Request, policy_draft_id: str) -> Response:
+    call, _ = await _verified(request, None)
+    s = services(request)
+    return json_response(await drafts.get_for_agent(s.store, call, policy_draft_id, s.options))

@@ -167,8 +167,10 @@ def issue_approval_token(
     agent_id: str,
     action_type: str,
     action_hash: str,
+    agent_principal_id: str | None = None,
 ) -> IssuedToken:
-    """The token an agent redeems once after its owner approved an action."""
+    """The token an agent redeems once after its owner approved an action. The
+    ``agent_principal_id`` extension binds it to one registration of the agent."""
     body = {
         "approval_request_id": approval_request_id,
         "owner_type": owner_type,
@@ -178,6 +180,8 @@ def issue_approval_token(
         "action_hash": action_hash,
         "purpose": APPROVAL,
     }
+    if agent_principal_id is not None:
+        body["agent_principal_id"] = agent_principal_id
     return issue_token(key, body, now=now, ttl_seconds=ttl_seconds)
 
 
@@ -189,11 +193,15 @@ def issue_session_token(
     user_principal_id: str,
     system_roles: list[str],
     org_memberships: list[dict[str, Any]] | None = None,
+    session_id: str | None = None,
 ) -> IssuedToken:
-    """An owner session; ``org_memberships`` is left out when empty, as the TypeScript does."""
+    """An owner session; ``org_memberships`` is left out when empty, as the TypeScript does.
+    ``sid`` (an extension) names the stored session, so that logging out ends it."""
     body: dict[str, Any] = {"purpose": USER_SESSION, "system_roles": system_roles}
     if org_memberships:
         body["org_memberships"] = org_memberships
+    if session_id is not None:
+        body["sid"] = session_id
     head = {"sub": user_principal_id}
     return issue_token(key, body, now=now, ttl_seconds=ttl_seconds, head=head)
 

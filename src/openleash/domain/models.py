@@ -205,3 +205,93 @@ class ApprovalRequest:
     resolved_by: str | None = None
     denial_reason: str | None = None
     consumed_at: str | None = None
+    #: ``approval`` (REQUIRE_APPROVAL) or ``step_up`` (REQUIRE_STEP_UP to min_assurance_level)
+    kind: str = "approval"
+    min_assurance_level: str | None = None
+    #: The rule that asked, and why, as the decision said it.
+    matched_rule_id: str | None = None
+    reason: str | None = None
+    explanation: str | None = None
+    context: dict[str, Any] | None = None
+    #: The assurance the owner's answer achieved (LOW, SUBSTANTIAL, HIGH).
+    assurance_level: str | None = None
+    approval_token_expires_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDecision:
+    """A decision that asked for a human; approval requests must refer to one."""
+
+    decision_id: str
+    owner_id: str
+    agent_principal_id: str
+    action_hash: str
+    result: str  # REQUIRE_APPROVAL | REQUIRE_STEP_UP
+    matched_rule_id: str | None
+    min_assurance_level: str | None
+    reason: str
+    explanation: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerCredentials:
+    """An owner's secrets. Never rendered by any API."""
+
+    user_principal_id: str
+    updated_at: str
+    passphrase_hash: str | None = field(default=None, repr=False)
+    totp_secret: str | None = field(default=None, repr=False)
+    totp_enabled: bool = False
+    totp_pending: str | None = field(default=None, repr=False)
+    totp_last_counter: int | None = None
+    failed_logins: int = 0
+    locked_until_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerSession:
+    session_id: str
+    user_principal_id: str
+    csrf_token: str = field(repr=False)
+    created_at: str
+    expires_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDraft:
+    """A policy an agent proposes; the owner approves (it becomes a bound policy) or denies."""
+
+    policy_draft_id: str
+    owner_type: str
+    owner_id: str
+    agent_principal_id: str
+    agent_id: str
+    applies_to_agent_principal_id: str | None
+    name: str | None
+    description: str | None
+    policy_yaml: str
+    justification: str | None
+    status: str  # PENDING | APPROVED | DENIED
+    created_at: str
+    resulting_policy_id: str | None = None
+    resolved_at: str | None = None
+    resolved_by: str | None = None
+    denial_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One event for an agent's webhook, waiting in the outbox or sent."""
+
+    delivery_id: str
+    agent_principal_id: str
+    event_type: str
+    data: dict[str, Any]
+    created_at: str
+    next_attempt_ms: int
+    status: str = "PENDING"  # PENDING | DELIVERED | FAILED
+    attempts: int = 0
+    last_error: str | None = None
+    last_status_code: int | None = None

@@ -68,6 +68,9 @@ class EvalContext:
     #: The answers to :func:`~openleash.policy.limits.usage_queries`, by query key. A limit
     #: without an answer does not hold.
     usage: Mapping[UsageKey, Usage] = field(default_factory=dict)
+    #: The assurance the owner confirmed for this very action (an approval's step-up); None is
+    #: LOW. What the agent writes into its payload is never trusted for this (PROTOCOL §3.12).
+    assurance_level: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +161,7 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
         trace.append(entry)
         if matched is None and entry["final_match"]:
             matched, matched_entry = rule, entry
-    result, reason, obligations = _decide(matched, policy.default, action)
+    result, reason, obligations = _decide(matched, policy.default, context.assurance_level)
     explained = None
     if result is not Result.ALLOW:
         scene = Scene(context.now, facts.view, facts.risk, facts.trust)
@@ -287,7 +290,7 @@ def _granted(rule: Rule | None, entry: Mapping[str, Any]) -> tuple[dict[str, Any
 
 
 def _decide(
-    rule: Rule | None, default: DefaultEffect, action: Mapping[str, Any]
+    rule: Rule | None, default: DefaultEffect, assurance: str | None
 ) -> tuple[Result, str, Obligations]:
     if rule is None:
         return _by_default(default)
@@ -296,7 +299,7 @@ def _decide(
             # A deny rule carries no obligations, whatever it lists.
             return Result.DENY, f'Denied by rule "{rule.id}"', ()
         case Effect.ALLOW:
-            obligations = _obligations(rule, action)
+            obligations = _obligations(rule, assurance)
             result = _blocking_result(obligations)
             if result is Result.ALLOW:
                 return result, f'Allowed by rule "{rule.id}"', obligations
@@ -333,20 +336,14 @@ def _blocking_result(obligations: Obligations) -> Result:
     return Result.ALLOW
 
 
-def _obligations(rule: Rule, action: Mapping[str, Any]) -> Obligations:
+def _obligations(rule: Rule, assurance: str | None) -> Obligations:
     listed = [
         (o.type, _copy(o.params) if o.params is not None else {}) for o in rule.obligations or ()
     ]
     required = rule.requirements.min_assurance_level if rule.requirements else None
-    if required is not None and _assurance_rank(action) < _LEVEL_RANK[required]:
+    if required is not None and _LEVEL_RANK.get(assurance or "", 0) < _LEVEL_RANK[required]:
         listed.append((STEP_UP_AUTH, {"min_assurance_level": required}))
     return tuple(listed)
-
-
-def _assurance_rank(action: Mapping[str, Any]) -> int:
-    # v1: the level is what the agent wrote in its payload (LOW when absent); unknown is LOW.
-    level = field_of(action.get("payload"), "assurance_level")
-    return _LEVEL_RANK.get(level, 0) if type(level) is str else 0
 
 
 def _proof_required(rule: Rule | None, action: Mapping[str, Any]) -> bool:

@@ -182,9 +182,7 @@ def _obligation_text(kind: str, params: Mapping[str, Any], action: Mapping[str, 
     text = _BLOCKING.get(kind, "")
     level = params.get("min_assurance_level")
     if kind == "STEP_UP_AUTH" and type(level) is str:
-        has = field_of(action.get("payload"), "assurance_level")
-        has_text = has if type(has) is str else "LOW"
-        text += f" to assurance level {level} (the request has {has_text})"
+        text += f" to assurance level {level}, confirmed by the owner"
     return text
 
 

@@ -34,18 +34,24 @@ async def revoke_agent(store: Store, agent_principal_id: str, options: Options) 
         agent = await tx.get_agent(agent_principal_id)
         if agent is None:
             raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
-        await tx.revoke_agent(agent_principal_id, iso(now))
-        await tx.bump_revision()
-        await record(
-            tx,
-            now,
-            "AGENT_REVOKED",
-            agent_principal_id,
-            agent_principal_id=agent_principal_id,
-            agent_id=agent.agent_id,
-            owner_id=agent.owner_id,
-        )
+        await revoke(tx, agent, now, by=None)
     return {"agent_principal_id": agent_principal_id, "status": "REVOKED"}
+
+
+async def revoke(tx: Transaction, agent: Agent, now: datetime, *, by: str | None) -> None:
+    """Revoke ``agent`` (its signatures stop verifying in every process) and audit who did."""
+    await tx.revoke_agent(agent.agent_principal_id, iso(now))
+    await tx.bump_revision()
+    await record(
+        tx,
+        now,
+        "AGENT_REVOKED",
+        by or agent.agent_principal_id,
+        agent_principal_id=agent.agent_principal_id,
+        agent_id=agent.agent_id,
+        owner_id=agent.owner_id,
+        revoked_by=by,
+    )
 
 
 async def enrol(

@@ -9,15 +9,15 @@ Signing the proof happens after the commit, outside the lock.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from openleash.crypto import action_hash, issue_proof
+from openleash.crypto import APPROVAL, KeyRing, action_hash, issue_proof, verify_token
 from openleash.domain.action import parse_action
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.domain.ids import new_id
-from openleash.domain.models import Agent, AuditEvent, Result
+from openleash.domain.models import Agent, ApprovalRequest, AuditEvent, HeldDecision, Result
 from openleash.policy import EvalContext, Evaluation, evaluate
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.limits import allowed_action, decision_context
@@ -37,6 +37,13 @@ class Decided:
     effective: EffectivePolicy
     #: The would-be decision of the observed (shadow) policy, if the agent has one.
     shadow: Evaluation | None = None
+    #: The owner's approval this decision used up (the approval-token path).
+    approval: ApprovalRequest | None = None
+
+
+#: Obligations an owner's approval does not discharge (only a step-up to the level does).
+_NOT_DISCHARGED = frozenset({"STEP_UP_AUTH", "DEPOSIT"})
+APPROVED_REASON = "Approved by owner"
 
 
 async def authorize(
@@ -44,9 +51,7 @@ async def authorize(
 ) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise OpenLeashError("INVALID_ACTION_REQUEST", "Request body must be a JSON object")
-    if body.get("approval_token"):
-        # Fail closed until approval tokens can be verified and consumed.
-        raise OpenLeashError("INVALID_APPROVAL_TOKEN", "Approval tokens are not accepted yet")
+    approval = _approval_claims(body.get("approval_token"), snap.keyring, call.now)
     action = parse_action(body)
     agent = call.agent
     if action["principal"]["agent_id"] != agent.agent_id:
@@ -57,11 +62,75 @@ async def authorize(
     effective = await runtime.effective_policy(snap, agent)
     if effective is None:
         raise OpenLeashError("NO_POLICY", "No policy bound to this agent or owner")
-    decided = await _decide_and_record(runtime, call, action, effective, options)
+    decided = await _decide_and_record(runtime, call, action, effective, options, approval)
     token, expires_at = _proof(snap, call, decided, options)
-    return decision_body(
+    response = decision_body(
         action, decided.digest, decided.decision_id, decided.evaluation, token, expires_at
     )
+    if decided.approval is not None:
+        response["approval"] = _provenance(decided.approval)
+    return response
+
+
+def _approval_claims(token: Any, keyring: KeyRing, now: datetime) -> dict[str, Any] | None:
+    """The verified claims of an approval token (None when the request carries none)."""
+    if token is None or token == "":
+        return None
+    if not isinstance(token, str):
+        raise OpenLeashError("INVALID_APPROVAL_TOKEN", "approval_token must be a string")
+    try:
+        claims = verify_token(token, keyring, now=now, purpose=APPROVAL)
+    except TokenError as exc:
+        raise OpenLeashError("INVALID_APPROVAL_TOKEN", exc.reason) from None
+    if not isinstance(claims.get("approval_request_id"), str):
+        raise OpenLeashError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
+    return claims
+
+
+def _provenance(request: ApprovalRequest) -> dict[str, Any]:
+    """Who approved, when, and how surely: carried in the proof and the response."""
+    return {
+        "approval_request_id": request.approval_request_id,
+        "approved_by": request.resolved_by,
+        "approved_at": request.resolved_at,
+        "assurance_level": request.assurance_level,
+    }
+
+
+async def _approved_request(
+    tx: Transaction, claims: dict[str, Any], agent: Agent, digest: str
+) -> ApprovalRequest:
+    """The approval the token names, checked against the calling agent and action (§3.9)."""
+    request = await tx.get_approval_request(claims["approval_request_id"])
+    if request is None:
+        raise OpenLeashError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
+    if (
+        request.agent_principal_id != agent.agent_principal_id
+        or request.owner_id != agent.owner_id
+        or claims.get("agent_id") != agent.agent_id
+        or claims.get("agent_principal_id", agent.agent_principal_id) != agent.agent_principal_id
+    ):
+        raise OpenLeashError("AGENT_MISMATCH", "The approval was given to another agent or owner")
+    if request.status != "APPROVED":
+        raise OpenLeashError(
+            "INVALID_APPROVAL_STATUS", f"Approval request status is {request.status}"
+        )
+    if request.consumed_at is not None:
+        raise OpenLeashError("APPROVAL_TOKEN_CONSUMED", "Approval token has already been used")
+    if claims.get("action_hash") != digest or request.action_hash != digest:
+        raise OpenLeashError(
+            "ACTION_HASH_MISMATCH",
+            "The action differs from the approved one: send the identical action",
+        )
+    return request
+
+
+def _discharged(evaluation: Evaluation) -> bool:
+    """Whether an approval lets this decision through: the policy still allows the action or
+    asks for exactly what the owner gave (approval; a step-up only to the level confirmed)."""
+    if evaluation.result not in (Result.ALLOW, Result.REQUIRE_APPROVAL):
+        return False
+    return not any(kind in _NOT_DISCHARGED for kind, _ in evaluation.obligations)
 
 
 async def _decide_and_record(
@@ -70,6 +139,7 @@ async def _decide_and_record(
     action: dict[str, Any],
     effective: EffectivePolicy,
     options: Options,
+    approval: dict[str, Any] | None = None,
 ) -> Decided:
     agent, now = call.agent, call.now
     digest = action_hash(action)
@@ -77,7 +147,9 @@ async def _decide_and_record(
     # Redacted outside the transaction (it holds every process's write lock); hashed before.
     stored_action = redact(action, options.audit_redact) if options.audit_redact else action
 
-    async def decide(tx: Transaction, policy: EffectivePolicy) -> Evaluation:
+    async def decide(
+        tx: Transaction, policy: EffectivePolicy, assurance: str | None = None
+    ) -> Evaluation:
         server_context, usage = await decision_context(
             tx, policy.policy, action, agent.owner_id, agent.agent_principal_id, now
         )
@@ -86,19 +158,46 @@ async def _decide_and_record(
             default_proof_ttl_seconds=options.default_ttl_seconds,
             server_context=server_context,
             usage=usage,
+            assurance_level=assurance,
         )
         return evaluate(policy.policy, action, context)
 
     async def work(tx: Transaction) -> Decided:
         await record_nonce(tx, call, options)
-        evaluation = await decide(tx, effective)
+        request = await _approved_request(tx, approval, agent, digest) if approval else None
+        assurance = request.assurance_level if request is not None else None
+        evaluation = await decide(tx, effective, assurance)
         shadow = await decide(tx, effective.observed) if effective.observed else None
-        decided = Decided(action, digest, decision_id, evaluation, effective, shadow)
+        used: ApprovalRequest | None = None
+        events: list[AuditEvent] = []
+        if request is not None and _discharged(evaluation):
+            # INVARIANT: one approval, one action: of racing requests exactly one consumes it.
+            if not await tx.consume_approval(request.approval_request_id, iso(now)):
+                raise OpenLeashError(
+                    "APPROVAL_TOKEN_CONSUMED", "Approval token has already been used"
+                )
+            used = replace(request, consumed_at=iso(now))
+            evaluation = replace(
+                evaluation,
+                result=Result.ALLOW,
+                matched_rule_id=None,
+                reason=APPROVED_REASON,
+                obligations=(),
+                proof_required=True,
+                proof_ttl_seconds=options.default_ttl_seconds,
+                explanation=None,
+                explanation_details=None,
+            )
+            events.append(_approval_used_event(agent, now, decision_id, used, digest))
+        decided = Decided(action, digest, decision_id, evaluation, effective, shadow, used)
         if evaluation.result is Result.ALLOW:
             await tx.record_allowed(
                 allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
             )
-        await tx.append([_audit_event(agent, now, decided, stored_action)])
+        elif evaluation.result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP):
+            await tx.hold_decision(_held(agent, now, decided))
+        events.append(_audit_event(agent, now, decided, stored_action))
+        await tx.append(events)
         return decided
 
     return await runtime.store.submit(work)
@@ -121,6 +220,8 @@ def _proof(
         "policy_hash": decided.effective.policy_hash,
         "risk_level": evaluation.risk_level,
     }
+    if decided.approval is not None:
+        extra.update(_provenance(decided.approval))
     return issue_proof(
         snap.keyring.active(),
         now=call.now,
@@ -209,8 +310,56 @@ def _audit_event(
             "action": stored_action,
             "trace": {"rules": [dict(t) for t in evaluation.trace]},
             "shadow": _shadow(decided),
+            "approval": None if decided.approval is None else _provenance(decided.approval),
         },
     )
+
+
+def _approval_used_event(
+    agent: Agent, now: datetime, decision_id: str, request: ApprovalRequest, digest: str
+) -> AuditEvent:
+    return AuditEvent(
+        event_id=new_id(),
+        timestamp=iso(now),
+        event_type="APPROVAL_TOKEN_USED",
+        principal_id=agent.agent_principal_id,
+        action_id=request.action.get("action_id"),
+        decision_id=decision_id,
+        metadata_json={
+            **_provenance(request),
+            "decision_id": decision_id,
+            "action_hash": digest,
+            "action_type": request.action_type,
+            "agent_principal_id": agent.agent_principal_id,
+            "owner_id": agent.owner_id,
+        },
+    )
+
+
+def _held(agent: Agent, now: datetime, decided: Decided) -> HeldDecision:
+    """The record an approval request for this decision will be checked against."""
+    evaluation = decided.evaluation
+    levels = [
+        details.get("min_assurance_level")
+        for kind, details in evaluation.obligations
+        if kind == "STEP_UP_AUTH" and isinstance(details, dict)
+    ]
+    ranked = [level for level in _ASSURANCE_ORDER if level in levels]
+    return HeldDecision(
+        decision_id=decided.decision_id,
+        owner_id=agent.owner_id,
+        agent_principal_id=agent.agent_principal_id,
+        action_hash=decided.digest,
+        result=evaluation.result.value,
+        matched_rule_id=evaluation.matched_rule_id,
+        min_assurance_level=ranked[-1] if ranked else None,
+        reason=evaluation.reason,
+        explanation=evaluation.explanation,
+        created_at=iso(now),
+    )
+
+
+_ASSURANCE_ORDER = ("LOW", "SUBSTANTIAL", "HIGH")
 
 
 def _shadow(decided: Decided) -> dict[str, Any] | None:

@@ -26,5 +26,16 @@ class Options:
     #: JSONPaths into the action whose values are replaced by "[REDACTED]" in audit records
     #: (``audit.redact``); the action hash is always of the action as sent.
     audit_redact: tuple[str, ...] = ()
+    approval_request_ttl_seconds: int = 86400
+    approval_token_ttl_seconds: int = 3600
+    session_ttl_seconds: int = 28800
+    #: Owners must have TOTP before they may approve, deny or revoke (``security.require_totp``).
+    require_totp: bool = False
+    #: Failed logins in a row before the account is locked for a while (doubling each time).
+    login_free_attempts: int = 5
+    login_lock_base_seconds: int = 30
+    login_lock_max_seconds: int = 900
+    #: Deliver webhooks to loopback, private and link-local addresses (``webhooks.allow_private``).
+    webhook_allow_private: bool = False
     #: the clock; tests inject a fixed one. Time is a parameter everywhere below the service.
     clock: Callable[[], datetime] = field(default=utc_now)

@@ -128,7 +128,33 @@ async def _create(
         raise OpenLeashError("INVALID_REQUEST", "An owner is required to create a policy")
     if await tx.get_owner(owner_id) is None:
         raise OpenLeashError("USER_NOT_FOUND", f"User {owner_id} not found")
-    agent_principal_id = await _resolve_agent(tx, owner_id, applies_to_agent)
+    return await create_bound_policy(
+        tx,
+        owner_id=owner_id,
+        policy_yaml=policy_yaml,
+        now=now,
+        agent_principal_id=await _resolve_agent(tx, owner_id, applies_to_agent),
+        name=name,
+        description=description,
+        mode=mode,
+        policy_id=policy_id,
+    )
+
+
+async def create_bound_policy(
+    tx: Transaction,
+    *,
+    owner_id: str,
+    policy_yaml: str,
+    now: str,
+    agent_principal_id: str | None,
+    name: str | None,
+    description: str | None,
+    mode: str = "enforce",
+    policy_id: str | None = None,
+    rank: int | None = None,
+) -> PolicyRecord:
+    """Store a (validated) policy and bind it to one agent of the owner, or to all of them."""
     created = PolicyRecord(
         policy_id or str(uuid.uuid4()),
         "user",
@@ -143,9 +169,16 @@ async def _create(
     await tx.put_policy(created)
     await tx.add_binding(
         Binding(
-            str(uuid.uuid4()), "user", owner_id, created.policy_id, agent_principal_id, mode=mode
+            str(uuid.uuid4()),
+            "user",
+            owner_id,
+            created.policy_id,
+            agent_principal_id,
+            rank=rank,
+            mode=mode,
         )
     )
+    await tx.bump_revision()
     return created
 
 

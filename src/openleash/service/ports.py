@@ -22,11 +22,16 @@ from openleash.domain.models import (
     AuditEvent,
     Binding,
     Challenge,
+    HeldDecision,
     Invite,
     Owner,
+    OwnerCredentials,
+    OwnerSession,
+    PolicyDraft,
     PolicyRecord,
     ServerKey,
     UsageFilter,
+    WebhookDelivery,
 )
 
 T = TypeVar("T")
@@ -36,6 +41,37 @@ class OwnerRepo(Protocol):
     async def add_owner(self, owner: Owner) -> None: ...
     async def get_owner(self, user_principal_id: str) -> Owner | None: ...
     async def list_owners(self) -> list[Owner]: ...
+
+
+class CredentialRepo(Protocol):
+    async def get_credentials(self, user_principal_id: str) -> OwnerCredentials | None: ...
+    async def put_credentials(self, credentials: OwnerCredentials) -> None:
+        """Insert or replace the owner's credentials row."""
+        ...
+
+    async def advance_totp_counter(self, user_principal_id: str, counter: int) -> bool:
+        """Record ``counter`` as the last accepted TOTP step; False when a step at or after it
+        was accepted already (the code was used). Exactly one concurrent caller wins."""
+        ...
+
+    async def replace_backup_codes(self, user_principal_id: str, code_hashes: list[str]) -> None:
+        """Drop every backup code of the owner and store these (unused)."""
+        ...
+
+    async def use_backup_code(self, user_principal_id: str, code_hash: str, used_at: str) -> bool:
+        """Mark an unused backup code used; False when unknown or used (exactly once)."""
+        ...
+
+    async def count_backup_codes(self, user_principal_id: str) -> int:
+        """How many unused backup codes the owner has left."""
+        ...
+
+    async def add_session(self, session: OwnerSession) -> None: ...
+    async def get_session(self, session_id: str) -> OwnerSession | None: ...
+    async def revoke_session(self, session_id: str, revoked_at: str) -> bool: ...
+    async def revoke_sessions(self, user_principal_id: str, revoked_at: str) -> int:
+        """End every open session of the owner (after a passphrase reset)."""
+        ...
 
 
 class AgentRepo(Protocol):
@@ -67,6 +103,7 @@ class PolicyRepo(Protocol):
         ...
 
     async def add_binding(self, binding: Binding) -> None: ...
+    async def set_binding_rank(self, binding_id: str, rank: int) -> None: ...
     async def list_bindings(self, owner_type: str, owner_id: str) -> list[Binding]: ...
     async def delete_bindings(self, policy_id: str, owner_id: str | None = None) -> int: ...
 
@@ -148,6 +185,7 @@ class ApprovalRepo(Protocol):
         owner_id: str | None = None,
         agent_principal_id: str | None = None,
         status: str | None = None,
+        decision_id: str | None = None,
         limit: int = 100,
     ) -> list[ApprovalRequest]:
         """Newest first."""
@@ -161,6 +199,8 @@ class ApprovalRepo(Protocol):
         resolved_at: str,
         resolved_by: str | None,
         denial_reason: str | None = None,
+        assurance_level: str | None = None,
+        approval_token_expires_at: str | None = None,
     ) -> bool:
         """PENDING and not expired at ``resolved_at`` -> ``status``; False otherwise (exactly one
         of any number of concurrent resolutions wins)."""
@@ -171,6 +211,63 @@ class ApprovalRepo(Protocol):
 
         INVARIANT: exactly one of any number of concurrent calls returns True."""
         ...
+
+
+class HeldDecisionRepo(Protocol):
+    async def hold_decision(self, decision: HeldDecision) -> None: ...
+    async def get_held_decision(self, decision_id: str) -> HeldDecision | None: ...
+
+
+class DraftRepo(Protocol):
+    async def add_draft(self, draft: PolicyDraft) -> None: ...
+    async def get_draft(self, policy_draft_id: str) -> PolicyDraft | None: ...
+    async def list_drafts(
+        self,
+        *,
+        owner_id: str | None = None,
+        agent_principal_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[PolicyDraft]:
+        """Newest first."""
+        ...
+
+    async def resolve_draft(
+        self,
+        policy_draft_id: str,
+        *,
+        status: str,
+        resolved_at: str,
+        resolved_by: str | None,
+        denial_reason: str | None = None,
+        resulting_policy_id: str | None = None,
+    ) -> bool:
+        """PENDING -> ``status``; False otherwise (exactly one concurrent resolution wins)."""
+        ...
+
+
+class WebhookOutbox(Protocol):
+    async def enqueue_webhook(self, delivery: WebhookDelivery) -> None: ...
+    async def due_webhooks(self, now_ms: int, limit: int) -> list[WebhookDelivery]:
+        """PENDING deliveries whose next attempt is due, oldest first."""
+        ...
+
+    async def claim_webhook(self, delivery_id: str, now_ms: int, lease_until_ms: int) -> bool:
+        """Take a due PENDING delivery for an attempt until ``lease_until_ms`` (after which
+        another process may retry it); False when it is not due or another process took it."""
+        ...
+
+    async def finish_webhook_attempt(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_ms: int,
+        last_error: str | None,
+        last_status_code: int | None,
+    ) -> None: ...
+    async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None: ...
 
 
 class Ledger(Protocol):
@@ -195,6 +292,7 @@ class Ledger(Protocol):
 
 class Transaction(
     OwnerRepo,
+    CredentialRepo,
     AgentRepo,
     PolicyRepo,
     KeyRepo,
@@ -204,6 +302,9 @@ class Transaction(
     AuditLog,
     Ledger,
     ApprovalRepo,
+    HeldDecisionRepo,
+    DraftRepo,
+    WebhookOutbox,
     Protocol,
 ):
     """One unit of work over every repository."""

@@ -86,10 +86,16 @@ async def agent_usage(runtime: Runtime, call: AgentCall, options: Options) -> di
 
 
 async def admin_usage(
-    runtime: Runtime, store: Store, agent_principal_id: str, options: Options
+    runtime: Runtime,
+    store: Store,
+    agent_principal_id: str,
+    options: Options,
+    *,
+    owner_id: str | None = None,
 ) -> dict[str, Any]:
+    """An agent's usage; with ``owner_id``, only if the agent is that owner's."""
     async with store.read() as tx:
         agent = await tx.get_agent(agent_principal_id)
-    if agent is None:
+    if agent is None or (owner_id is not None and agent.owner_id != owner_id):
         raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
     return await usage_of(runtime, agent, options.clock())

@@ -180,16 +180,15 @@ STEP_UP = """\
         ("SUBSTANTIAL", "HIGH", False),
         ("HIGH", "SUBSTANTIAL", True),
         ("SUBSTANTIAL", "high", True),
-        ("SUBSTANTIAL", 2, True),
-        ("SUBSTANTIAL", ["HIGH"], True),
         ("SUBSTANTIAL", "", True),
         ("SUBSTANTIAL", "constructor", True),
     ],
 )
 def test_min_assurance_level_appends_step_up(required: str, actual: Any, step_up: bool) -> None:
+    # ``actual`` is what the owner confirmed for this action (server side), never the payload.
     p = rules_policy(STEP_UP.format(level=required))
-    payload = {} if actual is None else {"assurance_level": actual}
-    evaluation = decide(p, action(payload=payload))
+    confirmed = replace(CONTEXT, assurance_level=actual)
+    evaluation = evaluate(p, action(), confirmed)
     if step_up:
         assert evaluation.result is Result.REQUIRE_STEP_UP
         assert evaluation.obligations == (
@@ -200,6 +199,15 @@ def test_min_assurance_level_appends_step_up(required: str, actual: Any, step_up
     else:
         assert evaluation.result is Result.ALLOW
         assert evaluation.obligations == (("COUNTERPARTY_ATTESTATION", {}),)
+
+
+@pytest.mark.parametrize("claimed", ["SUBSTANTIAL", "HIGH"])
+def test_an_assurance_level_in_the_payload_is_not_trusted(claimed: str) -> None:
+    # PROTOCOL §3.12: the agent cannot satisfy a step-up by writing the level itself.
+    p = rules_policy(STEP_UP.format(level="SUBSTANTIAL"))
+    evaluation = decide(p, action(payload={"assurance_level": claimed}))
+    assert evaluation.result is Result.REQUIRE_STEP_UP
+    assert ("STEP_UP_AUTH", {"min_assurance_level": "SUBSTANTIAL"}) in evaluation.obligations
 
 
 def test_reasons() -> None:

@@ -299,8 +299,8 @@ def test_step_up_names_the_level_needed_and_had() -> None:
     found = decide(p, action("government.submit", payload={"assurance_level": "SUBSTANTIAL"}))
     assert found.result is Result.REQUIRE_STEP_UP
     assert found.explanation == (
-        'Rule "gov" requires step-up authentication to assurance level HIGH '
-        "(the request has SUBSTANTIAL)."
+        'Rule "gov" requires step-up authentication to assurance level HIGH, '
+        "confirmed by the owner."
     )
 
 

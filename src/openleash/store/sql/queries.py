@@ -305,15 +305,17 @@ def usage_sql(where: UsageFilter) -> tuple[str, list[Any]]:
 _APPROVAL_COLUMNS = (
     "approval_request_id, owner_type, owner_id, agent_principal_id, agent_id, decision_id, "
     "action_json, action_hash, action_type, justification, status, created_at, expires_at, "
-    "resolved_at, resolved_by, denial_reason, consumed_at"
+    "resolved_at, resolved_by, denial_reason, consumed_at, kind, min_assurance_level, "
+    "matched_rule_id, reason, explanation, context_json, assurance_level, "
+    "approval_token_expires_at"
 )
 ADD_APPROVAL = (
-    f"INSERT INTO approval_requests ({_APPROVAL_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO approval_requests ({_APPROVAL_COLUMNS}) VALUES (" + ", ".join("?" * 25) + ")"
 )
 GET_APPROVAL = f"SELECT {_APPROVAL_COLUMNS} FROM approval_requests WHERE approval_request_id = ?"
 RESOLVE_APPROVAL = (
-    "UPDATE approval_requests SET status = ?, resolved_at = ?, resolved_by = ?, denial_reason = ?"
+    "UPDATE approval_requests SET status = ?, resolved_at = ?, resolved_by = ?, denial_reason = ?,"
+    " assurance_level = ?, approval_token_expires_at = ?"
     " WHERE approval_request_id = ? AND status = 'PENDING' AND expires_at > ?"
 )
 CONSUME_APPROVAL = (
@@ -321,7 +323,7 @@ CONSUME_APPROVAL = (
     " WHERE approval_request_id = ? AND status = 'APPROVED' AND consumed_at IS NULL"
 )
 #: Filters of list_approval_requests: the only column names put into that SQL.
-APPROVAL_FILTERS = ("owner_id", "agent_principal_id", "status")
+APPROVAL_FILTERS = ("owner_id", "agent_principal_id", "status", "decision_id")
 
 
 def list_approvals_sql(names: tuple[str, ...]) -> str:
@@ -331,3 +333,98 @@ def list_approvals_sql(names: tuple[str, ...]) -> str:
         f"SELECT {_APPROVAL_COLUMNS} FROM approval_requests{clause}"
         " ORDER BY created_at DESC, approval_request_id DESC LIMIT ?"
     )
+
+
+# -- human in the loop (migration 0006) --------------------------------------------------------
+
+_CREDENTIAL_COLUMNS = (
+    "user_principal_id, updated_at, passphrase_hash, totp_secret, totp_enabled, totp_pending, "
+    "totp_last_counter, failed_logins, locked_until_ms"
+)
+GET_CREDENTIALS = f"SELECT {_CREDENTIAL_COLUMNS} FROM owner_credentials WHERE user_principal_id = ?"
+PUT_CREDENTIALS = (
+    f"INSERT OR REPLACE INTO owner_credentials ({_CREDENTIAL_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+ADVANCE_TOTP = (
+    "UPDATE owner_credentials SET totp_last_counter = ? WHERE user_principal_id = ?"
+    " AND (totp_last_counter IS NULL OR totp_last_counter < ?)"
+)
+DELETE_BACKUP_CODES = "DELETE FROM owner_backup_codes WHERE user_principal_id = ?"
+ADD_BACKUP_CODE = "INSERT INTO owner_backup_codes (user_principal_id, code_hash) VALUES (?, ?)"
+USE_BACKUP_CODE = (
+    "UPDATE owner_backup_codes SET used_at = ?"
+    " WHERE user_principal_id = ? AND code_hash = ? AND used_at IS NULL"
+)
+COUNT_BACKUP_CODES = (
+    "SELECT count(*) FROM owner_backup_codes WHERE user_principal_id = ? AND used_at IS NULL"
+)
+
+_SESSION_COLUMNS = "session_id, user_principal_id, csrf_token, created_at, expires_at, revoked_at"
+ADD_SESSION = f"INSERT INTO owner_sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+GET_SESSION = f"SELECT {_SESSION_COLUMNS} FROM owner_sessions WHERE session_id = ?"
+REVOKE_SESSION = (
+    "UPDATE owner_sessions SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL"
+)
+REVOKE_SESSIONS = (
+    "UPDATE owner_sessions SET revoked_at = ? WHERE user_principal_id = ? AND revoked_at IS NULL"
+)
+
+SET_BINDING_RANK = "UPDATE bindings SET rank = ? WHERE binding_id = ?"
+
+_HELD_COLUMNS = (
+    "decision_id, owner_id, agent_principal_id, action_hash, result, matched_rule_id, "
+    "min_assurance_level, reason, explanation, created_at"
+)
+HOLD_DECISION = (
+    f"INSERT INTO held_decisions ({_HELD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+GET_HELD_DECISION = f"SELECT {_HELD_COLUMNS} FROM held_decisions WHERE decision_id = ?"
+
+_DRAFT_COLUMNS = (
+    "policy_draft_id, owner_type, owner_id, agent_principal_id, agent_id, "
+    "applies_to_agent_principal_id, name, description, policy_yaml, justification, status, "
+    "created_at, resulting_policy_id, resolved_at, resolved_by, denial_reason"
+)
+ADD_DRAFT = (
+    f"INSERT INTO policy_drafts ({_DRAFT_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+GET_DRAFT = f"SELECT {_DRAFT_COLUMNS} FROM policy_drafts WHERE policy_draft_id = ?"
+RESOLVE_DRAFT = (
+    "UPDATE policy_drafts SET status = ?, resolved_at = ?, resolved_by = ?, denial_reason = ?,"
+    " resulting_policy_id = ? WHERE policy_draft_id = ? AND status = 'PENDING'"
+)
+#: Filters of list_drafts: the only column names put into that SQL.
+DRAFT_FILTERS = ("owner_id", "agent_principal_id", "status")
+
+
+def list_drafts_sql(names: tuple[str, ...]) -> str:
+    where = " AND ".join(f"{n} = ?" for n in names if n in DRAFT_FILTERS)
+    clause = f" WHERE {where}" if where else ""
+    return (
+        f"SELECT {_DRAFT_COLUMNS} FROM policy_drafts{clause}"
+        " ORDER BY created_at DESC, policy_draft_id DESC LIMIT ?"
+    )
+
+
+_WEBHOOK_COLUMNS = (
+    "delivery_id, agent_principal_id, event_type, data_json, created_at, next_attempt_ms, "
+    "status, attempts, last_error, last_status_code"
+)
+ENQUEUE_WEBHOOK = (
+    f"INSERT INTO webhook_outbox ({_WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+DUE_WEBHOOKS = (
+    f"SELECT {_WEBHOOK_COLUMNS} FROM webhook_outbox"
+    " WHERE status = 'PENDING' AND next_attempt_ms <= ? ORDER BY next_attempt_ms LIMIT ?"
+)
+CLAIM_WEBHOOK = (
+    "UPDATE webhook_outbox SET next_attempt_ms = ?"
+    " WHERE delivery_id = ? AND status = 'PENDING' AND next_attempt_ms <= ?"
+)
+FINISH_WEBHOOK = (
+    "UPDATE webhook_outbox SET status = ?, attempts = ?, next_attempt_ms = ?, last_error = ?,"
+    " last_status_code = ? WHERE delivery_id = ?"
+)
+GET_WEBHOOK = f"SELECT {_WEBHOOK_COLUMNS} FROM webhook_outbox WHERE delivery_id = ?"

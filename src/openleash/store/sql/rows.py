@@ -15,10 +15,15 @@ from openleash.domain.models import (
     AuditEvent,
     Binding,
     Challenge,
+    HeldDecision,
     Invite,
     Owner,
+    OwnerCredentials,
+    OwnerSession,
+    PolicyDraft,
     PolicyRecord,
     ServerKey,
+    WebhookDelivery,
 )
 
 Row = Sequence[Any]
@@ -241,10 +246,120 @@ def approval_params(a: ApprovalRequest) -> tuple[Any, ...]:
         a.resolved_by,
         a.denial_reason,
         a.consumed_at,
+        a.kind,
+        a.min_assurance_level,
+        a.matched_rule_id,
+        a.reason,
+        a.explanation,
+        None if a.context is None else dump_json(a.context),
+        a.assurance_level,
+        a.approval_token_expires_at,
     )
 
 
 def approval_from(row: Row) -> ApprovalRequest:
     values = list(row)
     values[6] = load_json(values[6])
+    if values[22] is not None:
+        values[22] = load_json(values[22])
     return ApprovalRequest(*values)
+
+
+def credentials_params(c: OwnerCredentials) -> tuple[Any, ...]:
+    return (
+        c.user_principal_id,
+        c.updated_at,
+        c.passphrase_hash,
+        c.totp_secret,
+        c.totp_enabled,
+        c.totp_pending,
+        c.totp_last_counter,
+        c.failed_logins,
+        c.locked_until_ms,
+    )
+
+
+def credentials_from(row: Row) -> OwnerCredentials:
+    values = list(row)
+    values[4] = bool(values[4])
+    return OwnerCredentials(*values)
+
+
+def session_params(s: OwnerSession) -> tuple[Any, ...]:
+    return (
+        s.session_id,
+        s.user_principal_id,
+        s.csrf_token,
+        s.created_at,
+        s.expires_at,
+        s.revoked_at,
+    )
+
+
+def session_from(row: Row) -> OwnerSession:
+    return OwnerSession(*row)
+
+
+def held_params(d: HeldDecision) -> tuple[Any, ...]:
+    return (
+        d.decision_id,
+        d.owner_id,
+        d.agent_principal_id,
+        d.action_hash,
+        d.result,
+        d.matched_rule_id,
+        d.min_assurance_level,
+        d.reason,
+        d.explanation,
+        d.created_at,
+    )
+
+
+def held_from(row: Row) -> HeldDecision:
+    return HeldDecision(*row)
+
+
+def draft_params(d: PolicyDraft) -> tuple[Any, ...]:
+    return (
+        d.policy_draft_id,
+        d.owner_type,
+        d.owner_id,
+        d.agent_principal_id,
+        d.agent_id,
+        d.applies_to_agent_principal_id,
+        d.name,
+        d.description,
+        d.policy_yaml,
+        d.justification,
+        d.status,
+        d.created_at,
+        d.resulting_policy_id,
+        d.resolved_at,
+        d.resolved_by,
+        d.denial_reason,
+    )
+
+
+def draft_from(row: Row) -> PolicyDraft:
+    return PolicyDraft(*row)
+
+
+def webhook_params(w: WebhookDelivery) -> tuple[Any, ...]:
+    return (
+        w.delivery_id,
+        w.agent_principal_id,
+        w.event_type,
+        dump_json(w.data),
+        w.created_at,
+        w.next_attempt_ms,
+        w.status,
+        w.attempts,
+        w.last_error,
+        w.last_status_code,
+    )
+
+
+def webhook_from(row: Row) -> WebhookDelivery:
+    values = list(row)
+    values[3] = load_json(values[3])
+    return WebhookDelivery(*values)

@@ -16,11 +16,16 @@ from openleash.domain.models import (
     AuditEvent,
     Binding,
     Challenge,
+    HeldDecision,
     Invite,
     Owner,
+    OwnerCredentials,
+    OwnerSession,
+    PolicyDraft,
     PolicyRecord,
     ServerKey,
     UsageFilter,
+    WebhookDelivery,
 )
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
@@ -148,6 +153,9 @@ class SqliteTransaction:
         db = self._db()
         db.execute(q.DELETE_POLICY_BINDINGS, (policy_id,))
         return db.execute(q.DELETE_POLICY, (policy_id,)).rowcount == 1
+
+    async def set_binding_rank(self, binding_id: str, rank: int) -> None:
+        self._db().execute(q.SET_BINDING_RANK, (rank, binding_id))
 
     async def add_binding(self, binding: Binding) -> None:
         try:
@@ -332,9 +340,15 @@ class SqliteTransaction:
         owner_id: str | None = None,
         agent_principal_id: str | None = None,
         status: str | None = None,
+        decision_id: str | None = None,
         limit: int = 100,
     ) -> list[ApprovalRequest]:
-        given = {"owner_id": owner_id, "agent_principal_id": agent_principal_id, "status": status}
+        given = {
+            "owner_id": owner_id,
+            "agent_principal_id": agent_principal_id,
+            "status": status,
+            "decision_id": decision_id,
+        }
         names = tuple(n for n in q.APPROVAL_FILTERS if given[n] is not None)
         params = [given[n] for n in names] + [limit]
         found = self._db().execute(q.list_approvals_sql(names), params)
@@ -348,13 +362,141 @@ class SqliteTransaction:
         resolved_at: str,
         resolved_by: str | None,
         denial_reason: str | None = None,
+        assurance_level: str | None = None,
+        approval_token_expires_at: str | None = None,
     ) -> bool:
-        params = (status, resolved_at, resolved_by, denial_reason, approval_request_id, resolved_at)
+        params = (
+            status,
+            resolved_at,
+            resolved_by,
+            denial_reason,
+            assurance_level,
+            approval_token_expires_at,
+            approval_request_id,
+            resolved_at,
+        )
         return self._db().execute(q.RESOLVE_APPROVAL, params).rowcount == 1
 
     async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
         params = (consumed_at, approval_request_id)
         return self._db().execute(q.CONSUME_APPROVAL, params).rowcount == 1
+
+    # -- owner credentials and sessions ---------------------------------------------------------
+
+    async def get_credentials(self, user_principal_id: str) -> OwnerCredentials | None:
+        row = self._db().execute(q.GET_CREDENTIALS, (user_principal_id,)).fetchone()
+        return None if row is None else rows.credentials_from(row)
+
+    async def put_credentials(self, credentials: OwnerCredentials) -> None:
+        self._db().execute(q.PUT_CREDENTIALS, rows.credentials_params(credentials))
+
+    async def advance_totp_counter(self, user_principal_id: str, counter: int) -> bool:
+        params = (counter, user_principal_id, counter)
+        return self._db().execute(q.ADVANCE_TOTP, params).rowcount == 1
+
+    async def replace_backup_codes(self, user_principal_id: str, code_hashes: list[str]) -> None:
+        db = self._db()
+        db.execute(q.DELETE_BACKUP_CODES, (user_principal_id,))
+        db.executemany(q.ADD_BACKUP_CODE, [(user_principal_id, h) for h in code_hashes])
+
+    async def use_backup_code(self, user_principal_id: str, code_hash: str, used_at: str) -> bool:
+        params = (used_at, user_principal_id, code_hash)
+        return self._db().execute(q.USE_BACKUP_CODE, params).rowcount == 1
+
+    async def count_backup_codes(self, user_principal_id: str) -> int:
+        return int(self._db().execute(q.COUNT_BACKUP_CODES, (user_principal_id,)).fetchone()[0])
+
+    async def add_session(self, session: OwnerSession) -> None:
+        self._db().execute(q.ADD_SESSION, rows.session_params(session))
+
+    async def get_session(self, session_id: str) -> OwnerSession | None:
+        row = self._db().execute(q.GET_SESSION, (session_id,)).fetchone()
+        return None if row is None else rows.session_from(row)
+
+    async def revoke_session(self, session_id: str, revoked_at: str) -> bool:
+        return self._db().execute(q.REVOKE_SESSION, (revoked_at, session_id)).rowcount == 1
+
+    async def revoke_sessions(self, user_principal_id: str, revoked_at: str) -> int:
+        return self._db().execute(q.REVOKE_SESSIONS, (revoked_at, user_principal_id)).rowcount
+
+    # -- held decisions, policy drafts ----------------------------------------------------------
+
+    async def hold_decision(self, decision: HeldDecision) -> None:
+        self._db().execute(q.HOLD_DECISION, rows.held_params(decision))
+
+    async def get_held_decision(self, decision_id: str) -> HeldDecision | None:
+        row = self._db().execute(q.GET_HELD_DECISION, (decision_id,)).fetchone()
+        return None if row is None else rows.held_from(row)
+
+    async def add_draft(self, draft: PolicyDraft) -> None:
+        self._db().execute(q.ADD_DRAFT, rows.draft_params(draft))
+
+    async def get_draft(self, policy_draft_id: str) -> PolicyDraft | None:
+        row = self._db().execute(q.GET_DRAFT, (policy_draft_id,)).fetchone()
+        return None if row is None else rows.draft_from(row)
+
+    async def list_drafts(
+        self,
+        *,
+        owner_id: str | None = None,
+        agent_principal_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[PolicyDraft]:
+        given = {"owner_id": owner_id, "agent_principal_id": agent_principal_id, "status": status}
+        names = tuple(n for n in q.DRAFT_FILTERS if given[n] is not None)
+        params = [given[n] for n in names] + [limit]
+        return [rows.draft_from(r) for r in self._db().execute(q.list_drafts_sql(names), params)]
+
+    async def resolve_draft(
+        self,
+        policy_draft_id: str,
+        *,
+        status: str,
+        resolved_at: str,
+        resolved_by: str | None,
+        denial_reason: str | None = None,
+        resulting_policy_id: str | None = None,
+    ) -> bool:
+        params = (
+            status,
+            resolved_at,
+            resolved_by,
+            denial_reason,
+            resulting_policy_id,
+            policy_draft_id,
+        )
+        return self._db().execute(q.RESOLVE_DRAFT, params).rowcount == 1
+
+    # -- webhook outbox -------------------------------------------------------------------------
+
+    async def enqueue_webhook(self, delivery: WebhookDelivery) -> None:
+        self._db().execute(q.ENQUEUE_WEBHOOK, rows.webhook_params(delivery))
+
+    async def due_webhooks(self, now_ms: int, limit: int) -> list[WebhookDelivery]:
+        found = self._db().execute(q.DUE_WEBHOOKS, (now_ms, limit))
+        return [rows.webhook_from(r) for r in found]
+
+    async def claim_webhook(self, delivery_id: str, now_ms: int, lease_until_ms: int) -> bool:
+        params = (lease_until_ms, delivery_id, now_ms)
+        return self._db().execute(q.CLAIM_WEBHOOK, params).rowcount == 1
+
+    async def finish_webhook_attempt(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_ms: int,
+        last_error: str | None,
+        last_status_code: int | None,
+    ) -> None:
+        params = (status, attempts, next_attempt_ms, last_error, last_status_code, delivery_id)
+        self._db().execute(q.FINISH_WEBHOOK, params)
+
+    async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None:
+        row = self._db().execute(q.GET_WEBHOOK, (delivery_id,)).fetchone()
+        return None if row is None else rows.webhook_from(row)
 
 
 def _audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:

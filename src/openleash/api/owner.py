@@ -1,0 +1,386 @@
+"""Owner routes (inv §2.3, personal scope): sign-in, TOTP, agents, policies, approvals, policy
+drafts, audit and the live event stream.
+
+A session is a bearer token (``Authorization: Bearer``) or the ``openleash_session`` cookie
+(HttpOnly, SameSite=Lax, Secure over TLS). A request authenticated by the cookie that changes
+anything must also carry the session's CSRF token in ``X-CSRF-Token``: a cross-site page can
+make the browser send the cookie, never read the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from openleash.api.deps import services
+from openleash.api.http import json_response, parse_object, read_body
+from openleash.domain.errors import OpenLeashError
+from openleash.service import (
+    approvals,
+    drafts,
+    owner_agents,
+    owner_auth,
+    owner_events,
+    owner_policies,
+    usage,
+)
+from openleash.service.owner_auth import SESSION_COOKIE, OwnerCall
+
+router = APIRouter(tags=["owner"])
+
+CSRF_COOKIE = "openleash_csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: How often the event stream looks for new records, and sends a keep-alive comment.
+STREAM_POLL_SECONDS = 0.5
+STREAM_PING_SECONDS = 20.0
+
+
+def session_token(request: Request) -> tuple[str | None, bool]:
+    """The presented session token and whether it came from the cookie."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+async def owner_call(request: Request) -> OwnerCall:
+    s = services(request)
+    token, from_cookie = session_token(request)
+    snap = await s.runtime.snapshot()
+    call = await owner_auth.authenticate_owner(s.store, snap.keyring, token, s.options.clock())
+    if from_cookie and request.method not in _SAFE_METHODS:
+        presented = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(presented.encode(), call.session.csrf_token.encode()):
+            raise OpenLeashError(
+                "CSRF_FAILED", "Send the session's CSRF token in the X-CSRF-Token header"
+            )
+    return call
+
+
+async def optional_body(request: Request) -> dict[str, Any]:
+    """A JSON object body, or ``{}`` when there is none (approve and deny may have no body)."""
+    raw = await read_body(request)
+    if not raw.strip():
+        return {}
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise OpenLeashError(
+            "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json"
+        )
+    return parse_object(raw)
+
+
+def _limit(request: Request, default: int, most: int) -> int:
+    text = request.query_params.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise OpenLeashError("INVALID_REQUEST", f"limit must be a whole number from 1 to {most}")
+    return int(text)
+
+
+def set_session_cookies(
+    request: Request, response: Response, login: owner_auth.Login, max_age: int
+) -> None:
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE,
+        login.token,
+        max_age=max_age,
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE, login.csrf_token, max_age=max_age, secure=secure, samesite="strict", path="/"
+    )
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+# -- sign-in ------------------------------------------------------------------------------------
+
+
+@router.post("/v1/owner/setup", summary="Set (or reset) the passphrase with a setup invite")
+async def setup(request: Request) -> Response:
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(await owner_auth.setup_owner(s.store, body, s.options))
+
+
+@router.post("/v1/owner/login", summary="Log in; returns a session token and sets the cookie")
+async def login(request: Request) -> Response:
+    s = services(request)
+    body = await optional_body(request)
+    snap = await s.runtime.snapshot()
+    done = await owner_auth.login(s.store, snap.keyring, body, s.options)
+    response = json_response({**done.body, "csrf_token": done.csrf_token})
+    set_session_cookies(request, response, done, s.options.session_ttl_seconds)
+    return response
+
+
+@router.post("/v1/owner/logout", summary="End this session")
+async def logout(request: Request) -> Response:
+    call = await owner_call(request)
+    response = json_response(await owner_auth.logout(services(request).store, call))
+    clear_session_cookies(response)
+    return response
+
+
+@router.get("/v1/owner/profile", summary="The owner's profile (no secrets)")
+async def profile(request: Request) -> Response:
+    call = await owner_call(request)
+    return json_response(await owner_auth.profile(services(request).store, call))
+
+
+@router.post("/v1/owner/totp/setup", summary="Start TOTP enrolment (a current code if on)")
+async def totp_setup(request: Request) -> Response:
+    call = await owner_call(request)
+    body = await optional_body(request)
+    return json_response(await owner_auth.totp_setup(services(request).store, call, body))
+
+
+@router.post("/v1/owner/totp/confirm", summary="Turn TOTP on; returns backup codes once")
+async def totp_confirm(request: Request) -> Response:
+    call = await owner_call(request)
+    body = await optional_body(request)
+    return json_response(await owner_auth.totp_confirm(services(request).store, call, body))
+
+
+@router.post("/v1/owner/totp/disable", summary="Turn TOTP off (needs a code)")
+async def totp_disable(request: Request) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(await owner_auth.totp_disable(s.store, call, body, s.options))
+
+
+# -- agents -------------------------------------------------------------------------------------
+
+
+@router.get("/v1/owner/agents", summary="The owner's agents (no secrets)")
+async def list_agents(request: Request) -> Response:
+    call = await owner_call(request)
+    return json_response(await owner_agents.list_agents(services(request).store, call))
+
+
+@router.put("/v1/owner/agents/{agent_principal_id}", summary="Revoke an agent (TOTP if on)")
+async def set_agent_status(request: Request, agent_principal_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(
+        await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
+    )
+
+
+@router.get("/v1/owner/agents/{agent_principal_id}/usage", summary="An agent's use of limits")
+async def agent_usage(request: Request, agent_principal_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    return json_response(
+        await usage.admin_usage(
+            s.runtime, s.store, agent_principal_id, s.options, owner_id=call.owner_id
+        )
+    )
+
+
+@router.post("/v1/owner/agent-invites", summary="An invite for a new agent of this owner")
+async def agent_invite(request: Request) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    result = await owner_agents.create_agent_invite(s.store, call, s.options)
+    base = f"{request.url.scheme}://{request.url.netloc}"
+    result["invite_url"] = (
+        f"{base}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
+        f"&invite_token={result['invite_token']}"
+    )
+    return json_response(result)
+
+
+# -- policies -----------------------------------------------------------------------------------
+
+
+@router.get("/v1/owner/policies", summary="The owner's policies with tier, rank and YAML")
+async def list_policies(request: Request) -> Response:
+    call = await owner_call(request)
+    return json_response(await owner_policies.list_owned(services(request).store, call))
+
+
+@router.post("/v1/owner/policies", summary="Create a policy bound to one agent or all")
+async def create_policy(request: Request) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(await owner_policies.create_owned(s.store, call, body, s.options))
+
+
+@router.put("/v1/owner/policies/order", summary="Reorder the policies of a tier")
+async def reorder_policies(request: Request) -> Response:
+    call = await owner_call(request)
+    body = await optional_body(request)
+    return json_response(await owner_policies.reorder(services(request).store, call, body))
+
+
+@router.get("/v1/owner/policies/{policy_id}", summary="One policy with its YAML")
+async def get_policy(request: Request, policy_id: str) -> Response:
+    call = await owner_call(request)
+    return json_response(await owner_policies.get_owned(services(request).store, call, policy_id))
+
+
+@router.put("/v1/owner/policies/{policy_id}", summary="Update a policy or bind it elsewhere")
+async def update_policy(request: Request, policy_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(
+        await owner_policies.update_owned(s.store, call, policy_id, body, s.options)
+    )
+
+
+@router.delete("/v1/owner/policies/{policy_id}", summary="Delete a policy (TOTP if on)")
+async def delete_policy(request: Request, policy_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(
+        await owner_policies.delete_owned(s.store, call, policy_id, body, s.options)
+    )
+
+
+# -- approval requests --------------------------------------------------------------------------
+
+
+@router.get("/v1/owner/approval-requests", summary="Approval requests, newest first")
+async def list_approvals(request: Request) -> Response:
+    call = await owner_call(request)
+    status = request.query_params.get("status") or None
+    return json_response(
+        await approvals.list_for_owner(
+            services(request).store, call, status=status, limit=_limit(request, 100, 500)
+        )
+    )
+
+
+@router.get("/v1/owner/approval-requests/{approval_request_id}", summary="One approval request")
+async def get_approval(request: Request, approval_request_id: str) -> Response:
+    call = await owner_call(request)
+    return json_response(
+        await approvals.get_for_owner(services(request).store, call, approval_request_id)
+    )
+
+
+@router.post(
+    "/v1/owner/approval-requests/{approval_request_id}/approve",
+    summary="Approve (TOTP if on; a step-up needs it, and the passphrase for HIGH)",
+)
+async def approve(request: Request, approval_request_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    snap = await s.runtime.snapshot()
+    return json_response(
+        await approvals.approve(s.store, snap.keyring, call, approval_request_id, body, s.options)
+    )
+
+
+@router.post("/v1/owner/approval-requests/{approval_request_id}/deny", summary="Deny")
+async def deny(request: Request, approval_request_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(await approvals.deny(s.store, call, approval_request_id, body, s.options))
+
+
+# -- policy drafts ------------------------------------------------------------------------------
+
+
+@router.get("/v1/owner/policy-drafts", summary="Policy drafts proposed by the owner's agents")
+async def list_drafts(request: Request) -> Response:
+    call = await owner_call(request)
+    status = request.query_params.get("status") or None
+    return json_response(await drafts.list_for_owner(services(request).store, call, status))
+
+
+@router.get("/v1/owner/policy-drafts/{policy_draft_id}", summary="One policy draft")
+async def get_draft(request: Request, policy_draft_id: str) -> Response:
+    call = await owner_call(request)
+    return json_response(await drafts.get_for_owner(services(request).store, call, policy_draft_id))
+
+
+@router.post(
+    "/v1/owner/policy-drafts/{policy_draft_id}/approve", summary="Approve: create and bind it"
+)
+async def approve_draft(request: Request, policy_draft_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(await drafts.approve(s.store, call, policy_draft_id, body, s.options))
+
+
+@router.post("/v1/owner/policy-drafts/{policy_draft_id}/deny", summary="Deny a policy draft")
+async def deny_draft(request: Request, policy_draft_id: str) -> Response:
+    call = await owner_call(request)
+    s = services(request)
+    body = await optional_body(request)
+    return json_response(await drafts.deny(s.store, call, policy_draft_id, body, s.options))
+
+
+# -- audit and events ---------------------------------------------------------------------------
+
+
+@router.get("/v1/owner/audit", summary="The owner's audit events, newest first")
+async def audit(request: Request) -> Response:
+    call = await owner_call(request)
+    q = request.query_params
+    return json_response(
+        await owner_agents.audit_page(
+            services(request).store,
+            call,
+            limit=_limit(request, 50, 500),
+            cursor=q.get("cursor"),
+            agent_principal_id=q.get("agent_principal_id") or None,
+            since=q.get("since") or None,
+            event_type=q.get("event_type") or None,
+        )
+    )
+
+
+@router.get("/v1/owner/events/stream", summary="Live events (Server-Sent Events)")
+async def events(request: Request) -> Response:
+    call = await owner_call(request)
+    store = services(request).store
+    start = await owner_events.head(store)
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"retry: 3000\n: connected\n\n"
+        after, quiet = start, 0.0
+        while not await request.is_disconnected():
+            messages, after = await owner_events.since(store, call.owner_id, after)
+            for message in messages:
+                yield b"data: " + orjson.dumps(message) + b"\n\n"
+            quiet = 0.0 if messages else quiet + STREAM_POLL_SECONDS
+            if quiet >= STREAM_PING_SECONDS:
+                quiet = 0.0
+                yield b": ping\n\n"
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={
+            "Cache-Control": "no-cache, no-transform",
+            "X-Accel-Buffering": "no",
+        },
+    )

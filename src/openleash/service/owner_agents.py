@@ -1,0 +1,78 @@
+"""An owner's own agents, invites and audit trail (inv §2.3, personal scope)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openleash.domain.errors import OpenLeashError
+from openleash.service import owners
+from openleash.service.agents import revoke
+from openleash.service.audit import read_page
+from openleash.service.options import Options
+from openleash.service.owner_auth import OwnerCall, second_factor
+from openleash.service.ports import Store
+from openleash.service.timefmt import parse_timestamp
+
+
+async def list_agents(store: Store, call: OwnerCall) -> dict[str, Any]:
+    async with store.read() as tx:
+        found = await tx.list_agents(call.owner_id)
+    return {"agents": [a.public_view() for a in found]}
+
+
+async def set_status(
+    store: Store, call: OwnerCall, agent_principal_id: str, body: Any, options: Options
+) -> dict[str, Any]:
+    """Only revocation: a revoked registration stays revoked (the agent enrols again)."""
+    status = body.get("status") if isinstance(body, dict) else None
+    if status != "REVOKED":
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            'status must be "REVOKED"; a revoked agent registers again with a new invite',
+        )
+    async with store.transaction() as tx:
+        agent = await tx.get_agent(agent_principal_id)
+        if agent is None or agent.owner_id != call.owner_id:
+            raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+        await second_factor(tx, call.owner_id, body, call.now, options)
+        if agent.status == "REVOKED":
+            raise OpenLeashError("INVALID_STATUS", "The agent is already revoked")
+        await revoke(tx, agent, call.now, by=call.owner_id)
+    return {
+        "agent_principal_id": agent_principal_id,
+        "agent_id": agent.agent_id,
+        "status": "REVOKED",
+    }
+
+
+async def create_agent_invite(store: Store, call: OwnerCall, options: Options) -> dict[str, Any]:
+    return await owners.create_invite(store, call.owner_id, "agent", options)
+
+
+async def audit_page(
+    store: Store,
+    call: OwnerCall,
+    *,
+    limit: int,
+    cursor: str | None,
+    agent_principal_id: str | None,
+    since: str | None,
+    event_type: str | None = None,
+) -> dict[str, Any]:
+    """The owner's own audit events, newest first; an agent filter must name one of theirs."""
+    if agent_principal_id is not None:
+        async with store.read() as tx:
+            agent = await tx.get_agent(agent_principal_id)
+        if agent is None:
+            raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+        if agent.owner_id != call.owner_id:
+            raise OpenLeashError("FORBIDDEN", "That agent is not yours")
+    if since is not None and parse_timestamp(since) is None:
+        raise OpenLeashError("INVALID_REQUEST", "since must be an ISO-8601 timestamp with a zone")
+    filters = {
+        "owner_id": call.owner_id,
+        "agent_principal_id": agent_principal_id,
+        "since": since,
+        "event_type": event_type,
+    }
+    return await read_page(store, limit=limit, cursor=cursor, filters=filters)

@@ -1,0 +1,447 @@
+"""Owners' credentials: passphrase set-up, login, sessions, TOTP and backup codes.
+
+Passphrases are hashed with argon2id, off the event loop and never inside a store transaction
+(hashing takes tens of milliseconds; transactions hold the write lock). TOTP codes are accepted
+once (the store keeps the last accepted time step); backup codes once each. Login failures are
+counted per owner, in the store, so every worker process sees them: after
+``options.login_free_attempts`` failures in a row the account locks for a time that doubles with
+each further failure. No function here returns a secret the owner already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from openleash.crypto import (
+    USER_SESSION,
+    KeyRing,
+    issue_session_token,
+    secret_matches,
+    totp,
+    verify_token,
+)
+from openleash.crypto import passphrase as passphrases
+from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.domain.ids import new_id
+from openleash.domain.models import Owner, OwnerCredentials, OwnerSession
+from openleash.service.audit import record
+from openleash.service.options import Options
+from openleash.service.ports import Store, Transaction
+from openleash.service.timefmt import epoch_ms, iso
+
+SESSION_COOKIE = "openleash_session"
+
+#: Assurance an owner's answer achieves: the session alone, a second factor, or a second factor
+#: together with the passphrase entered again for this answer.
+LOW, SUBSTANTIAL, HIGH = "LOW", "SUBSTANTIAL", "HIGH"
+ASSURANCE_RANK = {LOW: 0, SUBSTANTIAL: 1, HIGH: 2}
+
+# Verifying against this keeps an unknown owner as slow as a known one.
+_DUMMY_HASH = passphrases.hash_passphrase(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerCall:
+    """An authenticated owner request."""
+
+    owner: Owner
+    session: OwnerSession
+    now: datetime
+
+    @property
+    def owner_id(self) -> str:
+        return self.owner.user_principal_id
+
+
+def _optional(body: Any, name: str) -> str | None:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise OpenLeashError(
+            "VALIDATION_ERROR", f"{name} must be a string", {"field_errors": {name: "Not a string"}}
+        )
+    return value
+
+
+def _required(body: Any, name: str) -> str:
+    value = _optional(body, name)
+    if value is None:
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            f"{name} is required",
+            {"field_errors": {name: "Required: a non-empty string"}},
+        )
+    return value
+
+
+async def _hash(passphrase: str) -> str:
+    return await asyncio.to_thread(passphrases.hash_passphrase, passphrase)
+
+
+async def _verify(stored: str | None, passphrase: str) -> bool:
+    ok = await asyncio.to_thread(passphrases.verify_passphrase, stored or _DUMMY_HASH, passphrase)
+    return ok and stored is not None
+
+
+# -- set-up by invite ---------------------------------------------------------------------------
+
+
+async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, Any]:
+    """Redeem a setup invite by setting (or resetting) the passphrase; open sessions end."""
+    invite_id = _required(body, "invite_id")
+    invite_token = _required(body, "invite_token")
+    passphrase = _required(body, "passphrase")
+    passphrases.check_passphrase_policy(passphrase)
+    hashed = await _hash(passphrase)
+    now = options.clock()
+    async with store.transaction() as tx:
+        invite = await tx.get_invite(invite_id)
+        if invite is None or invite.kind != "setup":
+            raise OpenLeashError("INVITE_NOT_FOUND", "Invite not found")
+        if invite.used_at is not None:
+            raise OpenLeashError("INVITE_USED", "Invite has already been used")
+        if invite.expires_at <= iso(now):
+            raise OpenLeashError("INVITE_EXPIRED", "Invite has expired")
+        if not secret_matches(invite_token, invite.token_hash, invite.token_salt):
+            raise OpenLeashError("INVALID_INVITE_TOKEN", "Invalid invite token")
+        if not await tx.use_invite(invite_id, iso(now)):
+            raise OpenLeashError("INVITE_USED", "Invite has already been used")
+        owner_id = invite.owner_id
+        creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso(now))
+        await tx.put_credentials(
+            replace(
+                creds,
+                passphrase_hash=hashed,
+                failed_logins=0,
+                locked_until_ms=0,
+                updated_at=iso(now),
+            )
+        )
+        await tx.revoke_sessions(owner_id, iso(now))
+        await record(
+            tx, now, "USER_SETUP_COMPLETED", owner_id, owner_id=owner_id, invite_id=invite_id
+        )
+    return {"status": "setup_complete", "user_principal_id": owner_id}
+
+
+# -- login, sessions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    body: dict[str, Any]
+    token: str
+    expires_at: str
+    csrf_token: str
+
+
+async def login(store: Store, keyring: KeyRing, body: Any, options: Options) -> Login:
+    """Passphrase, then the TOTP code (or a backup code) when TOTP is on, then a session."""
+    owner_id = _required(body, "user_principal_id")
+    passphrase = _required(body, "passphrase")
+    code = _optional(body, "totp_code")
+    now = options.clock()
+    async with store.read() as tx:
+        owner = await tx.get_owner(owner_id)
+        creds = await tx.get_credentials(owner_id)
+    if creds is not None and creds.locked_until_ms > epoch_ms(now):
+        _locked(creds, now)
+    passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
+    if owner is None or owner.status != "ACTIVE" or creds is None:
+        raise OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
+    if creds.passphrase_hash is None:
+        raise OpenLeashError("SETUP_REQUIRED", "Set a passphrase with your setup invite first")
+    failure: OpenLeashError | None = None
+    session = OwnerSession(
+        session_id=new_id(),
+        user_principal_id=owner_id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=iso(now),
+        expires_at=iso(now + timedelta(seconds=options.session_ttl_seconds)),
+    )
+    async with store.transaction() as tx:
+        current = await tx.get_credentials(owner_id) or creds
+        if current.locked_until_ms > epoch_ms(now):
+            _locked(current, now)
+        if not passphrase_ok:
+            failure = OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
+        elif current.totp_enabled:
+            if code is None:
+                # Not a failed guess: the passphrase was right; the client must ask for the code.
+                raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
+            if await _second_factor_matches(tx, current, code, now) is None:
+                failure = OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+        if failure is not None:
+            await _count_failure(tx, current, now, options)
+            await record(tx, now, "USER_LOGIN_FAILED", owner_id, owner_id=owner_id)
+        else:
+            # Read again: accepting a TOTP code above moved its counter on.
+            current = await tx.get_credentials(owner_id) or current
+            await tx.put_credentials(
+                replace(current, failed_logins=0, locked_until_ms=0, updated_at=iso(now))
+            )
+            await tx.add_session(session)
+            await record(
+                tx, now, "USER_LOGIN", owner_id, owner_id=owner_id, session_id=session.session_id
+            )
+    if failure is not None:
+        raise failure
+    issued = issue_session_token(
+        keyring.active(),
+        now=now,
+        ttl_seconds=options.session_ttl_seconds,
+        user_principal_id=owner_id,
+        system_roles=[],
+        session_id=session.session_id,
+    )
+    return Login(
+        body={
+            "token": issued.token,
+            "expires_at": issued.expires_at,
+            "user_principal_id": owner_id,
+            "system_roles": [],
+            "org_memberships": [],
+        },
+        token=issued.token,
+        expires_at=issued.expires_at,
+        csrf_token=session.csrf_token,
+    )
+
+
+def _locked(creds: OwnerCredentials, now: datetime) -> None:
+    wait = max(1, -(-(creds.locked_until_ms - epoch_ms(now)) // 1000))
+    raise OpenLeashError(
+        "LOGIN_LOCKED",
+        f"Too many failed logins; try again in {wait} seconds",
+        {"retry_after_seconds": wait},
+    )
+
+
+async def _count_failure(
+    tx: Transaction, creds: OwnerCredentials, now: datetime, options: Options
+) -> None:
+    failed = creds.failed_logins + 1
+    locked_until = creds.locked_until_ms
+    beyond = failed - options.login_free_attempts
+    if beyond >= 0:
+        seconds = min(options.login_lock_base_seconds * 2**beyond, options.login_lock_max_seconds)
+        locked_until = epoch_ms(now) + seconds * 1000
+    await tx.put_credentials(
+        replace(creds, failed_logins=failed, locked_until_ms=locked_until, updated_at=iso(now))
+    )
+
+
+async def authenticate_owner(
+    store: Store, keyring: KeyRing, token: str | None, now: datetime
+) -> OwnerCall:
+    """The owner behind a session token, or 401 saying why not."""
+    if not token:
+        raise OpenLeashError("MISSING_TOKEN", "Owner session token required")
+    try:
+        claims = verify_token(token, keyring, now=now, purpose=USER_SESSION)
+    except TokenError as exc:
+        raise OpenLeashError("INVALID_SESSION", exc.reason) from None
+    session_id, owner_id = claims.get("sid"), claims.get("sub")
+    if not isinstance(session_id, str) or not isinstance(owner_id, str):
+        raise OpenLeashError("INVALID_SESSION", "Session token names no session")
+    async with store.read() as tx:
+        session = await tx.get_session(session_id)
+        owner = await tx.get_owner(owner_id)
+    if (
+        session is None
+        or session.user_principal_id != owner_id
+        or session.revoked_at is not None
+        or session.expires_at <= iso(now)
+    ):
+        raise OpenLeashError("INVALID_SESSION", "Session ended; log in again")
+    if owner is None:
+        raise OpenLeashError("USER_NOT_FOUND", "User not found")
+    if owner.status != "ACTIVE":
+        raise OpenLeashError("USER_INACTIVE", "User is not active")
+    return OwnerCall(owner, session, now)
+
+
+async def logout(store: Store, call: OwnerCall) -> dict[str, Any]:
+    async with store.transaction() as tx:
+        await tx.revoke_session(call.session.session_id, iso(call.now))
+        await record(tx, call.now, "USER_LOGOUT", call.owner_id, owner_id=call.owner_id)
+    return {"status": "logged_out"}
+
+
+async def profile(store: Store, call: OwnerCall) -> dict[str, Any]:
+    async with store.read() as tx:
+        creds = await tx.get_credentials(call.owner_id)
+        backup_left = await tx.count_backup_codes(call.owner_id)
+    owner = call.owner
+    return {
+        "user_principal_id": owner.user_principal_id,
+        "display_name": owner.display_name,
+        "status": owner.status,
+        "created_at": owner.created_at,
+        "identity_assurance_level": "NONE",
+        "system_roles": [],
+        "totp_enabled": bool(creds and creds.totp_enabled),
+        "backup_codes_remaining": backup_left,
+        "session_expires_at": call.session.expires_at,
+    }
+
+
+# -- TOTP -----------------------------------------------------------------------------------------
+
+
+async def totp_setup(store: Store, call: OwnerCall, body: Any) -> dict[str, Any]:
+    """Start (re-)enrolment: a new secret, in force once a code of it is confirmed. While TOTP
+    is on, starting again needs a current code (or a backup code)."""
+    code = _optional(body, "code")
+    secret = totp.new_secret()
+    now = call.now
+    async with store.transaction() as tx:
+        creds = await tx.get_credentials(call.owner_id) or OwnerCredentials(call.owner_id, iso(now))
+        if creds.totp_enabled:
+            if code is None:
+                raise OpenLeashError(
+                    "TOTP_REQUIRED", "TOTP is on: enter a current code to enrol a new device"
+                )
+            if await _second_factor_matches(tx, creds, code, now) is None:
+                raise OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+            creds = await tx.get_credentials(call.owner_id) or creds
+        await tx.put_credentials(replace(creds, totp_pending=secret, updated_at=iso(now)))
+        await record(tx, now, "USER_TOTP_SETUP_STARTED", call.owner_id, owner_id=call.owner_id)
+    uri = totp.provisioning_uri(secret, call.owner.display_name)
+    # The secret goes to its owner once, here, to be put into an authenticator app.
+    return {"secret": secret, "uri": uri, "qr_svg": totp.qr_svg(uri)}
+
+
+async def totp_confirm(store: Store, call: OwnerCall, body: Any) -> dict[str, Any]:
+    """Turn TOTP on with a code of the pending secret; returns fresh backup codes, once."""
+    code = _required(body, "code")
+    now = call.now
+    codes = totp.new_backup_codes()
+    async with store.transaction() as tx:
+        creds = await tx.get_credentials(call.owner_id)
+        if creds is None or creds.totp_pending is None:
+            raise OpenLeashError("TOTP_NOT_SETUP", "Start TOTP setup first")
+        counter = totp.verify(creds.totp_pending, code, now.timestamp(), None)
+        if counter is None:
+            raise OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP code")
+        await tx.put_credentials(
+            replace(
+                creds,
+                totp_secret=creds.totp_pending,
+                totp_pending=None,
+                totp_enabled=True,
+                totp_last_counter=counter,
+                updated_at=iso(now),
+            )
+        )
+        await tx.replace_backup_codes(call.owner_id, [totp.hash_backup_code(c) for c in codes])
+        await record(tx, now, "USER_TOTP_ENABLED", call.owner_id, owner_id=call.owner_id)
+    return {"status": "totp_enabled", "backup_codes": codes}
+
+
+async def totp_disable(
+    store: Store, call: OwnerCall, body: Any, options: Options
+) -> dict[str, Any]:
+    code = _required(body, "code")
+    now = call.now
+    if options.require_totp:
+        raise OpenLeashError(
+            "FORBIDDEN",
+            "This server requires TOTP (security.require_totp); it cannot be turned off",
+        )
+    async with store.transaction() as tx:
+        creds = await tx.get_credentials(call.owner_id)
+        if creds is None or not creds.totp_enabled:
+            raise OpenLeashError("TOTP_NOT_ENABLED", "TOTP is not enabled")
+        if await _second_factor_matches(tx, creds, code, now) is None:
+            raise OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+        await tx.put_credentials(
+            replace(
+                creds,
+                totp_secret=None,
+                totp_pending=None,
+                totp_enabled=False,
+                totp_last_counter=None,
+                updated_at=iso(now),
+            )
+        )
+        await tx.replace_backup_codes(call.owner_id, [])
+        await record(tx, now, "USER_TOTP_DISABLED", call.owner_id, owner_id=call.owner_id)
+    return {"status": "totp_disabled"}
+
+
+async def _second_factor_matches(
+    tx: Transaction, creds: OwnerCredentials, code: str, now: datetime
+) -> str | None:
+    """``"totp"`` or ``"backup_code"`` when ``code`` is a fresh TOTP code or an unused backup
+    code (which is used up, and audited); None otherwise."""
+    owner_id = creds.user_principal_id
+    if creds.totp_secret is not None:
+        counter = totp.verify(creds.totp_secret, code, now.timestamp(), creds.totp_last_counter)
+        if counter is not None and await tx.advance_totp_counter(owner_id, counter):
+            return "totp"
+    if await tx.use_backup_code(owner_id, totp.hash_backup_code(code), iso(now)):
+        await record(tx, now, "USER_TOTP_BACKUP_USED", owner_id, owner_id=owner_id)
+        return "backup_code"
+    return None
+
+
+async def second_factor(
+    tx: Transaction,
+    owner_id: str,
+    body: Any,
+    now: datetime,
+    options: Options,
+    *,
+    required_level: str | None = None,
+    passphrase_ok: bool = False,
+) -> str:
+    """The TOTP gate of approving, denying, deleting and revoking (inv §8.5, fixed).
+
+    Returns the assurance achieved: LOW without a second factor, SUBSTANTIAL with one, HIGH with
+    one and the passphrase entered again. ``required_level`` (a step-up) makes the second factor
+    mandatory, and HIGH needs the passphrase too."""
+    creds = await tx.get_credentials(owner_id)
+    needs_factor = required_level is not None and ASSURANCE_RANK.get(required_level, 0) > 0
+    if creds is None or not creds.totp_enabled:
+        if options.require_totp or needs_factor:
+            raise OpenLeashError(
+                "TOTP_SETUP_REQUIRED",
+                "Set up two-factor authentication (TOTP) first"
+                + (": this request needs a second factor" if needs_factor else ""),
+            )
+        return LOW
+    code = _optional(body, "totp_code")
+    if code is None:
+        raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
+    if await _second_factor_matches(tx, creds, code, now) is None:
+        raise OpenLeashError("TOTP_REQUIRED", "Invalid two-factor authentication code")
+    achieved = HIGH if passphrase_ok else SUBSTANTIAL
+    if required_level is not None and ASSURANCE_RANK[achieved] < ASSURANCE_RANK.get(
+        required_level, 0
+    ):
+        raise OpenLeashError(
+            "STEP_UP_REQUIRED",
+            f"This request needs assurance {required_level}: enter your passphrase as well as "
+            "your two-factor code",
+            {"required_assurance_level": required_level, "achieved": achieved},
+        )
+    return achieved
+
+
+async def passphrase_confirmed(store: Store, owner_id: str, body: Any) -> bool:
+    """True when ``body.passphrase`` is given and is the owner's passphrase; raises when a
+    wrong one is given (it never silently lowers the assurance asked for)."""
+    passphrase = _optional(body, "passphrase")
+    if passphrase is None:
+        return False
+    async with store.read() as tx:
+        creds = await tx.get_credentials(owner_id)
+    if not await _verify(creds.passphrase_hash if creds else None, passphrase):
+        raise OpenLeashError("INVALID_CREDENTIALS", "Wrong passphrase")
+    return True
