@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +22,8 @@ from openleash.api.http import error_response, json_response
 from openleash.bootstrap import Services, open_services
 from openleash.config import Settings, load_settings
 from openleash.domain.errors import OpenLeashError
+from openleash.service.webhook_dispatch import WebhookDispatcher
+from openleash.service.webhooks import Deliverer
 
 log = logging.getLogger("openleash")
 
@@ -81,10 +85,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = await (services or opener)()
         app.state.services = opened
+        deliverer = Deliverer(allow_private=opened.options.webhook_allow_private)
+        dispatcher = WebhookDispatcher(opened.runtime, deliverer, opened.options.clock)
+        sending = asyncio.create_task(dispatcher.run(), name="openleash-webhooks")
         _settle_garbage_collector()
         try:
             yield
         finally:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
+            await deliverer.aclose()
             await opened.store.close()
 
     app = FastAPI(
