@@ -515,26 +515,151 @@ def test_a_path_signed_with_its_query_string_is_accepted(
     assert response.json()["error"]["code"] == "INVALID_SIGNATURE"
 
 
-def test_list_policy_drafts_with_a_status_filter(
+# ---- human in the loop ----------------------------------------------------------------------
+
+OWNER_PASSPHRASE = "interop owner passphrase"
+
+
+@pytest.fixture(scope="module")
+def owner_headers(deployment: Deployment) -> dict[str, str]:
+    """An owner session (bearer token) for the deployment's owner."""
+    server = deployment.server
+    invite = server.admin("POST", f"/v1/admin/users/{deployment.owner_id}/setup-invite")
+    setup = fresh_request(
+        "POST",
+        f"{deployment.url}/v1/owner/setup",
+        json={
+            "invite_id": invite["invite_id"],
+            "invite_token": invite["invite_token"],
+            "passphrase": OWNER_PASSPHRASE,
+        },
+    )
+    assert setup.status_code == 200, setup.text
+    login = fresh_request(
+        "POST",
+        f"{deployment.url}/v1/owner/login",
+        json={"user_principal_id": deployment.owner_id, "passphrase": OWNER_PASSPHRASE},
+    )
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+def _agent_kwargs(deployment: Deployment, agent: RegisteredAgent) -> dict[str, Any]:
+    return {
+        "openleash_url": deployment.url,
+        "agent_id": agent.agent_id,
+        "private_key_b64": agent.private_key_b64,
+    }
+
+
+def test_approval_request_poll_and_approved_authorize(
+    sdk: Sdk, deployment: Deployment, agent: RegisteredAgent, owner_headers: dict[str, str]
+) -> None:
+    action = agent.action(amount_minor=250000, currency="USD", item="Server")
+    held = authorize(sdk, deployment, agent, action)
+    assert held["result"] == "REQUIRE_APPROVAL"
+    created = sdk.call(
+        "create_approval_request",
+        **_agent_kwargs(deployment, agent),
+        decision_id=held["decision_id"],
+        action=action,
+        justification="the old server died",
+    )
+    assert created["status"] == "PENDING"
+    request_id = created["approval_request_id"]
+    pending = sdk.call(
+        "get_approval_request", **_agent_kwargs(deployment, agent), approval_request_id=request_id
+    )
+    assert pending["status"] == "PENDING"
+    assert "approval_token" not in pending
+
+    answer = fresh_request(
+        "POST",
+        f"{deployment.url}/v1/owner/approval-requests/{request_id}/approve",
+        json={},
+        headers=owner_headers,
+    )
+    assert answer.status_code == 200, answer.text
+
+    polled = sdk.call(
+        "poll_approval_request",
+        **_agent_kwargs(deployment, agent),
+        approval_request_id=request_id,
+        interval_seconds=0.2,
+        timeout_seconds=20,
+    )
+    assert polled["status"] == "APPROVED"
+    assert polled["approval_token"].startswith("v4.public.")
+
+    allowed = authorize(
+        sdk, deployment, agent, {**action, "approval_token": polled["approval_token"]}
+    )
+    check_authorize_shape(allowed, action)
+    assert allowed["result"] == "ALLOW"
+    assert allowed["reason"] == "Approved by owner"
+    verdict = sdk.call(
+        "verify_proof_offline", token=allowed["proof_token"], public_keys=public_keys(deployment)
+    )
+    assert verdict["valid"] is True, verdict
+    claims = verdict["claims"]
+    assert claims["approval_request_id"] == request_id
+    assert claims["approved_by"] == deployment.owner_id
+    assert claims["approved_at"] == polled["resolved_at"]
+    assert claims["assurance_level"] == "LOW"
+
+    with pytest.raises(SdkError) as again:
+        authorize(sdk, deployment, agent, {**action, "approval_token": polled["approval_token"]})
+    assert again.value.server_error()["code"] == "APPROVAL_TOKEN_CONSUMED"
+
+
+def test_an_approval_request_for_a_decision_that_was_not_held_is_refused(
     sdk: Sdk, deployment: Deployment, agent: RegisteredAgent
 ) -> None:
-    outcome = sdk.run(
-        {
-            "op": "call",
-            "fn": "list_policy_drafts",
-            "kwargs": {
-                "openleash_url": deployment.url,
-                "agent_id": agent.agent_id,
-                "private_key_b64": agent.private_key_b64,
-                "status": "PENDING",
-            },
-        }
+    action = agent.action(amount_minor=100, currency="USD")
+    allowed = authorize(sdk, deployment, agent, action)
+    assert allowed["result"] == "ALLOW"
+    with pytest.raises(SdkError) as refused:
+        sdk.call(
+            "create_approval_request",
+            **_agent_kwargs(deployment, agent),
+            decision_id=allowed["decision_id"],
+            action=action,
+        )
+    assert refused.value.server_error()["code"] == "DECISION_NOT_FOUND"
+
+
+def test_policy_drafts_through_the_sdk(
+    sdk: Sdk, deployment: Deployment, agent: RegisteredAgent, owner_headers: dict[str, str]
+) -> None:
+    draft_yaml = (
+        "version: 1\ndefault: deny\nrules:\n  - id: reads\n    effect: allow\n    action: read\n"
     )
-    if outcome["ok"]:
-        assert isinstance(outcome["result"]["policy_drafts"], list), outcome
-        assert all(d["status"] == "PENDING" for d in outcome["result"]["policy_drafts"])
-    else:
-        # Until the policy-draft routes exist the route itself answers 404; a signature error
-        # (the query-string bug of the TypeScript server) must never happen.
-        failed = SdkError(outcome["error"], outcome["message"])
-        assert failed.server_error()["code"] == "NOT_FOUND", failed.message
+    created = sdk.call(
+        "create_policy_draft",
+        **_agent_kwargs(deployment, agent),
+        policy_yaml=draft_yaml,
+        justification="I only need to read",
+    )
+    assert created["status"] == "PENDING"
+    draft_id = created["policy_draft_id"]
+    listed = sdk.call("list_policy_drafts", **_agent_kwargs(deployment, agent), status="PENDING")
+    assert draft_id in [d["policy_draft_id"] for d in listed["policy_drafts"]]
+    assert all(d["status"] == "PENDING" for d in listed["policy_drafts"])
+    approved = fresh_request(
+        "POST",
+        f"{deployment.url}/v1/owner/policy-drafts/{draft_id}/approve",
+        json={},
+        headers=owner_headers,
+    )
+    assert approved.status_code == 200, approved.text
+    got = sdk.call("get_policy_draft", **_agent_kwargs(deployment, agent), policy_draft_id=draft_id)
+    assert got["status"] == "APPROVED"
+    assert got["policy_yaml"] == draft_yaml
+    assert got["resulting_policy_id"] == approved.json()["policy_id"]
+    # the approved draft is bound to this agent only; clean up so other tests keep their policy
+    removed = fresh_request(
+        "DELETE",
+        f"{deployment.url}/v1/owner/policies/{got['resulting_policy_id']}",
+        headers=owner_headers,
+    )
+    assert removed.status_code == 200, removed.text
