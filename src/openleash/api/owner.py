@@ -32,6 +32,7 @@ from openleash.service import (
     usage,
 )
 from openleash.service.owner_auth import SESSION_COOKIE, OwnerCall
+from openleash.service.timefmt import iso
 
 router = APIRouter(tags=["owner"])
 
@@ -360,13 +361,14 @@ async def audit(request: Request) -> Response:
 @router.get("/v1/owner/events/stream", summary="Live events (Server-Sent Events)")
 async def events(request: Request) -> Response:
     call = await owner_call(request)
-    store = services(request).store
+    store, clock = services(request).store, services(request).options.clock
     start = await owner_events.head(store)
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 3000\n: connected\n\n"
         after, quiet = start, 0.0
-        while not await request.is_disconnected():
+        # The stream ends with the session; the browser reconnects and must log in again.
+        while not await request.is_disconnected() and iso(clock()) < call.session.expires_at:
             messages, after = await owner_events.since(store, call.owner_id, after)
             for message in messages:
                 yield b"data: " + orjson.dumps(message) + b"\n\n"

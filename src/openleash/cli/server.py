@@ -12,6 +12,9 @@ import uvicorn
 from openleash.bootstrap import open_services
 from openleash.cli.common import config_option, data_dir_option, fails_cleanly, settings_for
 
+#: Seconds open connections (event streams) get to finish when the server stops.
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
 
 async def _prepare(settings_dir: Path | None, config_path: Path | None) -> None:
     # Migrations and the first key are made once, before workers start, so they never race.
@@ -67,4 +70,6 @@ def start(
         proxy_headers=False,  # never take the client address from forwarded headers
         server_header=False,
         access_log=False,
+        # Open event streams (owners' live views) end at shutdown instead of holding it up.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
