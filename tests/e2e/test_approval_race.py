@@ -15,7 +15,7 @@ import pytest
 
 from openleash.client import AgentAuth
 from tests.support.actions import action
-from tests.support.live import Credentials, LiveServer, free_port, provision
+from tests.support.live import Credentials, LiveServer, free_port, owner_login, provision
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,6 @@ rules:
     action: purchase
     obligations: [{ type: HUMAN_APPROVAL }]
 """
-PASSPHRASE = "race condition passphrase"
 
 
 @pytest.fixture(scope="module")
@@ -46,23 +45,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     live.start()
     yield live, creds
     live.stop()
-
-
-def _owner_token(live: LiveServer, owner_id: str) -> str:
-    invite = live.admin("POST", f"/v1/admin/users/{owner_id}/setup-invite")
-    body = {
-        "invite_id": invite["invite_id"],
-        "invite_token": invite["invite_token"],
-        "passphrase": PASSPHRASE,
-    }
-    assert httpx.post(f"{live.url}/v1/owner/setup", json=body, timeout=10).status_code == 200
-    login = httpx.post(
-        f"{live.url}/v1/owner/login",
-        json={"user_principal_id": owner_id, "passphrase": PASSPHRASE},
-        timeout=10,
-    )
-    assert login.status_code == 200, login.text
-    return str(login.json()["token"])
 
 
 def _signed_post(client: httpx.Client, auth: AgentAuth, path: str, body: Any) -> Any:
@@ -91,7 +73,7 @@ def test_twenty_racing_requests_use_an_approval_once(
 ) -> None:
     live, creds = server
     auth = AgentAuth(creds.agent_id, creds.private_key_b64)
-    token = _owner_token(live, creds.owner_id)
+    token = owner_login(live, creds.owner_id)
     owner = {"Authorization": f"Bearer {token}"}
     held_action = action(creds.agent_id, creds.owner_id, amount_minor=4000, currency="USD")
     with httpx.Client(base_url=live.url, timeout=10.0) as client:

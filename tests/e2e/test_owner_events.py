@@ -14,7 +14,7 @@ import pytest
 
 from openleash.client import AgentAuth
 from tests.support.actions import action
-from tests.support.live import Credentials, LiveServer, free_port, provision
+from tests.support.live import Credentials, LiveServer, free_port, owner_login, provision
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,6 @@ rules:
     action: purchase
     obligations: [{ type: HUMAN_APPROVAL }]
 """
-PASSPHRASE = "stream of events passphrase"
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +37,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     live.start()
     yield live, creds
     live.stop()
-
-
-def _login(live: LiveServer, owner_id: str) -> str:
-    invite = live.admin("POST", f"/v1/admin/users/{owner_id}/setup-invite")
-    setup = {
-        "invite_id": invite["invite_id"],
-        "invite_token": invite["invite_token"],
-        "passphrase": PASSPHRASE,
-    }
-    assert httpx.post(f"{live.url}/v1/owner/setup", json=setup, timeout=10).status_code == 200
-    login = httpx.post(
-        f"{live.url}/v1/owner/login",
-        json={"user_principal_id": owner_id, "passphrase": PASSPHRASE},
-        timeout=10,
-    )
-    return str(login.json()["token"])
 
 
 def _messages(lines: Iterator[str], wanted: str, deadline: float) -> dict[str, Any]:
@@ -77,7 +60,7 @@ def _post(client: httpx.Client, auth: AgentAuth, path: str, body: Any) -> Any:
 
 def test_new_and_resolved_requests_appear_live(server: tuple[LiveServer, Credentials]) -> None:
     live, creds = server
-    token = _login(live, creds.owner_id)
+    token = owner_login(live, creds.owner_id)
     owner = {"Authorization": f"Bearer {token}"}
     auth = AgentAuth(creds.agent_id, creds.private_key_b64)
     timeout = httpx.Timeout(10.0, read=3.0)
@@ -135,7 +118,7 @@ def test_an_open_stream_does_not_hold_up_shutdown(tmp_path: Path) -> None:
     creds = provision(live.data_dir, POLICY)
     live.start()
     try:
-        token = _login(live, creds.owner_id)
+        token = owner_login(live, creds.owner_id)
         with (
             httpx.Client(base_url=live.url, timeout=httpx.Timeout(10.0, read=20.0)) as client,
             client.stream(

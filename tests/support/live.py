@@ -158,3 +158,25 @@ def provision(data_dir: Path, policy_yaml: str, agent_id: str = "agent-1") -> Cr
         values["OPENLEASH_AGENT_PRIVATE_KEY_B64"],
         values["USER_PRINCIPAL_ID"],
     )
+
+
+OWNER_PASSPHRASE = "a passphrase for end-to-end tests"
+
+
+def owner_login(server: LiveServer, owner_id: str, passphrase: str = OWNER_PASSPHRASE) -> str:
+    """Set the owner's passphrase with a setup invite and log in: the session (bearer) token."""
+    invite = server.admin("POST", f"/v1/admin/users/{owner_id}/setup-invite")
+    setup = {
+        "invite_id": invite["invite_id"],
+        "invite_token": invite["invite_token"],
+        "passphrase": passphrase,
+    }
+    done = httpx.post(f"{server.url}/v1/owner/setup", json=setup, timeout=10.0)
+    assert done.status_code == 200, done.text
+    login = httpx.post(
+        f"{server.url}/v1/owner/login",
+        json={"user_principal_id": owner_id, "passphrase": passphrase},
+        timeout=10.0,
+    )
+    assert login.status_code == 200, login.text
+    return str(login.json()["token"])

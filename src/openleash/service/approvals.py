@@ -18,6 +18,7 @@ from openleash.domain.ids import new_id
 from openleash.domain.models import ApprovalRequest, Result
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
+from openleash.service.bodies import optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall, passphrase_confirmed, second_factor
@@ -26,7 +27,6 @@ from openleash.service.timefmt import iso, parse_timestamp
 
 PENDING, APPROVED, DENIED, EXPIRED = "PENDING", "APPROVED", "DENIED", "EXPIRED"
 STATUSES = (PENDING, APPROVED, DENIED, EXPIRED)
-MAX_JUSTIFICATION = 2000
 
 
 def effective_status(request: ApprovalRequest, now: datetime) -> str:
@@ -76,7 +76,7 @@ async def create_request(
         raise OpenLeashError(
             "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
         )
-    justification = _optional_text(body, "justification", MAX_JUSTIFICATION)
+    justification = optional_text(body, "justification")
     context = body.get("context")
     if context is not None and not isinstance(context, dict):
         raise OpenLeashError("INVALID_REQUEST", "context must be an object")
@@ -313,7 +313,7 @@ async def approve(
 async def deny(
     store: Store, call: OwnerCall, approval_request_id: str, body: Any, options: Options
 ) -> dict[str, Any]:
-    reason = _optional_text(body, "reason", MAX_JUSTIFICATION)
+    reason = optional_text(body, "reason")
     now = call.now
     async with store.transaction() as tx:
         request = await _owned(tx, call, approval_request_id)
@@ -364,15 +364,3 @@ def _check_pending(request: ApprovalRequest, now: datetime) -> None:
         )
     if request.expires_at <= iso(now):
         raise OpenLeashError("REQUEST_EXPIRED", "The request has expired; the agent must ask again")
-
-
-def _optional_text(body: Any, name: str, limit: int) -> str | None:
-    value = body.get(name) if isinstance(body, dict) else None
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise OpenLeashError("INVALID_REQUEST", f"{name} must be a string")
-    value = value.strip()
-    if len(value) > limit:
-        raise OpenLeashError("INVALID_REQUEST", f"{name} is longer than {limit} characters")
-    return value or None

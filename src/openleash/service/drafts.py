@@ -12,6 +12,7 @@ from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, PolicyDraft
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
+from openleash.service.bodies import optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall, second_factor
@@ -21,18 +22,6 @@ from openleash.service.timefmt import iso
 
 PENDING, APPROVED, DENIED = "PENDING", "APPROVED", "DENIED"
 STATUSES = (PENDING, APPROVED, DENIED)
-
-
-def _trimmed(body: dict[str, Any], name: str, limit: int = 2000) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise OpenLeashError("INVALID_REQUEST", f"{name} must be a string")
-    value = value.strip()
-    if len(value) > limit:
-        raise OpenLeashError("INVALID_REQUEST", f"{name} is longer than {limit} characters")
-    return value or None
 
 
 def _status(status: str | None) -> str | None:
@@ -114,10 +103,10 @@ async def create_draft(
             agent_principal_id=agent.agent_principal_id,
             agent_id=agent.agent_id,
             applies_to_agent_principal_id=target,
-            name=_trimmed(body, "name", 200),
-            description=_trimmed(body, "description"),
+            name=optional_text(body, "name", 200),
+            description=optional_text(body, "description"),
             policy_yaml=policy_yaml,
-            justification=_trimmed(body, "justification"),
+            justification=optional_text(body, "justification"),
             status=PENDING,
             created_at=iso(now),
         )
@@ -228,7 +217,7 @@ async def deny(
     store: Store, call: OwnerCall, policy_draft_id: str, body: Any, options: Options
 ) -> dict[str, Any]:
     now = call.now
-    reason = _trimmed(body, "reason") if isinstance(body, dict) else None
+    reason = optional_text(body, "reason")
     async with store.transaction() as tx:
         draft = await _owned(tx, call, policy_draft_id)
         await second_factor(tx, call.owner_id, body, now, options)
