@@ -9,12 +9,14 @@ the application unchanged.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
 from openleash.api.http import MAX_BODY, parse_object
+from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.service.agent_auth import SignedRequest, authenticate
@@ -43,18 +45,25 @@ class AuthorizeFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         try:
             status, body = 200, await self._authorize(scope, receive)
+            DECISIONS.labels(body["result"], "approval" in body).inc()
         except OpenLeashError as error:
             status, body = error.status, error.to_wire()
+            REFUSALS.labels(error.code).inc()
+            if error.code == "STORE_UNAVAILABLE":
+                STORE_ERRORS.inc()
         except Exception:
             log.exception("unexpected error on POST %s", PATH)
             status = 500
             body = {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}
+            STORE_ERRORS.inc()
         payload = orjson.dumps(body)
         headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+        LATENCY.observe(time.perf_counter() - started)
 
     async def _authorize(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

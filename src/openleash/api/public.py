@@ -15,13 +15,14 @@ from openleash.service import registration
 router = APIRouter(tags=["public"])
 
 
-@router.get("/v1/health", summary="Liveness and version")
+@router.get("/v1/health", summary="Liveness, readiness (the store answers) and version")
 async def health(request: Request) -> Response:
-    body = use.health(services(request).options)
+    s = services(request)
+    ready, body = await use.health(s.store, s.options)
     base = base_url(request)
     body["api_reference"] = f"{base}/reference"
     body["openapi_spec"] = f"{base}/reference/openapi.json"
-    return json_response(body)
+    return json_response(body, 200 if ready else 503)
 
 
 @router.get("/v1/public-keys", summary="The server's proof-signing keys")

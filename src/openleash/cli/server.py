@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 import click
@@ -54,6 +55,11 @@ def start(
     asyncio.run(_prepare(data_dir, config_path))
     # Workers rebuild the settings from the environment.
     os.environ["OPENLEASH_DATA_DIR"] = str(settings.data_dir.resolve())
+    # Every worker counts into these files; /metrics on any worker adds them up.
+    metrics_dir = settings.data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     if config_path is not None:
         os.environ["OPENLEASH_CONFIG"] = str(config_path.resolve())
     click.echo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -12,12 +13,29 @@ from openleash.policy import EvalContext, evaluate, parse_policy
 from openleash.service.audit import record
 from openleash.service.authorize import decision_body
 from openleash.service.options import Options
+from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
 from openleash.service.timefmt import iso
 
+log = logging.getLogger("openleash")
 
-def health(options: Options) -> dict[str, Any]:
-    return {"status": "ok", "time": iso(options.clock()), "version": f"v{options.version}"}
+
+async def health(store: Store, options: Options) -> tuple[bool, dict[str, Any]]:
+    """Liveness and readiness: the store answers a read. ``(ready, body)``."""
+    try:
+        await store.revision()
+    except Exception:
+        log.exception("health check: the store does not answer")
+        ready = False
+    else:
+        ready = True
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "time": iso(options.clock()),
+        "version": f"v{options.version}",
+        "store": "ok" if ready else "unavailable",
+    }
+    return ready, body
 
 
 async def public_keys(runtime: Runtime) -> dict[str, Any]:
