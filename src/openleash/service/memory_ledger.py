@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,19 +31,47 @@ from openleash.service.timefmt import epoch_ms
 _BY_FIELD = {"currency": "currency", "counterparty": "counterparty", "action_type": "action_type"}
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    at_ms: int
-    agent_principal_id: str
-    record: UsageRecord
+class _Stream:
+    """The allowed actions of one owner with the same agent, action type, currency and
+    counterparty, in time order, with running totals (as the store's usage streams)."""
+
+    __slots__ = ("amounts", "counts", "record", "times")
+
+    def __init__(self, record: UsageRecord) -> None:
+        self.record = record
+        self.times: list[int] = []
+        self.amounts: list[int | float] = []  # running totals, this entry included
+        self.counts: list[int] = []
+
+    def add(self, at_ms: int, amount: int | float) -> None:
+        index = bisect.bisect_right(self.times, at_ms)
+        before_amount = self.amounts[index - 1] if index else 0
+        before_count = self.counts[index - 1] if index else 0
+        self.times.insert(index, at_ms)
+        self.amounts.insert(index, before_amount + amount)
+        self.counts.insert(index, before_count + 1)
+        for later in range(index + 1, len(self.times)):  # only when recorded out of order
+            self.amounts[later] += amount
+            self.counts[later] += 1
+
+    def since(self, since_ms: int) -> tuple[int | float, int]:
+        start = bisect.bisect_left(self.times, since_ms)
+        if start == len(self.times):
+            return 0, 0
+        amount = self.amounts[-1] - (self.amounts[start - 1] if start else 0)
+        count = self.counts[-1] - (self.counts[start - 1] if start else 0)
+        return amount, count
+
+
+_StreamKey = tuple[str, str | None, str | None, str | None]
 
 
 class MemoryLedger:
-    """The allowed actions of any number of owners, each owner's in time order."""
+    """The allowed actions of any number of owners. Each look-up costs one binary search per
+    stream (agent, action type, currency, counterparty), however many actions were recorded."""
 
     def __init__(self) -> None:
-        self._by_owner: dict[str, list[_Entry]] = {}
-        self._times: dict[str, list[int]] = {}
+        self._streams: dict[str, dict[_StreamKey, _Stream]] = {}
         self._with: Counter[tuple[str, str]] = Counter()
 
     def record(
@@ -52,13 +79,12 @@ class MemoryLedger:
     ) -> None:
         """Count ``action`` as allowed at ``at`` (in any order: entries are kept sorted)."""
         record = usage_record(action)
-        at_ms = epoch_ms(at)
-        times = self._times.setdefault(owner_id, [])
-        index = bisect.bisect_right(times, at_ms)
-        times.insert(index, at_ms)
-        self._by_owner.setdefault(owner_id, []).insert(
-            index, _Entry(at_ms, agent_principal_id, record)
-        )
+        key = (agent_principal_id, record.action_type, record.currency, record.counterparty)
+        streams = self._streams.setdefault(owner_id, {})
+        stream = streams.get(key)
+        if stream is None:
+            stream = streams[key] = _Stream(record)
+        stream.add(epoch_ms(at), record.amount_minor or 0)
         if record.counterparty is not None:
             self._with[(owner_id, record.counterparty)] += 1
 
@@ -69,26 +95,23 @@ class MemoryLedger:
         return {query.key: self._answer(owner_id, query) for query in queries}
 
     def _answer(self, owner_id: str, query: UsageQuery) -> Usage:
-        entries = self._by_owner.get(owner_id, [])
-        start = bisect.bisect_left(self._times.get(owner_id, []), epoch_ms(query.since))
+        since_ms = epoch_ms(query.since)
         amount: int | float = 0
         count = 0
-        for entry in entries[start:]:
-            if _selected(entry, query):
-                amount += entry.record.amount_minor or 0
-                count += 1
+        for (agent, _, _, _), stream in self._streams.get(owner_id, {}).items():
+            if _selected(agent, stream.record, query):
+                more_amount, more_count = stream.since(since_ms)
+                amount += more_amount
+                count += more_count
         return Usage(amount, count)
 
 
-def _selected(entry: _Entry, query: UsageQuery) -> bool:
-    if (
-        query.agent_principal_id is not None
-        and entry.agent_principal_id != query.agent_principal_id
-    ):
+def _selected(agent_principal_id: str, record: UsageRecord, query: UsageQuery) -> bool:
+    if query.agent_principal_id is not None and agent_principal_id != query.agent_principal_id:
         return False
-    if not query.action_pattern.matches(entry.record.action_type):
+    if not query.action_pattern.matches(record.action_type):
         return False
-    return all(getattr(entry.record, _BY_FIELD[name]) == value for name, value in query.by)
+    return all(getattr(record, _BY_FIELD[name]) == value for name, value in query.by)
 
 
 def offline_context(
