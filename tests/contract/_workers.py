@@ -1,4 +1,7 @@
-"""Process entry points for the concurrency tests (importable, as the spawn start method needs)."""
+"""Process entry points for the concurrency tests (importable, as the spawn start method needs).
+
+``url`` names the store as ``open_store`` reads it: a SQLite file path or a PostgreSQL URL.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +10,23 @@ import random
 import traceback
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
-from pathlib import Path
 from typing import Any
 
 from openleash.domain.models import AuditEvent
-from openleash.store.sql.sqlite import SqliteStore
+from openleash.store import open_store
 
 
-def claim_nonces(
-    path: str, worker: int, nonces: list[str], start: Barrier, out: Queue[Any]
-) -> None:
+def claim_nonces(url: str, worker: int, nonces: list[str], start: Barrier, out: Queue[Any]) -> None:
     """Try every nonce once, in a random order; each attempt also appends an audit event."""
     try:
-        won = asyncio.run(_claim(Path(path), worker, nonces, start))
+        won = asyncio.run(_claim(url, worker, nonces, start))
         out.put((worker, won))
     except BaseException:
         out.put((worker, traceback.format_exc()))
 
 
-async def _claim(path: Path, worker: int, nonces: list[str], start: Barrier) -> list[str]:
-    store = SqliteStore.open(path)
+async def _claim(url: str, worker: int, nonces: list[str], start: Barrier) -> list[str]:
+    store = await open_store(url)
     order = list(nonces)
     random.Random(worker).shuffle(order)
     won = []
@@ -55,13 +55,18 @@ def _event(worker: int, nonce: str, won: bool) -> AuditEvent:
     )
 
 
-def open_fresh(path: str, worker: int, start: Barrier, out: Queue[Any]) -> None:
+def open_fresh(url: str, worker: int, start: Barrier, out: Queue[Any]) -> None:
     """Open (and so migrate) a database that another process may be creating at this moment."""
     try:
         start.wait(timeout=15)
-        store = SqliteStore.open(Path(path))
-        revision = asyncio.run(store.revision())
-        asyncio.run(store.close())
-        out.put((worker, revision))
+        out.put((worker, asyncio.run(_revision(url))))
     except BaseException:
         out.put((worker, traceback.format_exc()))
+
+
+async def _revision(url: str) -> int:
+    store = await open_store(url)
+    try:
+        return await store.revision()
+    finally:
+        await store.close()

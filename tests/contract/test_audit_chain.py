@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from pathlib import Path
 
 from openleash.crypto import GENESIS_HASH, KeyRing, record_hash, verify_checkpoint
 from openleash.domain.audit import CHAINED_WIDTH, AuditRow
 from openleash.domain.models import AuditEvent
 from openleash.service.audit_chain import verify_chain
 from openleash.service.ports import Store, Transaction
-from openleash.store.sql.sqlite import AuditCheckpointRule, SqliteStore
+from openleash.store import open_store
+from openleash.store.sql.sqlite import AuditCheckpointRule
 
 from . import _workers
 from . import records as r
@@ -98,13 +98,12 @@ async def test_two_stores_on_one_file_share_the_chain(store_factory: StoreFactor
     assert (await verify_chain(second)).ok
 
 
-def test_processes_writing_at_once_keep_one_chain(tmp_path: Path) -> None:
-    db = tmp_path / "openleash.db"
+def test_processes_writing_at_once_keep_one_chain(store_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     workers, nonces = 3, [f"n-{n}" for n in range(60)]
     start, out = ctx.Barrier(workers), ctx.Queue()
     procs = [
-        ctx.Process(target=_workers.claim_nonces, args=(str(db), w, nonces, start, out))
+        ctx.Process(target=_workers.claim_nonces, args=(store_url, w, nonces, start, out))
         for w in range(workers)
     ]
     for p in procs:
@@ -119,7 +118,7 @@ def test_processes_writing_at_once_keep_one_chain(tmp_path: Path) -> None:
     assert all(not isinstance(result, str) for _, result in results), results
 
     async def check() -> None:
-        store = SqliteStore.open(db)
+        store = await open_store(store_url)
         try:
             rows = await _rows(store)
             report = await verify_chain(store)
@@ -160,23 +159,20 @@ async def test_a_unit_rolled_back_in_a_batch_leaves_the_chain_whole(store: Store
     assert (await verify_chain(store)).ok
 
 
-async def test_checkpoints_every_n_records_and_at_key_events(tmp_path: Path) -> None:
-    store = SqliteStore.open(
-        tmp_path / "openleash.db", audit_checkpoints=AuditCheckpointRule(every_records=5)
-    )
-    try:
-        key = r.signing_key("k1")
-        async with store.transaction() as tx:
-            await tx.add_key(key, make_active=True)
-            await tx.append([r.event(0, event_type="KEY_CREATED", timestamp=r.at(0))])
-        for n in range(1, 12):
-            await _append(store, r.event(n, timestamp=r.at(1)))
-        async with store.read() as tx:
-            checkpoints = await tx.list_checkpoints()
-        rows = await _rows(store)
-        report = await verify_chain(store)
-    finally:
-        await store.close()
+async def test_checkpoints_every_n_records_and_at_key_events(
+    store_factory: StoreFactory,
+) -> None:
+    store = await store_factory(audit_checkpoints=AuditCheckpointRule(every_records=5))
+    key = r.signing_key("k1")
+    async with store.transaction() as tx:
+        await tx.add_key(key, make_active=True)
+        await tx.append([r.event(0, event_type="KEY_CREATED", timestamp=r.at(0))])
+    for n in range(1, 12):
+        await _append(store, r.event(n, timestamp=r.at(1)))
+    async with store.read() as tx:
+        checkpoints = await tx.list_checkpoints()
+    rows = await _rows(store)
+    report = await verify_chain(store)
 
     assert [c.seq for c in checkpoints] == [1, 5, 10]
     ring = KeyRing([key])
@@ -198,18 +194,15 @@ async def test_checkpoints_every_n_records_and_at_key_events(tmp_path: Path) -> 
     assert (report.checkpoints_verified, report.last_checkpoint_seq) == (3, 10)
 
 
-async def test_a_checkpoint_is_due_once_the_interval_passes(tmp_path: Path) -> None:
+async def test_a_checkpoint_is_due_once_the_interval_passes(store_factory: StoreFactory) -> None:
     rule = AuditCheckpointRule(every_records=1000, every_seconds=60)
-    store = SqliteStore.open(tmp_path / "openleash.db", audit_checkpoints=rule)
-    try:
-        async with store.transaction() as tx:
-            await tx.add_key(r.signing_key("k1"), make_active=True)
-        for n, second in enumerate([0, 30, 59, 61, 90, 121, 200]):
-            await _append(store, r.event(n, timestamp=r.at(second)))
-        async with store.read() as tx:
-            checkpoints = await tx.list_checkpoints()
-    finally:
-        await store.close()
+    store = await store_factory(audit_checkpoints=rule)
+    async with store.transaction() as tx:
+        await tx.add_key(r.signing_key("k1"), make_active=True)
+    for n, second in enumerate([0, 30, 59, 61, 90, 121, 200]):
+        await _append(store, r.event(n, timestamp=r.at(second)))
+    async with store.read() as tx:
+        checkpoints = await tx.list_checkpoints()
 
     assert [c.seq for c in checkpoints] == [1, 4, 6, 7]
 
@@ -226,33 +219,30 @@ async def test_no_key_no_checkpoint_and_the_chain_still_holds(store: Store) -> N
     assert report.notes  # the records are not pinned by any signature yet
 
 
-async def test_a_checkpoint_rolled_back_with_its_unit_is_gone(tmp_path: Path) -> None:
-    store = SqliteStore.open(
-        tmp_path / "openleash.db", audit_checkpoints=AuditCheckpointRule(every_records=3)
+async def test_a_checkpoint_rolled_back_with_its_unit_is_gone(
+    store_factory: StoreFactory,
+) -> None:
+    store = await store_factory(audit_checkpoints=AuditCheckpointRule(every_records=3))
+    async with store.transaction() as tx:
+        await tx.add_key(r.signing_key("k1"), make_active=True)
+    await _append(store, r.event(0, timestamp=r.at(0)), r.event(1, timestamp=r.at(0)))
+
+    async def crosses_a_checkpoint_then_fails(tx: Transaction) -> None:
+        await tx.append([r.event(100, timestamp=r.at(0)), r.event(101, timestamp=r.at(0))])
+        raise RefusedError
+
+    async def appends(tx: Transaction) -> None:
+        await tx.append([r.event(2, timestamp=r.at(0))])
+
+    outcomes = await asyncio.gather(
+        store.submit(crosses_a_checkpoint_then_fails),
+        store.submit(appends),
+        return_exceptions=True,
     )
-    try:
-        async with store.transaction() as tx:
-            await tx.add_key(r.signing_key("k1"), make_active=True)
-        await _append(store, r.event(0, timestamp=r.at(0)), r.event(1, timestamp=r.at(0)))
-
-        async def crosses_a_checkpoint_then_fails(tx: Transaction) -> None:
-            await tx.append([r.event(100, timestamp=r.at(0)), r.event(101, timestamp=r.at(0))])
-            raise RefusedError
-
-        async def appends(tx: Transaction) -> None:
-            await tx.append([r.event(2, timestamp=r.at(0))])
-
-        outcomes = await asyncio.gather(
-            store.submit(crosses_a_checkpoint_then_fails),
-            store.submit(appends),
-            return_exceptions=True,
-        )
-        async with store.read() as tx:
-            checkpoints = await tx.list_checkpoints()
-        rows = await _rows(store)
-        report = await verify_chain(store)
-    finally:
-        await store.close()
+    async with store.read() as tx:
+        checkpoints = await tx.list_checkpoints()
+    rows = await _rows(store)
+    report = await verify_chain(store)
 
     assert isinstance(outcomes[0], RefusedError)
     assert [row.event_id for row in rows] == ["ev-0", "ev-1", "ev-2"]

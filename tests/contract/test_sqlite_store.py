@@ -76,8 +76,8 @@ def test_store_path_forms() -> None:
 
 
 @pytest.mark.parametrize("url", ["postgresql://u@h/db", "postgres://h/db"])
-def test_postgresql_is_not_available_yet(url: str) -> None:
-    with pytest.raises(ValueError, match="PostgreSQL support is not available yet"):
+def test_a_postgresql_url_names_no_file(url: str) -> None:
+    with pytest.raises(ValueError, match="names a database, not a file"):
         store_path(url)
 
 

@@ -7,13 +7,27 @@ from pathlib import Path
 from openleash.service.ports import Store
 from openleash.store.sql.sqlite import SqliteStore
 
-__all__ = ["open_store", "store_path"]
+__all__ = ["is_postgres_url", "open_store", "store_path"]
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 async def open_store(url_or_path: str) -> Store:
-    """Open the store named by a filesystem path or a ``sqlite:///`` URL, creating and
-    migrating it if needed."""
+    """Open the store named by a filesystem path, a ``sqlite:///`` URL or a ``postgresql://``
+    URL, creating (SQLite) and migrating it if needed."""
+    if is_postgres_url(url_or_path):
+        # Imported here: a SQLite deployment never loads the PostgreSQL driver.
+        from openleash.store.sql.postgres import PostgresStore
+
+        return await PostgresStore.open(url_or_path.strip())
     return SqliteStore.open(store_path(url_or_path))
+
+
+def is_postgres_url(url_or_path: str) -> bool:
+    """Whether ``url_or_path`` names a PostgreSQL database (``postgresql://`` or
+    ``postgres://``, as libpq reads them)."""
+    scheme, sep, _ = url_or_path.strip().partition("://")
+    return bool(sep) and scheme.lower() in _POSTGRES_SCHEMES
 
 
 def store_path(url_or_path: str) -> Path:
@@ -35,7 +49,11 @@ def store_path(url_or_path: str) -> Path:
                     f"a SQLite URL names a file, as in sqlite:///openleash.db: {text!r}"
                 )
             return Path(rest[1:]).expanduser()
-        case "postgresql" | "postgres" | "postgresql+psycopg":
-            raise ValueError("PostgreSQL support is not available yet; use a SQLite file path")
+        case "postgresql" | "postgres":
+            raise ValueError(
+                "a PostgreSQL URL names a database, not a file: open it with open_store"
+            )
         case _:
-            raise ValueError(f"unsupported store URL scheme {scheme!r}; use a path or sqlite:///")
+            raise ValueError(
+                f"unsupported store URL scheme {scheme!r}; use a path, sqlite:/// or postgresql://"
+            )

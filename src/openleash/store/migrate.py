@@ -1,6 +1,7 @@
 """Schema migrations: numbered ``.sql`` files applied in order, each recorded once.
 
-``migrations/NNNN_name.sql`` are shipped as package data and read with :mod:`importlib.resources`.
+``migrations/NNNN_name.sql`` are shipped as package data and read with :mod:`importlib.resources`
+(the PostgreSQL spelling of the same versions is in ``migrations/postgres/``).
 :func:`migrate` applies every pending file inside one write transaction, so a database is either
 fully at the new version or untouched, and two processes starting at once cannot both apply a file:
 the second one waits for the write lock, then finds the versions already recorded.
@@ -31,9 +32,12 @@ class Migration:
     sql: str
 
 
-def available() -> list[Migration]:
-    """Every shipped migration, by version. Raises if two files claim the same version."""
+def available(dialect: str | None = None) -> list[Migration]:
+    """Every shipped migration, by version: SQLite's, or those in the ``dialect`` subfolder.
+    Raises if two files claim the same version."""
     folder = resources.files("openleash.store").joinpath("migrations")
+    if dialect is not None:
+        folder = folder.joinpath(dialect)
     found: dict[int, Migration] = {}
     for entry in folder.iterdir():
         match = _FILE_NAME.match(entry.name)

@@ -1,0 +1,337 @@
+"""The PostgreSQL store: one database shared by any number of processes and replicas.
+
+How replicas share the database:
+
+- A pool of ``asyncpg`` connections per process, made in the event loop that uses the store
+  (open the store in that loop, and after forking, never before).
+- A write transaction runs ``BEGIN ISOLATION LEVEL READ COMMITTED`` and takes the transaction
+  advisory lock :data:`~.postgres_queries.WRITE_LOCK_KEY` as its first statement: writers of
+  every replica take turns, as SQLite's writers do with its file lock, so the audit chain
+  follows seq order and a limit's check-and-record is exact. The lock goes at commit or
+  rollback.
+- Every write transaction takes it, first, rather than only those that go on to append audit
+  records or count usage (nearly all of them do anyway). Taken later, it could deadlock: a
+  writer holding a row (a nonce, the revision counter) waiting for the lock, while the holder
+  of the lock waits for that row. Taken first, by all, no writer holds anything while waiting.
+- Read committed is what makes the lock enough: each statement after it sees everything the
+  previous holders committed (a repeatable-read snapshot would be taken before the wait).
+- Inside one process an :class:`asyncio.Lock` queues write transactions, so waiting writers do
+  not hold pool connections; reads (``REPEATABLE READ, READ ONLY``: one snapshot, taking no
+  lock) run side by side on other connections of the pool.
+
+Differences from SQLite that callers may notice: a statement that fails (a constraint violation
+raised to the caller) aborts the PostgreSQL transaction, so the unit of work must end with the
+error; leaving it normally anyway raises rather than commit what is left. ``submit`` batches are
+in :mod:`.postgres_batch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import asyncpg
+
+from openleash.domain.errors import OpenLeashError
+from openleash.store.sql import postgres_queries as pq
+from openleash.store.sql import queries as q
+from openleash.store.sql.postgres_batch import BatchWriter
+from openleash.store.sql.postgres_migrate import migrate
+from openleash.store.sql.postgres_tx import Conn, PostgresTransaction
+from openleash.store.sql.sqlite_chain import AuditCheckpointRule
+
+__all__ = ["AuditCheckpointRule", "PostgresStore", "PostgresTransaction"]
+
+T = TypeVar("T")
+
+#: Connections per process. One serves write transactions (they take turns); the others serve
+#: reads and :meth:`PostgresStore.revision`.
+POOL_SIZE = 8
+#: Seconds to wait when connecting before the store is reported unavailable.
+CONNECT_TIMEOUT_SECONDS = 10.0
+#: How long the server lets a session of the store sit idle inside a transaction before ending
+#: it. Use cases keep outside I/O out of transactions, so only a stuck process waits this long.
+IDLE_IN_TRANSACTION_TIMEOUT = "60s"
+#: PostgreSQL 13 brought what the schema relies on at the oldest (identity columns, partial
+#: indexes and ``ON CONFLICT`` are older); older servers are out of support anyway.
+MIN_SERVER_VERSION = 13
+
+BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE; {pq.LOCK_WRITERS}"
+BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+#: Failures of the database or the way to it (rather than of a statement): reported as
+#: ``STORE_UNAVAILABLE``, as the SQLite store reports a locked or unreadable file.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+)
+
+
+def unavailable(exc: BaseException) -> OpenLeashError:
+    return OpenLeashError("STORE_UNAVAILABLE", f"The database is unavailable: {exc}")
+
+
+class PostgresStore:
+    """The :class:`~openleash.service.ports.Store` over one PostgreSQL database. Open with
+    :meth:`open`."""
+
+    def __init__(
+        self, pool: asyncpg.Pool[asyncpg.Record], audit_checkpoints: AuditCheckpointRule | None
+    ) -> None:
+        self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
+        self._pool = pool
+        self._guard = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._batch = BatchWriter(self)
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        pool_size: int = POOL_SIZE,
+        audit_checkpoints: AuditCheckpointRule | None = None,
+    ) -> PostgresStore:
+        """Connect to the database named by ``url`` (``postgresql://user@host:port/db``, as
+        libpq reads it) and bring its schema up to date.
+
+        ``audit_checkpoints`` says when appends sign a checkpoint of the audit chain.
+        """
+        if pool_size < 2:
+            raise ValueError("pool_size must be at least 2 (writes and reads have their own)")
+        try:
+            conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_SECONDS)
+            try:
+                await _check_server(conn)
+                await migrate(conn)
+            finally:
+                await conn.close()
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                reset=_keep_session,
+                server_settings={
+                    "application_name": "openleash",
+                    # A process that stalls inside a transaction would hold up the writers of
+                    # every replica: the server ends such a session, and so frees the lock.
+                    "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT,
+                },
+            )
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from exc
+        return cls(pool, audit_checkpoints)
+
+    def transaction(self) -> _Unit:
+        return _Unit(self)
+
+    def read(self) -> _ReadUnit:
+        return _ReadUnit(self)
+
+    async def submit(self, work: Callable[[PostgresTransaction], Awaitable[T]]) -> T:
+        return await self._batch.submit(work)
+
+    async def revision(self) -> int:
+        try:
+            value = await self._pool.fetchval(pq.pg(q.REVISION))
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from exc
+        return int(value)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _begin(self, begin: str) -> Conn:
+        """A pooled connection in a new transaction (``begin`` is the statement that opens it)."""
+        try:
+            conn = await self._pool.acquire()
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from exc
+        try:
+            await conn.execute(begin)
+        except BaseException as exc:
+            replacement = _failure(exc, conn)
+            await self._release(conn)
+            if replacement is not None:
+                raise replacement from exc
+            raise
+        return conn
+
+    async def _end(self, conn: Conn, commit: bool) -> None:
+        """Commit or roll back, then give the connection back to the pool."""
+        try:
+            if commit:
+                status = await _commit(conn)
+                if status != "COMMIT":
+                    # A statement failed earlier and the caller went on: PostgreSQL answers
+                    # the COMMIT of an aborted transaction with ROLLBACK. Never report that
+                    # as done.
+                    raise RuntimeError(
+                        "the transaction was rolled back: a statement in it had failed "
+                        "(on PostgreSQL a failed statement ends the unit of work)"
+                    )
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from exc
+        finally:
+            await self._release(conn)
+
+    async def _release(self, conn: Conn) -> None:
+        """Roll back what is still open and give the connection back to the pool."""
+        try:
+            if conn.is_in_transaction():
+                await conn.execute("ROLLBACK")
+        except Exception:
+            # The connection is lost or in an unknown state: dropping it makes the server roll
+            # back, and the next transaction gets a fresh one. The error that ended the unit of
+            # work, if any, is the one worth reporting.
+            _drop(conn)
+        except BaseException:
+            _drop(conn)  # cancelled while rolling back: the same, then let it through
+            raise
+        finally:
+            await self._pool.release(conn)
+
+
+def _drop(conn: Conn) -> None:
+    # A connection that the server or the network closed is already back in the pool (which
+    # replaces it): there is nothing left to drop.
+    with contextlib.suppress(asyncpg.InterfaceError):
+        conn.terminate()
+
+
+async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Pool reset: nothing to undo. The store never changes session state (settings, session
+    locks, listeners), and asyncpg rolls back any open transaction itself."""
+
+
+async def _check_server(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    version = conn.get_server_version()
+    if version.major < MIN_SERVER_VERSION:
+        raise RuntimeError(
+            f"PostgreSQL {version.major}.{version.minor} is too old; "
+            f"{MIN_SERVER_VERSION} or newer needed"
+        )
+    encoding = await conn.fetchval(pq.SERVER_ENCODING)
+    if str(encoding).upper() not in ("UTF8", "UTF-8"):
+        raise RuntimeError(
+            f"the database's encoding is {encoding}; OpenLeash needs a UTF8 database "
+            "(CREATE DATABASE ... ENCODING 'UTF8')"
+        )
+
+
+async def _commit(conn: Conn) -> str:
+    try:
+        return await conn.execute("COMMIT")
+    except asyncpg.InterfaceError as exc:
+        if _lost(conn):
+            raise unavailable(exc) from exc
+        raise
+
+
+def _lost(conn: Conn) -> bool:
+    """Whether the connection of an open unit of work is gone. asyncpg hands a connection that
+    the server or the network closed back to the pool by itself, and the unit's handle then
+    refuses every call; the store never releases a connection before its unit ends."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+def _failure(exc: BaseException | None, conn: Conn | None) -> BaseException | None:
+    """The exception to raise for one that ended a unit of work, if it is to be replaced."""
+    if exc is None:
+        return None
+    if isinstance(exc, UNAVAILABLE) or (
+        isinstance(exc, asyncpg.InterfaceError) and conn is not None and _lost(conn)
+    ):
+        return unavailable(exc)
+    return None
+
+
+class _Unit:
+    """``async with store.transaction() as tx``: commit on normal exit, roll back on an error."""
+
+    __slots__ = ("_conn", "_store", "_tx")
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._conn: Conn | None = None
+        self._tx: PostgresTransaction | None = None
+
+    async def __aenter__(self) -> PostgresTransaction:
+        store = self._store
+        task = asyncio.current_task()
+        if task is not None and store._owner is task:
+            # Waiting would never end: this task holds the transaction it would wait for.
+            raise RuntimeError("transactions do not nest; pass the open one down instead")
+        await store._guard.acquire()
+        try:
+            self._conn = await store._begin(BEGIN_WRITE)
+        except BaseException:
+            store._guard.release()
+            raise
+        store._owner = task
+        self._tx = PostgresTransaction(self._conn, store.audit_checkpoints)
+        return self._tx
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        store, conn = self._store, self._conn
+        if self._tx is not None:
+            self._tx.end()
+        replacement = _failure(exc, conn)
+        try:
+            if conn is not None:
+                await store._end(conn, commit=exc is None)
+        finally:
+            store._owner = None
+            store._guard.release()
+        if replacement is not None:
+            raise replacement from exc
+
+
+class _ReadUnit:
+    """``async with store.read() as tx``: one consistent snapshot on a pooled connection.
+
+    It takes no lock, so reads never hold up writers in any replica; a write attempted through
+    it fails (the transaction is ``READ ONLY``)."""
+
+    __slots__ = ("_conn", "_store", "_tx")
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._conn: Conn | None = None
+        self._tx: PostgresTransaction | None = None
+
+    async def __aenter__(self) -> PostgresTransaction:
+        self._conn = await self._store._begin(BEGIN_READ)
+        self._tx = PostgresTransaction(self._conn)
+        return self._tx
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._tx is not None:
+            self._tx.end()
+        replacement = _failure(exc, self._conn)
+        if self._conn is not None:
+            # Nothing to keep: ending a read-only transaction either way is the same.
+            await self._store._release(self._conn)
+        if replacement is not None:
+            raise replacement from exc

@@ -1,0 +1,107 @@
+"""The SQL of :mod:`openleash.store.sql.queries`, spelled for PostgreSQL.
+
+The shared statements are reused as they are, with ``?`` placeholders numbered (``$1``, ``$2``,
+...) by :func:`pg`. The few that differ between the two databases are defined here, next to the
+statements only PostgreSQL needs (the write lock).
+"""
+
+# ruff: noqa: S608 -- built from constants of this module and of queries.py; values are always
+# placeholders
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+from openleash.store.sql import queries as q
+
+
+@lru_cache(maxsize=1024)
+def pg(sql: str) -> str:
+    """``sql`` with each ``?`` placeholder replaced by ``$1``, ``$2``, ... in order.
+
+    A ``?`` inside a quoted literal or identifier is left alone (the shared statements have
+    none, but a future one might).
+    """
+    out: list[str] = []
+    number = 0
+    quote: str | None = None
+    for char in sql:
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "?":
+            number += 1
+            out.append(f"${number}")
+            continue
+        out.append(char)
+    if quote is not None:
+        raise ValueError(f"unterminated quote in SQL: {sql!r}")
+    return "".join(out)
+
+
+def _lock_key(name: str) -> int:
+    """A signed 64-bit advisory lock key of its own for ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+#: Held (per transaction) by every write transaction, first thing after ``BEGIN``: writers of
+#: all replicas take turns, as SQLite's writers do with its file lock.
+WRITE_LOCK_KEY = _lock_key("openleash.store.write")
+#: Held (per session) while migrations are checked and applied.
+MIGRATION_LOCK_KEY = _lock_key("openleash.store.migrate")
+
+LOCK_WRITERS = f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY:d})"
+
+# -- statements that differ from SQLite's -----------------------------------------------------
+
+
+def _greatest(sql: str) -> str:
+    # SQLite's two-argument max() is GREATEST in PostgreSQL (where max() is only an aggregate).
+    scalar_max = "max(usage_streams.last_at_ms, excluded.last_at_ms)"
+    if scalar_max not in sql:
+        raise RuntimeError("queries.ADD_TO_STREAM changed: update its PostgreSQL spelling")
+    return sql.replace(scalar_max, "GREATEST(usage_streams.last_at_ms, excluded.last_at_ms)")
+
+
+ADD_TO_STREAM = pg(_greatest(q.ADD_TO_STREAM))
+# The stream's new totals go straight into the action's row (queries.RECORD_ALLOWED's columns).
+# Parameters: those of ADD_TO_STREAM ($1 to $7), then decision_id, amount_minor.
+RECORD_ALLOWED = (
+    f"WITH stream AS ({ADD_TO_STREAM})"
+    " INSERT INTO allowed_actions (stream_id, decision_id, amount_minor, at_ms, total_amount,"
+    " total_count) SELECT stream_id, $8::text, $9::double precision, last_at_ms, total_amount,"
+    " total_count FROM stream"
+)
+
+_CHALLENGE_COLUMNS = (
+    "challenge_id, agent_id, agent_pubkey_b64, owner_type, owner_id, challenge_b64, "
+    "expires_at, created_at, agent_attributes_json"
+)
+# INVARIANT: one statement takes the row: of concurrent callers, the ones that wait for the
+# first find it gone (read committed re-checks a row deleted meanwhile), so exactly one gets it.
+TAKE_CHALLENGE = f"DELETE FROM challenges WHERE challenge_id = $1 RETURNING {_CHALLENGE_COLUMNS}"
+if pg(q.GET_CHALLENGE) != f"SELECT {_CHALLENGE_COLUMNS} FROM challenges WHERE challenge_id = $1":
+    raise RuntimeError("queries.GET_CHALLENGE changed: update TAKE_CHALLENGE to match")
+
+
+def _upsert(sql: str, key: str) -> str:
+    """SQLite's ``INSERT OR REPLACE`` of every column as PostgreSQL's upsert on ``key``."""
+    prefix = "INSERT OR REPLACE INTO "
+    if not sql.startswith(prefix):
+        raise RuntimeError(f"not an INSERT OR REPLACE: {sql!r}")
+    rest = sql.removeprefix(prefix)
+    columns = [c.strip() for c in rest[rest.index("(") + 1 : rest.index(")")].split(",")]
+    if key not in columns:
+        raise RuntimeError(f"{key} is not among the columns of {sql!r}")
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    return pg(f"INSERT INTO {rest} ON CONFLICT ({key}) DO UPDATE SET {updates}")
+
+
+PUT_CREDENTIALS = _upsert(q.PUT_CREDENTIALS, "user_principal_id")
+
+HAS_POLICY = "SELECT 1 FROM policies WHERE policy_id = $1"
+
+SERVER_ENCODING = "SHOW server_encoding"
