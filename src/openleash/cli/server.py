@@ -73,6 +73,7 @@ def start(
         port=settings.port,
         workers=workers,
         log_level=log_level,
+        http="openleash.api.protocol:HttpProtocol",  # one write per response
         proxy_headers=False,  # never take the client address from forwarded headers
         server_header=False,
         access_log=False,
