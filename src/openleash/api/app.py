@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openleash import __version__
-from openleash.api import admin, agent, metrics, owner, public
+from openleash.api import admin, agent, metrics, owner, portal, public
 from openleash.api.fastpath import AuthorizeFastPath
 from openleash.api.http import error_response, json_response
 from openleash.bootstrap import Services, open_services

@@ -1,0 +1,237 @@
+"""The owner portal at ``/gui``: server-rendered pages over the owner services.
+
+Each view parses the form or query, calls the service functions the owner API calls, and
+renders the result; a service's refusal (a wrong TOTP code, an expired request) is shown on the
+page it came from. The approvals inbox updates itself from the owner event stream
+(``static/portal.js`` fetches ``/gui/approvals/fragment`` again when an approval is filed or
+resolved). See :mod:`openleash.api.portal_http` for sessions, CSRF and headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openleash.api import portal_account, portal_policies
+from openleash.api import portal_views as views
+from openleash.api.deps import services
+from openleash.api.owner import clear_session_cookies, set_session_cookies
+from openleash.api.portal_http import (
+    HOME_PATH,
+    LOGIN_CSRF_COOKIE,
+    LOGIN_PATH,
+    PREFIX,
+    PortalRoute,
+    SignInRequired,
+    check_login_csrf,
+    checked_form,
+    flash,
+    login_csrf,
+    owner_of,
+    read_form,
+    redirect,
+    render,
+    safe_return,
+    second_factor,
+    set_login_csrf,
+    static_response,
+)
+from openleash.domain.errors import OpenLeashError
+from openleash.service import approvals, owner_auth
+from openleash.service.owner_auth import OwnerCall
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+
+# -- static files, sign-in ----------------------------------------------------------------------
+
+
+@router.get(f"{PREFIX}/static/{{name}}")
+async def static(name: str) -> Response:
+    return static_response(name)
+
+
+@router.get(PREFIX)
+@router.get(f"{PREFIX}/")
+async def home() -> Response:
+    return redirect(HOME_PATH)
+
+
+@router.get(LOGIN_PATH)
+async def login_page(request: Request) -> Response:
+    return_to = request.query_params.get("returnTo")
+    try:
+        await owner_of(request)
+        return redirect(safe_return(return_to))
+    except SignInRequired:
+        pass
+    return _login_form(request, return_to=return_to)
+
+
+def _login_form(
+    request: Request,
+    *,
+    return_to: str | None,
+    user_id: str = "",
+    error: OpenLeashError | None = None,
+    status: int = 200,
+) -> Response:
+    token, fresh = login_csrf(request)
+    response = render(
+        "login.html",
+        status=status,
+        csrf_token=token,
+        return_to=safe_return(return_to),
+        user_id=user_id,
+        error=error,
+        totp_required=error is not None and error.code in ("TOTP_REQUIRED", "INVALID_TOTP_CODE"),
+    )
+    if fresh:
+        set_login_csrf(request, response, token)
+    return response
+
+
+@router.post(LOGIN_PATH)
+async def login(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        check_login_csrf(request, form)
+    except OpenLeashError as exc:
+        # A form left open past its token's life gets a fresh one; nothing is signed in.
+        return _login_form(request, return_to=form.get("returnTo"), error=exc, status=exc.status)
+    s = services(request)
+    body = {
+        "user_principal_id": form.get("user_principal_id", "").strip(),
+        "passphrase": form.get("passphrase", ""),
+        "totp_code": form.get("totp_code", "").strip(),
+    }
+    snap = await s.runtime.snapshot()
+    try:
+        done = await owner_auth.login(s.store, snap.keyring, body, s.options)
+    except OpenLeashError as exc:
+        return _login_form(
+            request,
+            return_to=form.get("returnTo"),
+            user_id=body["user_principal_id"],
+            error=exc,
+            status=exc.status,
+        )
+    response = redirect(safe_return(form.get("returnTo")))
+    set_session_cookies(request, response, done, s.options.session_ttl_seconds)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    return response
+
+
+@router.post(f"{PREFIX}/logout")
+async def logout(request: Request) -> Response:
+    call = await owner_of(request)
+    await checked_form(request, call)
+    await owner_auth.logout(services(request).store, call)
+    response = redirect(LOGIN_PATH)
+    clear_session_cookies(response)
+    return response
+
+
+# -- approvals ----------------------------------------------------------------------------------
+
+
+async def _inbox(request: Request, call: OwnerCall) -> dict[str, Any]:
+    store = services(request).store
+    pending = await approvals.list_for_owner(store, call, status="PENDING", limit=100)
+    recent = await approvals.list_for_owner(store, call, status=None, limit=30)
+    return {
+        "pending": pending["approval_requests"],
+        "recent": [r for r in recent["approval_requests"] if r["status"] != "PENDING"][:20],
+        "format_amount": views.format_amount,
+    }
+
+
+@router.get(HOME_PATH)
+async def inbox(request: Request) -> Response:
+    call = await owner_of(request)
+    return render("approvals.html", call=call, nav="approvals", **await _inbox(request, call))
+
+
+@router.get(f"{HOME_PATH}/fragment")
+async def inbox_fragment(request: Request) -> Response:
+    try:
+        call = await owner_of(request)
+    except SignInRequired:
+        # The script reloads the page, which then goes to the login page.
+        return Response(status_code=401)
+    return render("approvals_list.html", call=call, **await _inbox(request, call))
+
+
+async def _approval_page(
+    request: Request,
+    call: OwnerCall,
+    approval_request_id: str,
+    *,
+    error: OpenLeashError | None = None,
+) -> Response:
+    s = services(request)
+    view = await approvals.get_for_owner(s.store, call, approval_request_id)
+    action = view["action"]
+    payload = action.get("payload") if isinstance(action.get("payload"), dict) else {}
+    return render(
+        "approval.html",
+        call=call,
+        status=error.status if error else 200,
+        nav="approvals",
+        error=error,
+        flash=flash(request),
+        r=view,
+        amount=views.format_amount(payload.get("amount_minor"), payload.get("currency")),
+        payload=payload,
+        payload_rows=views.payload_rows(action),
+        relying_party=views.object_rows(action.get("relying_party")),
+        context_rows=views.object_rows(view["context"]),
+        counterparty=await views.counterparty(s, view),
+        totp_enabled=await views.totp_enabled(services(request), call),
+    )
+
+
+@router.get(f"{HOME_PATH}/{{approval_request_id}}")
+async def approval(request: Request, approval_request_id: str) -> Response:
+    call = await owner_of(request)
+    return await _approval_page(request, call, approval_request_id)
+
+
+@router.post(f"{HOME_PATH}/{{approval_request_id}}/approve")
+async def approve(request: Request, approval_request_id: str) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    s = services(request)
+    snap = await s.runtime.snapshot()
+    try:
+        await approvals.approve(
+            s.store, snap.keyring, call, approval_request_id, second_factor(form), s.options
+        )
+    except OpenLeashError as exc:
+        if exc.code == "NOT_FOUND":
+            raise
+        return await _approval_page(request, call, approval_request_id, error=exc)
+    return redirect(f"{HOME_PATH}/{approval_request_id}?done=approved")
+
+
+@router.post(f"{HOME_PATH}/{{approval_request_id}}/deny")
+async def deny(request: Request, approval_request_id: str) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    s = services(request)
+    body = {**second_factor(form), "reason": form.get("reason", "")}
+    try:
+        await approvals.deny(s.store, call, approval_request_id, body, s.options)
+    except OpenLeashError as exc:
+        if exc.code == "NOT_FOUND":
+            raise
+        return await _approval_page(request, call, approval_request_id, error=exc)
+    return redirect(f"{HOME_PATH}/{approval_request_id}?done=denied")
+
+
+# The other pages live in their own modules; app.py registers this one router.
+router.include_router(portal_policies.router)
+router.include_router(portal_account.router)

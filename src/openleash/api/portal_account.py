@@ -1,0 +1,255 @@
+"""The owner portal's other pages: agents (invite, revoke), usage against limits, the audit log
+and the profile (TOTP enrolment)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openleash.api import portal_views as views
+from openleash.api.deps import services
+from openleash.api.http import base_url
+from openleash.api.portal_http import (
+    PREFIX,
+    PortalRoute,
+    checked_form,
+    flash,
+    owner_of,
+    redirect,
+    render,
+    second_factor,
+)
+from openleash.domain.errors import OpenLeashError
+from openleash.service import owner_agents, owner_auth, usage
+from openleash.service.owner_auth import OwnerCall
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+#: Suggestions for the audit page's event type filter (any type can be typed in).
+AUDIT_EVENT_TYPES = (
+    "DECISION_CREATED",
+    "APPROVAL_REQUEST_CREATED",
+    "APPROVAL_REQUEST_APPROVED",
+    "APPROVAL_REQUEST_DENIED",
+    "APPROVAL_TOKEN_USED",
+    "POLICY_UPSERTED",
+    "POLICY_UPDATED",
+    "POLICY_DELETED",
+    "POLICY_DRAFT_CREATED",
+    "POLICY_DRAFT_APPROVED",
+    "POLICY_DRAFT_DENIED",
+    "AGENT_REGISTERED",
+    "AGENT_REVOKED",
+    "USER_LOGIN",
+    "USER_LOGIN_FAILED",
+)
+
+
+# -- agents -------------------------------------------------------------------------------------
+
+
+async def _agents_page(
+    request: Request,
+    call: OwnerCall,
+    *,
+    invite: dict[str, Any] | None = None,
+    error: OpenLeashError | None = None,
+) -> Response:
+    listed = await owner_agents.list_agents(services(request).store, call)
+    return render(
+        "agents.html",
+        call=call,
+        status=error.status if error else 200,
+        nav="agents",
+        error=error,
+        flash=flash(request),
+        agents=listed["agents"],
+        invite=invite,
+        totp_enabled=await views.totp_enabled(services(request), call),
+    )
+
+
+@router.get(f"{PREFIX}/agents")
+async def agents(request: Request) -> Response:
+    call = await owner_of(request)
+    return await _agents_page(request, call)
+
+
+@router.post(f"{PREFIX}/agents/invite")
+async def agent_invite(request: Request) -> Response:
+    call = await owner_of(request)
+    await checked_form(request, call)
+    s = services(request)
+    invite = await owner_agents.create_agent_invite(s.store, call, s.options)
+    # Shown once, on this response only (not stored anywhere the owner could reload it from).
+    invite["invite_url"] = (
+        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={invite['invite_id']}"
+        f"&invite_token={invite['invite_token']}"
+    )
+    return await _agents_page(request, call, invite=invite)
+
+
+@router.post(f"{PREFIX}/agents/{{agent_principal_id}}/revoke")
+async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    s = services(request)
+    body = {"status": "REVOKED", **second_factor(form)}
+    try:
+        await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
+    except OpenLeashError as exc:
+        return await _agents_page(request, call, error=exc)
+    return redirect(f"{PREFIX}/agents?done=revoked")
+
+
+# -- usage, audit -------------------------------------------------------------------------------
+
+
+@router.get(f"{PREFIX}/usage")
+async def usage_page(request: Request) -> Response:
+    call = await owner_of(request)
+    s = services(request)
+    listed = await owner_agents.list_agents(s.store, call)
+    reports = []
+    for agent in listed["agents"]:
+        if agent["status"] != "ACTIVE":
+            continue
+        reports.append(
+            await usage.admin_usage(
+                s.runtime, s.store, agent["agent_principal_id"], s.options, owner_id=call.owner_id
+            )
+        )
+    return render("usage.html", call=call, nav="usage", reports=reports)
+
+
+@router.get(f"{PREFIX}/audit")
+async def audit(request: Request) -> Response:
+    call = await owner_of(request)
+    s = services(request)
+    q = request.query_params
+    filters = {
+        "agent_principal_id": q.get("agent_principal_id", "").strip(),
+        "event_type": q.get("event_type", "").strip().upper(),
+        "since": q.get("since", "").strip(),
+    }
+    error: OpenLeashError | None = None
+    page: dict[str, Any] = {"items": [], "total": 0, "next_cursor": None}
+    try:
+        page = await owner_agents.audit_page(
+            s.store,
+            call,
+            limit=50,
+            cursor=q.get("cursor") or None,
+            agent_principal_id=filters["agent_principal_id"] or None,
+            since=_zoned(filters["since"]) or None,
+            event_type=filters["event_type"] or None,
+        )
+    except OpenLeashError as exc:
+        error = exc
+    return render(
+        "audit.html",
+        call=call,
+        status=error.status if error else 200,
+        nav="audit",
+        error=error,
+        filters=filters,
+        page=page,
+        agent_names=await views.agent_names(services(request), call),
+        event_types=AUDIT_EVENT_TYPES,
+        shown=views.shown,
+        next_query=_audit_query(filters, page["next_cursor"]),
+        cursor=q.get("cursor") or "",
+    )
+
+
+def _zoned(since: str) -> str:
+    """A date or a zone-less time (as a datetime-local field sends it) read as UTC."""
+    if len(since) == 10:
+        return f"{since}T00:00:00Z"
+    if len(since) in (16, 19) and since[10:11] == "T":
+        return f"{since}{':00' if len(since) == 16 else ''}Z"
+    return since
+
+
+def _audit_query(filters: dict[str, str], cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    kept = {k: v for k, v in filters.items() if v}
+    return urlencode({**kept, "cursor": cursor})
+
+
+# -- profile ------------------------------------------------------------------------------------
+
+
+async def _profile_page(
+    request: Request,
+    call: OwnerCall,
+    *,
+    enrolment: dict[str, Any] | None = None,
+    backup_codes: list[str] | None = None,
+    confirming: bool = False,
+    error: OpenLeashError | None = None,
+) -> Response:
+    profile = await owner_auth.profile(services(request).store, call)
+    return render(
+        "profile.html",
+        call=call,
+        status=error.status if error else 200,
+        nav="profile",
+        error=error,
+        flash=flash(request),
+        profile=profile,
+        enrolment=enrolment,
+        backup_codes=backup_codes,
+        confirming=confirming or enrolment is not None,
+    )
+
+
+@router.get(f"{PREFIX}/profile")
+async def profile(request: Request) -> Response:
+    call = await owner_of(request)
+    return await _profile_page(request, call)
+
+
+@router.post(f"{PREFIX}/profile/totp/setup")
+async def totp_setup(request: Request) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    store = services(request).store
+    try:
+        started = await owner_auth.totp_setup(store, call, {"code": form.get("code", "").strip()})
+    except OpenLeashError as exc:
+        return await _profile_page(request, call, error=exc)
+    # The QR code is SVG markup made by the server from the new secret, not anyone's input.
+    started["qr_svg"] = Markup(started["qr_svg"])  # noqa: S704 - server-generated SVG
+    return await _profile_page(request, call, enrolment=started)
+
+
+@router.post(f"{PREFIX}/profile/totp/confirm")
+async def totp_confirm(request: Request) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    store = services(request).store
+    try:
+        done = await owner_auth.totp_confirm(store, call, {"code": form.get("code", "").strip()})
+    except OpenLeashError as exc:
+        return await _profile_page(request, call, confirming=True, error=exc)
+    return await _profile_page(request, call, backup_codes=done["backup_codes"])
+
+
+@router.post(f"{PREFIX}/profile/totp/disable")
+async def totp_disable(request: Request) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    s = services(request)
+    body = {"code": form.get("code", "").strip()}
+    try:
+        await owner_auth.totp_disable(s.store, call, body, s.options)
+    except OpenLeashError as exc:
+        return await _profile_page(request, call, error=exc)
+    return redirect(f"{PREFIX}/profile?done=totp_disabled")

@@ -1,0 +1,223 @@
+"""The owner portal's policy pages: the policies by tier and rank, the YAML editor that shows
+validation issues on their lines, and the agents' pending policy drafts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openleash.api import portal_views as views
+from openleash.api.deps import services
+from openleash.api.portal_http import (
+    PREFIX,
+    PortalRoute,
+    checked_form,
+    flash,
+    owner_of,
+    redirect,
+    render,
+    second_factor,
+)
+from openleash.domain.errors import OpenLeashError
+from openleash.service import drafts, owner_agents, owner_policies
+from openleash.service.options import Options
+from openleash.service.owner_auth import OwnerCall
+from openleash.service.ports import Store
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+DraftVerdict = Callable[[Store, OwnerCall, str, Any, Options], Coroutine[Any, Any, dict[str, Any]]]
+
+
+# -- policies -----------------------------------------------------------------------------------
+
+
+@router.get(f"{PREFIX}/policies")
+async def policies(request: Request) -> Response:
+    call = await owner_of(request)
+    return await _policies_page(request, call)
+
+
+async def _policies_page(
+    request: Request, call: OwnerCall, *, error: OpenLeashError | None = None
+) -> Response:
+    store = services(request).store
+    listed = await owner_policies.list_owned(store, call)
+    pending = await drafts.list_for_owner(store, call, "PENDING")
+    agent_names = await views.agent_names(services(request), call)
+    return render(
+        "policies.html",
+        call=call,
+        status=error.status if error else 200,
+        nav="policies",
+        error=error,
+        flash=flash(request),
+        agent_tier=[p for p in listed["policies"] if p["tier"] == "agent"],
+        owner_tier=[p for p in listed["policies"] if p["tier"] != "agent"],
+        drafts=pending["policy_drafts"],
+        agent_names=agent_names,
+        totp_enabled=await views.totp_enabled(services(request), call),
+    )
+
+
+async def _editor(
+    request: Request,
+    call: OwnerCall,
+    *,
+    policy: dict[str, Any] | None,
+    fields: dict[str, Any],
+    error: OpenLeashError | None = None,
+) -> Response:
+    listed = await owner_agents.list_agents(services(request).store, call)
+    issues = views.policy_issues(error) if error else []
+    report = views.yaml_report(fields["policy_yaml"], issues) if error else None
+    return render(
+        "policy_edit.html",
+        call=call,
+        status=error.status if error else 200,
+        nav="policies",
+        error=error,
+        flash=flash(request),
+        policy=policy,
+        fields=fields,
+        report=report,
+        agents=[a for a in listed["agents"] if a["status"] == "ACTIVE"],
+        totp_enabled=await views.totp_enabled(services(request), call),
+    )
+
+
+NEW_POLICY = """\
+version: 1
+default: deny
+rules:
+  - id: small_purchases
+    effect: allow
+    action: purchase
+    constraints:
+      amount_max: 5000
+"""
+
+
+@router.get(f"{PREFIX}/policies/new")
+async def new_policy(request: Request) -> Response:
+    call = await owner_of(request)
+    fields = {
+        "policy_yaml": NEW_POLICY,
+        "name": "",
+        "description": "",
+        "target": "",
+        "mode": "enforce",
+    }
+    return await _editor(request, call, policy=None, fields=fields)
+
+
+def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
+    return {
+        # Browsers send a textarea's line breaks as CRLF.
+        "policy_yaml": form.get("policy_yaml", "").replace("\r\n", "\n"),
+        "name": form.get("name", "").strip(),
+        "description": form.get("description", "").strip(),
+        "target": form.get("target", "").strip(),
+        "mode": form.get("mode", "enforce"),
+    }
+
+
+@router.post(f"{PREFIX}/policies/new")
+async def create_policy(request: Request) -> Response:
+    call = await owner_of(request)
+    fields = _policy_fields(await checked_form(request, call))
+    s = services(request)
+    body = {
+        "policy_yaml": fields["policy_yaml"],
+        "name": fields["name"],
+        "description": fields["description"],
+        "applies_to_agent_principal_id": fields["target"] or None,
+        "mode": fields["mode"],
+    }
+    try:
+        created = await owner_policies.create_owned(s.store, call, body, s.options)
+    except OpenLeashError as exc:
+        return await _editor(request, call, policy=None, fields=fields, error=exc)
+    return redirect(f"{PREFIX}/policies/{created['policy_id']}?done=policy_saved")
+
+
+def _stored_fields(policy: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "policy_yaml": policy["policy_yaml"],
+        "name": policy["name"] or "",
+        "description": policy["description"] or "",
+        "target": policy["applies_to_agent_principal_id"] or "",
+        "mode": policy["mode"] or "enforce",
+    }
+
+
+@router.get(f"{PREFIX}/policies/{{policy_id}}")
+async def edit_policy(request: Request, policy_id: str) -> Response:
+    call = await owner_of(request)
+    policy = await owner_policies.get_owned(services(request).store, call, policy_id)
+    return await _editor(request, call, policy=policy, fields=_stored_fields(policy))
+
+
+@router.post(f"{PREFIX}/policies/{{policy_id}}")
+async def update_policy(request: Request, policy_id: str) -> Response:
+    call = await owner_of(request)
+    fields = _policy_fields(await checked_form(request, call))
+    s = services(request)
+    policy = await owner_policies.get_owned(s.store, call, policy_id)
+    body: dict[str, Any] = {
+        "policy_yaml": fields["policy_yaml"],
+        "name": fields["name"],
+        "description": fields["description"],
+    }
+    if (fields["target"] or None) != policy["applies_to_agent_principal_id"]:
+        body["applies_to_agent_principal_id"] = fields["target"] or None
+    try:
+        await owner_policies.update_owned(s.store, call, policy_id, body, s.options)
+    except OpenLeashError as exc:
+        return await _editor(request, call, policy=policy, fields=fields, error=exc)
+    return redirect(f"{PREFIX}/policies/{policy_id}?done=policy_saved")
+
+
+@router.post(f"{PREFIX}/policies/{{policy_id}}/delete")
+async def delete_policy(request: Request, policy_id: str) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    s = services(request)
+    try:
+        await owner_policies.delete_owned(s.store, call, policy_id, second_factor(form), s.options)
+    except OpenLeashError as exc:
+        if exc.code == "NOT_FOUND":
+            raise
+        policy = await owner_policies.get_owned(s.store, call, policy_id)
+        return await _editor(request, call, policy=policy, fields=_stored_fields(policy), error=exc)
+    return redirect(f"{PREFIX}/policies?done=policy_deleted")
+
+
+@router.post(f"{PREFIX}/policy-drafts/{{policy_draft_id}}/approve")
+async def approve_draft(request: Request, policy_draft_id: str) -> Response:
+    return await _resolve_draft(request, policy_draft_id, drafts.approve, "draft_approved")
+
+
+@router.post(f"{PREFIX}/policy-drafts/{{policy_draft_id}}/deny")
+async def deny_draft(request: Request, policy_draft_id: str) -> Response:
+    return await _resolve_draft(request, policy_draft_id, drafts.deny, "draft_denied")
+
+
+async def _resolve_draft(
+    request: Request, policy_draft_id: str, resolve: DraftVerdict, done: str
+) -> Response:
+    call = await owner_of(request)
+    form = await checked_form(request, call)
+    s = services(request)
+    body = {**second_factor(form), "reason": form.get("reason", "")}
+    try:
+        await resolve(s.store, call, policy_draft_id, body, s.options)
+    except OpenLeashError as exc:
+        if exc.code == "NOT_FOUND":
+            raise
+        return await _policies_page(request, call, error=exc)
+    return redirect(f"{PREFIX}/policies?done={done}")
