@@ -7,6 +7,7 @@ import click
 from openleash import __version__
 from openleash.cli.audit import audit
 from openleash.cli.keys import keys
+from openleash.cli.owner import owner
 from openleash.cli.playground import playground
 from openleash.cli.policy import policy
 from openleash.cli.server import start
@@ -23,7 +24,7 @@ def cli() -> None:
     """
 
 
-for command in (start, init, wizard, policy, keys, audit, playground, testvectors):
+for command in (start, init, wizard, owner, policy, keys, audit, playground, testvectors):
     cli.add_command(command)
 
 

@@ -1,0 +1,79 @@
+"""``openleash owner``: owners (users) and their passphrases, from the server's folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from openleash.cli.common import (
+    config_option,
+    data_dir_option,
+    fails_cleanly,
+    print_json,
+    run_with_services,
+    settings_for,
+)
+from openleash.service import owner_auth, owners
+from openleash.service.options import Options
+from openleash.service.ports import Store
+
+
+@click.group()
+def owner() -> None:
+    """Owners: the people whose agents ask, and who answer approval requests."""
+
+
+@owner.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@data_dir_option
+@config_option
+@fails_cleanly
+def list_command(as_json: bool, data_dir: Path | None, config_path: Path | None) -> None:
+    """List owners with their ids (the id is the login name in the portal)."""
+    found = run_with_services(
+        settings_for(data_dir, config_path), lambda s: owners.list_owners(s.store)
+    )
+    if as_json:
+        print_json(found)
+        return
+    for user in found["users"]:
+        click.echo(f"{user['user_principal_id']}  {user['display_name']}  {user['status']}")
+
+
+async def _set_passphrase(store: Store, owner_id: str, passphrase: str, options: Options) -> None:
+    # The same path as a setup invite redeemed by the owner: audited, and every open session
+    # of the owner ends.
+    invite = await owners.create_invite(store, owner_id, "setup", options)
+    await owner_auth.setup_owner(
+        store,
+        {
+            "invite_id": invite["invite_id"],
+            "invite_token": invite["invite_token"],
+            "passphrase": passphrase,
+        },
+        options,
+    )
+
+
+@owner.command("passphrase")
+@click.option("--owner", "owner_id", required=True, help="The owner's id (openleash owner list).")
+@click.option(
+    "--passphrase",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for when not given (at least 12 characters).",
+)
+@data_dir_option
+@config_option
+@fails_cleanly
+def passphrase_command(
+    owner_id: str, passphrase: str, data_dir: Path | None, config_path: Path | None
+) -> None:
+    """Set (or reset) an owner's passphrase for the portal and the owner API."""
+    run_with_services(
+        settings_for(data_dir, config_path),
+        lambda s: _set_passphrase(s.store, owner_id, passphrase, s.options),
+    )
+    click.echo(f"Passphrase set. Log in at /gui/login with the id {owner_id}.")
