@@ -13,6 +13,8 @@ from openleash.policy.syntax import YamlError, load_yaml
 from openleash.service.redaction import check_redactions
 
 ADMIN_MODES = ("localhost", "token", "localhost_or_token")
+#: A PEP token is a password anyone who holds it can decide with: no short ones.
+MIN_PEP_TOKEN_LENGTH = 16
 
 DEFAULT_CONFIG_YAML = """\
 # OpenLeash settings. Every key is optional; these are the defaults.
@@ -28,7 +30,7 @@ tokens:
   default_ttl_seconds: 120
   max_ttl_seconds: 3600
 store:
-  url: ""                    # empty: SQLite file in the data folder
+  url: ""                    # empty: SQLite file in the data folder; or postgresql://user@host/db
 approval:
   request_ttl_seconds: 86400 # how long an approval request may wait for its owner
   token_ttl_seconds: 3600    # how long an approval token may wait to be used (once)
@@ -38,6 +40,8 @@ webhooks:
   allow_private: false       # true: also deliver to loopback/private/link-local addresses
 audit:
   redact: []                 # action fields kept out of the audit log, e.g. "$.payload.card_number"
+authzen:
+  pep_tokens: []             # bearer tokens of AuthZEN enforcement points (/access/v1/evaluation)
 """
 
 
@@ -58,10 +62,13 @@ class Settings:
     approval_token_ttl_seconds: int = 3600
     session_ttl_seconds: int = 28800
     webhook_allow_private: bool = False
-    store_url: str = ""
+    #: May hold the database password: kept out of the repr (and so out of logs).
+    store_url: str = field(default="", repr=False)
     max_body_bytes: int = 1_048_576
     #: JSONPaths into the action replaced by "[REDACTED]" before decisions are audited.
     audit_redact: tuple[str, ...] = ()
+    #: Bearer tokens that let an AuthZEN PEP ask for decisions on behalf of any active agent.
+    authzen_pep_tokens: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def database(self) -> str:
@@ -121,12 +128,28 @@ def _redactions(audit: dict[str, Any], default: tuple[str, ...]) -> tuple[str, .
         raise OpenLeashError("VALIDATION_ERROR", f"config.yaml: `audit.redact`: {exc}") from None
 
 
+def _pep_tokens(authzen: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
+    tokens = authzen.get("pep_tokens", list(default))
+    if tokens is None:
+        return ()
+    if not isinstance(tokens, list) or not all(
+        isinstance(t, str) and len(t) >= MIN_PEP_TOKEN_LENGTH for t in tokens
+    ):
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            "config.yaml: `authzen.pep_tokens` must be a list of tokens of at least "
+            f"{MIN_PEP_TOKEN_LENGTH} characters",
+        )
+    return tuple(tokens)
+
+
 def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
     server, admin = _section(data, "server"), _section(data, "admin")
     security, tokens = _section(data, "security"), _section(data, "tokens")
     approval, sessions = _section(data, "approval"), _section(data, "sessions")
     store, audit = _section(data, "store"), _section(data, "audit")
     webhooks = _section(data, "webhooks")
+    authzen = _section(data, "authzen")
     host, port = _bind(server.get("bind_address", f"{base.host}:{base.port}"))
     mode = admin.get("mode", base.admin_mode)
     if mode not in ADMIN_MODES:
@@ -158,6 +181,7 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
         ),
         store_url=str(store.get("url") or ""),
         audit_redact=_redactions(audit, base.audit_redact),
+        authzen_pep_tokens=_pep_tokens(authzen, base.authzen_pep_tokens),
     )
 
 

@@ -33,12 +33,15 @@ def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_cli(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``openleash`` in ``data_dir``'s parent folder, as a user would."""
+def run_cli(
+    data_dir: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``openleash`` in ``data_dir``'s parent folder, as a user would (``env``: variables
+    set on top of this process's, e.g. ``OPENLEASH_DATABASE_URL``)."""
     return subprocess.run(
         [sys.executable, "-m", "openleash", *args],
         cwd=data_dir.parent,
-        env=cli_env(),
+        env=cli_env(env),
         capture_output=True,
         text=True,
         check=check,
@@ -51,6 +54,9 @@ class LiveServer:
     root: Path
     port: int
     workers: int = 2
+    #: Environment variables of the server on top of this process's (``OPENLEASH_DATABASE_URL``
+    #: puts it on PostgreSQL).
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -81,7 +87,7 @@ class LiveServer:
                     str(self.data_dir),
                 ],
                 cwd=self.root,
-                env=cli_env(),
+                env=cli_env(self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -131,7 +137,9 @@ class Credentials:
     owner_id: str
 
 
-def provision(data_dir: Path, policy_yaml: str, agent_id: str = "agent-1") -> Credentials:
+def provision(
+    data_dir: Path, policy_yaml: str, agent_id: str = "agent-1", env: dict[str, str] | None = None
+) -> Credentials:
     """An owner and an agent (``openleash init``), bound to ``policy_yaml`` alone."""
     env_file = data_dir.parent / f"{agent_id}.env"
     run_cli(
@@ -145,14 +153,16 @@ def provision(data_dir: Path, policy_yaml: str, agent_id: str = "agent-1") -> Cr
         str(env_file),
         "--data-dir",
         str(data_dir),
+        env=env,
     )
     values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    listed = run_cli(data_dir, "policy", "list", "--json", "--data-dir", str(data_dir)).stdout
+    where = ("--data-dir", str(data_dir))
+    listed = run_cli(data_dir, "policy", "list", "--json", *where, env=env).stdout
     for policy in json.loads(listed)["policies"]:
-        run_cli(data_dir, "policy", "delete", policy["policy_id"], "--data-dir", str(data_dir))
+        run_cli(data_dir, "policy", "delete", policy["policy_id"], *where, env=env)
     policy_file = data_dir.parent / f"{agent_id}-policy.yaml"
     policy_file.write_text(policy_yaml)
-    run_cli(data_dir, "policy", "upsert", "--file", str(policy_file), "--data-dir", str(data_dir))
+    run_cli(data_dir, "policy", "upsert", "--file", str(policy_file), *where, env=env)
     return Credentials(
         values["OPENLEASH_AGENT_ID"],
         values["OPENLEASH_AGENT_PRIVATE_KEY_B64"],

@@ -65,3 +65,16 @@ def test_admin_token_is_not_in_the_repr(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("admin: { token: very-secret }\n")
     assert "very-secret" not in repr(load_settings(config_path=path, env={}))
+
+
+def test_database_password_is_not_in_the_repr(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("store: { url: 'postgresql://openleash:db-secret@db.internal/openleash' }\n")
+    from_file = load_settings(config_path=path, env={})
+    from_env = load_settings(
+        config_path=tmp_path / "absent.yaml",
+        env={"OPENLEASH_DATABASE_URL": "postgresql://u:env-secret@db/openleash"},
+    )
+    assert from_file.store_url.endswith("@db.internal/openleash")
+    assert "db-secret" not in repr(from_file)
+    assert "env-secret" not in repr(from_env)

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from openleash import __version__
 from openleash.api import admin, agent, metrics, owner, portal, public
+from openleash.api.authzen import router as authzen_router
 from openleash.api.fastpath import AuthorizeFastPath
 from openleash.api.http import error_response, json_response
 from openleash.bootstrap import Services, open_services
@@ -116,6 +117,7 @@ def create_app(
     app.include_router(owner.router)
     app.include_router(portal.router)
     app.include_router(metrics.router)
+    app.include_router(authzen_router)
     return app
 
 

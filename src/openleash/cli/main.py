@@ -7,6 +7,7 @@ import click
 from openleash import __version__
 from openleash.cli.audit import audit
 from openleash.cli.keys import keys
+from openleash.cli.mcp import mcp_proxy
 from openleash.cli.owner import owner
 from openleash.cli.playground import playground
 from openleash.cli.policy import policy
@@ -26,6 +27,7 @@ def cli() -> None:
 
 for command in (start, init, wizard, owner, policy, keys, audit, playground, testvectors):
     cli.add_command(command)
+cli.add_command(mcp_proxy)
 
 
 def main() -> None:

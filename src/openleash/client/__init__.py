@@ -1,14 +1,84 @@
-"""The agent and counterparty SDK: signed requests, authorize, offline proof verification."""
+"""The agent and counterparty SDK: signed requests over every agent endpoint, typed results,
+a guard that authorizes tool calls before they run, and offline proof verification.
 
+The LangChain adapter lives in :mod:`openleash.integrations.langchain` (``openleash[langchain]``);
+the counterparty's verifier, middleware and FastAPI dependency in :mod:`openleash.verify`.
+"""
+
+from openleash.client.actions import (
+    ACTION_HEADER,
+    PROOF_HEADER,
+    bind_request,
+    compute_action_hash,
+    new_action,
+    proof_headers,
+    request_sha256,
+)
 from openleash.client.auth import AgentAuth
-from openleash.client.client import AsyncClient, Client, OpenLeashClientError
+from openleash.client.client import AsyncClient, Client
+from openleash.client.errors import (
+    ActionDenied,
+    ApiError,
+    ApprovalDenied,
+    ApprovalRequired,
+    ApprovalTimeout,
+    OpenLeashClientError,
+    StepUpRequired,
+    TransportError,
+)
+from openleash.client.guards import (
+    Authorization,
+    Guard,
+    current_authorization,
+    current_proof,
+    guard,
+)
 from openleash.client.keys import PublicKeyCache, verify_proof_offline
+from openleash.client.models import (
+    AgentInfo,
+    ApprovalRequest,
+    Decision,
+    LimitUsage,
+    Obligation,
+    PolicyDraft,
+    PublicKey,
+    Result,
+    Usage,
+)
 
 __all__ = [
+    "ACTION_HEADER",
+    "PROOF_HEADER",
+    "ActionDenied",
     "AgentAuth",
+    "AgentInfo",
+    "ApiError",
+    "ApprovalDenied",
+    "ApprovalRequest",
+    "ApprovalRequired",
+    "ApprovalTimeout",
     "AsyncClient",
+    "Authorization",
     "Client",
+    "Decision",
+    "Guard",
+    "LimitUsage",
+    "Obligation",
     "OpenLeashClientError",
+    "PolicyDraft",
+    "PublicKey",
     "PublicKeyCache",
+    "Result",
+    "StepUpRequired",
+    "TransportError",
+    "Usage",
+    "bind_request",
+    "compute_action_hash",
+    "current_authorization",
+    "current_proof",
+    "guard",
+    "new_action",
+    "proof_headers",
+    "request_sha256",
     "verify_proof_offline",
 ]

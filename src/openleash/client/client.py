@@ -1,24 +1,62 @@
-"""``Client`` and ``AsyncClient``: an agent talking to an OpenLeash server."""
+"""``Client`` and ``AsyncClient``: an agent talking to an OpenLeash server.
+
+Both cover every agent endpoint with the same methods; each endpoint is described once (a
+:class:`_Call`: what to send and how to read the answer) and the two clients only differ in
+how they send it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 
+from openleash.client.actions import new_action
 from openleash.client.auth import AgentAuth
+from openleash.client.errors import ApiError, ApprovalTimeout, TransportError
+from openleash.client.models import (
+    AgentInfo,
+    ApprovalRequest,
+    Decision,
+    PolicyDraft,
+    PublicKey,
+    Usage,
+)
+
+T = TypeVar("T")
+
+#: The environment variables :meth:`Client.from_env` reads (``openleash init`` writes them).
+ENV_URL = "OPENLEASH_URL"
+ENV_AGENT_ID = "OPENLEASH_AGENT_ID"
+ENV_PRIVATE_KEY = "OPENLEASH_AGENT_PRIVATE_KEY_B64"
+ENV_OWNER_ID = "USER_PRINCIPAL_ID"
 
 
-class OpenLeashClientError(Exception):
-    """The server answered with an error envelope; ``code`` is its wire code."""
+@dataclass(frozen=True, slots=True)
+class _Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[dict[str, Any]], T]
+    body: bytes | None = None
+    params: Mapping[str, str] | None = None
+    signed: bool = True
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
+
+def _json_body(value: Mapping[str, Any]) -> bytes:
+    # Compact JSON, as the official SDKs send it; the signature covers these exact bytes.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _result(response: httpx.Response) -> dict[str, Any]:
@@ -30,31 +68,193 @@ def _result(response: httpx.Response) -> dict[str, Any]:
         return body
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        raise OpenLeashClientError(
-            response.status_code,
+        raise ApiError(
             str(error.get("code")),
             str(error.get("message")),
+            response.status_code,
             error.get("details"),
         )
-    raise OpenLeashClientError(response.status_code, "HTTP_ERROR", response.text[:200])
+    raise ApiError("HTTP_ERROR", response.text[:200], response.status_code)
 
 
-def _body(action: dict[str, Any]) -> bytes:
-    # Compact JSON, as the official SDKs send it; the signature covers these exact bytes.
-    return json.dumps(action, separators=(",", ":"), ensure_ascii=False).encode()
+def _keys(body: dict[str, Any]) -> list[PublicKey]:
+    keys = body.get("keys")
+    return [PublicKey.from_wire(k) for k in keys if isinstance(k, dict)] if keys else []
 
 
-_JSON = {"Content-Type": "application/json"}
+def _drafts(body: dict[str, Any]) -> list[PolicyDraft]:
+    drafts = body.get("policy_drafts") or []
+    return [PolicyDraft.from_wire(d) for d in drafts if isinstance(d, dict)]
 
 
-class Client:
-    """Synchronous agent client. ``Client(url, agent_id, private_key_b64)``."""
+class _Self:
+    def __repr__(self) -> str:
+        return "<the proposing agent>"
+
+
+#: ``applies_to`` default of :meth:`Client.create_policy_draft`: the agent that proposes it.
+#: ``None`` means every agent of the owner.
+_SELF = _Self()
+
+
+# -- the endpoints, described once ---------------------------------------------------------
+
+
+def _authorize(action: Mapping[str, Any], approval_token: str | None) -> _Call[Decision]:
+    body = dict(action)
+    if approval_token is not None:
+        body["approval_token"] = approval_token
+    return _Call("POST", "/v1/authorize", Decision.from_wire, _json_body(body))
+
+
+def _create_approval_request(
+    decision_id: str,
+    action: Mapping[str, Any],
+    justification: str | None,
+    context: Mapping[str, Any] | None,
+) -> _Call[ApprovalRequest]:
+    body: dict[str, Any] = {"decision_id": decision_id, "action": dict(action)}
+    if justification is not None:
+        body["justification"] = justification
+    if context is not None:
+        body["context"] = dict(context)
+    return _Call("POST", "/v1/agent/approval-requests", ApprovalRequest.from_wire, _json_body(body))
+
+
+def _get_approval_request(approval_request_id: str) -> _Call[ApprovalRequest]:
+    path = f"/v1/agent/approval-requests/{_segment(approval_request_id)}"
+    return _Call("GET", path, ApprovalRequest.from_wire)
+
+
+def _create_policy_draft(
+    policy_yaml: str,
+    name: str | None,
+    description: str | None,
+    justification: str | None,
+    applies_to: str | _Self | None,
+) -> _Call[PolicyDraft]:
+    body: dict[str, Any] = {"policy_yaml": policy_yaml}
+    for key, value in (("name", name), ("description", description)):
+        if value is not None:
+            body[key] = value
+    if justification is not None:
+        body["justification"] = justification
+    if applies_to is not _SELF:
+        body["applies_to_agent_principal_id"] = applies_to
+    return _Call("POST", "/v1/agent/policy-drafts", PolicyDraft.from_wire, _json_body(body))
+
+
+def _list_policy_drafts(status: str | None) -> _Call[list[PolicyDraft]]:
+    params = {"status": status} if status is not None else None
+    return _Call("GET", "/v1/agent/policy-drafts", _drafts, params=params)
+
+
+def _get_policy_draft(policy_draft_id: str) -> _Call[PolicyDraft]:
+    path = f"/v1/agent/policy-drafts/{_segment(policy_draft_id)}"
+    return _Call("GET", path, PolicyDraft.from_wire)
+
+
+_USAGE = _Call("GET", "/v1/agent/usage", Usage.from_wire)
+_SELF_CALL = _Call("GET", "/v1/agent/self", AgentInfo.from_wire)
+_PUBLIC_KEYS = _Call("GET", "/v1/public-keys", _keys, signed=False)
+
+
+def _backoff(timeout: float, initial: float, maximum: float, factor: float) -> Iterator[float]:
+    """The pauses between polls: ``initial``, then ``factor`` times longer, up to ``maximum``."""
+    if timeout < 0 or initial <= 0 or maximum < initial or factor < 1:
+        raise ValueError("need timeout >= 0, 0 < interval <= max_interval and backoff >= 1")
+    return _pauses(initial, maximum, factor)
+
+
+def _pauses(initial: float, maximum: float, factor: float) -> Iterator[float]:
+    interval = initial
+    while True:
+        yield interval
+        interval = min(interval * factor, maximum)
+
+
+def _read_env(source: str | os.PathLike[str] | Mapping[str, str] | None) -> Mapping[str, str]:
+    if source is None:
+        return os.environ
+    if isinstance(source, Mapping):
+        return source
+    lines = Path(source).read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+class _Base:
+    """What both clients share: identity, the owner id cache, request preparation."""
 
     def __init__(
-        self, base_url: str, agent_id: str, private_key_b64: str, *, timeout: float = 10.0
+        self, base_url: str, agent_id: str, private_key_b64: str, owner_id: str | None
     ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.agent_id = agent_id
         self.auth = AgentAuth(agent_id, private_key_b64)
-        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+        self._owner_id = owner_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, agent_id={self.agent_id!r})"
+
+    def _request(self, call: _Call[Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"params": call.params}
+        if call.body is not None:
+            kwargs["content"] = call.body
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        if call.signed:
+            kwargs["auth"] = self.auth
+        return kwargs
+
+    def _action(
+        self,
+        owner_id: str,
+        action_type: str,
+        payload: Mapping[str, Any] | None,
+        relying_party: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        return new_action(
+            self.agent_id, owner_id, action_type, payload, relying_party=relying_party
+        )
+
+
+class Client(_Base):
+    """A synchronous agent client: ``Client(url, agent_id, private_key_b64)``.
+
+    Every method raises :class:`~openleash.client.ApiError` with the server's wire code when
+    the server refuses, and :class:`~openleash.client.TransportError` when it cannot be
+    reached. ``http_client`` lets you pass your own ``httpx.Client`` (proxies, TLS settings,
+    a mock transport); the client then does not close it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        agent_id: str,
+        private_key_b64: str,
+        *,
+        owner_id: str | None = None,
+        timeout: float = 10.0,
+        http_client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(base_url, agent_id, private_key_b64, owner_id)
+        self._own_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout)
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    @classmethod
+    def from_env(
+        cls, source: str | os.PathLike[str] | Mapping[str, str] | None = None, **options: Any
+    ) -> Client:
+        """A client from ``OPENLEASH_URL``, ``OPENLEASH_AGENT_ID``,
+        ``OPENLEASH_AGENT_PRIVATE_KEY_B64`` and ``USER_PRINCIPAL_ID``: read from the process
+        environment, a mapping, or an env file such as the one ``openleash init`` writes."""
+        env = _read_env(source)
+        options.setdefault("owner_id", env.get(ENV_OWNER_ID) or None)
+        return cls(env[ENV_URL], env[ENV_AGENT_ID], env[ENV_PRIVATE_KEY], **options)
 
     def __enter__(self) -> Client:
         return self
@@ -63,29 +263,154 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        if self._own_http:
+            self._http.close()
 
-    def authorize(self, action: dict[str, Any]) -> dict[str, Any]:
-        return _result(
-            self._http.post("/v1/authorize", content=_body(action), headers=_JSON, auth=self.auth)
+    def _run(self, call: _Call[T]) -> T:
+        try:
+            response = self._http.request(
+                call.method, self.base_url + call.path, **self._request(call)
+            )
+        except httpx.TransportError as exc:
+            raise TransportError(f"{call.method} {call.path}: {exc}") from exc
+        return call.parse(_result(response))
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def authorize(
+        self, action: Mapping[str, Any], *, approval_token: str | None = None
+    ) -> Decision:
+        """Ask whether ``action`` may go ahead. With ``approval_token`` (from an approved
+        request for this identical action) the owner's approval is used up."""
+        return self._run(_authorize(action, approval_token))
+
+    def owner_id(self) -> str:
+        """The agent's owner (the ``subject`` of its actions): given, or asked once."""
+        if self._owner_id is None:
+            self._owner_id = self.agent_self().owner_id
+        return self._owner_id
+
+    def new_action(
+        self,
+        action_type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        relying_party: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A fresh action of this agent on behalf of its owner."""
+        return self._action(self.owner_id(), action_type, payload, relying_party)
+
+    # -- approvals --------------------------------------------------------------------------
+
+    def create_approval_request(
+        self,
+        decision_id: str,
+        action: Mapping[str, Any],
+        justification: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> ApprovalRequest:
+        """Ask the owner to approve a held action: ``decision_id`` of the REQUIRE_APPROVAL (or
+        REQUIRE_STEP_UP) decision and the identical ``action``. Asking again for the same
+        decision returns the request already filed."""
+        return self._run(_create_approval_request(decision_id, action, justification, context))
+
+    def get_approval_request(self, approval_request_id: str) -> ApprovalRequest:
+        return self._run(_get_approval_request(approval_request_id))
+
+    def wait_for_approval(
+        self,
+        approval_request_id: str,
+        *,
+        timeout: float = 300.0,
+        interval: float = 1.0,
+        max_interval: float = 15.0,
+        backoff: float = 2.0,
+    ) -> ApprovalRequest:
+        """Poll until the request is no longer PENDING and return it (APPROVED, with its
+        ``approval_token``; DENIED; or EXPIRED). Polls after ``interval`` seconds, each wait
+        ``backoff`` times longer up to ``max_interval``; raises
+        :class:`~openleash.client.ApprovalTimeout` after ``timeout`` seconds."""
+        pauses = _backoff(timeout, interval, max_interval, backoff)
+        start = self._monotonic()
+        while True:
+            request = self.get_approval_request(approval_request_id)
+            if not request.pending:
+                return request
+            waited = self._monotonic() - start
+            if waited >= timeout:
+                raise ApprovalTimeout(approval_request_id, waited)
+            self._sleep(min(next(pauses), timeout - waited))
+
+    # -- policy drafts ----------------------------------------------------------------------
+
+    def create_policy_draft(
+        self,
+        policy_yaml: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        justification: str | None = None,
+        applies_to_agent_principal_id: str | _Self | None = _SELF,
+    ) -> PolicyDraft:
+        """Propose a policy to the owner. It applies to this agent unless
+        ``applies_to_agent_principal_id`` names another agent of the owner, or is ``None``
+        (every agent of the owner)."""
+        return self._run(
+            _create_policy_draft(
+                policy_yaml, name, description, justification, applies_to_agent_principal_id
+            )
         )
 
-    def agent_self(self) -> dict[str, Any]:
-        return _result(self._http.get("/v1/agent/self", auth=self.auth))
+    def list_policy_drafts(self, status: str | None = None) -> list[PolicyDraft]:
+        """This agent's drafts (summaries), optionally only PENDING, APPROVED or DENIED."""
+        return self._run(_list_policy_drafts(status))
 
-    def public_keys(self) -> list[dict[str, Any]]:
-        keys = _result(self._http.get("/v1/public-keys"))["keys"]
-        return list(keys)
+    def get_policy_draft(self, policy_draft_id: str) -> PolicyDraft:
+        return self._run(_get_policy_draft(policy_draft_id))
+
+    # -- the agent itself -------------------------------------------------------------------
+
+    def usage(self) -> Usage:
+        """Each limit of the agent's effective policy and how much of it is used."""
+        return self._run(_USAGE)
+
+    def agent_self(self) -> AgentInfo:
+        return self._run(_SELF_CALL)
+
+    def public_keys(self) -> list[PublicKey]:
+        """The server's proof-signing keys (no signature needed)."""
+        return self._run(_PUBLIC_KEYS)
 
 
-class AsyncClient:
-    """Asynchronous agent client with the same methods as :class:`Client`."""
+class AsyncClient(_Base):
+    """The asynchronous agent client: the methods of :class:`Client`, awaitable."""
 
     def __init__(
-        self, base_url: str, agent_id: str, private_key_b64: str, *, timeout: float = 10.0
+        self,
+        base_url: str,
+        agent_id: str,
+        private_key_b64: str,
+        *,
+        owner_id: str | None = None,
+        timeout: float = 10.0,
+        http_client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.auth = AgentAuth(agent_id, private_key_b64)
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        super().__init__(base_url, agent_id, private_key_b64, owner_id)
+        self._own_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout)
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    @classmethod
+    def from_env(
+        cls, source: str | os.PathLike[str] | Mapping[str, str] | None = None, **options: Any
+    ) -> AsyncClient:
+        """As :meth:`Client.from_env`."""
+        env = _read_env(source)
+        options.setdefault("owner_id", env.get(ENV_OWNER_ID) or None)
+        return cls(env[ENV_URL], env[ENV_AGENT_ID], env[ENV_PRIVATE_KEY], **options)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -94,18 +419,97 @@ class AsyncClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._own_http:
+            await self._http.aclose()
 
-    async def authorize(self, action: dict[str, Any]) -> dict[str, Any]:
-        return _result(
-            await self._http.post(
-                "/v1/authorize", content=_body(action), headers=_JSON, auth=self.auth
+    async def _run(self, call: _Call[T]) -> T:
+        try:
+            response = await self._http.request(
+                call.method, self.base_url + call.path, **self._request(call)
+            )
+        except httpx.TransportError as exc:
+            raise TransportError(f"{call.method} {call.path}: {exc}") from exc
+        return call.parse(_result(response))
+
+    async def authorize(
+        self, action: Mapping[str, Any], *, approval_token: str | None = None
+    ) -> Decision:
+        return await self._run(_authorize(action, approval_token))
+
+    async def owner_id(self) -> str:
+        if self._owner_id is None:
+            self._owner_id = (await self.agent_self()).owner_id
+        return self._owner_id
+
+    async def new_action(
+        self,
+        action_type: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        relying_party: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return self._action(await self.owner_id(), action_type, payload, relying_party)
+
+    async def create_approval_request(
+        self,
+        decision_id: str,
+        action: Mapping[str, Any],
+        justification: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> ApprovalRequest:
+        return await self._run(
+            _create_approval_request(decision_id, action, justification, context)
+        )
+
+    async def get_approval_request(self, approval_request_id: str) -> ApprovalRequest:
+        return await self._run(_get_approval_request(approval_request_id))
+
+    async def wait_for_approval(
+        self,
+        approval_request_id: str,
+        *,
+        timeout: float = 300.0,
+        interval: float = 1.0,
+        max_interval: float = 15.0,
+        backoff: float = 2.0,
+    ) -> ApprovalRequest:
+        pauses = _backoff(timeout, interval, max_interval, backoff)
+        start = self._monotonic()
+        while True:
+            request = await self.get_approval_request(approval_request_id)
+            if not request.pending:
+                return request
+            waited = self._monotonic() - start
+            if waited >= timeout:
+                raise ApprovalTimeout(approval_request_id, waited)
+            await self._sleep(min(next(pauses), timeout - waited))
+
+    async def create_policy_draft(
+        self,
+        policy_yaml: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        justification: str | None = None,
+        applies_to_agent_principal_id: str | _Self | None = _SELF,
+    ) -> PolicyDraft:
+        return await self._run(
+            _create_policy_draft(
+                policy_yaml, name, description, justification, applies_to_agent_principal_id
             )
         )
 
-    async def agent_self(self) -> dict[str, Any]:
-        return _result(await self._http.get("/v1/agent/self", auth=self.auth))
+    async def list_policy_drafts(self, status: str | None = None) -> list[PolicyDraft]:
+        return await self._run(_list_policy_drafts(status))
 
-    async def public_keys(self) -> list[dict[str, Any]]:
-        keys = _result(await self._http.get("/v1/public-keys"))["keys"]
-        return list(keys)
+    async def get_policy_draft(self, policy_draft_id: str) -> PolicyDraft:
+        return await self._run(_get_policy_draft(policy_draft_id))
+
+    async def usage(self) -> Usage:
+        return await self._run(_USAGE)
+
+    async def agent_self(self) -> AgentInfo:
+        return await self._run(_SELF_CALL)
+
+    async def public_keys(self) -> list[PublicKey]:
+        return await self._run(_PUBLIC_KEYS)

@@ -35,10 +35,14 @@ class SignedRequest:
 
 @dataclass(frozen=True, slots=True)
 class AgentCall:
-    """A request whose signature verified; its nonce is not yet recorded."""
+    """A request whose signature verified; its nonce is not yet recorded.
+
+    ``nonce`` is None for a call that carries none to record: an AuthZEN evaluation asked by a
+    PEP (bearer token, no signature), or one of a batch whose signed nonce was recorded once.
+    """
 
     agent: Agent
-    nonce: str
+    nonce: str | None
     now: datetime
 
 
@@ -97,6 +101,8 @@ def _check_signature(
 
 async def record_nonce(tx: Transaction, call: AgentCall, options: Options) -> None:
     """Record the nonce of a verified call; a second use within its lifetime is a replay."""
+    if call.nonce is None:
+        return
     now_ms = epoch_ms(call.now)
     expires_ms = now_ms + options.nonce_ttl_seconds * 1000
     if not await tx.use_nonce(call.agent.agent_id, call.nonce, now_ms, expires_ms):

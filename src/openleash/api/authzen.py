@@ -1,0 +1,71 @@
+"""OpenID AuthZEN Authorization API 1.0 routes: OpenLeash as a policy decision point.
+
+Callers are signed agents (the request signing of ``/v1/authorize``; ``subject.id`` must be the
+signing agent) or enforcement points holding one of the ``authzen.pep_tokens`` of config.yaml
+as a bearer token (any active agent may be the subject). The mapping and the decision are in
+:mod:`openleash.service.authzen`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openleash.api.deps import services
+from openleash.api.http import base_url, json_response, parse_object, read_body, signed_request
+from openleash.domain.errors import OpenLeashError
+from openleash.service import authzen
+from openleash.service.agent_auth import authenticate
+from openleash.service.options import Options
+from openleash.service.runtime import Runtime, Snapshot
+
+router = APIRouter(tags=["authzen"])
+
+Evaluator = Callable[[Runtime, Snapshot, authzen.Caller, Any, Options], Awaitable[dict[str, Any]]]
+
+
+@router.get("/.well-known/authzen-configuration", summary="AuthZEN policy decision point metadata")
+async def configuration(request: Request) -> Response:
+    return json_response(authzen.configuration(base_url(request)))
+
+
+@router.post(authzen.EVALUATION_PATH, summary="AuthZEN: decide one access request")
+async def evaluation(request: Request) -> Response:
+    return await _answer(request, authzen.evaluate)
+
+
+@router.post(authzen.EVALUATIONS_PATH, summary="AuthZEN: decide several access requests")
+async def evaluations(request: Request) -> Response:
+    return await _answer(request, authzen.evaluate_many)
+
+
+async def _answer(request: Request, evaluator: Evaluator) -> Response:
+    raw = await read_body(request)
+    s = services(request)
+    snap = await s.runtime.snapshot()
+    caller = _caller(request, raw, snap)
+    result = await evaluator(s.runtime, snap, caller, parse_object(raw), s.options)
+    response = json_response(result)
+    request_id = request.headers.get("x-request-id")
+    if request_id:
+        response.headers["X-Request-ID"] = request_id  # AuthZEN: echoed to correlate
+    return response
+
+
+def _caller(request: Request, raw: bytes, snap: Snapshot) -> authzen.Caller:
+    s = services(request)
+    now = s.options.clock()
+    if request.headers.get("x-agent-id"):
+        # The signature covers the exact bytes, so they are verified before they are parsed.
+        call = authenticate(signed_request(request, raw or None), snap, s.options, now)
+        return authzen.Caller(now=now, call=call)
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise OpenLeashError(
+            "MISSING_TOKEN", "Sign the request as an agent, or send a PEP token as a bearer token"
+        )
+    return authzen.pep_caller(presented.strip(), s.settings.authzen_pep_tokens, now)

@@ -1,0 +1,1 @@
+"""Adapters that put OpenLeash in front of agent frameworks and protocols."""

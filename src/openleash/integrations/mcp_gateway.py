@@ -1,0 +1,267 @@
+"""The MCP gateway: an MCP server in front of another one that asks OpenLeash before every
+``tools/call``.
+
+The model's MCP client talks to the gateway as it would to the real (upstream) server. Each
+tool call becomes an OpenLeash action (:mod:`openleash.integrations.mcp_config` says how) and
+is authorized with the agent's key:
+
+- ALLOW: the call goes upstream with the proof token in its ``_meta`` (:data:`PROOF_META`),
+  next to the decision id and the action it proves, so the server can verify both.
+- DENY: the tool is not run; the model gets a tool error saying why, in words it can act on.
+- REQUIRE_APPROVAL (or REQUIRE_STEP_UP): an approval request goes to the owner and the call
+  waits for the answer, a bounded time. Approved: the identical action is authorized again with
+  the approval token and the call goes upstream. Still pending: the model is told so, with the
+  request's id, and calling the tool again with the same arguments picks the wait up again.
+
+Everything else (``tools/list``, resources, prompts, completions) passes through unchanged
+(:mod:`openleash.integrations.mcp_proxy`). If OpenLeash cannot be asked, the tool is not run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import mcp_types as types
+
+from openleash.crypto import iso_ms
+from openleash.integrations.leash import (
+    Leash,
+    LeashError,
+    LeashRefusedError,
+    LeashUnavailableError,
+)
+from openleash.integrations.mcp_config import GatewayConfig
+
+#: ``_meta`` keys of a forwarded ``tools/call``: the proof token (absent when the policy asks
+#: for none), the decision it came from, and the action it proves (hash it to check the proof's
+#: ``action_hash``; its payload holds the call's arguments).
+PROOF_META = "openleash/proof"
+DECISION_META = "openleash/decision_id"
+ACTION_META = "openleash/action"
+#: ``_meta`` key of a result the gateway answers itself: what OpenLeash decided.
+RESULT_META = "openleash/decision"
+#: Tool calls waiting for an approval that a repeated call can pick up; the oldest are dropped.
+MAX_HELD = 256
+
+ToolResult = types.CallToolResult | types.InputRequiredResult
+#: Sends the call upstream with these extra ``_meta`` entries.
+Forward = Callable[[dict[str, Any]], Awaitable[ToolResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An action the owner was asked to approve, kept for a repeated identical call."""
+
+    key: str
+    tool: str
+    action: dict[str, Any]
+    decision: dict[str, Any]
+    approval_request_id: str
+
+
+class Gateway:
+    """The decision flow of one tool call; it knows OpenLeash and MCP results, not transports."""
+
+    def __init__(self, config: GatewayConfig, leash: Leash, server: str) -> None:
+        self.config = config
+        self.leash = leash
+        self.server = server
+        self._held: OrderedDict[str, _Held] = OrderedDict()
+
+    async def call_tool(
+        self, tool: str, arguments: Mapping[str, Any] | None, forward: Forward
+    ) -> ToolResult:
+        args = dict(arguments or {})
+        key = _call_key(tool, args)
+        try:
+            held = self._held.pop(key, None)
+            if held is not None:
+                return await self._after_approval(held, forward)
+            action = await self.action(tool, args)
+            decision = await self.leash.authorize(action)
+            return await self._follow(key, tool, action, decision, forward)
+        except LeashError as exc:
+            return _not_asked(tool, exc)
+
+    async def action(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The OpenLeash action of a call: the arguments as payload, plus the mapped fields."""
+        mapping = self.config.tool(tool)
+        payload = dict(arguments)
+        relying_party: dict[str, Any] = {}
+        if mapping.amount and mapping.amount in arguments:
+            payload["amount_minor"] = arguments[mapping.amount]
+        currency = arguments.get(mapping.currency) if mapping.currency else None
+        if currency is None:
+            currency = mapping.default_currency
+        if currency is not None:
+            payload["currency"] = currency
+        party = arguments.get(mapping.counterparty) if mapping.counterparty else None
+        if isinstance(party, str) and party:
+            where, _, key = mapping.counterparty_field.partition(".")
+            (relying_party if where == "relying_party" else payload)[key] = party
+        action: dict[str, Any] = {
+            "action_id": str(uuid.uuid4()),
+            "action_type": self.config.action_type(self.server, tool),
+            "requested_at": iso_ms(datetime.now(UTC)),
+            "principal": {"agent_id": self.leash.agent_id},
+            "subject": {"principal_id": await self.leash.owner_id()},
+            "payload": payload,
+        }
+        if relying_party:
+            action["relying_party"] = relying_party
+        return action
+
+    async def _follow(
+        self,
+        key: str,
+        tool: str,
+        action: dict[str, Any],
+        decision: dict[str, Any],
+        forward: Forward,
+    ) -> ToolResult:
+        match decision.get("result"):
+            case "ALLOW":
+                return await forward(proof_meta(decision, action))
+            case "REQUIRE_APPROVAL" | "REQUIRE_STEP_UP":
+                justification = self.config.tool(tool).justification or (
+                    f"The agent called the tool `{tool}` of the MCP server `{self.server}`."
+                )
+                filed = await self.leash.request_approval(
+                    str(decision.get("decision_id")), action, justification
+                )
+                request_id = str(filed.get("approval_request_id"))
+                return await self._after_approval(
+                    _Held(key, tool, action, decision, request_id), forward
+                )
+            case _:
+                return _denied(tool, decision)  # DENY, and anything unknown: fail closed
+
+    async def _after_approval(self, held: _Held, forward: Forward) -> ToolResult:
+        try:
+            status = await self._wait(held.approval_request_id)
+        except LeashUnavailableError:
+            self._hold(held)  # the request stands: a repeated call asks about it again
+            raise
+        token = status.get("approval_token")
+        match status.get("status"):
+            case "APPROVED" if isinstance(token, str):
+                decision = await self.leash.authorize(held.action, approval_token=token)
+                if decision.get("result") == "ALLOW":
+                    return await forward(proof_meta(decision, held.action))
+                return _denied(held.tool, decision)
+            case "PENDING":
+                self._hold(held)
+                return _pending(held, self.config.approval_wait_seconds)
+            case "DENIED":
+                return _owner_denied(held, status)
+            case _:
+                return _expired(held, status)
+
+    def _hold(self, held: _Held) -> None:
+        self._held[held.key] = held
+        while len(self._held) > MAX_HELD:
+            self._held.popitem(last=False)
+
+    async def _wait(self, approval_request_id: str) -> dict[str, Any]:
+        """The request's status once it is no longer pending, or when the wait is over."""
+        deadline = time.monotonic() + self.config.approval_wait_seconds
+        while True:
+            status = await self.leash.approval(approval_request_id)
+            remaining = deadline - time.monotonic()
+            if status.get("status") != "PENDING" or remaining <= 0:
+                return status
+            await anyio.sleep(min(self.config.approval_poll_seconds, remaining))
+
+
+def proof_meta(decision: Mapping[str, Any], action: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``_meta`` entries an allowed call carries upstream."""
+    meta: dict[str, Any] = {DECISION_META: decision.get("decision_id"), ACTION_META: action}
+    if decision.get("proof_token"):
+        meta[PROOF_META] = decision["proof_token"]
+    return meta
+
+
+def _call_key(tool: str, arguments: Mapping[str, Any]) -> str:
+    return json.dumps([tool, arguments], sort_keys=True, separators=(",", ":"), default=str)
+
+
+# -- what the model reads when the tool was not run -----------------------------------------------
+
+
+def _refusal(text: str, decision: Mapping[str, Any] | None = None) -> types.CallToolResult:
+    meta = None
+    if decision is not None:
+        meta = {
+            RESULT_META: {
+                key: decision.get(key)
+                for key in ("result", "decision_id", "reason", "explanation", "matched_rule_id")
+            }
+        }
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True, _meta=meta)
+
+
+def _denied(tool: str, decision: Mapping[str, Any]) -> types.CallToolResult:
+    lines = [
+        f"OpenLeash denied this call to `{tool}`; the tool was not run.",
+        f"Reason: {decision.get('reason') or 'not allowed by the policy'}",
+    ]
+    if decision.get("explanation"):
+        lines.append(f"Explanation: {decision['explanation']}")
+    lines.append(
+        "Do not repeat the same call: change what you ask for, or ask the user how to proceed."
+    )
+    lines.append(f"(decision {decision.get('decision_id')})")
+    return _refusal("\n".join(lines), decision)
+
+
+def _pending(held: _Held, waited: float) -> types.CallToolResult:
+    reason = held.decision.get("reason") or "the policy asks the owner to approve it"
+    text = (
+        f"This call to `{held.tool}` needs the owner's approval ({reason}). An approval request "
+        f"was sent (approval_request_id: {held.approval_request_id}) and is still pending after "
+        f"{waited:g} seconds, so the tool was not run. Tell the user it awaits their approval; "
+        f"once they approve, call `{held.tool}` again with exactly the same arguments and it "
+        "will run."
+    )
+    return _refusal(text, held.decision)
+
+
+def _owner_denied(held: _Held, status: Mapping[str, Any]) -> types.CallToolResult:
+    why = f": {status['denial_reason']}" if status.get("denial_reason") else ""
+    text = (
+        f"The owner denied this call to `{held.tool}` (approval request "
+        f"{held.approval_request_id}){why}. The tool was not run. Do not repeat it; ask the user "
+        "what to do instead."
+    )
+    return _refusal(text, held.decision)
+
+
+def _expired(held: _Held, status: Mapping[str, Any]) -> types.CallToolResult:
+    text = (
+        f"The approval request {held.approval_request_id} for this call to `{held.tool}` is "
+        f"{status.get('status') or 'no longer pending'} without an approval; the tool was not "
+        "run. Calling the tool again asks the owner anew."
+    )
+    return _refusal(text, held.decision)
+
+
+def _not_asked(tool: str, error: LeashError) -> types.CallToolResult:
+    if isinstance(error, LeashRefusedError):
+        text = (
+            f"OpenLeash refused to authorize this call to `{tool}` ({error.code}: "
+            f"{error.message}); the tool was not run."
+        )
+    else:
+        text = (
+            f"OpenLeash, which must authorize this call to `{tool}`, could not be asked ({error}); "
+            "the tool was not run. Try again later."
+        )
+    return _refusal(text)

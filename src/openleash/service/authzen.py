@@ -1,0 +1,241 @@
+"""OpenID AuthZEN Authorization API 1.0: "may this subject do this action on this resource?"
+
+An AuthZEN request names a subject, an action, a resource and a context. Each is mapped onto
+one OpenLeash ActionRequest (below) and decided by :func:`openleash.service.authorize.authorize`,
+the path of ``POST /v1/authorize``: the decision is recorded, audited and counted by the limits
+exactly as if the agent had asked itself, and an ALLOW carries the same proof token.
+
+=================================  ==========================================================
+AuthZEN                            OpenLeash action
+=================================  ==========================================================
+``subject.id``                     ``principal.agent_id`` (the signing agent, for agents)
+(the agent's owner)                ``subject.principal_id``
+``action.name``                    ``action_type``
+``resource.properties.*``          ``payload.*`` (``relying_party`` becomes ``relying_party``)
+``action.properties.*``            ``payload.*``
+``resource.type``, ``resource.id`` ``payload.resource.type``, ``payload.resource.id``
+``context.amount_minor``,          ``payload.amount_minor``, ``payload.currency`` when the
+``context.currency``               resource's properties do not give them
+``context.action_id``,             ``action_id`` and ``requested_at`` (new ones otherwise), so
+``context.requested_at``           a PEP can ask again for the identical action
+``context.approval_token``         ``approval_token`` (the owner's approval of that action)
+other ``context.*``                ``payload.context.*``
+=================================  ==========================================================
+
+The answer's ``decision`` is true only for ALLOW; its ``context`` is the ``/v1/authorize``
+response (``result``, ``decision_id``, ``reason``, ``obligations``, ``proof_token``, ...).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from openleash.domain.errors import OpenLeashError
+from openleash.domain.ids import new_id
+from openleash.domain.models import Agent
+from openleash.service.agent_auth import AgentCall, record_nonce
+from openleash.service.authorize import authorize
+from openleash.service.options import Options
+from openleash.service.runtime import Runtime, Snapshot
+from openleash.service.timefmt import iso
+
+EVALUATION_PATH = "/access/v1/evaluation"
+EVALUATIONS_PATH = "/access/v1/evaluations"
+EXECUTE_ALL, DENY_ON_FIRST_DENY, PERMIT_ON_FIRST_PERMIT = (
+    "execute_all",
+    "deny_on_first_deny",
+    "permit_on_first_permit",
+)
+SEMANTICS = (EXECUTE_ALL, DENY_ON_FIRST_DENY, PERMIT_ON_FIRST_PERMIT)
+#: Evaluations in one batch: each is a decision with its own transaction and audit record.
+MAX_EVALUATIONS = 100
+#: The parts of a request that the top level of a batch gives each evaluation by default.
+_PARTS = ("subject", "action", "resource", "context")
+#: Context keys with a meaning of their own (see the table above), kept out of payload.context.
+_CONTEXT_KEYS = ("action_id", "requested_at", "approval_token", "amount_minor", "currency")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks: a signed agent (``call``), or a PEP that presented a configured token."""
+
+    now: datetime
+    call: AgentCall | None = None
+
+
+def pep_caller(presented: str, tokens: Sequence[str], now: datetime) -> Caller:
+    """A PEP caller, if ``presented`` is one of ``tokens`` (``authzen.pep_tokens``)."""
+    matched = False
+    for token in tokens:
+        # Every configured token is compared, in constant time: the time taken says nothing
+        # about which token, or how much of one, was guessed.
+        matched |= hmac.compare_digest(presented.encode(), token.encode())
+    if not presented or not matched:
+        raise OpenLeashError("INVALID_CREDENTIALS", "The bearer token is not a PEP token")
+    return Caller(now=now)
+
+
+def configuration(base_url: str) -> dict[str, Any]:
+    """``/.well-known/authzen-configuration``: where this decision point answers."""
+    return {
+        "policy_decision_point": base_url,
+        "access_evaluation_endpoint": base_url + EVALUATION_PATH,
+        "access_evaluations_endpoint": base_url + EVALUATIONS_PATH,
+    }
+
+
+async def evaluate(
+    runtime: Runtime, snap: Snapshot, caller: Caller, body: Any, options: Options
+) -> dict[str, Any]:
+    """``POST /access/v1/evaluation``: one decision; a denial is an answer, not an error."""
+    request = _object(body, "request body")
+    call = _agent_call(snap, caller, _subject_id(request))
+    action = action_request(request, call.agent, caller.now)
+    decision = await authorize(runtime, snap, call, action, options)
+    return answer(decision, action)
+
+
+async def evaluate_many(
+    runtime: Runtime, snap: Snapshot, caller: Caller, body: Any, options: Options
+) -> dict[str, Any]:
+    """``POST /access/v1/evaluations``: the items in order, each with the top-level parts as
+    defaults, stopping early as ``options.evaluations_semantic`` says. An item that cannot be
+    decided is a denial whose context carries the error; it never stops the others' decisions
+    from being recorded."""
+    request = _object(body, "request body")
+    items = request.get("evaluations")
+    if items is None or items == []:
+        return await evaluate(runtime, snap, caller, request, options)  # AuthZEN §7.1
+    if not isinstance(items, list):
+        raise OpenLeashError("INVALID_REQUEST", "evaluations must be an array")
+    if len(items) > MAX_EVALUATIONS:
+        raise OpenLeashError(
+            "INVALID_REQUEST", f"At most {MAX_EVALUATIONS} evaluations in one request"
+        )
+    semantic = _semantic(request.get("options"))
+    defaults = {part: request[part] for part in _PARTS if part in request}
+    caller = await _spend_nonce(runtime, caller, options)
+    results: list[dict[str, Any]] = []
+    for item in items:
+        result = await _evaluate_item(runtime, snap, caller, defaults, item, options)
+        results.append(result)
+        if (semantic == DENY_ON_FIRST_DENY and not result["decision"]) or (
+            semantic == PERMIT_ON_FIRST_PERMIT and result["decision"]
+        ):
+            break
+    return {"evaluations": results}
+
+
+async def _evaluate_item(
+    runtime: Runtime,
+    snap: Snapshot,
+    caller: Caller,
+    defaults: dict[str, Any],
+    item: Any,
+    options: Options,
+) -> dict[str, Any]:
+    try:
+        # AuthZEN §7.1.1: a part the item gives replaces the default part whole.
+        merged = {**defaults, **_object(item, "each evaluation")}
+        return await evaluate(runtime, snap, caller, merged, options)
+    except OpenLeashError as exc:
+        error = {"status": exc.status, "code": exc.code, "message": exc.message}
+        return {"decision": False, "context": {"error": error}}
+
+
+async def _spend_nonce(runtime: Runtime, caller: Caller, options: Options) -> Caller:
+    """Record a signed batch's nonce once, up front; its evaluations then carry none."""
+    if caller.call is None or caller.call.nonce is None:
+        return caller
+    async with runtime.store.transaction() as tx:
+        await record_nonce(tx, caller.call, options)
+    return replace(caller, call=replace(caller.call, nonce=None))
+
+
+def _agent_call(snap: Snapshot, caller: Caller, subject_id: str) -> AgentCall:
+    if caller.call is not None:
+        # A signed agent speaks for itself only; authorize() refuses any other subject.id
+        # (AGENT_MISMATCH), as /v1/authorize refuses another principal.agent_id.
+        return caller.call
+    agent = snap.agent(subject_id)
+    if agent is None or agent.status != "ACTIVE":
+        raise OpenLeashError("INVALID_AGENT", f'subject.id "{subject_id}" is no active agent')
+    return AgentCall(agent=agent, nonce=None, now=caller.now)
+
+
+def action_request(request: Mapping[str, Any], agent: Agent, now: datetime) -> dict[str, Any]:
+    """The OpenLeash ActionRequest that an AuthZEN request describes (the module's table)."""
+    action = _object(request.get("action"), "action")
+    resource = _object(request.get("resource"), "resource")
+    context = _object(request.get("context", {}), "context")
+    name = _text(action, "name", "action")
+    properties = dict(_object(resource.get("properties", {}), "resource.properties"))
+    relying_party = properties.pop("relying_party", None)
+    payload: dict[str, Any] = {
+        **properties,
+        **_object(action.get("properties", {}), "action.properties"),
+        "resource": {
+            "type": _text(resource, "type", "resource"),
+            "id": _text(resource, "id", "resource"),
+        },
+    }
+    for key in ("amount_minor", "currency"):
+        if key not in payload and key in context:
+            payload[key] = context[key]
+    extra = {k: v for k, v in context.items() if k not in _CONTEXT_KEYS}
+    if extra:
+        payload["context"] = extra
+    body: dict[str, Any] = {
+        "action_id": context.get("action_id") or new_id(),
+        "action_type": name,
+        "requested_at": context.get("requested_at") or iso(now),
+        "principal": {"agent_id": _subject_id(request)},
+        "subject": {"principal_id": agent.owner_id},
+        "payload": payload,
+    }
+    if relying_party is not None:
+        body["relying_party"] = relying_party
+    if context.get("approval_token"):
+        body["approval_token"] = context["approval_token"]
+    return body
+
+
+def answer(decision: dict[str, Any], action: Mapping[str, Any]) -> dict[str, Any]:
+    """The AuthZEN response: true only for ALLOW; the OpenLeash decision in ``context``, with
+    the ``requested_at`` that, with ``action_id``, names the identical action again."""
+    context = {**decision, "requested_at": action["requested_at"]}
+    return {"decision": decision["result"] == "ALLOW", "context": context}
+
+
+def _subject_id(request: Mapping[str, Any]) -> str:
+    subject = _object(request.get("subject"), "subject")
+    _text(subject, "type", "subject")
+    return _text(subject, "id", "subject")
+
+
+def _semantic(options: Any) -> str:
+    if options is None:
+        return EXECUTE_ALL
+    semantic = _object(options, "options").get("evaluations_semantic", EXECUTE_ALL)
+    if semantic not in SEMANTICS:
+        raise OpenLeashError(
+            "INVALID_REQUEST", f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}"
+        )
+    return str(semantic)
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise OpenLeashError("INVALID_REQUEST", f"{where} must be a JSON object")
+    return value
+
+
+def _text(part: Mapping[str, Any], key: str, where: str) -> str:
+    value = part.get(key)
+    if not isinstance(value, str) or not value:
+        raise OpenLeashError("INVALID_REQUEST", f"{where}.{key} must be a non-empty string")
+    return value
