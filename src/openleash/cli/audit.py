@@ -48,12 +48,12 @@ def verify_command(as_json: bool, data_dir: Path | None, config_path: Path | Non
     if as_json:
         print_json({**report.to_wire(), "seconds": round(elapsed, 3)})
     else:
-        _print_report(report, elapsed)
+        print_chain_report(report, elapsed)
     if not report.ok:
         sys.exit(1)
 
 
-def _print_report(report: ChainReport, elapsed: float) -> None:
+def print_chain_report(report: ChainReport, elapsed: float) -> None:
     problem = report.problem
     if problem is not None:
         click.echo(f"FAILED at record {problem.seq} ({problem.kind}): {problem.message}", err=True)

@@ -8,6 +8,7 @@ from openleash import __version__
 from openleash.cli.audit import audit
 from openleash.cli.keys import keys
 from openleash.cli.mcp import mcp_proxy
+from openleash.cli.migrate_store import migrate_store_command
 from openleash.cli.owner import owner
 from openleash.cli.playground import playground
 from openleash.cli.policy import policy
@@ -28,6 +29,7 @@ def cli() -> None:
 for command in (start, init, wizard, owner, policy, keys, audit, playground, testvectors):
     cli.add_command(command)
 cli.add_command(mcp_proxy)
+cli.add_command(migrate_store_command)
 
 
 def main() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from openleash.service.ports import Store
 from openleash.store.sql.sqlite import SqliteStore
 
-__all__ = ["is_postgres_url", "open_store", "store_path"]
+__all__ = ["is_postgres_url", "open_store", "shown_url", "store_path"]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -57,3 +58,13 @@ def store_path(url_or_path: str) -> Path:
             raise ValueError(
                 f"unsupported store URL scheme {scheme!r}; use a path, sqlite:/// or postgresql://"
             )
+
+
+def shown_url(url_or_path: str) -> str:
+    """``url_or_path`` fit for messages and logs: a URL's password replaced by ``***``."""
+    parts = urlsplit(url_or_path.strip())
+    if not parts.password:
+        return url_or_path.strip()
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    user = credentials.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hosts}"))

@@ -18,6 +18,10 @@ How replicas share the database:
 - Inside one process an :class:`asyncio.Lock` queues write transactions, so waiting writers do
   not hold pool connections; reads (``REPEATABLE READ, READ ONLY``: one snapshot, taking no
   lock) run side by side on other connections of the pool.
+- The pool is sized by the store URL: ``?pool_size=N`` (most connections per process, at least
+  2; default :data:`POOL_SIZE`) and ``?pool_min=N`` (kept open when idle; default 1), as in
+  ``postgresql://openleash@db/openleash?pool_size=16``. Both are taken out of the URL before
+  connecting (see :func:`pool_options`); every other parameter goes to asyncpg as written.
 
 Differences from SQLite that callers may notice: a statement that fails (a constraint violation
 raised to the caller) aborts the PostgreSQL transaction, so the unit of work must end with the
@@ -43,13 +47,15 @@ from openleash.store.sql.postgres_migrate import migrate
 from openleash.store.sql.postgres_tx import Conn, PostgresTransaction
 from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 
-__all__ = ["AuditCheckpointRule", "PostgresStore", "PostgresTransaction"]
+__all__ = ["AuditCheckpointRule", "PostgresStore", "PostgresTransaction", "pool_options"]
 
 T = TypeVar("T")
 
 #: Connections per process. One serves write transactions (they take turns); the others serve
 #: reads and :meth:`PostgresStore.revision`.
 POOL_SIZE = 8
+#: Connections kept open per process when idle.
+POOL_MIN = 1
 #: Seconds to wait when connecting before the store is reported unavailable.
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: How long the server lets a session of the store sit idle inside a transaction before ending
@@ -96,27 +102,34 @@ class PostgresStore:
         cls,
         url: str,
         *,
-        pool_size: int = POOL_SIZE,
+        pool_size: int | None = None,
         audit_checkpoints: AuditCheckpointRule | None = None,
     ) -> PostgresStore:
         """Connect to the database named by ``url`` (``postgresql://user@host:port/db``, as
         libpq reads it) and bring its schema up to date.
 
-        ``audit_checkpoints`` says when appends sign a checkpoint of the audit chain.
+        The pool holds up to ``pool_size`` connections: the argument if given, else the URL's
+        ``pool_size`` parameter, else :data:`POOL_SIZE`; the URL's ``pool_min`` (default
+        :data:`POOL_MIN`) are kept open. ``audit_checkpoints`` says when appends sign a
+        checkpoint of the audit chain.
         """
-        if pool_size < 2:
+        url, size, min_size = pool_options(url)
+        if pool_size is not None:
+            size = pool_size
+        if size < 2:
             raise ValueError("pool_size must be at least 2 (writes and reads have their own)")
+        min_size = min(min_size, size)
         try:
             conn = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT_SECONDS)
             try:
-                await _check_server(conn)
+                await check_server(conn)
                 await migrate(conn)
             finally:
                 await conn.close()
             pool = await asyncpg.create_pool(
                 url,
-                min_size=1,
-                max_size=pool_size,
+                min_size=min_size,
+                max_size=size,
                 timeout=CONNECT_TIMEOUT_SECONDS,
                 reset=_keep_session,
                 server_settings={
@@ -150,20 +163,31 @@ class PostgresStore:
         await self._pool.close()
 
     async def _begin(self, begin: str) -> Conn:
-        """A pooled connection in a new transaction (``begin`` is the statement that opens it)."""
-        try:
-            conn = await self._pool.acquire()
-        except UNAVAILABLE as exc:
-            raise unavailable(exc) from exc
-        try:
-            await conn.execute(begin)
-        except BaseException as exc:
-            replacement = _failure(exc, conn)
-            await self._release(conn)
-            if replacement is not None:
-                raise replacement from exc
-            raise
-        return conn
+        """A pooled connection in a new transaction (``begin`` is the statement that opens it).
+
+        A pooled connection the server ended while it sat idle (a restart, a failover, an
+        administrator) is only found out by using it; nothing was done on it yet, so the next
+        one is tried, up to one more than the pool holds.
+        """
+        dead_ones = 0
+        while True:
+            try:
+                conn = await self._pool.acquire()
+            except UNAVAILABLE as exc:
+                raise unavailable(exc) from exc
+            try:
+                await conn.execute(begin)
+            except BaseException as exc:
+                replacement = _failure(exc, conn)
+                dead = replacement is not None and _lost(conn)
+                await self._release(conn)
+                if dead and dead_ones < self._pool.get_max_size():
+                    dead_ones += 1
+                    continue
+                if replacement is not None:
+                    raise replacement from exc
+                raise
+            return conn
 
     async def _end(self, conn: Conn, commit: bool) -> None:
         """Commit or roll back, then give the connection back to the pool."""
@@ -200,6 +224,47 @@ class PostgresStore:
             await self._pool.release(conn)
 
 
+def pool_options(url: str) -> tuple[str, int, int]:
+    """``(url without the pool parameters, pool_size, pool_min)``.
+
+    ``pool_size`` must be at least 2 and ``pool_min`` at least 1 and at most ``pool_size``.
+    The rest of the query string is kept as written (asyncpg would send parameters it does not
+    know to the server as settings, which refuses these).
+    """
+    base, sep, query = url.partition("?")
+    found: dict[str, str] = {}
+    kept: list[str] = []
+    for item in query.split("&") if sep else []:
+        name, _, value = item.partition("=")
+        if name in _POOL_PARAMETERS:
+            found[name] = value
+        elif item:
+            kept.append(item)
+    size = _pool_number(found, "pool_size", POOL_SIZE, 2)
+    min_size = _pool_number(found, "pool_min", POOL_MIN, 1)
+    if min_size > size:
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            f"store URL: pool_min ({min_size}) must not be more than pool_size ({size})",
+        )
+    return (f"{base}?{'&'.join(kept)}" if kept else base), size, min_size
+
+
+_POOL_PARAMETERS = ("pool_size", "pool_min")
+
+
+def _pool_number(found: dict[str, str], name: str, default: int, least: int) -> int:
+    if name not in found:
+        return default
+    text = found[name]
+    if not (text.isascii() and text.isdigit()) or int(text) < least:
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            f"store URL: {name} must be a whole number of at least {least}, got {text!r}",
+        )
+    return int(text)
+
+
 def _drop(conn: Conn) -> None:
     # A connection that the server or the network closed is already back in the pool (which
     # replaces it): there is nothing left to drop.
@@ -212,7 +277,7 @@ async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     locks, listeners), and asyncpg rolls back any open transaction itself."""
 
 
-async def _check_server(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+async def check_server(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     version = conn.get_server_version()
     if version.major < MIN_SERVER_VERSION:
         raise RuntimeError(
@@ -251,10 +316,15 @@ def _failure(exc: BaseException | None, conn: Conn | None) -> BaseException | No
     if exc is None:
         return None
     if isinstance(exc, UNAVAILABLE) or (
-        isinstance(exc, asyncpg.InterfaceError) and conn is not None and _lost(conn)
+        isinstance(exc, _LOST_CONNECTION) and conn is not None and _lost(conn)
     ):
         return unavailable(exc)
     return None
+
+
+#: What asyncpg raises for a statement on a connection that is gone: an interface error, or,
+#: when the loss arrives while the statement is being sent, an error of its protocol state.
+_LOST_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 class _Unit:

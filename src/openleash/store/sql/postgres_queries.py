@@ -76,32 +76,4 @@ RECORD_ALLOWED = (
     " total_count FROM stream"
 )
 
-_CHALLENGE_COLUMNS = (
-    "challenge_id, agent_id, agent_pubkey_b64, owner_type, owner_id, challenge_b64, "
-    "expires_at, created_at, agent_attributes_json"
-)
-# INVARIANT: one statement takes the row: of concurrent callers, the ones that wait for the
-# first find it gone (read committed re-checks a row deleted meanwhile), so exactly one gets it.
-TAKE_CHALLENGE = f"DELETE FROM challenges WHERE challenge_id = $1 RETURNING {_CHALLENGE_COLUMNS}"
-if pg(q.GET_CHALLENGE) != f"SELECT {_CHALLENGE_COLUMNS} FROM challenges WHERE challenge_id = $1":
-    raise RuntimeError("queries.GET_CHALLENGE changed: update TAKE_CHALLENGE to match")
-
-
-def _upsert(sql: str, key: str) -> str:
-    """SQLite's ``INSERT OR REPLACE`` of every column as PostgreSQL's upsert on ``key``."""
-    prefix = "INSERT OR REPLACE INTO "
-    if not sql.startswith(prefix):
-        raise RuntimeError(f"not an INSERT OR REPLACE: {sql!r}")
-    rest = sql.removeprefix(prefix)
-    columns = [c.strip() for c in rest[rest.index("(") + 1 : rest.index(")")].split(",")]
-    if key not in columns:
-        raise RuntimeError(f"{key} is not among the columns of {sql!r}")
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-    return pg(f"INSERT INTO {rest} ON CONFLICT ({key}) DO UPDATE SET {updates}")
-
-
-PUT_CREDENTIALS = _upsert(q.PUT_CREDENTIALS, "user_principal_id")
-
-HAS_POLICY = "SELECT 1 FROM policies WHERE policy_id = $1"
-
 SERVER_ENCODING = "SHOW server_encoding"

@@ -1,12 +1,10 @@
-"""The repositories of one PostgreSQL transaction.
+"""The repositories of one PostgreSQL transaction: :class:`~.repositories.SqlRepositories` over
+one pooled ``asyncpg`` connection, plus what is PostgreSQL's own (the audit chain's writer,
+recording an allowed action in one round trip, and the savepoints of group commit).
 
-Each method runs the statement of :mod:`openleash.store.sql.queries` that the SQLite adapter runs
-(numbered placeholders, :func:`~.postgres_queries.pg`), or its PostgreSQL spelling from
-:mod:`openleash.store.sql.postgres_queries`, and maps rows with :mod:`openleash.store.sql.rows`.
-A repository added to the ports follows the same pattern: its statements in ``queries.py``
-(SQLite-only syntax gets a PostgreSQL spelling in ``postgres_queries.py``), its mapping in
-``rows.py``, one method here and one in the SQLite transaction, and each migration in both
-``migrations/`` and ``migrations/postgres/`` (a contract test compares the two schemas).
+The primitives run the shared statements of :mod:`openleash.store.sql.queries` with their
+placeholders numbered (:func:`~.postgres_queries.pg`); statements that PostgreSQL spells
+differently are in :mod:`openleash.store.sql.postgres_queries`.
 
 Write transactions hold the write lock of every replica (see :mod:`.postgres`), so a read
 followed by a write here sees no other writer in between, as on SQLite. Statements that must
@@ -16,48 +14,21 @@ conditional statements.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from openleash.domain.audit import AuditCheckpoint, AuditRow
-from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import (
-    Agent,
-    AllowedAction,
-    ApprovalRequest,
-    AuditEvent,
-    Binding,
-    Challenge,
-    HeldDecision,
-    Invite,
-    Owner,
-    OwnerCredentials,
-    OwnerSession,
-    PolicyDraft,
-    PolicyRecord,
-    ServerKey,
-    UsageFilter,
-    WebhookDelivery,
-)
+from openleash.domain.models import AllowedAction, AuditEvent
 from openleash.store.sql import postgres_queries as pq
-from openleash.store.sql import queries as q
-from openleash.store.sql import rows
 from openleash.store.sql.postgres_chain import ChainWriter
 from openleash.store.sql.postgres_queries import pg
+from openleash.store.sql.repositories import Row, SqlRepositories
 from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 
 #: A connection of the store's pool.
 Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
-
-_uses = itertools.count()
-
-
-def _next_purge_turn() -> bool:
-    return next(_uses) % q.PURGE_EVERY == 0
 
 
 def changed(status: str) -> int:
@@ -66,15 +37,7 @@ def changed(status: str) -> int:
     return int(count) if count.isdigit() else 0
 
 
-def _number(value: float | int) -> float | int:
-    """Amounts are DOUBLE PRECISION; whole ones come back as ``int``, as JavaScript prints them
-    (``100``, not ``100.0``), which also keeps them on the fast path of canonical JSON."""
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-        return int(value)
-    return value
-
-
-class PostgresTransaction:
+class PostgresTransaction(SqlRepositories):
     """Every repository of :class:`~openleash.service.ports.Transaction` over one open
     transaction on one pooled connection. Unusable once the transaction has ended."""
 
@@ -119,210 +82,30 @@ class PostgresTransaction:
             raise RuntimeError("the transaction has ended")
         return conn
 
-    async def _run(self, sql: str, *args: Any) -> int:
-        """Execute; the number of rows changed."""
-        return changed(await self._db().execute(pg(sql), *args))
+    # -- the primitives -------------------------------------------------------------------------
 
-    async def _one(self, sql: str, *args: Any) -> tuple[Any, ...] | None:
-        row = await self._db().fetchrow(pg(sql), *args)
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return changed(await self._db().execute(pg(sql), *params))
+
+    async def _run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        await self._db().executemany(pg(sql), params)
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = await self._db().fetchrow(pg(sql), *params)
         return None if row is None else tuple(row)
 
-    async def _all(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in await self._db().fetch(pg(sql), *args)]
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [tuple(row) for row in await self._db().fetch(pg(sql), *params)]
 
-    async def _value(self, sql: str, *args: Any) -> Any:
-        return await self._db().fetchval(pg(sql), *args)
+    async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self._db().fetchval(pg(sql), *params)
 
-    async def bump_revision(self) -> None:
-        await self._run(q.BUMP_REVISION)
-
-    # -- owners ---------------------------------------------------------------------------------
-
-    async def add_owner(self, owner: Owner) -> None:
-        await self._run(q.ADD_OWNER, *rows.owner_params(owner))
-
-    async def get_owner(self, user_principal_id: str) -> Owner | None:
-        row = await self._one(q.GET_OWNER, user_principal_id)
-        return None if row is None else rows.owner_from(row)
-
-    async def list_owners(self) -> list[Owner]:
-        return [rows.owner_from(r) for r in await self._all(q.LIST_OWNERS)]
-
-    # -- agents ---------------------------------------------------------------------------------
-
-    async def add_agent(self, agent: Agent) -> None:
-        if agent.status == "ACTIVE":
-            current = await self._one(q.FIND_ACTIVE_AGENT, agent.agent_id)
-            if current is not None:
-                existing = rows.agent_from(current)
-                if (existing.owner_type, existing.owner_id) != (agent.owner_type, agent.owner_id):
-                    raise OpenLeashError(
-                        "AGENT_ID_TAKEN",
-                        f'Agent id "{agent.agent_id}" is already registered to another owner',
-                    )
-                await self._run(q.REVOKE_AGENT, agent.created_at, existing.agent_principal_id)
-        await self._run(q.ADD_AGENT, *rows.agent_params(agent))
-
-    async def get_agent(self, agent_principal_id: str) -> Agent | None:
-        row = await self._one(q.GET_AGENT, agent_principal_id)
-        return None if row is None else rows.agent_from(row)
-
-    async def find_active_agent(self, agent_id: str) -> Agent | None:
-        row = await self._one(q.FIND_ACTIVE_AGENT, agent_id)
-        return None if row is None else rows.agent_from(row)
-
-    async def list_agents(self, owner_id: str | None = None) -> list[Agent]:
-        found = (
-            await self._all(q.LIST_AGENTS)
-            if owner_id is None
-            else await self._all(q.LIST_AGENTS_OF_OWNER, owner_id)
-        )
-        return [rows.agent_from(r) for r in found]
-
-    async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
-        return await self._run(q.REVOKE_AGENT, revoked_at, agent_principal_id) == 1
-
-    async def webhook_url_taken(self, webhook_url: str) -> bool:
-        """Across all agents, revoked ones included; the empty URL (no webhook) is never taken."""
-        if not webhook_url:
-            return False
-        return await self._one(q.WEBHOOK_URL_TAKEN, webhook_url) is not None
-
-    # -- policies and bindings ------------------------------------------------------------------
-
-    async def put_policy(self, policy: PolicyRecord) -> None:
-        await self._run(q.PUT_POLICY, *rows.policy_params(policy))
-
-    async def get_policy(self, policy_id: str) -> PolicyRecord | None:
-        row = await self._one(q.GET_POLICY, policy_id)
-        return None if row is None else rows.policy_from(row)
-
-    async def list_policies(self, owner_id: str | None = None) -> list[PolicyRecord]:
-        found = (
-            await self._all(q.LIST_POLICIES)
-            if owner_id is None
-            else await self._all(q.LIST_POLICIES_OF_OWNER, owner_id)
-        )
-        return [rows.policy_from(r) for r in found]
-
-    async def delete_policy(self, policy_id: str) -> bool:
-        await self._run(q.DELETE_POLICY_BINDINGS, policy_id)
-        return await self._run(q.DELETE_POLICY, policy_id) == 1
-
-    async def set_binding_rank(self, binding_id: str, rank: int) -> None:
-        await self._run(q.SET_BINDING_RANK, rank, binding_id)
-
-    async def add_binding(self, binding: Binding) -> None:
-        # Checked first because a failed statement would abort the whole transaction here (as
-        # it would not on SQLite); under the write lock no writer can delete it in between.
-        # The foreign key stays as the backstop.
-        if await self._db().fetchval(pq.HAS_POLICY, binding.policy_id) is None:
-            raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {binding.policy_id} not found")
-        try:
-            await self._run(q.ADD_BINDING, *rows.binding_params(binding))
-        except asyncpg.ForeignKeyViolationError as exc:
-            raise OpenLeashError(
-                "POLICY_NOT_FOUND", f"Policy {binding.policy_id} not found"
-            ) from exc
-
-    async def list_bindings(self, owner_type: str, owner_id: str) -> list[Binding]:
-        return [
-            rows.binding_from(r) for r in await self._all(q.LIST_BINDINGS, owner_type, owner_id)
-        ]
-
-    async def delete_bindings(self, policy_id: str, owner_id: str | None = None) -> int:
-        if owner_id is None:
-            return await self._run(q.DELETE_POLICY_BINDINGS, policy_id)
-        return await self._run(q.DELETE_BINDINGS_OF_OWNER, policy_id, owner_id)
-
-    # -- server keys ----------------------------------------------------------------------------
-
-    async def add_key(self, key: ServerKey, *, make_active: bool) -> None:
-        """``make_active`` decides (``key.active`` is ignored); the first key is always active."""
-        if make_active:
-            await self._run(q.DEACTIVATE_KEYS)
-        active = make_active or await self._one(q.HAS_ACTIVE_KEY) is None
-        await self._run(q.ADD_KEY, *rows.key_params(key, active=active))
-
-    async def list_keys(self) -> list[ServerKey]:
-        return [rows.key_from(r) for r in await self._all(q.LIST_KEYS)]
-
-    async def revoke_key(self, kid: str, revoked_at: str) -> bool:
-        """False when there is no such key or it is already revoked. The active flag is left
-        alone: refusing to revoke the active key is the use case's decision."""
-        return await self._run(q.REVOKE_KEY, revoked_at, kid) == 1
-
-    # -- nonces ---------------------------------------------------------------------------------
-
-    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
-        """One upsert decides (see ``queries.USE_NONCE``): a concurrent caller with the same
-        pair waits for the first to commit, then finds a live row and changes nothing. Every few
-        uses also deletes a few expired nonces, which keeps the table bounded."""
-        won = await self._run(q.USE_NONCE, agent_id, nonce, expires_ms, now_ms) == 1
-        if _next_purge_turn():
-            await self._run(q.PURGE_SOME_NONCES, now_ms, q.PURGE_PER_TURN)
-        return won
-
-    async def purge_nonces(self, now_ms: int) -> int:
-        return await self._run(q.PURGE_NONCES, now_ms)
-
-    # -- challenges -----------------------------------------------------------------------------
-
-    async def add_challenge(self, challenge: Challenge) -> None:
-        await self._run(q.ADD_CHALLENGE, *rows.challenge_params(challenge))
-
-    async def take_challenge(self, challenge_id: str) -> Challenge | None:
-        row = await self._db().fetchrow(pq.TAKE_CHALLENGE, challenge_id)
-        return None if row is None else rows.challenge_from(tuple(row))
-
-    # -- invites --------------------------------------------------------------------------------
-
-    async def add_invite(self, invite: Invite) -> None:
-        await self._run(q.ADD_INVITE, *rows.invite_params(invite))
-
-    async def get_invite(self, invite_id: str) -> Invite | None:
-        row = await self._one(q.GET_INVITE, invite_id)
-        return None if row is None else rows.invite_from(row)
-
-    async def use_invite(self, invite_id: str, used_at: str) -> bool:
-        return await self._run(q.USE_INVITE, used_at, invite_id) == 1
-
-    # -- audit log ------------------------------------------------------------------------------
+    # -- PostgreSQL's own -----------------------------------------------------------------------
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
         """Chained in seq order: see :mod:`openleash.store.sql.postgres_chain`."""
         if events:
             await self._chain.append(self._db(), events)
-
-    async def audit_rows(
-        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
-    ) -> list[AuditRow]:
-        if limit < 0:
-            raise ValueError("limit must not be negative")
-        names, values = _audit_filters(filters or {})
-        found = await self._db().fetch(pg(q.audit_rows(names)), *values, after_seq, limit)
-        return [AuditRow._make(row) for row in found]
-
-    async def last_seq(self) -> int:
-        return int(await self._value(q.LAST_SEQ))
-
-    async def list_checkpoints(self) -> list[AuditCheckpoint]:
-        return [rows.checkpoint_from(r) for r in await self._all(q.LIST_CHECKPOINTS)]
-
-    async def page(
-        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
-    ) -> tuple[list[tuple[int, AuditEvent]], int]:
-        """The filters and cursor of the SQLite adapter; ``total`` ignores the cursor."""
-        if limit < 0:
-            raise ValueError("limit must not be negative")
-        names, values = _audit_filters(filters or {})
-        params = [*values, before_seq, limit] if before_seq is not None else [*values, limit]
-        found = await self._all(q.audit_page(names, before_seq is not None), *params)
-        count_sql = q.audit_count(names) if names else q.COUNT_ALL_EVENTS
-        total = int(await self._value(count_sql, *values))
-        return [rows.event_from(r) for r in found], total
-
-    # -- allowed actions (limits) ---------------------------------------------------------------
 
     async def record_allowed(self, action: AllowedAction) -> None:
         """The stream's upsert and the action's row in one statement (one round trip)."""
@@ -338,202 +121,3 @@ class PostgresTransaction:
             action.decision_id,
             action.amount_minor,
         )
-
-    async def usage(self, where: UsageFilter) -> tuple[float, int]:
-        sql, params = q.usage_sql(where)
-        row = await self._one(sql, *params)
-        if row is None:  # pragma: no cover - an aggregate always returns a row
-            return 0, 0
-        amount, count = row
-        return _number(amount), int(count)
-
-    async def usage_groups(
-        self, where: UsageFilter, group_by: tuple[str, ...]
-    ) -> list[tuple[tuple[str | None, ...], float, int]]:
-        sql, params = q.usage_groups_sql(where, group_by)
-        width = len(group_by)
-        return [
-            (tuple(v or None for v in row[:width]), _number(row[width]), int(row[width + 1]))
-            for row in await self._all(sql, *params)
-        ]
-
-    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
-        return int(await self._value(q.ALLOWED_BEFORE, owner_id, counterparty))
-
-    # -- approval requests ----------------------------------------------------------------------
-
-    async def add_approval_request(self, request: ApprovalRequest) -> None:
-        await self._run(q.ADD_APPROVAL, *rows.approval_params(request))
-
-    async def get_approval_request(self, approval_request_id: str) -> ApprovalRequest | None:
-        row = await self._one(q.GET_APPROVAL, approval_request_id)
-        return None if row is None else rows.approval_from(row)
-
-    async def list_approval_requests(
-        self,
-        *,
-        owner_id: str | None = None,
-        agent_principal_id: str | None = None,
-        status: str | None = None,
-        decision_id: str | None = None,
-        limit: int = 100,
-    ) -> list[ApprovalRequest]:
-        given = {
-            "owner_id": owner_id,
-            "agent_principal_id": agent_principal_id,
-            "status": status,
-            "decision_id": decision_id,
-        }
-        names = tuple(n for n in q.APPROVAL_FILTERS if given[n] is not None)
-        params = [given[n] for n in names] + [limit]
-        found = await self._all(q.list_approvals_sql(names), *params)
-        return [rows.approval_from(r) for r in found]
-
-    async def resolve_approval_request(
-        self,
-        approval_request_id: str,
-        *,
-        status: str,
-        resolved_at: str,
-        resolved_by: str | None,
-        denial_reason: str | None = None,
-        assurance_level: str | None = None,
-        approval_token_expires_at: str | None = None,
-    ) -> bool:
-        params = (
-            status,
-            resolved_at,
-            resolved_by,
-            denial_reason,
-            assurance_level,
-            approval_token_expires_at,
-            approval_request_id,
-            resolved_at,
-        )
-        return await self._run(q.RESOLVE_APPROVAL, *params) == 1
-
-    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
-        return await self._run(q.CONSUME_APPROVAL, consumed_at, approval_request_id) == 1
-
-    # -- owner credentials and sessions ---------------------------------------------------------
-
-    async def get_credentials(self, user_principal_id: str) -> OwnerCredentials | None:
-        row = await self._one(q.GET_CREDENTIALS, user_principal_id)
-        return None if row is None else rows.credentials_from(row)
-
-    async def put_credentials(self, credentials: OwnerCredentials) -> None:
-        await self._db().execute(pq.PUT_CREDENTIALS, *rows.credentials_params(credentials))
-
-    async def advance_totp_counter(self, user_principal_id: str, counter: int) -> bool:
-        return await self._run(q.ADVANCE_TOTP, counter, user_principal_id, counter) == 1
-
-    async def replace_backup_codes(self, user_principal_id: str, code_hashes: list[str]) -> None:
-        db = self._db()
-        await db.execute(pg(q.DELETE_BACKUP_CODES), user_principal_id)
-        await db.executemany(pg(q.ADD_BACKUP_CODE), [(user_principal_id, h) for h in code_hashes])
-
-    async def use_backup_code(self, user_principal_id: str, code_hash: str, used_at: str) -> bool:
-        return await self._run(q.USE_BACKUP_CODE, used_at, user_principal_id, code_hash) == 1
-
-    async def count_backup_codes(self, user_principal_id: str) -> int:
-        return int(await self._value(q.COUNT_BACKUP_CODES, user_principal_id))
-
-    async def add_session(self, session: OwnerSession) -> None:
-        await self._run(q.ADD_SESSION, *rows.session_params(session))
-
-    async def get_session(self, session_id: str) -> OwnerSession | None:
-        row = await self._one(q.GET_SESSION, session_id)
-        return None if row is None else rows.session_from(row)
-
-    async def revoke_session(self, session_id: str, revoked_at: str) -> bool:
-        return await self._run(q.REVOKE_SESSION, revoked_at, session_id) == 1
-
-    async def revoke_sessions(self, user_principal_id: str, revoked_at: str) -> int:
-        return await self._run(q.REVOKE_SESSIONS, revoked_at, user_principal_id)
-
-    # -- held decisions, policy drafts ----------------------------------------------------------
-
-    async def hold_decision(self, decision: HeldDecision) -> None:
-        await self._run(q.HOLD_DECISION, *rows.held_params(decision))
-
-    async def get_held_decision(self, decision_id: str) -> HeldDecision | None:
-        row = await self._one(q.GET_HELD_DECISION, decision_id)
-        return None if row is None else rows.held_from(row)
-
-    async def add_draft(self, draft: PolicyDraft) -> None:
-        await self._run(q.ADD_DRAFT, *rows.draft_params(draft))
-
-    async def get_draft(self, policy_draft_id: str) -> PolicyDraft | None:
-        row = await self._one(q.GET_DRAFT, policy_draft_id)
-        return None if row is None else rows.draft_from(row)
-
-    async def list_drafts(
-        self,
-        *,
-        owner_id: str | None = None,
-        agent_principal_id: str | None = None,
-        status: str | None = None,
-        limit: int = 100,
-    ) -> list[PolicyDraft]:
-        given = {"owner_id": owner_id, "agent_principal_id": agent_principal_id, "status": status}
-        names = tuple(n for n in q.DRAFT_FILTERS if given[n] is not None)
-        params = [given[n] for n in names] + [limit]
-        return [rows.draft_from(r) for r in await self._all(q.list_drafts_sql(names), *params)]
-
-    async def resolve_draft(
-        self,
-        policy_draft_id: str,
-        *,
-        status: str,
-        resolved_at: str,
-        resolved_by: str | None,
-        denial_reason: str | None = None,
-        resulting_policy_id: str | None = None,
-    ) -> bool:
-        params = (
-            status,
-            resolved_at,
-            resolved_by,
-            denial_reason,
-            resulting_policy_id,
-            policy_draft_id,
-        )
-        return await self._run(q.RESOLVE_DRAFT, *params) == 1
-
-    # -- webhook outbox -------------------------------------------------------------------------
-
-    async def enqueue_webhook(self, delivery: WebhookDelivery) -> None:
-        await self._run(q.ENQUEUE_WEBHOOK, *rows.webhook_params(delivery))
-
-    async def due_webhooks(self, now_ms: int, limit: int) -> list[WebhookDelivery]:
-        return [rows.webhook_from(r) for r in await self._all(q.DUE_WEBHOOKS, now_ms, limit)]
-
-    async def claim_webhook(self, delivery_id: str, now_ms: int, lease_until_ms: int) -> bool:
-        """A conditional update: of replicas claiming at once, the ones that wait for the first
-        find the lease moved past ``now_ms``, so exactly one gets the delivery."""
-        return await self._run(q.CLAIM_WEBHOOK, lease_until_ms, delivery_id, now_ms) == 1
-
-    async def finish_webhook_attempt(
-        self,
-        delivery_id: str,
-        *,
-        status: str,
-        attempts: int,
-        next_attempt_ms: int,
-        last_error: str | None,
-        last_status_code: int | None,
-    ) -> None:
-        params = (status, attempts, next_attempt_ms, last_error, last_status_code, delivery_id)
-        await self._run(q.FINISH_WEBHOOK, *params)
-
-    async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None:
-        row = await self._one(q.GET_WEBHOOK, delivery_id)
-        return None if row is None else rows.webhook_from(row)
-
-
-def _audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
-    unknown = set(filters) - set(q.AUDIT_FILTERS)
-    if unknown:
-        raise ValueError(f"unknown audit filters: {sorted(unknown)}")
-    names = tuple(n for n in q.AUDIT_FILTERS if filters.get(n) is not None)
-    return names, [filters[n] for n in names]

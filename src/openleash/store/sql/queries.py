@@ -69,6 +69,7 @@ LIST_POLICIES_OF_OWNER = (
 # Bindings go with their policy: explicitly here, and by ON DELETE CASCADE as a backstop.
 DELETE_POLICY_BINDINGS = "DELETE FROM bindings WHERE policy_id = ?"
 DELETE_POLICY = "DELETE FROM policies WHERE policy_id = ?"
+HAS_POLICY = "SELECT 1 FROM policies WHERE policy_id = ?"
 
 _BINDING_COLUMNS = (
     "binding_id, owner_type, owner_id, policy_id, applies_to_agent_principal_id, "
@@ -119,9 +120,9 @@ _CHALLENGE_COLUMNS = (
     "expires_at, created_at, agent_attributes_json"
 )
 ADD_CHALLENGE = f"INSERT INTO challenges ({_CHALLENGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# Read then delete, inside the write transaction: single use without needing RETURNING.
-GET_CHALLENGE = f"SELECT {_CHALLENGE_COLUMNS} FROM challenges WHERE challenge_id = ?"
-DELETE_CHALLENGE = "DELETE FROM challenges WHERE challenge_id = ?"
+# INVARIANT: one statement takes the row: of concurrent callers, the ones that wait for the
+# first find it gone, so exactly one gets it.
+TAKE_CHALLENGE = f"DELETE FROM challenges WHERE challenge_id = ? RETURNING {_CHALLENGE_COLUMNS}"
 
 # -- invites ----------------------------------------------------------------------------------
 
@@ -343,8 +344,9 @@ _CREDENTIAL_COLUMNS = (
 )
 GET_CREDENTIALS = f"SELECT {_CREDENTIAL_COLUMNS} FROM owner_credentials WHERE user_principal_id = ?"
 PUT_CREDENTIALS = (
-    f"INSERT OR REPLACE INTO owner_credentials ({_CREDENTIAL_COLUMNS})"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO owner_credentials ({_CREDENTIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (user_principal_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _CREDENTIAL_COLUMNS.split(", ")[1:])
 )
 ADVANCE_TOTP = (
     "UPDATE owner_credentials SET totp_last_counter = ? WHERE user_principal_id = ?"
