@@ -17,7 +17,7 @@ from openleash.crypto import load_public_key, signing_input, verify_request_sign
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Agent
 from openleash.service.options import Options
-from openleash.service.ports import Transaction
+from openleash.service.ports import NonceUse, Transaction
 from openleash.service.runtime import Snapshot
 from openleash.service.timefmt import epoch_ms, parse_timestamp
 
@@ -99,11 +99,20 @@ def _check_signature(
     )
 
 
+def nonce_use(call: AgentCall, options: Options) -> NonceUse | None:
+    """The nonce a verified call must use up (None for calls that carry none)."""
+    if call.nonce is None:
+        return None
+    now_ms = epoch_ms(call.now)
+    return NonceUse(
+        call.agent.agent_id, call.nonce, now_ms, now_ms + options.nonce_ttl_seconds * 1000
+    )
+
+
 async def record_nonce(tx: Transaction, call: AgentCall, options: Options) -> None:
     """Record the nonce of a verified call; a second use within its lifetime is a replay."""
-    if call.nonce is None:
-        return
-    now_ms = epoch_ms(call.now)
-    expires_ms = now_ms + options.nonce_ttl_seconds * 1000
-    if not await tx.use_nonce(call.agent.agent_id, call.nonce, now_ms, expires_ms):
+    use = nonce_use(call, options)
+    if use is not None and not await tx.use_nonce(
+        use.agent_id, use.nonce, use.now_ms, use.expires_ms
+    ):
         raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")

@@ -19,8 +19,8 @@ from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, ApprovalRequest, AuditEvent, HeldDecision, Result
 from openleash.policy import EvalContext, Evaluation, evaluate
-from openleash.service.agent_auth import AgentCall, record_nonce
-from openleash.service.limits import allowed_action, decision_context
+from openleash.service.agent_auth import AgentCall, nonce_use, record_nonce
+from openleash.service.limits import allowed_action, decision_context, store_free_context
 from openleash.service.options import Options
 from openleash.service.ports import Transaction
 from openleash.service.redaction import redact
@@ -162,6 +162,38 @@ async def _decide_and_record(
         )
         return evaluate(policy.policy, action, context)
 
+    if approval is None:
+        # Most policies need nothing from the store for this action (no limit applies, no count
+        # of earlier actions): they are evaluated, and their records built, before the write
+        # transaction, which then only records; it holds every writer's lock, on PostgreSQL
+        # every replica's.
+        ahead = _evaluate_ahead(agent, action, effective, options, now)
+        if ahead is not None:
+            evaluation, shadow = ahead
+            decided = Decided(action, digest, decision_id, evaluation, effective, shadow)
+            allowed = (
+                allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
+                if evaluation.result is Result.ALLOW
+                else None
+            )
+            held = (
+                _held(agent, now, decided)
+                if evaluation.result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP)
+                else None
+            )
+            event = _audit_event(agent, now, decided, stored_action)
+
+            nonce = nonce_use(call, options)
+
+            async def record_only(tx: Transaction) -> Decided:
+                if not await tx.record_decision(
+                    nonce=nonce, allowed=allowed, held=held, events=[event]
+                ):
+                    raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")
+                return decided
+
+            return await runtime.store.submit(record_only)
+
     async def work(tx: Transaction) -> Decided:
         await record_nonce(tx, call, options)
         request = await _approved_request(tx, approval, agent, digest) if approval else None
@@ -201,6 +233,31 @@ async def _decide_and_record(
         return decided
 
     return await runtime.store.submit(work)
+
+
+def _evaluate_ahead(
+    agent: Agent,
+    action: dict[str, Any],
+    effective: EffectivePolicy,
+    options: Options,
+    now: datetime,
+) -> tuple[Evaluation, Evaluation | None] | None:
+    """The decision (and the shadow one) when neither policy needs the store for this action;
+    None when one does (its limits, or its count of earlier actions with the counterparty)."""
+    evaluations: list[Evaluation] = []
+    for layered in (effective, effective.observed):
+        if layered is None:
+            continue
+        server_context = store_free_context(layered.policy, action, agent.agent_principal_id, now)
+        if server_context is None:
+            return None
+        context = EvalContext(
+            now=now,
+            default_proof_ttl_seconds=options.default_ttl_seconds,
+            server_context=server_context,
+        )
+        evaluations.append(evaluate(layered.policy, action, context))
+    return evaluations[0], (evaluations[1] if len(evaluations) > 1 else None)
 
 
 def _proof(

@@ -68,6 +68,19 @@ async def decision_context(
     return context, usage
 
 
+def store_free_context(
+    policy: Policy, action: dict[str, Any], agent_principal_id: str, now: datetime
+) -> dict[str, Any] | None:
+    """``$.context`` for the action when deciding it reads nothing from the store (no limit
+    applies to it and no condition counts earlier actions with its counterparty); else None.
+    Equal to what :func:`decision_context` would find."""
+    if policy.reads_allowed_before and counterparty_of(action):
+        return None
+    if usage_queries(policy, action, agent_principal_id, now):
+        return None
+    return build_server_context(policy, action, now=now, allowed_before=0)
+
+
 def allowed_action(
     decision_id: str, owner_id: str, agent_principal_id: str, action: dict[str, Any], now: datetime
 ) -> AllowedAction:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
@@ -35,6 +36,16 @@ from openleash.domain.models import (
 )
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class NonceUse:
+    """A nonce to record: the arguments of :meth:`NonceRepo.use_nonce`."""
+
+    agent_id: str
+    nonce: str
+    now_ms: int
+    expires_ms: int
 
 
 class OwnerRepo(Protocol):
@@ -311,6 +322,21 @@ class Transaction(
 
     async def bump_revision(self) -> None:
         """Mark that owners, agents, policies, bindings or keys changed (caches reload)."""
+        ...
+
+    async def record_decision(
+        self,
+        *,
+        nonce: NonceUse | None,
+        allowed: AllowedAction | None,
+        held: HeldDecision | None,
+        events: Sequence[AuditEvent],
+    ) -> bool:
+        """Record a decided action at once: its nonce if any (as :meth:`use_nonce`), the allowed
+        action, the held decision, the audit records. False when the nonce was used already:
+        the caller must then abandon the unit of work (raising does), which undoes the rest.
+
+        Adapters may write it all in one statement (one round trip to a database server)."""
         ...
 
 

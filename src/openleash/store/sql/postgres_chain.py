@@ -13,6 +13,7 @@ transaction ends, and seq follows the chain with no gaps.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from openleash.crypto import GENESIS_HASH, sign_checkpoint
@@ -24,6 +25,16 @@ from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 
 if TYPE_CHECKING:
     from openleash.store.sql.postgres_tx import Conn
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Audit rows chained and ready to insert: parameters of ``queries.APPEND_CHAINED``."""
+
+    params: list[tuple[Any, ...]]
+    seq: int
+    head: str
+    due: list[tuple[int, str, str]]
 
 
 class ChainWriter:
@@ -44,6 +55,12 @@ class ChainWriter:
         self._loaded = False
 
     async def append(self, db: Conn, events: Sequence[AuditEvent]) -> None:
+        prepared = await self.prepare(db, events)
+        await db.executemany(pg(q.APPEND_CHAINED), prepared.params)
+        await self.appended(db, prepared)
+
+    async def prepare(self, db: Conn, events: Sequence[AuditEvent]) -> Prepared:
+        """The rows of ``events`` chained after the head; nothing is written or advanced."""
         if not self._loaded:
             await self._load(db)
         rule, next_at = self._rule, self._next_at
@@ -57,12 +74,16 @@ class ChainWriter:
             if rule.due(seq, event, next_at):
                 due.append((seq, head, event.timestamp))
                 next_at = rule.next_at(event.timestamp) or next_at
-        await db.executemany(pg(q.APPEND_CHAINED), params)
+        return Prepared(params, seq, head, due)
+
+    async def appended(self, db: Conn, prepared: Prepared) -> None:
+        """Advance the head past rows of :meth:`prepare` that are in, and sign the checkpoints
+        they made due."""
         # INVARIANT: advanced only once the rows are in; a failed insert leaves the head alone.
-        self._seq, self._hash = seq, head
-        for at_seq, at_hash, created_at in due:
+        self._seq, self._hash = prepared.seq, prepared.head
+        for at_seq, at_hash, created_at in prepared.due:
             if await self._checkpoint(db, at_seq, at_hash, created_at):
-                self._next_at = rule.next_at(created_at) or self._next_at
+                self._next_at = self._rule.next_at(created_at) or self._next_at
 
     async def _load(self, db: Conn) -> None:
         head = await db.fetchrow(pg(q.CHAIN_HEAD))

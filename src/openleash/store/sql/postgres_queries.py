@@ -77,3 +77,35 @@ RECORD_ALLOWED = (
 )
 
 SERVER_ENCODING = "SHOW server_encoding"
+
+
+_DECISION_STATEMENTS: dict[tuple[bool, bool, int], str] = {}
+
+
+def decision_statement(allowed: bool, held: bool, events: int) -> str:
+    """One statement that records a decided action (see ``Transaction.record_decision``): the
+    nonce, the allowed action with its stream's totals, the held decision and the chained audit
+    rows, as data-modifying parts of one ``WITH`` (each runs once, whatever the query reads). It
+    answers how many nonce rows it took: 0 for a replay, whose other rows the caller undoes.
+
+    Parameters, in order: those of ``queries.USE_NONCE``; with ``allowed``, those of
+    ``ADD_TO_STREAM`` then decision_id and amount_minor; with ``held``, those of
+    ``queries.HOLD_DECISION``; then each event's ``queries.APPEND_CHAINED`` parameters."""
+    shape = (allowed, held, events)
+    found = _DECISION_STATEMENTS.get(shape)
+    if found is not None:
+        return found
+    parts = [f"nonce AS ({q.USE_NONCE} RETURNING 1)"]
+    if allowed:
+        parts.append(f"stream AS ({_greatest(q.ADD_TO_STREAM)})")
+        parts.append(
+            "allowed AS (INSERT INTO allowed_actions (stream_id, decision_id, amount_minor, at_ms,"
+            " total_amount, total_count) SELECT stream_id, ?::text, ?::double precision,"
+            " last_at_ms, total_amount, total_count FROM stream)"
+        )
+    if held:
+        parts.append(f"held AS ({q.HOLD_DECISION})")
+    parts.extend(f"event_{i} AS ({q.APPEND_CHAINED})" for i in range(events))
+    statement = pg("WITH " + ", ".join(parts) + " SELECT count(*) FROM nonce")
+    _DECISION_STATEMENTS[shape] = statement
+    return statement

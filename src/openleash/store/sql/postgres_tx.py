@@ -20,11 +20,14 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from openleash.domain.models import AllowedAction, AuditEvent
+from openleash.domain.models import AllowedAction, AuditEvent, HeldDecision
+from openleash.service.ports import NonceUse
 from openleash.store.sql import postgres_queries as pq
+from openleash.store.sql import queries as q
+from openleash.store.sql import rows
 from openleash.store.sql.postgres_chain import ChainWriter
 from openleash.store.sql.postgres_queries import pg
-from openleash.store.sql.repositories import Row, SqlRepositories
+from openleash.store.sql.repositories import Row, SqlRepositories, next_purge_turn
 from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 
 #: A connection of the store's pool.
@@ -107,17 +110,52 @@ class PostgresTransaction(SqlRepositories):
         if events:
             await self._chain.append(self._db(), events)
 
+    async def record_decision(
+        self,
+        *,
+        nonce: NonceUse | None,
+        allowed: AllowedAction | None,
+        held: HeldDecision | None,
+        events: Sequence[AuditEvent],
+    ) -> bool:
+        """Everything in one statement, one round trip: on PostgreSQL the write lock of every
+        replica is held meanwhile, so round trips, not rows, bound the throughput."""
+        if nonce is None:
+            return await super().record_decision(
+                nonce=None, allowed=allowed, held=held, events=events
+            )
+        db = self._db()
+        prepared = await self._chain.prepare(db, events)
+        params: list[Any] = [nonce.agent_id, nonce.nonce, nonce.expires_ms, nonce.now_ms]
+        if allowed is not None:
+            params += [*_stream_params(allowed), allowed.decision_id, allowed.amount_minor]
+        if held is not None:
+            params += rows.held_params(held)
+        for values in prepared.params:
+            params += values
+        statement = pq.decision_statement(allowed is not None, held is not None, len(events))
+        if not await db.fetchval(statement, *params):
+            return False  # the caller abandons the unit, which undoes the rows written here
+        await self._chain.appended(db, prepared)
+        if next_purge_turn():
+            await self._run(q.PURGE_SOME_NONCES, (nonce.now_ms, q.PURGE_PER_TURN))
+        return True
+
     async def record_allowed(self, action: AllowedAction) -> None:
         """The stream's upsert and the action's row in one statement (one round trip)."""
         await self._db().execute(
-            pq.RECORD_ALLOWED,
-            action.owner_id,
-            action.agent_principal_id,
-            action.action_type,
-            action.currency or "",
-            action.counterparty or "",
-            action.amount_minor or 0,
-            action.at_ms,
-            action.decision_id,
-            action.amount_minor,
+            pq.RECORD_ALLOWED, *_stream_params(action), action.decision_id, action.amount_minor
         )
+
+
+def _stream_params(action: AllowedAction) -> tuple[Any, ...]:
+    """The parameters of ``ADD_TO_STREAM`` for an allowed action."""
+    return (
+        action.owner_id,
+        action.agent_principal_id,
+        action.action_type,
+        action.currency or "",
+        action.counterparty or "",
+        action.amount_minor or 0,
+        action.at_ms,
+    )

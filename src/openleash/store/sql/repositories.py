@@ -32,6 +32,7 @@ from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import (
     Agent,
+    AllowedAction,
     ApprovalRequest,
     AuditEvent,
     Binding,
@@ -47,6 +48,7 @@ from openleash.domain.models import (
     UsageFilter,
     WebhookDelivery,
 )
+from openleash.service.ports import NonceUse
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
 
@@ -55,7 +57,7 @@ Row = tuple[Any, ...]
 _uses = itertools.count()
 
 
-def _next_purge_turn() -> bool:
+def next_purge_turn() -> bool:
     return next(_uses) % q.PURGE_EVERY == 0
 
 
@@ -207,12 +209,38 @@ class SqlRepositories:
 
     # -- nonces ---------------------------------------------------------------------------------
 
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        raise NotImplementedError  # the adapter's own: the audit chain's writer
+
+    async def record_allowed(self, action: AllowedAction) -> None:
+        raise NotImplementedError  # the adapter's own
+
+    async def record_decision(
+        self,
+        *,
+        nonce: NonceUse | None,
+        allowed: AllowedAction | None,
+        held: HeldDecision | None,
+        events: Sequence[AuditEvent],
+    ) -> bool:
+        """Statement by statement (an embedded database has no round trips to save)."""
+        if nonce is not None and not await self.use_nonce(
+            nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms
+        ):
+            return False
+        if allowed is not None:
+            await self.record_allowed(allowed)
+        if held is not None:
+            await self.hold_decision(held)
+        await self.append(events)
+        return True
+
     async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
         """One upsert decides (see ``queries.USE_NONCE``): of callers racing with the same pair,
         exactly one changes a row. Every few uses also deletes a few expired nonces of any agent
         (more than are added in between), which keeps the table bounded at little cost."""
         won = await self._run(q.USE_NONCE, (agent_id, nonce, expires_ms, now_ms)) == 1
-        if _next_purge_turn():
+        if next_purge_turn():
             await self._run(q.PURGE_SOME_NONCES, (now_ms, q.PURGE_PER_TURN))
         return won
 
