@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -197,3 +198,26 @@ async def test_background_checkpoint_rewinds_the_wal(tmp_path: Path) -> None:
             assert (await tx.page(limit=1))[1] == 21
     finally:
         await store.close()
+
+
+def test_one_process_checkpoints_at_a_time_and_another_takes_over(tmp_path: Path) -> None:
+    db = tmp_path / "openleash.db"
+
+    def leading(store: SqliteStore) -> bool:
+        assert store._checkpointer is not None
+        return store._checkpointer._leading
+
+    def wait_for(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 5
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    first = SqliteStore.open(db, checkpoint_interval=0.01)
+    wait_for(lambda: leading(first))
+    second = SqliteStore.open(db, checkpoint_interval=0.01)
+    time.sleep(0.1)  # ten rounds: the second one never leads while the first does
+    assert not leading(second)
+    asyncio.run(first.close())
+    wait_for(lambda: leading(second))
+    asyncio.run(second.close())

@@ -48,6 +48,10 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def checkpoint_lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".checkpoint-lock")
+
+
 class WriteLock:
     """An exclusive ``flock`` on ``<db>.lock``, taken around every write transaction.
 
@@ -105,6 +109,10 @@ class Checkpointer:
         # INVARIANT: a lock of its own (its own open file description), so that it excludes this
         # process's transactions too, not only other processes'.
         self._lock = lock
+        # One process checkpoints at a time (the others' rounds would only find the WAL copied
+        # or a checkpoint running); when it exits, its flock goes and another one takes over.
+        self._leader = WriteLock(checkpoint_lock_path(path))
+        self._leading = False
         self._interval = interval
         self._rewind_pages = rewind_pages
         self._stop = threading.Event()
@@ -113,6 +121,10 @@ class Checkpointer:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            if not self._leading:
+                self._leading = self._leader.try_acquire()
+                if not self._leading:
+                    continue
             try:
                 self.run_once()
             except sqlite3.Error:
@@ -137,3 +149,4 @@ class Checkpointer:
         self._thread.join()
         self._conn.close()
         self._lock.close()
+        self._leader.close()
