@@ -7,6 +7,7 @@ from typing import Any
 
 from openleash.crypto import totp
 from tests.api.conftest import Api
+from tests.support import owners
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -55,29 +56,15 @@ class Owner:
 
 
 def set_passphrase(api: Api, owner_id: str, passphrase: str = PASSPHRASE) -> Any:
-    invite = api.client.post(f"/v1/admin/users/{owner_id}/setup-invite").json()
-    return api.client.post(
-        "/v1/owner/setup",
-        json={
-            "invite_id": invite["invite_id"],
-            "invite_token": invite["invite_token"],
-            "passphrase": passphrase,
-        },
-    )
+    return owners.set_passphrase(api.client, owner_id, passphrase)
 
 
 def login(api: Api, owner_id: str, passphrase: str = PASSPHRASE, **extra: Any) -> Any:
-    return api.client.post(
-        "/v1/owner/login",
-        json={"user_principal_id": owner_id, "passphrase": passphrase, **extra},
-    )
+    return owners.log_in(api.client, owner_id, passphrase, **extra)
 
 
 def owner_session(api: Api, owner_id: str | None = None) -> Owner:
     owner_id = owner_id or api.agent.owner_id
-    assert set_passphrase(api, owner_id).status_code == 200
-    response = login(api, owner_id)
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = owners.signed_in(api.client, owner_id, PASSPHRASE)
     api.client.cookies.clear()  # tests authenticate by bearer token unless they say otherwise
     return Owner(api, owner_id, body["token"], body["csrf_token"])

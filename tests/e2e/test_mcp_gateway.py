@@ -26,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from openleash.crypto import action_hash, verify_token_with_public_keys
 from tests.support.live import REPO, Credentials, LiveServer, cli_env, free_port, provision
+from tests.support.owner_http import Owner
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +69,6 @@ tools:
   read_file:
     action_type: files.read
 """
-PASSPHRASE = "mcp gateway owner passphrase"
 
 
 @dataclass
@@ -78,22 +78,10 @@ class World:
     creds: Credentials
     config: Path
     agent_env: Path
-    owner_token: str
-
-    def owner(self, method: str, path: str, body: Any = None) -> Any:
-        response = httpx.request(
-            method,
-            f"{self.live.url}{path}",
-            json=body,
-            headers={"Authorization": f"Bearer {self.owner_token}"},
-            timeout=10.0,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
+    owner: Owner
 
     def pending(self, item: str) -> list[dict[str, Any]]:
-        found = self.owner("GET", "/v1/owner/approval-requests?status=PENDING")
-        return [r for r in found["approval_requests"] if r["action"]["payload"].get("item") == item]
+        return [r for r in self.owner.pending() if r["action"]["payload"].get("item") == item]
 
     def proxy_args(self, *extra: str) -> list[str]:
         return [
@@ -122,26 +110,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         f"OPENLEASH_AGENT_PRIVATE_KEY_B64={creds.private_key_b64}\n"
     )
     try:
-        yield World(root, live, creds, config, agent_env, _owner_token(live, creds.owner_id))
+        yield World(root, live, creds, config, agent_env, Owner(live, creds.owner_id))
     finally:
         live.stop()
-
-
-def _owner_token(live: LiveServer, owner_id: str) -> str:
-    invite = live.admin("POST", f"/v1/admin/users/{owner_id}/setup-invite")
-    setup = {
-        "invite_id": invite["invite_id"],
-        "invite_token": invite["invite_token"],
-        "passphrase": PASSPHRASE,
-    }
-    assert httpx.post(f"{live.url}/v1/owner/setup", json=setup, timeout=10).status_code == 200
-    login = httpx.post(
-        f"{live.url}/v1/owner/login",
-        json={"user_principal_id": owner_id, "passphrase": PASSPHRASE},
-        timeout=10,
-    )
-    assert login.status_code == 200, login.text
-    return str(login.json()["token"])
 
 
 # -- connecting ------------------------------------------------------------------------------------
@@ -279,19 +250,19 @@ def verified_proof(world: World, seen: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
-def approve_when_asked(world: World, item: str) -> threading.Thread:
-    """The owner, in another thread: approves the first pending request for ``item``."""
+def answer_when_asked(world: World, item: str, answer: Callable[[str], object]) -> threading.Thread:
+    """The owner, in another thread: answers the first pending request for ``item`` (``answer``
+    gets its id)."""
 
-    def approve() -> None:
+    def run() -> None:
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             for request in world.pending(item):
-                path = f"/v1/owner/approval-requests/{request['approval_request_id']}/approve"
-                world.owner("POST", path, {})
+                answer(request["approval_request_id"])
                 return
             time.sleep(0.2)
 
-    thread = threading.Thread(target=approve, daemon=True)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
 
@@ -365,7 +336,7 @@ def test_a_denied_call_is_a_tool_error_the_model_can_read_and_never_runs(
 
 def test_a_call_waits_for_the_owner_and_runs_once_approved(world: World, tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
-    approver = approve_when_asked(world, "bicycle")
+    approver = answer_when_asked(world, "bicycle", world.owner.approve)
 
     async def scenario() -> None:
         async with over_stdio(world, log) as session:
@@ -396,8 +367,7 @@ def test_an_approval_still_pending_is_reported_and_a_repeated_call_picks_it_up(
             assert "the tool was not run" in text
             assert calls_made(log) == []
 
-            path = f"/v1/owner/approval-requests/{request_id}/approve"
-            world.owner("POST", path, {})
+            world.owner.approve(request_id)
             seen = received(await session.call_tool("buy", buy("sofa", 70000)))
             assert verified_proof(world, seen)["approval_request_id"] == request_id
             assert seen["action"]["action_id"] == request["action"]["action_id"]
@@ -408,18 +378,7 @@ def test_an_approval_still_pending_is_reported_and_a_repeated_call_picks_it_up(
 
 def test_the_owner_denying_is_reported_and_nothing_runs(world: World, tmp_path: Path) -> None:
     log = tmp_path / "calls.jsonl"
-
-    def deny() -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            for request in world.pending("yacht"):
-                path = f"/v1/owner/approval-requests/{request['approval_request_id']}/deny"
-                world.owner("POST", path, {"reason": "no boats"})
-                return
-            time.sleep(0.2)
-
-    owner = threading.Thread(target=deny, daemon=True)
-    owner.start()
+    owner = answer_when_asked(world, "yacht", lambda id_: world.owner.deny(id_, "no boats"))
 
     async def scenario() -> None:
         async with over_stdio(world, log) as session:

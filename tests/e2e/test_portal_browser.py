@@ -22,22 +22,10 @@ import httpx
 import pytest
 
 from openleash.crypto import totp
-from tests.interop.harness import (
-    Sdk,
-    install_sdk,
-    new_agent_id,
-    wait_for_policy,
-    webhook_fields,
-)
+from tests.interop.harness import Sdk, enrol_agent, install_sdk
 from tests.support.actions import action
-from tests.support.live import (
-    OWNER_PASSPHRASE,
-    REPO,
-    LiveServer,
-    free_port,
-    owner_login,
-    run_cli,
-)
+from tests.support.deployment import deployed
+from tests.support.live import OWNER_PASSPHRASE, REPO, LiveServer, owner_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop, pytest.mark.slow]
 
@@ -148,36 +136,11 @@ class Scenario:
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     sdk = Sdk(install_sdk())
     root = tmp_path_factory.mktemp("portal-browser")
-    server = LiveServer(root, free_port(), workers=2).start()
-    try:
-        owner = server.admin("POST", "/v1/admin/users", json={"display_name": "Ada Owner"})
-        owner_id = owner["user_principal_id"]
-        policy_file = root / "policy.yaml"
-        policy_file.write_text(POLICY, encoding="utf-8")
-        run_cli(
-            server.data_dir,
-            "policy",
-            "upsert",
-            "--owner",
-            owner_id,
-            "--file",
-            str(policy_file),
-            "--data-dir",
-            str(server.data_dir),
-        )
-        wait_for_policy(server, owner_id)
-        invite = server.admin("POST", f"/v1/admin/users/{owner_id}/agent-invite")
-        agent_id = new_agent_id("shopper")
-        agent = sdk.call(
-            "redeem_agent_invite",
-            invite_url=invite["invite_url"],
-            agent_id=agent_id,
-            **webhook_fields(agent_id),
-        )
+    with deployed(root, "Ada Owner", POLICY) as deployment:
+        server, owner_id = deployment.server, deployment.owner_id
+        agent = enrol_agent(sdk, deployment, "shopper")
         authenticator = _enable_totp(server, owner_login(server, owner_id))
         yield Scenario(server, owner_id, agent, authenticator, sdk)
-    finally:
-        server.stop()
 
 
 def _enable_totp(server: LiveServer, session_token: str) -> Authenticator:

@@ -7,17 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.interop.harness import (
-    POLICY_YAML,
-    Deployment,
-    RegisteredAgent,
-    Sdk,
-    install_sdk,
-    new_agent_id,
-    wait_for_policy,
-    webhook_fields,
-)
-from tests.support.live import LiveServer, free_port, run_cli
+from tests.interop.harness import POLICY_YAML, RegisteredAgent, Sdk, enrol_agent, install_sdk
+from tests.support.deployment import Deployment, deployed
 
 
 @pytest.fixture(scope="session")
@@ -27,41 +18,14 @@ def sdk() -> Sdk:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("interop")
-    server = LiveServer(root, free_port(), workers=2).start()
-    try:
-        owner = server.admin("POST", "/v1/admin/users", json={"display_name": "Interop Owner"})
-        owner_id = owner["user_principal_id"]
-        policy_file = root / "interop-policy.yaml"
-        policy_file.write_text(POLICY_YAML, encoding="utf-8")
-        run_cli(
-            server.data_dir,
-            "policy",
-            "upsert",
-            "--owner",
-            owner_id,
-            "--file",
-            str(policy_file),
-            "--data-dir",
-            str(server.data_dir),
-        )
-        policy_id = wait_for_policy(server, owner_id)
-        yield Deployment(server, owner_id, policy_id)
-    finally:
-        server.stop()
+    with deployed(tmp_path_factory.mktemp("interop"), "Interop Owner", POLICY_YAML) as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="module")
 def agent(sdk: Sdk, deployment: Deployment) -> RegisteredAgent:
     """An agent enrolled through an invite with the SDK, used by the authorize tests."""
-    invite = deployment.agent_invite()
-    agent_id = new_agent_id()
-    enrolled = sdk.call(
-        "redeem_agent_invite",
-        invite_url=invite["invite_url"],
-        agent_id=agent_id,
-        **webhook_fields(agent_id),
-    )
+    enrolled = enrol_agent(sdk, deployment)
     return RegisteredAgent(
         agent_id=enrolled["agent_id"],
         agent_principal_id=enrolled["agent_principal_id"],

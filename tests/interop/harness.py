@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,8 @@ import httpx
 import pytest
 
 from tests.support.actions import action
-from tests.support.live import REPO, LiveServer
+from tests.support.deployment import Deployment
+from tests.support.live import REPO
 
 SDK_REQUIREMENT = "openleash-sdk==0.3.0"
 SDK_DIR = REPO / ".cache" / "interop" / "openleash-sdk-0.3.0"
@@ -204,23 +204,6 @@ class RegisteredAgent:
         return action(self.agent_id, self.owner_id, action_type, **payload)
 
 
-@dataclass(frozen=True)
-class Deployment:
-    server: LiveServer
-    owner_id: str
-    policy_id: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def agent_invite(self) -> dict[str, Any]:
-        invite: dict[str, Any] = self.server.admin(
-            "POST", f"/v1/admin/users/{self.owner_id}/agent-invite"
-        )
-        return invite
-
-
 def new_agent_id(prefix: str = "interop-agent") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
@@ -234,19 +217,18 @@ def webhook_fields(agent_id: str) -> dict[str, str]:
     }
 
 
-def wait_for_policy(server: LiveServer, owner_id: str, timeout: float = 10.0) -> str:
-    """The server sees a policy stored by the CLI without a restart; wait until it lists it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = server.admin("GET", "/v1/admin/policies", params={"owner_id": owner_id})
-        policies = listed.get("policies", [])
-        if policies:
-            assert len(policies) == 1, policies
-            assert policies[0]["applies_to_agent_principal_id"] is None, policies[0]
-            return str(policies[0]["policy_id"])
-        if time.monotonic() > deadline:
-            raise AssertionError(f"policy of owner {owner_id} not visible: {listed}")
-        time.sleep(0.1)
+def enrol_agent(sdk: Sdk, deployment: Deployment, prefix: str = "interop-agent") -> dict[str, Any]:
+    """A new agent of the deployment's owner, enrolled with the SDK through an invite: what
+    ``redeem_agent_invite`` returns (its ids and keys)."""
+    invite = deployment.agent_invite()
+    agent_id = new_agent_id(prefix)
+    enrolled: dict[str, Any] = sdk.call(
+        "redeem_agent_invite",
+        invite_url=invite["invite_url"],
+        agent_id=agent_id,
+        **webhook_fields(agent_id),
+    )
+    return enrolled
 
 
 def fresh_request(method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -19,7 +19,6 @@ import pytest
 import rfc8785
 
 from tests.interop.harness import (
-    Deployment,
     RegisteredAgent,
     Sdk,
     SdkError,
@@ -28,6 +27,8 @@ from tests.interop.harness import (
     webhook_fields,
 )
 from tests.support.actions import now_iso
+from tests.support.deployment import Deployment
+from tests.support.live import owner_login
 
 pytestmark = pytest.mark.interop
 
@@ -523,25 +524,8 @@ OWNER_PASSPHRASE = "interop owner passphrase"
 @pytest.fixture(scope="module")
 def owner_headers(deployment: Deployment) -> dict[str, str]:
     """An owner session (bearer token) for the deployment's owner."""
-    server = deployment.server
-    invite = server.admin("POST", f"/v1/admin/users/{deployment.owner_id}/setup-invite")
-    setup = fresh_request(
-        "POST",
-        f"{deployment.url}/v1/owner/setup",
-        json={
-            "invite_id": invite["invite_id"],
-            "invite_token": invite["invite_token"],
-            "passphrase": OWNER_PASSPHRASE,
-        },
-    )
-    assert setup.status_code == 200, setup.text
-    login = fresh_request(
-        "POST",
-        f"{deployment.url}/v1/owner/login",
-        json={"user_principal_id": deployment.owner_id, "passphrase": OWNER_PASSPHRASE},
-    )
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['token']}"}
+    token = owner_login(deployment.server, deployment.owner_id, OWNER_PASSPHRASE)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _agent_kwargs(deployment: Deployment, agent: RegisteredAgent) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.owners import signed_in
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -175,18 +177,5 @@ OWNER_PASSPHRASE = "a passphrase for end-to-end tests"
 
 def owner_login(server: LiveServer, owner_id: str, passphrase: str = OWNER_PASSPHRASE) -> str:
     """Set the owner's passphrase with a setup invite and log in: the session (bearer) token."""
-    invite = server.admin("POST", f"/v1/admin/users/{owner_id}/setup-invite")
-    setup = {
-        "invite_id": invite["invite_id"],
-        "invite_token": invite["invite_token"],
-        "passphrase": passphrase,
-    }
-    done = httpx.post(f"{server.url}/v1/owner/setup", json=setup, timeout=10.0)
-    assert done.status_code == 200, done.text
-    login = httpx.post(
-        f"{server.url}/v1/owner/login",
-        json={"user_principal_id": owner_id, "passphrase": passphrase},
-        timeout=10.0,
-    )
-    assert login.status_code == 200, login.text
-    return str(login.json()["token"])
+    with httpx.Client(base_url=server.url, timeout=10.0) as http:
+        return str(signed_in(http, owner_id, passphrase)["token"])

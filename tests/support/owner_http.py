@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, owner_login
 
 PASSPHRASE = "a passphrase long enough for the owner"
 
@@ -17,44 +17,31 @@ PASSPHRASE = "a passphrase long enough for the owner"
 class Owner:
     def __init__(self, live: LiveServer, owner_id: str, passphrase: str = PASSPHRASE) -> None:
         self.url = live.url
-        invite = live.admin("POST", f"/v1/admin/users/{owner_id}/setup-invite")
-        setup = {
-            "invite_id": invite["invite_id"],
-            "invite_token": invite["invite_token"],
-            "passphrase": passphrase,
-        }
-        done = httpx.post(f"{live.url}/v1/owner/setup", json=setup, timeout=10)
-        assert done.status_code == 200, done.text
-        login = httpx.post(
-            f"{live.url}/v1/owner/login",
-            json={"user_principal_id": owner_id, "passphrase": passphrase},
-            timeout=10,
-        )
-        assert login.status_code == 200, login.text
-        self.token = str(login.json()["token"])
+        self.token = owner_login(live, owner_id, passphrase)
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def pending(self) -> list[dict[str, Any]]:
-        response = httpx.get(
-            f"{self.url}/v1/owner/approval-requests",
-            params={"status": "PENDING"},
-            headers=self._headers(),
+    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """An owner API call that must succeed: its answer."""
+        response = httpx.request(
+            method,
+            f"{self.url}{path}",
+            headers={"Authorization": f"Bearer {self.token}"},
             timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        return list(response.json()["approval_requests"])
-
-    def approve(self, approval_request_id: str) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.url}/v1/owner/approval-requests/{approval_request_id}/approve",
-            json={},
-            headers=self._headers(),
-            timeout=10,
+            **kwargs,
         )
         assert response.status_code == 200, response.text
         return dict(response.json())
+
+    def pending(self) -> list[dict[str, Any]]:
+        found = self.request("GET", "/v1/owner/approval-requests", params={"status": "PENDING"})
+        return list(found["approval_requests"])
+
+    def approve(self, approval_request_id: str) -> dict[str, Any]:
+        path = f"/v1/owner/approval-requests/{approval_request_id}/approve"
+        return self.request("POST", path, json={})
+
+    def deny(self, approval_request_id: str, reason: str) -> dict[str, Any]:
+        path = f"/v1/owner/approval-requests/{approval_request_id}/deny"
+        return self.request("POST", path, json={"reason": reason})
 
     def approve_next(self, timeout: float = 20.0) -> Approver:
         """In a background thread: wait for the next pending request and approve it."""

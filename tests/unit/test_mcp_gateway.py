@@ -10,9 +10,9 @@ import anyio
 import mcp_types as types
 import pytest
 
+from openleash.client import ApiError, ApprovalRequest, Decision, TransportError
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
-from openleash.integrations.leash import LeashRefusedError, LeashUnavailableError
 from openleash.integrations.mcp_config import GatewayConfig, gateway_config, server_name
 from openleash.integrations.mcp_gateway import Gateway, ToolResult
 
@@ -20,7 +20,9 @@ OWNER = "8d0e8f8e-3b5c-4f7e-9a55-7f2d6c1b9a10"
 BUY_ARGS = {"item": "tea", "cents": 250, "cur": "USD", "vendor": "a.b"}
 
 
-class FakeLeash:
+class FakeAgent:
+    """The part of :class:`openleash.client.AsyncClient` the gateway uses, scripted."""
+
     agent_id = "agent-1"
 
     def __init__(self, *decisions: Any, statuses: tuple[dict[str, Any], ...] = ()) -> None:
@@ -33,22 +35,23 @@ class FakeLeash:
         return OWNER
 
     async def authorize(
-        self, action: Mapping[str, Any], approval_token: str | None = None
-    ) -> dict[str, Any]:
+        self, action: Mapping[str, Any], *, approval_token: str | None = None
+    ) -> Decision:
         self.asked.append({**action, "approval_token": approval_token})
         answer = self.decisions.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return dict(answer)
+        return Decision.from_wire(dict(answer))
 
-    async def request_approval(
-        self, decision_id: str, action: Mapping[str, Any], justification: str | None
-    ) -> dict[str, Any]:
+    async def create_approval_request(
+        self, decision_id: str, action: Mapping[str, Any], justification: str | None = None
+    ) -> ApprovalRequest:
         self.filed.append((decision_id, justification))
-        return {"approval_request_id": "req-1", "status": "PENDING"}
+        return ApprovalRequest.from_wire({"approval_request_id": "req-1", "status": "PENDING"})
 
-    async def approval(self, approval_request_id: str) -> dict[str, Any]:
-        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+    async def get_approval_request(self, approval_request_id: str) -> ApprovalRequest:
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return ApprovalRequest.from_wire(status)
 
 
 class Upstream:
@@ -147,7 +150,7 @@ def test_arguments_are_the_payload_and_mapped_fields_are_added() -> None:
             }
         }
     )
-    gateway = Gateway(config, FakeLeash(), "shop")
+    gateway = Gateway(config, FakeAgent(), "shop")
 
     async def actions() -> list[dict[str, Any]]:
         return [
@@ -186,10 +189,11 @@ def test_arguments_are_the_payload_and_mapped_fields_are_added() -> None:
 def test_an_unreachable_server_or_a_refusal_leaves_the_tool_unrun() -> None:
     upstream = Upstream()
     for error, words in [
-        (LeashUnavailableError("OpenLeash did not answer: ConnectError"), "could not be asked"),
-        (LeashRefusedError(403, "NO_POLICY", "No policy bound"), "NO_POLICY: No policy bound"),
+        (TransportError("POST /v1/authorize: connection refused"), "could not be asked"),
+        (ApiError("HTTP_ERROR", "Bad Gateway", 502), "answered HTTP 502 without a decision"),
+        (ApiError("NO_POLICY", "No policy bound", 403), "NO_POLICY: No policy bound"),
     ]:
-        result = _call(Gateway(GatewayConfig(), FakeLeash(error), "s"), "t", {}, upstream)
+        result = _call(Gateway(GatewayConfig(), FakeAgent(error), "s"), "t", {}, upstream)
         assert isinstance(result, types.CallToolResult)
         assert result.is_error
         assert words in _text(result)
@@ -199,7 +203,7 @@ def test_an_unreachable_server_or_a_refusal_leaves_the_tool_unrun() -> None:
 
 def test_an_unknown_result_is_a_denial() -> None:
     upstream = Upstream()
-    result = _call(Gateway(GatewayConfig(), FakeLeash({"result": "MAYBE"}), "s"), "t", {}, upstream)
+    result = _call(Gateway(GatewayConfig(), FakeAgent({"result": "MAYBE"}), "s"), "t", {}, upstream)
     assert isinstance(result, types.CallToolResult)
     assert result.is_error
     assert upstream.calls == []
@@ -207,16 +211,16 @@ def test_an_unknown_result_is_a_denial() -> None:
 
 def test_an_expired_request_is_reported_and_not_kept() -> None:
     held = {"result": "REQUIRE_STEP_UP", "decision_id": "d-1", "reason": "step up"}
-    leash = FakeLeash(held, held, statuses=({"status": "EXPIRED"},))
-    gateway = Gateway(GatewayConfig(approval_wait_seconds=0), leash, "s")
+    agent = FakeAgent(held, held, statuses=({"status": "EXPIRED"},))
+    gateway = Gateway(GatewayConfig(approval_wait_seconds=0), agent, "s")
     upstream = Upstream()
     first = _call(gateway, "t", {"a": 1}, upstream)
     assert "is EXPIRED without an approval" in _text(first)
     # Not kept: the same call again is a new action and a new request.
     _call(gateway, "t", {"a": 1}, upstream)
-    assert len(leash.asked) == 2
-    assert len(leash.filed) == 2
-    assert leash.filed[0] == ("d-1", "The agent called the tool `t` of the MCP server `s`.")
+    assert len(agent.asked) == 2
+    assert len(agent.filed) == 2
+    assert agent.filed[0] == ("d-1", "The agent called the tool `t` of the MCP server `s`.")
     assert upstream.calls == []
 
 
@@ -224,19 +228,19 @@ def test_an_approval_token_the_policy_no_longer_honours_runs_nothing() -> None:
     held = {"result": "REQUIRE_APPROVAL", "decision_id": "d-1"}
     denied = {"result": "DENY", "decision_id": "d-2", "reason": 'Denied by rule "x"'}
     approved = {"status": "APPROVED", "approval_token": "v4.public.token"}
-    leash = FakeLeash(held, denied, statuses=(approved,))
+    agent = FakeAgent(held, denied, statuses=(approved,))
     upstream = Upstream()
-    result = _call(Gateway(GatewayConfig(), leash, "s"), "t", {}, upstream)
+    result = _call(Gateway(GatewayConfig(), agent, "s"), "t", {}, upstream)
     assert "OpenLeash denied this call to `t`" in _text(result)
-    assert leash.asked[1]["approval_token"] == "v4.public.token"
-    assert leash.asked[1]["action_id"] == leash.asked[0]["action_id"]  # the identical action
+    assert agent.asked[1]["approval_token"] == "v4.public.token"
+    assert agent.asked[1]["action_id"] == agent.asked[0]["action_id"]  # the identical action
     assert upstream.calls == []
 
 
 def test_an_allow_without_a_proof_forwards_the_decision_and_action_only() -> None:
-    leash = FakeLeash({"result": "ALLOW", "decision_id": "d-1", "proof_token": None})
+    agent = FakeAgent({"result": "ALLOW", "decision_id": "d-1", "proof_token": None})
     upstream = Upstream()
-    _call(Gateway(GatewayConfig(), leash, "s"), "t", {"x": 1}, upstream)
+    _call(Gateway(GatewayConfig(), agent, "s"), "t", {"x": 1}, upstream)
     [meta] = upstream.calls
     assert set(meta) == {"openleash/decision_id", "openleash/action"}
     assert meta["openleash/action"]["payload"] == {"x": 1}
@@ -262,22 +266,22 @@ def test_a_request_stays_held_while_openleash_is_unreachable() -> None:
     held = {"result": "REQUIRE_APPROVAL", "decision_id": "d-1"}
     approved = {"status": "APPROVED", "approval_token": "v4.public.token"}
     allowed = {"result": "ALLOW", "decision_id": "d-2", "proof_token": "v4.public.proof"}
-    leash = FakeLeash(held, allowed, statuses=(approved,))
-    real_approval = leash.approval
-    outage = [LeashUnavailableError("OpenLeash did not answer: ConnectError")]
+    agent = FakeAgent(held, allowed, statuses=(approved,))
+    real_approval = agent.get_approval_request
+    outage = [TransportError("GET /v1/agent/approval-requests/req-1: connection refused")]
 
-    async def flaky(approval_request_id: str) -> dict[str, Any]:
+    async def flaky(approval_request_id: str) -> ApprovalRequest:
         if outage:
             raise outage.pop()
         return await real_approval(approval_request_id)
 
-    leash.approval = flaky  # type: ignore[method-assign]  # an outage, then the answer
-    gateway = Gateway(GatewayConfig(), leash, "s")
+    agent.get_approval_request = flaky  # type: ignore[method-assign]  # an outage, then the answer
+    gateway = Gateway(GatewayConfig(), agent, "s")
     upstream = Upstream()
     first = _call(gateway, "t", {"a": 1}, upstream)
     assert "could not be asked" in _text(first)
     second = _call(gateway, "t", {"a": 1}, upstream)
     assert isinstance(second, types.CallToolResult)
     assert not second.is_error
-    assert len(leash.filed) == 1  # the same request, picked up again
+    assert len(agent.filed) == 1  # the same request, picked up again
     assert upstream.calls[0]["openleash/proof"] == "v4.public.proof"

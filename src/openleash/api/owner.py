@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body
+from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.service import (
     approvals,
@@ -78,6 +79,13 @@ async def optional_body(request: Request) -> dict[str, Any]:
             "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json"
         )
     return parse_object(raw)
+
+
+async def owner_change(request: Request) -> tuple[OwnerCall, Services, dict[str, Any]]:
+    """What a route that changes something starts with: the owner's call (the session, its CSRF
+    token checked), the services and the JSON body (``{}`` when there is none)."""
+    call = await owner_call(request)
+    return call, services(request), await optional_body(request)
 
 
 def _limit(request: Request, default: int, most: int) -> int:
@@ -147,23 +155,19 @@ async def profile(request: Request) -> Response:
 
 @router.post("/v1/owner/totp/setup", summary="Start TOTP enrolment (a current code if on)")
 async def totp_setup(request: Request) -> Response:
-    call = await owner_call(request)
-    body = await optional_body(request)
-    return json_response(await owner_auth.totp_setup(services(request).store, call, body))
+    call, s, body = await owner_change(request)
+    return json_response(await owner_auth.totp_setup(s.store, call, body))
 
 
 @router.post("/v1/owner/totp/confirm", summary="Turn TOTP on; returns backup codes once")
 async def totp_confirm(request: Request) -> Response:
-    call = await owner_call(request)
-    body = await optional_body(request)
-    return json_response(await owner_auth.totp_confirm(services(request).store, call, body))
+    call, s, body = await owner_change(request)
+    return json_response(await owner_auth.totp_confirm(s.store, call, body))
 
 
 @router.post("/v1/owner/totp/disable", summary="Turn TOTP off (needs a code)")
 async def totp_disable(request: Request) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(await owner_auth.totp_disable(s.store, call, body, s.options))
 
 
@@ -178,9 +182,7 @@ async def list_agents(request: Request) -> Response:
 
 @router.put("/v1/owner/agents/{agent_principal_id}", summary="Revoke an agent (TOTP if on)")
 async def set_agent_status(request: Request, agent_principal_id: str) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(
         await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
     )
@@ -221,17 +223,14 @@ async def list_policies(request: Request) -> Response:
 
 @router.post("/v1/owner/policies", summary="Create a policy bound to one agent or all")
 async def create_policy(request: Request) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(await owner_policies.create_owned(s.store, call, body, s.options))
 
 
 @router.put("/v1/owner/policies/order", summary="Reorder the policies of a tier")
 async def reorder_policies(request: Request) -> Response:
-    call = await owner_call(request)
-    body = await optional_body(request)
-    return json_response(await owner_policies.reorder(services(request).store, call, body))
+    call, s, body = await owner_change(request)
+    return json_response(await owner_policies.reorder(s.store, call, body))
 
 
 @router.get("/v1/owner/policies/{policy_id}", summary="One policy with its YAML")
@@ -242,9 +241,7 @@ async def get_policy(request: Request, policy_id: str) -> Response:
 
 @router.put("/v1/owner/policies/{policy_id}", summary="Update a policy or bind it elsewhere")
 async def update_policy(request: Request, policy_id: str) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(
         await owner_policies.update_owned(s.store, call, policy_id, body, s.options)
     )
@@ -252,9 +249,7 @@ async def update_policy(request: Request, policy_id: str) -> Response:
 
 @router.delete("/v1/owner/policies/{policy_id}", summary="Delete a policy (TOTP if on)")
 async def delete_policy(request: Request, policy_id: str) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(
         await owner_policies.delete_owned(s.store, call, policy_id, body, s.options)
     )
@@ -287,9 +282,7 @@ async def get_approval(request: Request, approval_request_id: str) -> Response:
     summary="Approve (TOTP if on; a step-up needs it, and the passphrase for HIGH)",
 )
 async def approve(request: Request, approval_request_id: str) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     snap = await s.runtime.snapshot()
     return json_response(
         await approvals.approve(s.store, snap.keyring, call, approval_request_id, body, s.options)
@@ -298,9 +291,7 @@ async def approve(request: Request, approval_request_id: str) -> Response:
 
 @router.post("/v1/owner/approval-requests/{approval_request_id}/deny", summary="Deny")
 async def deny(request: Request, approval_request_id: str) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(await approvals.deny(s.store, call, approval_request_id, body, s.options))
 
 
@@ -324,17 +315,13 @@ async def get_draft(request: Request, policy_draft_id: str) -> Response:
     "/v1/owner/policy-drafts/{policy_draft_id}/approve", summary="Approve: create and bind it"
 )
 async def approve_draft(request: Request, policy_draft_id: str) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(await drafts.approve(s.store, call, policy_draft_id, body, s.options))
 
 
 @router.post("/v1/owner/policy-drafts/{policy_draft_id}/deny", summary="Deny a policy draft")
 async def deny_draft(request: Request, policy_draft_id: str) -> Response:
-    call = await owner_call(request)
-    s = services(request)
-    body = await optional_body(request)
+    call, s, body = await owner_change(request)
     return json_response(await drafts.deny(s.store, call, policy_draft_id, body, s.options))
 
 

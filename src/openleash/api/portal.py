@@ -27,10 +27,10 @@ from openleash.api.portal_http import (
     PortalRoute,
     SignInRequired,
     check_login_csrf,
-    checked_form,
-    flash,
     login_csrf,
+    owner_form,
     owner_of,
+    page,
     read_form,
     redirect,
     render,
@@ -127,8 +127,7 @@ async def login(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/logout")
 async def logout(request: Request) -> Response:
-    call = await owner_of(request)
-    await checked_form(request, call)
+    call, _ = await owner_form(request)
     await owner_auth.logout(services(request).store, call)
     response = redirect(LOGIN_PATH)
     clear_session_cookies(response)
@@ -176,13 +175,12 @@ async def _approval_page(
     view = await approvals.get_for_owner(s.store, call, approval_request_id)
     action = view["action"]
     payload = action.get("payload") if isinstance(action.get("payload"), dict) else {}
-    return render(
+    return page(
+        request,
         "approval.html",
-        call=call,
-        status=error.status if error else 200,
+        call,
         nav="approvals",
         error=error,
-        flash=flash(request),
         r=view,
         amount=views.format_amount(payload.get("amount_minor"), payload.get("currency")),
         payload=payload,
@@ -202,8 +200,7 @@ async def approval(request: Request, approval_request_id: str) -> Response:
 
 @router.post(f"{HOME_PATH}/{{approval_request_id}}/approve")
 async def approve(request: Request, approval_request_id: str) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     s = services(request)
     snap = await s.runtime.snapshot()
     try:
@@ -219,8 +216,7 @@ async def approve(request: Request, approval_request_id: str) -> Response:
 
 @router.post(f"{HOME_PATH}/{{approval_request_id}}/deny")
 async def deny(request: Request, approval_request_id: str) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     s = services(request)
     body = {**second_factor(form), "reason": form.get("reason", "")}
     try:

@@ -17,9 +17,9 @@ from openleash.api.http import base_url
 from openleash.api.portal_http import (
     PREFIX,
     PortalRoute,
-    checked_form,
-    flash,
+    owner_form,
     owner_of,
+    page,
     redirect,
     render,
     second_factor,
@@ -61,13 +61,12 @@ async def _agents_page(
     error: OpenLeashError | None = None,
 ) -> Response:
     listed = await owner_agents.list_agents(services(request).store, call)
-    return render(
+    return page(
+        request,
         "agents.html",
-        call=call,
-        status=error.status if error else 200,
+        call,
         nav="agents",
         error=error,
-        flash=flash(request),
         agents=listed["agents"],
         invite=invite,
         totp_enabled=await views.totp_enabled(services(request), call),
@@ -82,8 +81,7 @@ async def agents(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/agents/invite")
 async def agent_invite(request: Request) -> Response:
-    call = await owner_of(request)
-    await checked_form(request, call)
+    call, _ = await owner_form(request)
     s = services(request)
     invite = await owner_agents.create_agent_invite(s.store, call, s.options)
     # Shown once, on this response only (not stored anywhere the owner could reload it from).
@@ -96,8 +94,7 @@ async def agent_invite(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/agents/{{agent_principal_id}}/revoke")
 async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     s = services(request)
     body = {"status": "REVOKED", **second_factor(form)}
     try:
@@ -196,13 +193,12 @@ async def _profile_page(
     error: OpenLeashError | None = None,
 ) -> Response:
     profile = await owner_auth.profile(services(request).store, call)
-    return render(
+    return page(
+        request,
         "profile.html",
-        call=call,
-        status=error.status if error else 200,
+        call,
         nav="profile",
         error=error,
-        flash=flash(request),
         profile=profile,
         enrolment=enrolment,
         backup_codes=backup_codes,
@@ -218,8 +214,7 @@ async def profile(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/profile/totp/setup")
 async def totp_setup(request: Request) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     store = services(request).store
     try:
         started = await owner_auth.totp_setup(store, call, {"code": form.get("code", "").strip()})
@@ -232,8 +227,7 @@ async def totp_setup(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/profile/totp/confirm")
 async def totp_confirm(request: Request) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     store = services(request).store
     try:
         done = await owner_auth.totp_confirm(store, call, {"code": form.get("code", "").strip()})
@@ -244,8 +238,7 @@ async def totp_confirm(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/profile/totp/disable")
 async def totp_disable(request: Request) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     s = services(request)
     body = {"code": form.get("code", "").strip()}
     try:

@@ -251,12 +251,14 @@ def csrf_refused() -> OpenLeashError:
     )
 
 
-async def checked_form(request: Request, call: OwnerCall) -> dict[str, str]:
-    """The form of a signed-in owner, refused unless it carries the session's CSRF token."""
+async def owner_form(request: Request) -> tuple[OwnerCall, dict[str, str]]:
+    """The signed-in owner and the form they sent, refused unless it carries the session's CSRF
+    token."""
+    call = await owner_of(request)
     form = await read_form(request)
     if not _same_token(form.get("csrf_token", ""), call.session.csrf_token):
         raise csrf_refused()
-    return form
+    return call, form
 
 
 def login_csrf(request: Request) -> tuple[str, bool]:
@@ -299,6 +301,23 @@ FLASH = {
 
 def flash(request: Request) -> str | None:
     return FLASH.get(request.query_params.get("done", ""))
+
+
+def page(
+    request: Request,
+    template: str,
+    call: OwnerCall,
+    *,
+    nav: str,
+    error: OpenLeashError | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page of the signed-in owner, with the refusal of a form sent from it (``error``, and
+    its status) and the message of a form that went through (named by the redirect)."""
+    status = error.status if error else 200
+    return render(
+        template, call=call, status=status, nav=nav, error=error, flash=flash(request), **context
+    )
 
 
 def second_factor(form: dict[str, str]) -> dict[str, str]:

@@ -15,11 +15,10 @@ from openleash.api.deps import services
 from openleash.api.portal_http import (
     PREFIX,
     PortalRoute,
-    checked_form,
-    flash,
+    owner_form,
     owner_of,
+    page,
     redirect,
-    render,
     second_factor,
 )
 from openleash.domain.errors import OpenLeashError
@@ -49,13 +48,12 @@ async def _policies_page(
     listed = await owner_policies.list_owned(store, call)
     pending = await drafts.list_for_owner(store, call, "PENDING")
     agent_names = await views.agent_names(services(request), call)
-    return render(
+    return page(
+        request,
         "policies.html",
-        call=call,
-        status=error.status if error else 200,
+        call,
         nav="policies",
         error=error,
-        flash=flash(request),
         agent_tier=[p for p in listed["policies"] if p["tier"] == "agent"],
         owner_tier=[p for p in listed["policies"] if p["tier"] != "agent"],
         drafts=pending["policy_drafts"],
@@ -75,13 +73,12 @@ async def _editor(
     listed = await owner_agents.list_agents(services(request).store, call)
     issues = views.policy_issues(error) if error else []
     report = views.yaml_report(fields["policy_yaml"], issues) if error else None
-    return render(
+    return page(
+        request,
         "policy_edit.html",
-        call=call,
-        status=error.status if error else 200,
+        call,
         nav="policies",
         error=error,
-        flash=flash(request),
         policy=policy,
         fields=fields,
         report=report,
@@ -128,8 +125,8 @@ def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
 
 @router.post(f"{PREFIX}/policies/new")
 async def create_policy(request: Request) -> Response:
-    call = await owner_of(request)
-    fields = _policy_fields(await checked_form(request, call))
+    call, form = await owner_form(request)
+    fields = _policy_fields(form)
     s = services(request)
     body = {
         "policy_yaml": fields["policy_yaml"],
@@ -164,8 +161,8 @@ async def edit_policy(request: Request, policy_id: str) -> Response:
 
 @router.post(f"{PREFIX}/policies/{{policy_id}}")
 async def update_policy(request: Request, policy_id: str) -> Response:
-    call = await owner_of(request)
-    fields = _policy_fields(await checked_form(request, call))
+    call, form = await owner_form(request)
+    fields = _policy_fields(form)
     s = services(request)
     policy = await owner_policies.get_owned(s.store, call, policy_id)
     body: dict[str, Any] = {
@@ -184,8 +181,7 @@ async def update_policy(request: Request, policy_id: str) -> Response:
 
 @router.post(f"{PREFIX}/policies/{{policy_id}}/delete")
 async def delete_policy(request: Request, policy_id: str) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     s = services(request)
     try:
         await owner_policies.delete_owned(s.store, call, policy_id, second_factor(form), s.options)
@@ -210,8 +206,7 @@ async def deny_draft(request: Request, policy_draft_id: str) -> Response:
 async def _resolve_draft(
     request: Request, policy_draft_id: str, resolve: DraftVerdict, done: str
 ) -> Response:
-    call = await owner_of(request)
-    form = await checked_form(request, call)
+    call, form = await owner_form(request)
     s = services(request)
     body = {**second_factor(form), "reason": form.get("reason", "")}
     try:

@@ -16,11 +16,11 @@ from openleash.domain.errors import OpenLeashError
 from openleash.integrations.mcp_config import GatewayConfig, gateway_config
 from openleash.policy.syntax import YamlError, load_yaml
 
-#: What the proxy reads from ``--agent-env`` or the environment (``openleash init`` writes it).
+#: What the proxy reads from ``--agent-env`` or the environment (``openleash init`` writes it),
+#: as :meth:`openleash.client.AsyncClient.from_env` does (``USER_PRINCIPAL_ID`` too, if set).
 ENV_URL = "OPENLEASH_URL"
 ENV_AGENT_ID = "OPENLEASH_AGENT_ID"
 ENV_PRIVATE_KEY = "OPENLEASH_AGENT_PRIVATE_KEY_B64"
-ENV_OWNER_ID = "USER_PRINCIPAL_ID"
 
 
 @click.command(
@@ -94,8 +94,8 @@ def mcp_proxy(
       openleash mcp-proxy --config gateway.yaml -- python shop_server.py
       openleash mcp-proxy --upstream-url http://127.0.0.1:9000/mcp --listen 127.0.0.1:8800
     """
-    # Imported here: the MCP SDK is only loaded by the command that needs it.
-    from openleash.integrations.leash import HttpLeash
+    # Imported here: only this command loads the MCP SDK and the HTTP client.
+    from openleash.client import AsyncClient
     from openleash.integrations.mcp_proxy import Upstream, serve_http, serve_stdio
 
     if bool(command) == bool(upstream_url):
@@ -107,17 +107,12 @@ def mcp_proxy(
     logging.basicConfig(level=logging.WARNING, format="openleash mcp-proxy: %(message)s")
 
     async def run() -> None:
-        async with HttpLeash(
-            values[ENV_URL],
-            values[ENV_AGENT_ID],
-            values[ENV_PRIVATE_KEY],
-            owner_id=values.get(ENV_OWNER_ID) or None,
-        ) as leash:
+        async with AsyncClient.from_env(values) as agent:
             if listen is None:
-                await serve_stdio(upstream, config, leash)
+                await serve_stdio(upstream, config, agent)
             else:
                 host, port = _address(listen)
-                await serve_http(upstream, config, leash, host=host, port=port)
+                await serve_http(upstream, config, agent, host=host, port=port)
 
     asyncio.run(run())
 

@@ -11,10 +11,10 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -159,18 +159,35 @@ _SELF_CALL = _Call("GET", "/v1/agent/self", AgentInfo.from_wire)
 _PUBLIC_KEYS = _Call("GET", "/v1/public-keys", _keys, signed=False)
 
 
-def _backoff(timeout: float, initial: float, maximum: float, factor: float) -> Iterator[float]:
-    """The pauses between polls: ``initial``, then ``factor`` times longer, up to ``maximum``."""
-    if timeout < 0 or initial <= 0 or maximum < initial or factor < 1:
-        raise ValueError("need timeout >= 0, 0 < interval <= max_interval and backoff >= 1")
-    return _pauses(initial, maximum, factor)
+@dataclass(slots=True)
+class _Waiting:
+    """One ``wait_for_approval``: the first poll at once, then after ``interval`` seconds, each
+    pause ``backoff`` times longer up to ``max_interval``, until ``timeout``."""
 
+    approval_request_id: str
+    timeout: float
+    interval: float
+    max_interval: float
+    backoff: float
+    monotonic: Callable[[], float]
+    start: float = field(init=False)
 
-def _pauses(initial: float, maximum: float, factor: float) -> Iterator[float]:
-    interval = initial
-    while True:
-        yield interval
-        interval = min(interval * factor, maximum)
+    def __post_init__(self) -> None:
+        if self.timeout < 0 or not 0 < self.interval <= self.max_interval or self.backoff < 1:
+            raise ValueError("need timeout >= 0, 0 < interval <= max_interval and backoff >= 1")
+        self.start = self.monotonic()
+
+    def pause(self, request: ApprovalRequest) -> float | None:
+        """``None`` once ``request`` is no longer pending, else the pause before the next poll;
+        :class:`~openleash.client.ApprovalTimeout` when the time is up."""
+        if not request.pending:
+            return None
+        waited = self.monotonic() - self.start
+        if waited >= self.timeout:
+            raise ApprovalTimeout(self.approval_request_id, waited)
+        pause = min(self.interval, self.timeout - waited)
+        self.interval = min(self.interval * self.backoff, self.max_interval)
+        return pause
 
 
 def _read_env(source: str | os.PathLike[str] | Mapping[str, str] | None) -> Mapping[str, str]:
@@ -193,6 +210,17 @@ class _Base:
         self.agent_id = agent_id
         self.auth = AgentAuth(agent_id, private_key_b64)
         self._owner_id = owner_id
+
+    @classmethod
+    def from_env(
+        cls, source: str | os.PathLike[str] | Mapping[str, str] | None = None, **options: Any
+    ) -> Self:
+        """A client from ``OPENLEASH_URL``, ``OPENLEASH_AGENT_ID``,
+        ``OPENLEASH_AGENT_PRIVATE_KEY_B64`` and ``USER_PRINCIPAL_ID``: read from the process
+        environment, a mapping, or an env file such as the one ``openleash init`` writes."""
+        env = _read_env(source)
+        options.setdefault("owner_id", env.get(ENV_OWNER_ID) or None)
+        return cls(env[ENV_URL], env[ENV_AGENT_ID], env[ENV_PRIVATE_KEY], **options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, agent_id={self.agent_id!r})"
@@ -244,17 +272,6 @@ class Client(_Base):
         self._http = http_client or httpx.Client(timeout=timeout)
         self._sleep = sleep
         self._monotonic = monotonic
-
-    @classmethod
-    def from_env(
-        cls, source: str | os.PathLike[str] | Mapping[str, str] | None = None, **options: Any
-    ) -> Client:
-        """A client from ``OPENLEASH_URL``, ``OPENLEASH_AGENT_ID``,
-        ``OPENLEASH_AGENT_PRIVATE_KEY_B64`` and ``USER_PRINCIPAL_ID``: read from the process
-        environment, a mapping, or an env file such as the one ``openleash init`` writes."""
-        env = _read_env(source)
-        options.setdefault("owner_id", env.get(ENV_OWNER_ID) or None)
-        return cls(env[ENV_URL], env[ENV_AGENT_ID], env[ENV_PRIVATE_KEY], **options)
 
     def __enter__(self) -> Client:
         return self
@@ -330,16 +347,15 @@ class Client(_Base):
         ``approval_token``; DENIED; or EXPIRED). Polls after ``interval`` seconds, each wait
         ``backoff`` times longer up to ``max_interval``; raises
         :class:`~openleash.client.ApprovalTimeout` after ``timeout`` seconds."""
-        pauses = _backoff(timeout, interval, max_interval, backoff)
-        start = self._monotonic()
+        waiting = _Waiting(
+            approval_request_id, timeout, interval, max_interval, backoff, self._monotonic
+        )
         while True:
             request = self.get_approval_request(approval_request_id)
-            if not request.pending:
+            pause = waiting.pause(request)
+            if pause is None:
                 return request
-            waited = self._monotonic() - start
-            if waited >= timeout:
-                raise ApprovalTimeout(approval_request_id, waited)
-            self._sleep(min(next(pauses), timeout - waited))
+            self._sleep(pause)
 
     # -- policy drafts ----------------------------------------------------------------------
 
@@ -403,15 +419,6 @@ class AsyncClient(_Base):
         self._sleep = sleep
         self._monotonic = monotonic
 
-    @classmethod
-    def from_env(
-        cls, source: str | os.PathLike[str] | Mapping[str, str] | None = None, **options: Any
-    ) -> AsyncClient:
-        """As :meth:`Client.from_env`."""
-        env = _read_env(source)
-        options.setdefault("owner_id", env.get(ENV_OWNER_ID) or None)
-        return cls(env[ENV_URL], env[ENV_AGENT_ID], env[ENV_PRIVATE_KEY], **options)
-
     async def __aenter__(self) -> AsyncClient:
         return self
 
@@ -473,16 +480,15 @@ class AsyncClient(_Base):
         max_interval: float = 15.0,
         backoff: float = 2.0,
     ) -> ApprovalRequest:
-        pauses = _backoff(timeout, interval, max_interval, backoff)
-        start = self._monotonic()
+        waiting = _Waiting(
+            approval_request_id, timeout, interval, max_interval, backoff, self._monotonic
+        )
         while True:
             request = await self.get_approval_request(approval_request_id)
-            if not request.pending:
+            pause = waiting.pause(request)
+            if pause is None:
                 return request
-            waited = self._monotonic() - start
-            if waited >= timeout:
-                raise ApprovalTimeout(approval_request_id, waited)
-            await self._sleep(min(next(pauses), timeout - waited))
+            await self._sleep(pause)
 
     async def create_policy_draft(
         self,

@@ -3,13 +3,17 @@
 Each result is a frozen dataclass with the fields an agent uses, plus ``raw``: the JSON object
 as received (extensions included). Each also reads as a read-only mapping over ``raw``, so
 ``decision["result"]`` and ``decision.result`` are the same value.
+
+A field typed ``str`` is the wire key of its name (``""`` when absent or not a string), a field
+typed ``str | None`` the same or ``None``; a class reads its other fields in ``_read``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, Self, get_type_hints
 
 from openleash.domain.models import Result
 
@@ -31,6 +35,17 @@ class _WireView(Mapping[str, Any]):
 
     __slots__ = ()
     raw: dict[str, Any]
+
+    @classmethod
+    def from_wire(cls, body: dict[str, Any]) -> Self:
+        values: dict[str, Any] = {name: read(body, name) for name, read in _text_fields(cls)}
+        values.update(cls._read(body), raw=body)
+        return cls(**values)
+
+    @classmethod
+    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+        """The fields that are not text."""
+        return {}
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]
@@ -59,6 +74,24 @@ def _objects(body: Mapping[str, Any], key: str) -> tuple[dict[str, Any], ...]:
     return tuple(item for item in value if isinstance(item, dict))
 
 
+def _object(body: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    value = body.get(key)
+    return value if isinstance(value, dict) else None
+
+
+_Reader = Callable[[Mapping[str, Any], str], str | None]
+_TEXT_READERS: dict[object, _Reader] = {str: _str, str | None: _opt}
+
+
+@cache
+def _text_fields(cls: type) -> tuple[tuple[str, _Reader], ...]:
+    """The fields of ``cls`` typed ``str`` or ``str | None``, each with its reader."""
+    hints = get_type_hints(cls)
+    return tuple(
+        (name, _TEXT_READERS[hint]) for name, hint in hints.items() if hint in _TEXT_READERS
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Obligation(_WireView):
     """Something the decision asks for before the action may go ahead (``HUMAN_APPROVAL``,
@@ -71,14 +104,8 @@ class Obligation(_WireView):
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> Obligation:
-        return cls(
-            obligation_id=_str(body, "obligation_id"),
-            type=_str(body, "type"),
-            status=_str(body, "status"),
-            details=body.get("details_json"),
-            raw=body,
-        )
+    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+        return {"details": body.get("details_json")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,23 +128,11 @@ class Decision(_WireView):
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> Decision:
-        approval = body.get("approval")
-        return cls(
-            result=_str(body, "result"),
-            decision_id=_str(body, "decision_id"),
-            action_id=_str(body, "action_id"),
-            action_hash=_str(body, "action_hash"),
-            matched_rule_id=_opt(body, "matched_rule_id"),
-            reason=_opt(body, "reason"),
-            proof_token=_opt(body, "proof_token"),
-            proof_expires_at=_opt(body, "proof_expires_at"),
-            obligations=tuple(Obligation.from_wire(o) for o in _objects(body, "obligations")),
-            risk_level=_opt(body, "risk_level"),
-            explanation=_opt(body, "explanation"),
-            approval=approval if isinstance(approval, dict) else None,
-            raw=body,
-        )
+    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "obligations": tuple(Obligation.from_wire(o) for o in _objects(body, "obligations")),
+            "approval": _object(body, "approval"),
+        }
 
     @property
     def allowed(self) -> bool:
@@ -161,26 +176,6 @@ class ApprovalRequest(_WireView):
     DENIED = "DENIED"
     EXPIRED = "EXPIRED"
 
-    @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> ApprovalRequest:
-        return cls(
-            approval_request_id=_str(body, "approval_request_id"),
-            status=_str(body, "status"),
-            expires_at=_opt(body, "expires_at"),
-            action_type=_opt(body, "action_type"),
-            action_hash=_opt(body, "action_hash"),
-            kind=_opt(body, "kind"),
-            justification=_opt(body, "justification"),
-            created_at=_opt(body, "created_at"),
-            resolved_at=_opt(body, "resolved_at"),
-            denial_reason=_opt(body, "denial_reason"),
-            assurance_level=_opt(body, "assurance_level"),
-            consumed_at=_opt(body, "consumed_at"),
-            approval_token=_opt(body, "approval_token"),
-            approval_token_expires_at=_opt(body, "approval_token_expires_at"),
-            raw=body,
-        )
-
     @property
     def pending(self) -> bool:
         return self.status == self.PENDING
@@ -208,23 +203,6 @@ class PolicyDraft(_WireView):
     applies_to_agent_principal_id: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
-    @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> PolicyDraft:
-        return cls(
-            policy_draft_id=_str(body, "policy_draft_id"),
-            status=_str(body, "status"),
-            created_at=_opt(body, "created_at"),
-            name=_opt(body, "name"),
-            description=_opt(body, "description"),
-            justification=_opt(body, "justification"),
-            resolved_at=_opt(body, "resolved_at"),
-            denial_reason=_opt(body, "denial_reason"),
-            resulting_policy_id=_opt(body, "resulting_policy_id"),
-            policy_yaml=_opt(body, "policy_yaml"),
-            applies_to_agent_principal_id=_opt(body, "applies_to_agent_principal_id"),
-            raw=body,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class LimitUsage(_WireView):
@@ -243,21 +221,14 @@ class LimitUsage(_WireView):
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> LimitUsage:
+    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
         by = body.get("by")
         maximum = body.get("max")
-        return cls(
-            rule_id=_str(body, "rule_id"),
-            action=_str(body, "action"),
-            kind=_str(body, "kind"),
-            max=maximum if isinstance(maximum, int | float) else 0,
-            window=_str(body, "window"),
-            per=_str(body, "per"),
-            by=tuple(str(b) for b in by) if isinstance(by, list) else (),
-            since=_str(body, "since"),
-            usage=_objects(body, "usage"),
-            raw=body,
-        )
+        return {
+            "max": maximum if isinstance(maximum, int | float) else 0,
+            "by": tuple(str(b) for b in by) if isinstance(by, list) else (),
+            "usage": _objects(body, "usage"),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,15 +243,8 @@ class Usage(_WireView):
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> Usage:
-        return cls(
-            agent_principal_id=_str(body, "agent_principal_id"),
-            agent_id=_str(body, "agent_id"),
-            as_of=_str(body, "as_of"),
-            policy_hash=_opt(body, "policy_hash"),
-            limits=tuple(LimitUsage.from_wire(item) for item in _objects(body, "limits")),
-            raw=body,
-        )
+    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+        return {"limits": tuple(LimitUsage.from_wire(item) for item in _objects(body, "limits"))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,19 +262,8 @@ class AgentInfo(_WireView):
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> AgentInfo:
-        attributes = body.get("attributes")
-        return cls(
-            agent_principal_id=_str(body, "agent_principal_id"),
-            agent_id=_str(body, "agent_id"),
-            owner_type=_str(body, "owner_type"),
-            owner_id=_str(body, "owner_id"),
-            status=_str(body, "status"),
-            attributes=attributes if isinstance(attributes, dict) else None,
-            created_at=_opt(body, "created_at"),
-            webhook_url=_opt(body, "webhook_url"),
-            raw=body,
-        )
+    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+        return {"attributes": _object(body, "attributes")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,16 +275,6 @@ class PublicKey(_WireView):
     created_at: str | None
     revoked_at: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> PublicKey:
-        return cls(
-            kid=_str(body, "kid"),
-            public_key_b64=_str(body, "public_key_b64"),
-            created_at=_opt(body, "created_at"),
-            revoked_at=_opt(body, "revoked_at"),
-            raw=body,
-        )
 
     @property
     def revoked(self) -> bool:

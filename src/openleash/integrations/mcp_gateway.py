@@ -15,6 +15,8 @@ is authorized with the agent's key:
 
 Everything else (``tools/list``, resources, prompts, completions) passes through unchanged
 (:mod:`openleash.integrations.mcp_proxy`). If OpenLeash cannot be asked, the tool is not run.
+
+OpenLeash is asked through :class:`openleash.client.AsyncClient`, signed with the agent's key.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from typing import Any
 import anyio
 import mcp_types as types
 
-from openleash.crypto import iso_ms
-from openleash.integrations.leash import (
-    Leash,
-    LeashError,
-    LeashRefusedError,
-    LeashUnavailableError,
+from openleash.client import (
+    ApiError,
+    ApprovalRequest,
+    AsyncClient,
+    Decision,
+    OpenLeashClientError,
 )
+from openleash.crypto import iso_ms
 from openleash.integrations.mcp_config import GatewayConfig
 
 #: ``_meta`` keys of a forwarded ``tools/call``: the proof token (absent when the policy asks
@@ -63,16 +66,16 @@ class _Held:
     key: str
     tool: str
     action: dict[str, Any]
-    decision: dict[str, Any]
+    decision: Decision
     approval_request_id: str
 
 
 class Gateway:
     """The decision flow of one tool call; it knows OpenLeash and MCP results, not transports."""
 
-    def __init__(self, config: GatewayConfig, leash: Leash, server: str) -> None:
+    def __init__(self, config: GatewayConfig, client: AsyncClient, server: str) -> None:
         self.config = config
-        self.leash = leash
+        self.client = client
         self.server = server
         self._held: OrderedDict[str, _Held] = OrderedDict()
 
@@ -86,9 +89,9 @@ class Gateway:
             if held is not None:
                 return await self._after_approval(held, forward)
             action = await self.action(tool, args)
-            decision = await self.leash.authorize(action)
+            decision = await self.client.authorize(action)
             return await self._follow(key, tool, action, decision, forward)
-        except LeashError as exc:
+        except OpenLeashClientError as exc:
             return _not_asked(tool, exc)
 
     async def action(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,8 +114,8 @@ class Gateway:
             "action_id": str(uuid.uuid4()),
             "action_type": self.config.action_type(self.server, tool),
             "requested_at": iso_ms(datetime.now(UTC)),
-            "principal": {"agent_id": self.leash.agent_id},
-            "subject": {"principal_id": await self.leash.owner_id()},
+            "principal": {"agent_id": self.client.agent_id},
+            "subject": {"principal_id": await self.client.owner_id()},
             "payload": payload,
         }
         if relying_party:
@@ -124,22 +127,21 @@ class Gateway:
         key: str,
         tool: str,
         action: dict[str, Any],
-        decision: dict[str, Any],
+        decision: Decision,
         forward: Forward,
     ) -> ToolResult:
-        match decision.get("result"):
+        match decision.result:
             case "ALLOW":
                 return await forward(proof_meta(decision, action))
             case "REQUIRE_APPROVAL" | "REQUIRE_STEP_UP":
                 justification = self.config.tool(tool).justification or (
                     f"The agent called the tool `{tool}` of the MCP server `{self.server}`."
                 )
-                filed = await self.leash.request_approval(
-                    str(decision.get("decision_id")), action, justification
+                filed = await self.client.create_approval_request(
+                    decision.decision_id, action, justification
                 )
-                request_id = str(filed.get("approval_request_id"))
                 return await self._after_approval(
-                    _Held(key, tool, action, decision, request_id), forward
+                    _Held(key, tool, action, decision, filed.approval_request_id), forward
                 )
             case _:
                 return _denied(tool, decision)  # DENY, and anything unknown: fail closed
@@ -147,14 +149,15 @@ class Gateway:
     async def _after_approval(self, held: _Held, forward: Forward) -> ToolResult:
         try:
             status = await self._wait(held.approval_request_id)
-        except LeashUnavailableError:
-            self._hold(held)  # the request stands: a repeated call asks about it again
+        except OpenLeashClientError as exc:
+            if _refused(exc) is None:
+                self._hold(held)  # the request stands: a repeated call asks about it again
             raise
-        token = status.get("approval_token")
-        match status.get("status"):
-            case "APPROVED" if isinstance(token, str):
-                decision = await self.leash.authorize(held.action, approval_token=token)
-                if decision.get("result") == "ALLOW":
+        token = status.approval_token
+        match status.status:
+            case "APPROVED" if token is not None:
+                decision = await self.client.authorize(held.action, approval_token=token)
+                if decision.allowed:
                     return await forward(proof_meta(decision, held.action))
                 return _denied(held.tool, decision)
             case "PENDING":
@@ -170,13 +173,13 @@ class Gateway:
         while len(self._held) > MAX_HELD:
             self._held.popitem(last=False)
 
-    async def _wait(self, approval_request_id: str) -> dict[str, Any]:
+    async def _wait(self, approval_request_id: str) -> ApprovalRequest:
         """The request's status once it is no longer pending, or when the wait is over."""
         deadline = time.monotonic() + self.config.approval_wait_seconds
         while True:
-            status = await self.leash.approval(approval_request_id)
+            status = await self.client.get_approval_request(approval_request_id)
             remaining = deadline - time.monotonic()
-            if status.get("status") != "PENDING" or remaining <= 0:
+            if not status.pending or remaining <= 0:
                 return status
             await anyio.sleep(min(self.config.approval_poll_seconds, remaining))
 
@@ -208,22 +211,22 @@ def _refusal(text: str, decision: Mapping[str, Any] | None = None) -> types.Call
     return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True, _meta=meta)
 
 
-def _denied(tool: str, decision: Mapping[str, Any]) -> types.CallToolResult:
+def _denied(tool: str, decision: Decision) -> types.CallToolResult:
     lines = [
         f"OpenLeash denied this call to `{tool}`; the tool was not run.",
-        f"Reason: {decision.get('reason') or 'not allowed by the policy'}",
+        f"Reason: {decision.reason or 'not allowed by the policy'}",
     ]
-    if decision.get("explanation"):
-        lines.append(f"Explanation: {decision['explanation']}")
+    if decision.explanation:
+        lines.append(f"Explanation: {decision.explanation}")
     lines.append(
         "Do not repeat the same call: change what you ask for, or ask the user how to proceed."
     )
-    lines.append(f"(decision {decision.get('decision_id')})")
+    lines.append(f"(decision {decision.decision_id})")
     return _refusal("\n".join(lines), decision)
 
 
 def _pending(held: _Held, waited: float) -> types.CallToolResult:
-    reason = held.decision.get("reason") or "the policy asks the owner to approve it"
+    reason = held.decision.reason or "the policy asks the owner to approve it"
     text = (
         f"This call to `{held.tool}` needs the owner's approval ({reason}). An approval request "
         f"was sent (approval_request_id: {held.approval_request_id}) and is still pending after "
@@ -234,8 +237,8 @@ def _pending(held: _Held, waited: float) -> types.CallToolResult:
     return _refusal(text, held.decision)
 
 
-def _owner_denied(held: _Held, status: Mapping[str, Any]) -> types.CallToolResult:
-    why = f": {status['denial_reason']}" if status.get("denial_reason") else ""
+def _owner_denied(held: _Held, status: ApprovalRequest) -> types.CallToolResult:
+    why = f": {status.denial_reason}" if status.denial_reason else ""
     text = (
         f"The owner denied this call to `{held.tool}` (approval request "
         f"{held.approval_request_id}){why}. The tool was not run. Do not repeat it; ask the user "
@@ -244,24 +247,36 @@ def _owner_denied(held: _Held, status: Mapping[str, Any]) -> types.CallToolResul
     return _refusal(text, held.decision)
 
 
-def _expired(held: _Held, status: Mapping[str, Any]) -> types.CallToolResult:
+def _expired(held: _Held, status: ApprovalRequest) -> types.CallToolResult:
     text = (
         f"The approval request {held.approval_request_id} for this call to `{held.tool}` is "
-        f"{status.get('status') or 'no longer pending'} without an approval; the tool was not "
+        f"{status.status or 'no longer pending'} without an approval; the tool was not "
         "run. Calling the tool again asks the owner anew."
     )
     return _refusal(text, held.decision)
 
 
-def _not_asked(tool: str, error: LeashError) -> types.CallToolResult:
-    if isinstance(error, LeashRefusedError):
+def _refused(error: OpenLeashClientError) -> ApiError | None:
+    """The server's refusal (its error envelope), or ``None`` when OpenLeash could not be
+    reached or answered without a decision: then asking again later may work."""
+    return error if isinstance(error, ApiError) and error.code != "HTTP_ERROR" else None
+
+
+def _not_asked(tool: str, error: OpenLeashClientError) -> types.CallToolResult:
+    refused = _refused(error)
+    if refused is not None:
         text = (
-            f"OpenLeash refused to authorize this call to `{tool}` ({error.code}: "
-            f"{error.message}); the tool was not run."
+            f"OpenLeash refused to authorize this call to `{tool}` ({refused.code}: "
+            f"{refused.message}); the tool was not run."
         )
     else:
+        why = (
+            f"OpenLeash answered HTTP {error.status} without a decision"
+            if isinstance(error, ApiError)
+            else str(error)
+        )
         text = (
-            f"OpenLeash, which must authorize this call to `{tool}`, could not be asked ({error}); "
+            f"OpenLeash, which must authorize this call to `{tool}`, could not be asked ({why}); "
             "the tool was not run. Try again later."
         )
     return _refusal(text)

@@ -21,7 +21,7 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
 
-from openleash.integrations.leash import Leash
+from openleash.client import AsyncClient
 from openleash.integrations.mcp_config import GatewayConfig, server_name
 from openleash.integrations.mcp_gateway import Gateway, ToolResult
 
@@ -58,26 +58,26 @@ class Upstream:
 
 @asynccontextmanager
 async def connected(
-    upstream: Upstream, config: GatewayConfig, leash: Leash
+    upstream: Upstream, config: GatewayConfig, agent: AsyncClient
 ) -> AsyncIterator[Server[Any]]:
     """The proxy's MCP server, connected to the upstream for as long as the context lasts."""
     async with upstream.client(config.upstream_timeout_seconds) as client:
         info = client.server_info
-        gateway = Gateway(config, leash, config.server or server_name(info.name if info else None))
+        gateway = Gateway(config, agent, config.server or server_name(info.name if info else None))
         log.info("upstream %s connected; tool calls are %s", info, gateway.server)
         yield proxy_server(client, gateway)
 
 
-async def serve_stdio(upstream: Upstream, config: GatewayConfig, leash: Leash) -> None:
+async def serve_stdio(upstream: Upstream, config: GatewayConfig, agent: AsyncClient) -> None:
     """Serve one MCP client over this process's stdin and stdout until it hangs up."""
-    async with connected(upstream, config, leash) as server, stdio_server() as (read, write):
+    async with connected(upstream, config, agent) as server, stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
 
 
 async def serve_http(
     upstream: Upstream,
     config: GatewayConfig,
-    leash: Leash,
+    agent: AsyncClient,
     *,
     host: str,
     port: int,
@@ -87,7 +87,7 @@ async def serve_http(
 
     Anyone who can reach this address acts with the agent's authority: keep it on loopback
     (the default) or behind something that authenticates."""
-    async with connected(upstream, config, leash) as server:
+    async with connected(upstream, config, agent) as server:
         app = server.streamable_http_app(streamable_http_path=path, host=host)
         config_ = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         await uvicorn.Server(config_).serve()

@@ -10,7 +10,8 @@ used before. Only a proof that passes every check is marked used.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,29 +69,29 @@ class VerifiedProof:
 
     @property
     def agent_id(self) -> str | None:
-        value = self.claims.get("agent_id")
-        return value if isinstance(value, str) else None
+        return self._text("agent_id")
 
     @property
     def owner_id(self) -> str | None:
-        value = self.claims.get("owner_id")
-        return value if isinstance(value, str) else None
+        return self._text("owner_id")
 
     @property
     def action_type(self) -> str | None:
-        value = self.claims.get("action_type")
-        return value if isinstance(value, str) else None
+        return self._text("action_type")
 
     @property
     def action_hash(self) -> str | None:
-        value = self.claims.get("action_hash")
-        return value if isinstance(value, str) else None
+        return self._text("action_hash")
 
     @property
     def payload(self) -> dict[str, Any]:
         """The action's payload (empty when no action was presented)."""
         payload = (self.action or {}).get("payload")
         return payload if isinstance(payload, dict) else {}
+
+    def _text(self, claim: str) -> str | None:
+        value = self.claims.get(claim)
+        return value if isinstance(value, str) else None
 
 
 class ProofVerifier:
@@ -149,12 +150,8 @@ class ProofVerifier:
         ``payload.request_sha256`` must be that request's digest (``action`` is then
         required). With ``consume=False`` the proof is checked but not marked used.
         """
-        try:
+        with _issuer_keys():
             keys = self.keys.keys(want_kid=unverified_kid(token))
-        except OpenLeashClientError as exc:
-            raise ProofRejected(
-                ISSUER_UNAVAILABLE, f"cannot fetch the issuer's keys: {exc}"
-            ) from exc
         now = self.clock()
         proof = self._check(token, keys, now, action_type, action_hash, action, agent_id, request)
         if consume:
@@ -174,12 +171,8 @@ class ProofVerifier:
     ) -> VerifiedProof:
         """As :meth:`verify`, without blocking the event loop on the key fetch or the
         replay cache."""
-        try:
+        with _issuer_keys():
             keys = await self.keys.akeys(want_kid=unverified_kid(token))
-        except OpenLeashClientError as exc:
-            raise ProofRejected(
-                ISSUER_UNAVAILABLE, f"cannot fetch the issuer's keys: {exc}"
-            ) from exc
         now = self.clock()
         proof = self._check(token, keys, now, action_type, action_hash, action, agent_id, request)
         if consume:
@@ -221,6 +214,15 @@ class ProofVerifier:
         expires_at = parse_iso(str(proof.claims["exp"]))
         if not self.replay_cache.claim(proof.decision_id, expires_at, now):
             raise ProofRejected(PROOF_REPLAYED, "this proof has already been used")
+
+
+@contextmanager
+def _issuer_keys() -> Iterator[None]:
+    """Around fetching the issuer's keys: a failure rejects the proof (``ISSUER_UNAVAILABLE``)."""
+    try:
+        yield
+    except OpenLeashClientError as exc:
+        raise ProofRejected(ISSUER_UNAVAILABLE, f"cannot fetch the issuer's keys: {exc}") from exc
 
 
 def _presented_action(action: Mapping[str, Any], claims: Mapping[str, Any]) -> dict[str, Any]:
