@@ -7,6 +7,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from pathlib import Path
 
 if sys.platform == "win32":
@@ -42,6 +43,10 @@ else:
 
 #: Event-loop turns to wait for a busy write lock before blocking on it.
 SPIN_TURNS = 8
+#: Before the checkpoint that takes the write lock: unlocked passes, at most, and how short a
+#: pass must be to show that little is left to copy.
+CATCH_UP_PASSES = 8
+CAUGHT_UP_SECONDS = 0.001
 
 
 def lock_path(path: Path) -> Path:
@@ -98,9 +103,12 @@ class Checkpointer:
     of every process. Here, each round first runs a ``PASSIVE`` checkpoint without any lock (it
     never blocks writers; the sqlite3 module releases the GIL while SQLite works). Under constant
     writing such a checkpoint never quite catches up, and SQLite only rewinds the WAL to its start
-    once a checkpoint has caught up, so once the log is long enough a second checkpoint runs
-    under the write lock: it has only the frames written during the first one left to copy. The
-    committing connection keeps a high automatic threshold as a backstop.
+    once a checkpoint has caught up, so once the log is long enough a last checkpoint runs under
+    the write lock, after unlocked passes have left it only the frames of about a millisecond
+    to copy and sync (one pass right before would leave it those of the whole pass: about 12 ms
+    of writers held up at 4,000 decisions/s, where the last-pass approach measured 2 ms). Only
+    one process checkpoints at a time. The committing connection keeps a high automatic
+    threshold as a backstop.
     """
 
     def __init__(self, path: Path, lock: WriteLock, *, interval: float, rewind_pages: int) -> None:
@@ -134,6 +142,14 @@ class Checkpointer:
         busy, log_pages, _ = self._checkpoint()
         if busy or log_pages < self._rewind_pages:
             return
+        # Catch up without the lock first: each pass copies what was written during the one
+        # before, so a few passes leave only a millisecond's worth of frames (and of syncing)
+        # for the pass that holds every writer up.
+        for _ in range(CATCH_UP_PASSES):
+            started = time.perf_counter()
+            self._checkpoint()
+            if time.perf_counter() - started < CAUGHT_UP_SECONDS:
+                break
         self._lock.acquire()
         try:
             self._checkpoint()
