@@ -215,6 +215,11 @@ def test_requests_expire_and_expired_ones_cannot_be_approved(api: Api) -> None:
     assert _agent_view(api, request_id).json()["status"] == "EXPIRED"
     listed = owner.get("/v1/owner/approval-requests?status=EXPIRED").json()
     assert [r["approval_request_id"] for r in listed["approval_requests"]] == [request_id]
+    agent = listed["approval_requests"][0]["agent_principal_id"]
+    mine = owner.get(f"/v1/owner/approval-requests?agent_principal_id={agent}").json()
+    assert [r["approval_request_id"] for r in mine["approval_requests"]] == [request_id]
+    other = owner.get("/v1/owner/approval-requests?agent_principal_id=someone-else").json()
+    assert other["approval_requests"] == []
 
 
 def test_a_denial_reaches_the_agent_and_cannot_be_approved_after(api: Api) -> None:

@@ -258,13 +258,20 @@ async def delete_policy(request: Request, policy_id: str) -> Response:
 # -- approval requests --------------------------------------------------------------------------
 
 
-@router.get("/v1/owner/approval-requests", summary="Approval requests, newest first")
+@router.get(
+    "/v1/owner/approval-requests",
+    summary="Approval requests, newest first (?status=, ?agent_principal_id=, ?limit=)",
+)
 async def list_approvals(request: Request) -> Response:
     call = await owner_call(request)
-    status = request.query_params.get("status") or None
+    query = request.query_params
     return json_response(
         await approvals.list_for_owner(
-            services(request).store, call, status=status, limit=_limit(request, 100, 500)
+            services(request).store,
+            call,
+            status=query.get("status") or None,
+            limit=_limit(request, 100, 500),
+            agent_principal_id=query.get("agent_principal_id") or None,
         )
     )
 

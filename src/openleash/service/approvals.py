@@ -211,7 +211,12 @@ def owner_view(request: ApprovalRequest, now: datetime) -> dict[str, Any]:
 
 
 async def list_for_owner(
-    store: Store, call: OwnerCall, *, status: str | None, limit: int
+    store: Store,
+    call: OwnerCall,
+    *,
+    status: str | None,
+    limit: int,
+    agent_principal_id: str | None = None,
 ) -> dict[str, Any]:
     if status is not None and status not in STATUSES:
         raise OpenLeashError("INVALID_REQUEST", f"status must be one of {', '.join(STATUSES)}")
@@ -220,7 +225,12 @@ async def list_for_owner(
     # EXPIRED is not stored: it is PENDING past expiry.
     stored = PENDING if status == EXPIRED else status
     async with store.read() as tx:
-        found = await tx.list_approval_requests(owner_id=call.owner_id, status=stored, limit=limit)
+        found = await tx.list_approval_requests(
+            owner_id=call.owner_id,
+            agent_principal_id=agent_principal_id,
+            status=stored,
+            limit=limit,
+        )
     views = [owner_view(r, call.now) for r in found]
     if status is not None:
         views = [v for v in views if v["status"] == status]
