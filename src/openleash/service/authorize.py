@@ -17,9 +17,16 @@ from openleash.crypto import APPROVAL, KeyRing, action_hash, issue_proof, verify
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.domain.ids import new_id
-from openleash.domain.models import Agent, ApprovalRequest, AuditEvent, HeldDecision, Result
+from openleash.domain.models import (
+    Agent,
+    AllowedAction,
+    ApprovalRequest,
+    AuditEvent,
+    HeldDecision,
+    Result,
+)
 from openleash.policy import EvalContext, Evaluation, evaluate
-from openleash.service.agent_auth import AgentCall, nonce_use, record_nonce
+from openleash.service.agent_auth import AgentCall, nonce_use
 from openleash.service.limits import allowed_action, decision_context, store_free_context
 from openleash.service.options import Options
 from openleash.service.ports import Transaction
@@ -144,8 +151,51 @@ async def _decide_and_record(
     agent, now = call.agent, call.now
     digest = action_hash(action)
     decision_id = new_id()
+    nonce = nonce_use(call, options)
     # Redacted outside the transaction (it holds every process's write lock); hashed before.
     stored_action = redact(action, options.audit_redact) if options.audit_redact else action
+
+    def rows_of(decided: Decided) -> tuple[AllowedAction | None, HeldDecision | None, AuditEvent]:
+        evaluation = decided.evaluation
+        allowed = (
+            allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
+            if evaluation.result is Result.ALLOW
+            else None
+        )
+        held = (
+            _held(agent, now, decided)
+            if evaluation.result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP)
+            else None
+        )
+        return allowed, held, _audit_event(agent, now, decided, stored_action)
+
+    async def record(
+        tx: Transaction,
+        rows: tuple[AllowedAction | None, HeldDecision | None, AuditEvent],
+        before: list[AuditEvent],
+    ) -> None:
+        """The nonce, the allowed action or held decision, and the audit records, at once; a
+        used nonce undoes the whole unit (an approval consumed in it included)."""
+        allowed, held, event = rows
+        events = [*before, event]
+        if not await tx.record_decision(nonce=nonce, allowed=allowed, held=held, events=events):
+            raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")
+
+    if approval is None:
+        # Most policies need nothing from the store for this action (no limit applies, no count
+        # of earlier actions): they are evaluated, and their records built, before the write
+        # transaction, which then only records; it holds every writer's lock, on PostgreSQL
+        # every replica's.
+        ahead = _evaluate_ahead(agent, action, effective, options, now)
+        if ahead is not None:
+            decided_ahead = Decided(action, digest, decision_id, ahead[0], effective, ahead[1])
+            prepared = rows_of(decided_ahead)
+
+            async def record_only(tx: Transaction) -> Decided:
+                await record(tx, prepared, [])
+                return decided_ahead
+
+            return await runtime.store.submit(record_only)
 
     async def decide(
         tx: Transaction, policy: EffectivePolicy, assurance: str | None = None
@@ -162,40 +212,7 @@ async def _decide_and_record(
         )
         return evaluate(policy.policy, action, context)
 
-    if approval is None:
-        # Most policies need nothing from the store for this action (no limit applies, no count
-        # of earlier actions): they are evaluated, and their records built, before the write
-        # transaction, which then only records; it holds every writer's lock, on PostgreSQL
-        # every replica's.
-        ahead = _evaluate_ahead(agent, action, effective, options, now)
-        if ahead is not None:
-            evaluation, shadow = ahead
-            decided = Decided(action, digest, decision_id, evaluation, effective, shadow)
-            allowed = (
-                allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
-                if evaluation.result is Result.ALLOW
-                else None
-            )
-            held = (
-                _held(agent, now, decided)
-                if evaluation.result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP)
-                else None
-            )
-            event = _audit_event(agent, now, decided, stored_action)
-
-            nonce = nonce_use(call, options)
-
-            async def record_only(tx: Transaction) -> Decided:
-                if not await tx.record_decision(
-                    nonce=nonce, allowed=allowed, held=held, events=[event]
-                ):
-                    raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")
-                return decided
-
-            return await runtime.store.submit(record_only)
-
     async def work(tx: Transaction) -> Decided:
-        await record_nonce(tx, call, options)
         request = await _approved_request(tx, approval, agent, digest) if approval else None
         assurance = request.assurance_level if request is not None else None
         evaluation = await decide(tx, effective, assurance)
@@ -222,14 +239,7 @@ async def _decide_and_record(
             )
             events.append(_approval_used_event(agent, now, decision_id, used, digest))
         decided = Decided(action, digest, decision_id, evaluation, effective, shadow, used)
-        if evaluation.result is Result.ALLOW:
-            await tx.record_allowed(
-                allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
-            )
-        elif evaluation.result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP):
-            await tx.hold_decision(_held(agent, now, decided))
-        events.append(_audit_event(agent, now, decided, stored_action))
-        await tx.append(events)
+        await record(tx, rows_of(decided), events)
         return decided
 
     return await runtime.store.submit(work)
