@@ -39,10 +39,11 @@ class Owner:
             "DELETE", path, json=body if body is not None else {}, headers=self.headers()
         )
 
-    def code(self) -> str:
-        """A fresh TOTP code: the clock moves on a step first, so no code is used twice."""
+    def code(self, *, advance: bool = True) -> str:
+        """A TOTP code; fresh (the clock moves on a step first) unless ``advance`` is False."""
         assert self.totp_secret is not None
-        self.api.clock.advance(30)
+        if advance:
+            self.api.clock.advance(30)
         return totp.code_at(self.totp_secret, totp.counter_at(self.api.clock().timestamp()))
 
     def enable_totp(self) -> list[str]:

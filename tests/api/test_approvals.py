@@ -14,7 +14,7 @@ from openleash.config import Settings
 from openleash.crypto import verify_token
 from openleash.service import policies
 from tests.api.conftest import Agent, Api, new_agent_keys, running_api, upsert
-from tests.api.owners import Owner, owner_session
+from tests.api.owners import PASSPHRASE, Owner, owner_session
 
 APPROVAL_POLICY = """\
 version: 1
@@ -306,8 +306,6 @@ def test_high_step_up_needs_the_passphrase_as_well(api: Api) -> None:
     assert code_only.json()["error"]["code"] == "STEP_UP_REQUIRED"
     wrong = owner.post(path, {"totp_code": owner.code(), "passphrase": "wrong wrong wrong"})
     assert wrong.json()["error"]["code"] == "INVALID_CREDENTIALS"
-    from tests.api.owners import PASSPHRASE
-
     answer = owner.post(path, {"totp_code": owner.code(), "passphrase": PASSPHRASE}).json()
     assert answer["assurance_level"] == "HIGH"
     allowed = _authorize(api, action, approval_token=answer["approval_token"]).json()
@@ -334,7 +332,7 @@ def test_approving_queues_a_webhook_for_an_agent_that_has_one(api: Api) -> None:
             "agent_id": "hooked",
             "agent_pubkey_b64": public,
             "webhook_url": "https://hooks.example.com/openleash",
-            "webhook_secret": "whsec-hooked",
+            "webhook_secret": "whsec-hooked-0123456789",
             "webhook_auth_token": "auth-hooked",
         },
     )
@@ -444,3 +442,61 @@ def test_owner_revokes_an_agent(api: Api) -> None:
     assert revoked.json()["status"] == "REVOKED"
     refused = _authorize(api, api.agent.action(amount_minor=5, currency="EUR"))
     assert refused.status_code == 401
+
+
+def test_guessing_the_second_factor_with_a_session_locks_the_account(api: Api) -> None:
+    owner = owner_session(api)
+    owner.enable_totp()
+    action, decision = _held(api)
+    request_id = _file_request(api, decision, action).json()["approval_request_id"]
+    path = f"/v1/owner/approval-requests/{request_id}/deny"
+    codes = []
+    for guess in range(api.services.options.login_free_attempts):
+        codes.append(owner.post(path, {"totp_code": f"{guess:06d}"}).json()["error"]["code"])
+    assert codes == ["TOTP_REQUIRED"] * api.services.options.login_free_attempts
+    locked = owner.post(path, {"totp_code": owner.code(advance=False)})
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "LOGIN_LOCKED"
+    api.clock.advance(api.services.options.login_lock_base_seconds + 1)
+    assert owner.post(path, {"totp_code": owner.code()}).json()["status"] == "DENIED"
+
+
+def test_guessing_the_passphrase_through_approve_locks_the_account(api: Api) -> None:
+    owner = owner_session(api)
+    owner.enable_totp()
+    action = api.agent.action(document="deed")
+    action["action_type"] = "government.sign"
+    decision = _authorize(api, action).json()
+    request_id = _file_request(api, decision, action).json()["approval_request_id"]
+    path = f"/v1/owner/approval-requests/{request_id}/approve"
+    for _ in range(api.services.options.login_free_attempts):
+        wrong = owner.post(path, {"totp_code": owner.code(), "passphrase": "a wrong passphrase"})
+        assert wrong.json()["error"]["code"] == "INVALID_CREDENTIALS"
+    locked = owner.post(path, {"totp_code": owner.code(advance=False), "passphrase": PASSPHRASE})
+    assert locked.json()["error"]["code"] == "LOGIN_LOCKED"
+
+
+def test_an_approval_that_also_asks_for_assurance_needs_the_second_factor(api: Api) -> None:
+    owner = owner_session(api)
+    _replace_policies(
+        api,
+        """\
+version: 1
+default: deny
+rules:
+  - id: big_and_sure
+    effect: allow
+    action: purchase
+    requirements: { min_assurance_level: SUBSTANTIAL }
+    obligations: [{ type: HUMAN_APPROVAL }]
+""",
+    )
+    action, decision = _held(api)
+    request_id = _file_request(api, decision, action).json()["approval_request_id"]
+    path = f"/v1/owner/approval-requests/{request_id}/approve"
+    assert owner.post(path).json()["error"]["code"] == "TOTP_SETUP_REQUIRED"
+    owner.enable_totp()
+    answer = owner.post(path, {"totp_code": owner.code()}).json()
+    assert answer["assurance_level"] == "SUBSTANTIAL"
+    allowed = _authorize(api, action, approval_token=answer["approval_token"]).json()
+    assert allowed["result"] == "ALLOW"

@@ -159,3 +159,62 @@ def test_a_dead_receiver_does_not_slow_decisions(api: Api) -> None:
     started = time.monotonic()
     _approve(api, owner, agent)
     assert time.monotonic() - started < 2.0
+
+
+def test_a_webhook_without_a_real_secret_is_refused(api: Api) -> None:
+    owner = owner_session(api)
+    public, _ = new_agent_keys()
+    invite = owner.post("/v1/owner/agent-invites").json()
+    refused = api.client.post(
+        "/v1/agents/register-with-invite",
+        json={
+            "invite_id": invite["invite_id"],
+            "invite_token": invite["invite_token"],
+            "agent_id": "weak",
+            "agent_pubkey_b64": public,
+            "webhook_url": "http://127.0.0.1:9/hook",
+            "webhook_secret": "",
+            "webhook_auth_token": "",
+        },
+    )
+    assert refused.status_code == 400
+    assert "webhook_secret" in refused.json()["error"]["message"]
+
+
+def test_the_audit_log_names_the_receiver_without_its_query(api: Api, receiver: Receiver) -> None:
+    owner = owner_session(api)
+    agent = _hooked_agent(api, owner, receiver.url + "?token=secret-in-url")
+    _approve(api, owner, agent)
+    receiver.wait_for(1)
+    deadline = time.monotonic() + 5
+    while True:
+        items = owner.get("/v1/owner/audit?limit=200&event_type=WEBHOOK_DELIVERED").json()["items"]
+        if items:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert items[0]["metadata_json"]["webhook_url"] == receiver.url
+    assert "secret-in-url" not in json.dumps(items)
+
+
+def test_a_revoked_agent_gets_no_more_deliveries(api: Api, receiver: Receiver) -> None:
+    owner = owner_session(api)
+    agent = _hooked_agent(api, owner, receiver.url)
+    receiver.statuses = [503]
+    _approve(api, owner, agent)
+    receiver.wait_for(1)
+    hooked = next(
+        a for a in owner.get("/v1/owner/agents").json()["agents"] if a["agent_id"] == "hooked"
+    )
+    assert (
+        owner.put(
+            f"/v1/owner/agents/{hooked['agent_principal_id']}", {"status": "REVOKED"}
+        ).status_code
+        == 200
+    )
+    api.clock.advance(600)
+    deadline = time.monotonic() + 5
+    while "WEBHOOK_DELIVERY_FAILED" not in _audit_types(owner):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(receiver.received) == 1

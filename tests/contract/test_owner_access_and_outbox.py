@@ -239,13 +239,24 @@ async def test_webhook_deliveries_are_claimed_once_and_finished(store: Store) ->
     assert sorted(await asyncio.gather(*(claim() for _ in range(5)))) == [False] * 4 + [True]
     async with store.transaction() as tx:
         assert [d.delivery_id for d in await tx.due_webhooks(2_000, 10)] == ["wh-2"]
-        await tx.finish_webhook_attempt(
+        # an attempt whose lease ran out (another process took the delivery over) records nothing
+        assert not await tx.finish_webhook_attempt(
+            "wh-1",
+            status="DELIVERED",
+            attempts=1,
+            next_attempt_ms=2_000,
+            last_error=None,
+            last_status_code=200,
+            lease_until_ms=31_999,
+        )
+        assert await tx.finish_webhook_attempt(
             "wh-1",
             status="FAILED",
             attempts=1,
             next_attempt_ms=60_000,
             last_error="HTTP 500",
             last_status_code=500,
+            lease_until_ms=32_000,
         )
         finished = await tx.get_webhook("wh-1")
     assert finished == replace(

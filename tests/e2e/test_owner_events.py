@@ -131,3 +131,22 @@ def test_an_open_stream_does_not_hold_up_shutdown(tmp_path: Path) -> None:
             assert time.monotonic() - started < 10
     finally:
         live.stop()
+
+
+def test_the_stream_ends_when_the_session_is_logged_out(
+    server: tuple[LiveServer, Credentials],
+) -> None:
+    live, creds = server
+    token = owner_login(live, creds.owner_id)
+    owner = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(base_url=live.url, timeout=httpx.Timeout(10.0, read=10.0)) as client,
+        client.stream("GET", "/v1/owner/events/stream", headers=owner) as stream,
+    ):
+        lines = stream.iter_lines()
+        assert next(lines) == "retry: 3000"
+        assert httpx.post(f"{live.url}/v1/owner/logout", headers=owner, timeout=10).is_success
+        started = time.monotonic()
+        for _ in lines:  # the server ends the stream: iteration stops
+            pass
+        assert time.monotonic() - started < 8

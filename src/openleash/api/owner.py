@@ -43,6 +43,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: How often the event stream looks for new records, and sends a keep-alive comment.
 STREAM_POLL_SECONDS = 0.5
 STREAM_PING_SECONDS = 20.0
+#: Every this many polls the stream checks that its session is still open.
+STREAM_RECHECK_POLLS = 4
 
 
 def session_token(request: Request) -> tuple[str | None, bool]:
@@ -156,7 +158,7 @@ async def profile(request: Request) -> Response:
 @router.post("/v1/owner/totp/setup", summary="Start TOTP enrolment (a current code if on)")
 async def totp_setup(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_auth.totp_setup(s.store, call, body))
+    return json_response(await owner_auth.totp_setup(s.store, call, body, s.options))
 
 
 @router.post("/v1/owner/totp/confirm", summary="Turn TOTP on; returns backup codes once")
@@ -360,9 +362,15 @@ async def events(request: Request) -> Response:
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"retry: 3000\n: connected\n\n"
-        after, quiet = start, 0.0
-        # The stream ends with the session; the browser reconnects and must log in again.
+        after, quiet, polls = start, 0.0, 0
+        # The stream ends with the session (expired, logged out, ended by a passphrase reset,
+        # or its owner deactivated); the browser reconnects and must log in again.
         while not await request.is_disconnected() and iso(clock()) < call.session.expires_at:
+            polls += 1
+            if polls % STREAM_RECHECK_POLLS == 0 and not await owner_auth.still_signed_in(
+                store, call, clock()
+            ):
+                break
             messages, after = await owner_events.since(store, call.owner_id, after)
             for message in messages:
                 yield b"data: " + orjson.dumps(message) + b"\n\n"

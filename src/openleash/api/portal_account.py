@@ -217,7 +217,9 @@ async def totp_setup(request: Request) -> Response:
     call, form = await owner_form(request)
     store = services(request).store
     try:
-        started = await owner_auth.totp_setup(store, call, {"code": form.get("code", "").strip()})
+        started = await owner_auth.totp_setup(
+            store, call, {"code": form.get("code", "").strip()}, services(request).options
+        )
     except OpenLeashError as exc:
         return await _profile_page(request, call, error=exc)
     # The QR code is SVG markup made by the server from the new secret, not anyone's input.

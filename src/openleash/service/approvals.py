@@ -21,12 +21,19 @@ from openleash.service.audit import record
 from openleash.service.bodies import optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
-from openleash.service.owner_auth import OwnerCall, passphrase_confirmed, second_factor
+from openleash.service.owner_auth import (
+    OwnerCall,
+    factor_attempts,
+    passphrase_confirmed,
+    second_factor,
+)
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso, parse_timestamp
 
 PENDING, APPROVED, DENIED, EXPIRED = "PENDING", "APPROVED", "DENIED", "EXPIRED"
 STATUSES = (PENDING, APPROVED, DENIED, EXPIRED)
+#: How many stored PENDING requests a PENDING or EXPIRED listing looks at.
+SCAN_PENDING = 2000
 
 
 def effective_status(request: ApprovalRequest, now: datetime) -> str:
@@ -225,16 +232,17 @@ async def list_for_owner(
     # EXPIRED is not stored: it is PENDING past expiry.
     stored = PENDING if status == EXPIRED else status
     async with store.read() as tx:
+        # PENDING and EXPIRED share the stored status: look further so the page stays full.
         found = await tx.list_approval_requests(
             owner_id=call.owner_id,
             agent_principal_id=agent_principal_id,
             status=stored,
-            limit=limit,
+            limit=limit if stored != PENDING else max(limit, SCAN_PENDING),
         )
     views = [owner_view(r, call.now) for r in found]
     if status is not None:
         views = [v for v in views if v["status"] == status]
-    return {"approval_requests": views}
+    return {"approval_requests": views[:limit]}
 
 
 async def _owned(tx: Transaction, call: OwnerCall, approval_request_id: str) -> ApprovalRequest:
@@ -259,19 +267,39 @@ async def approve(
     options: Options,
 ) -> dict[str, Any]:
     """Approve once. A step-up request needs the second factor (and the passphrase for HIGH)."""
-    passphrase_ok = await passphrase_confirmed(store, call.owner_id, body)
+    async with factor_attempts(store, call, options):
+        passphrase_ok = await passphrase_confirmed(store, call, body)
+        resolved, achieved, token_expires = await _approve(
+            store, call, approval_request_id, body, options, passphrase_ok
+        )
+    token = approval_token(keyring, resolved)
+    return {
+        "approval_request_id": approval_request_id,
+        "status": APPROVED,
+        "approval_token": token.token if token else None,
+        "approval_token_expires_at": token_expires,
+        "assurance_level": achieved,
+    }
+
+
+async def _approve(
+    store: Store,
+    call: OwnerCall,
+    approval_request_id: str,
+    body: Any,
+    options: Options,
+    passphrase_ok: bool,
+) -> tuple[ApprovalRequest, str, str]:
     now = call.now
     async with store.transaction() as tx:
         request = await _owned(tx, call, approval_request_id)
-        level = request.min_assurance_level if request.kind == "step_up" else None
+        # A rule may ask for both an approval and an assurance level: the answer must reach
+        # the level, or the approval could never be used (the policy would still ask).
+        level = request.min_assurance_level or (
+            "SUBSTANTIAL" if request.kind == "step_up" else None
+        )
         achieved = await second_factor(
-            tx,
-            call.owner_id,
-            body,
-            now,
-            options,
-            required_level=level or ("SUBSTANTIAL" if request.kind == "step_up" else None),
-            passphrase_ok=passphrase_ok,
+            tx, call.owner_id, body, now, options, required_level=level, passphrase_ok=passphrase_ok
         )
         _check_pending(request, now)
         token_expires = iso(now + timedelta(seconds=options.approval_token_ttl_seconds))
@@ -310,14 +338,7 @@ async def approve(
             },
             now,
         )
-    token = approval_token(keyring, resolved)
-    return {
-        "approval_request_id": approval_request_id,
-        "status": APPROVED,
-        "approval_token": token.token if token else None,
-        "approval_token_expires_at": token_expires,
-        "assurance_level": achieved,
-    }
+    return resolved, achieved, token_expires
 
 
 async def deny(
@@ -325,7 +346,7 @@ async def deny(
 ) -> dict[str, Any]:
     reason = optional_text(body, "reason")
     now = call.now
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         request = await _owned(tx, call, approval_request_id)
         await second_factor(tx, call.owner_id, body, now, options)
         if request.status != PENDING:

@@ -15,7 +15,7 @@ from openleash.service.audit import record
 from openleash.service.bodies import optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
-from openleash.service.owner_auth import OwnerCall, second_factor
+from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
 from openleash.service.policies import create_bound_policy, validate_policy
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
@@ -176,7 +176,7 @@ async def approve(
     store: Store, call: OwnerCall, policy_draft_id: str, body: Any, options: Options
 ) -> dict[str, Any]:
     now = call.now
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         draft = await _owned(tx, call, policy_draft_id)
         await second_factor(tx, call.owner_id, body, now, options)
         _check_pending(draft)
@@ -218,7 +218,7 @@ async def deny(
 ) -> dict[str, Any]:
     now = call.now
     reason = optional_text(body, "reason")
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         draft = await _owned(tx, call, policy_draft_id)
         await second_factor(tx, call.owner_id, body, now, options)
         _check_pending(draft)

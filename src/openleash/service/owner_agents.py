@@ -9,7 +9,7 @@ from openleash.service import owners
 from openleash.service.agents import revoke
 from openleash.service.audit import read_page
 from openleash.service.options import Options
-from openleash.service.owner_auth import OwnerCall, second_factor
+from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
 from openleash.service.ports import Store
 from openleash.service.timefmt import parse_timestamp
 
@@ -30,7 +30,7 @@ async def set_status(
             "VALIDATION_ERROR",
             'status must be "REVOKED"; a revoked agent registers again with a new invite',
         )
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         agent = await tx.get_agent(agent_principal_id)
         if agent is None or agent.owner_id != call.owner_id:
             raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +44,12 @@ ASSURANCE_RANK = {LOW: 0, SUBSTANTIAL: 1, HIGH: 2}
 
 # Verifying against this keeps an unknown owner as slow as a known one.
 _DUMMY_HASH = passphrases.hash_passphrase(secrets.token_urlsafe(16))
+
+
+class SecondFactorError(OpenLeashError):
+    """A wrong TOTP or backup code, or a wrong passphrase, given to confirm an owner's action.
+
+    Counted against the owner like a failed login (see :func:`factor_attempts`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +221,30 @@ async def login(store: Store, keyring: KeyRing, body: Any, options: Options) -> 
     )
 
 
+@asynccontextmanager
+async def factor_attempts(store: Store, call: OwnerCall, options: Options) -> AsyncIterator[None]:
+    """Around a use case that checks a second factor or the passphrase: a wrong one counts as
+    a failed login (and locks the account after a few), written in a transaction of its own
+    because the one that checked it rolls back. Without this, a stolen session could guess
+    codes or passphrases at the server's speed."""
+    try:
+        yield
+    except SecondFactorError:
+        async with store.transaction() as tx:
+            creds = await tx.get_credentials(call.owner_id)
+            if creds is not None:
+                await _count_failure(tx, creds, call.now, options)
+            await record(
+                tx, call.now, "USER_SECOND_FACTOR_FAILED", call.owner_id, owner_id=call.owner_id
+            )
+        raise
+
+
+def _check_unlocked(creds: OwnerCredentials | None, now: datetime) -> None:
+    if creds is not None and creds.locked_until_ms > epoch_ms(now):
+        _locked(creds, now)
+
+
 def _locked(creds: OwnerCredentials, now: datetime) -> None:
     wait = max(1, -(-(creds.locked_until_ms - epoch_ms(now)) // 1000))
     raise OpenLeashError(
@@ -266,6 +298,21 @@ async def authenticate_owner(
     return OwnerCall(owner, session, now)
 
 
+async def still_signed_in(store: Store, call: OwnerCall, now: datetime) -> bool:
+    """Whether the session of ``call`` is still open (not logged out, not ended by a passphrase
+    reset, not expired) and its owner still active: for long-lived requests (event streams)."""
+    async with store.read() as tx:
+        session = await tx.get_session(call.session.session_id)
+        owner = await tx.get_owner(call.owner_id)
+    return (
+        session is not None
+        and session.revoked_at is None
+        and session.expires_at > iso(now)
+        and owner is not None
+        and owner.status == "ACTIVE"
+    )
+
+
 async def logout(store: Store, call: OwnerCall) -> dict[str, Any]:
     async with store.transaction() as tx:
         await tx.revoke_session(call.session.session_id, iso(call.now))
@@ -294,21 +341,22 @@ async def profile(store: Store, call: OwnerCall) -> dict[str, Any]:
 # -- TOTP -----------------------------------------------------------------------------------------
 
 
-async def totp_setup(store: Store, call: OwnerCall, body: Any) -> dict[str, Any]:
+async def totp_setup(store: Store, call: OwnerCall, body: Any, options: Options) -> dict[str, Any]:
     """Start (re-)enrolment: a new secret, in force once a code of it is confirmed. While TOTP
     is on, starting again needs a current code (or a backup code)."""
     code = _optional(body, "code")
     secret = totp.new_secret()
     now = call.now
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         creds = await tx.get_credentials(call.owner_id) or OwnerCredentials(call.owner_id, iso(now))
         if creds.totp_enabled:
             if code is None:
                 raise OpenLeashError(
                     "TOTP_REQUIRED", "TOTP is on: enter a current code to enrol a new device"
                 )
+            _check_unlocked(creds, now)
             if await _second_factor_matches(tx, creds, code, now) is None:
-                raise OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+                raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
             creds = await tx.get_credentials(call.owner_id) or creds
         await tx.put_credentials(replace(creds, totp_pending=secret, updated_at=iso(now)))
         await record(tx, now, "USER_TOTP_SETUP_STARTED", call.owner_id, owner_id=call.owner_id)
@@ -354,12 +402,13 @@ async def totp_disable(
             "FORBIDDEN",
             "This server requires TOTP (security.require_totp); it cannot be turned off",
         )
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         creds = await tx.get_credentials(call.owner_id)
         if creds is None or not creds.totp_enabled:
             raise OpenLeashError("TOTP_NOT_ENABLED", "TOTP is not enabled")
+        _check_unlocked(creds, now)
         if await _second_factor_matches(tx, creds, code, now) is None:
-            raise OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+            raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
         await tx.put_credentials(
             replace(
                 creds,
@@ -419,8 +468,10 @@ async def second_factor(
     code = _optional(body, "totp_code")
     if code is None:
         raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
+    _check_unlocked(creds, now)
     if await _second_factor_matches(tx, creds, code, now) is None:
-        raise OpenLeashError("TOTP_REQUIRED", "Invalid two-factor authentication code")
+        # Callers run inside factor_attempts, which counts this against the owner.
+        raise SecondFactorError("TOTP_REQUIRED", "Invalid two-factor authentication code")
     achieved = HIGH if passphrase_ok else SUBSTANTIAL
     if required_level is not None and ASSURANCE_RANK[achieved] < ASSURANCE_RANK.get(
         required_level, 0
@@ -434,14 +485,16 @@ async def second_factor(
     return achieved
 
 
-async def passphrase_confirmed(store: Store, owner_id: str, body: Any) -> bool:
+async def passphrase_confirmed(store: Store, call: OwnerCall, body: Any) -> bool:
     """True when ``body.passphrase`` is given and is the owner's passphrase; raises when a
     wrong one is given (it never silently lowers the assurance asked for)."""
     passphrase = _optional(body, "passphrase")
     if passphrase is None:
         return False
     async with store.read() as tx:
-        creds = await tx.get_credentials(owner_id)
+        creds = await tx.get_credentials(call.owner_id)
+    _check_unlocked(creds, call.now)
     if not await _verify(creds.passphrase_hash if creds else None, passphrase):
-        raise OpenLeashError("INVALID_CREDENTIALS", "Wrong passphrase")
+        # Callers run inside factor_attempts, which counts this against the owner.
+        raise SecondFactorError("INVALID_CREDENTIALS", "Wrong passphrase")
     return True

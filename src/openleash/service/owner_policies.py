@@ -12,7 +12,7 @@ from openleash.domain.ids import new_id
 from openleash.domain.models import Binding, PolicyRecord
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.owner_auth import OwnerCall, second_factor
+from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
 from openleash.service.policies import (
     BINDING_MODES,
     create_bound_policy,
@@ -200,7 +200,7 @@ async def delete_owned(
     store: Store, call: OwnerCall, policy_id: str, body: Any, options: Options
 ) -> dict[str, Any]:
     now = call.now
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         await _owned(tx, call, policy_id)
         await second_factor(tx, call.owner_id, body, now, options)
         await tx.delete_policy(policy_id)

@@ -277,7 +277,12 @@ class WebhookOutbox(Protocol):
         next_attempt_ms: int,
         last_error: str | None,
         last_status_code: int | None,
-    ) -> None: ...
+        lease_until_ms: int,
+    ) -> bool:
+        """Record an attempt's outcome, if this attempt still holds the delivery (its lease is
+        the one :meth:`claim_webhook` set); False when the lease ran out and another process
+        may have taken it over."""
+        ...
     async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None: ...
 
 

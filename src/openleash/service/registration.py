@@ -40,6 +40,10 @@ def _require(body: dict[str, Any], *keys: str) -> None:
         )
 
 
+#: The shortest webhook secret accepted (deliveries are signed with it).
+MIN_WEBHOOK_SECRET = 12
+
+
 async def _check_webhook(tx: Transaction, body: dict[str, Any]) -> None:
     url = _text(body, "webhook_url")
     if not url:
@@ -47,6 +51,13 @@ async def _check_webhook(tx: Transaction, body: dict[str, Any]) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise OpenLeashError("INVALID_WEBHOOK_URL", "webhook_url must be an http(s) URL")
+    if len(_text(body, "webhook_secret")) < MIN_WEBHOOK_SECRET:
+        # Deliveries are signed with it: an empty or short secret would let anyone forge them.
+        raise OpenLeashError(
+            "INVALID_REQUEST",
+            f"webhook_secret must have at least {MIN_WEBHOOK_SECRET} characters when "
+            "webhook_url is set",
+        )
     if await tx.webhook_url_taken(url):
         raise OpenLeashError("WEBHOOK_URL_NOT_UNIQUE", "webhook_url is used by another agent")
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from openleash.domain.models import WebhookDelivery
 from openleash.service.approvals import approval_token
@@ -54,22 +55,21 @@ class WebhookDispatcher:
             await asyncio.sleep(self._poll_seconds)
 
     async def run_once(self) -> int:
-        """Attempt every delivery now due that this process could claim; how many it tried."""
-        now_ms = epoch_ms(self._clock())
+        """Attempt every delivery now due that this process could claim, at the same time (a
+        slow receiver holds up only its own deliveries); how many it tried."""
         async with self._store.read() as tx:
-            due = await tx.due_webhooks(now_ms, BATCH)
-        tried = 0
+            due = await tx.due_webhooks(epoch_ms(self._clock()), BATCH)
+        claimed: list[tuple[WebhookDelivery, int]] = []
         for delivery in due:
+            now_ms = epoch_ms(self._clock())
+            lease = now_ms + LEASE_SECONDS * 1000
             async with self._store.transaction() as tx:
-                claimed = await tx.claim_webhook(
-                    delivery.delivery_id, now_ms, now_ms + LEASE_SECONDS * 1000
-                )
-            if claimed:
-                tried += 1
-                await self._attempt(delivery)
-        return tried
+                if await tx.claim_webhook(delivery.delivery_id, now_ms, lease):
+                    claimed.append((delivery, lease))
+        await asyncio.gather(*(self._attempt(delivery, lease) for delivery, lease in claimed))
+        return len(claimed)
 
-    async def _attempt(self, delivery: WebhookDelivery) -> None:
+    async def _attempt(self, delivery: WebhookDelivery, lease: int) -> None:
         async with self._store.read() as tx:
             agent = await tx.get_agent(delivery.agent_principal_id)
             data = dict(delivery.data)
@@ -78,8 +78,10 @@ class WebhookDispatcher:
                 keyring = (await self._runtime.snapshot()).keyring
                 token = approval_token(keyring, request) if request is not None else None
                 data["approval_token"] = token.token if token else None
-        if agent is None or not agent.webhook_url:
-            outcome = DeliveryOutcome(False, None, "the agent has no webhook", 1, True)
+        if agent is None or not agent.webhook_url or agent.status != "ACTIVE":
+            outcome = DeliveryOutcome(
+                False, None, "the agent is revoked or has no webhook", 1, True
+            )
         else:
             body = webhook_body(
                 delivery.event_type, delivery.created_at, delivery.agent_principal_id, data
@@ -95,9 +97,11 @@ class WebhookDispatcher:
                     attempts_made=delivery.attempts,
                 )
             )
-        await self._finish(delivery, outcome, agent.webhook_url if agent else "")
+        await self._finish(delivery, lease, outcome, agent.webhook_url if agent else "")
 
-    async def _finish(self, delivery: WebhookDelivery, outcome: DeliveryOutcome, url: str) -> None:
+    async def _finish(
+        self, delivery: WebhookDelivery, lease: int, outcome: DeliveryOutcome, url: str
+    ) -> None:
         now = self._clock()
         attempts = delivery.attempts + 1
         if outcome.delivered:
@@ -108,14 +112,16 @@ class WebhookDispatcher:
             delay = outcome.retry_after_s or 1.0
             status, next_ms, event = "PENDING", epoch_ms(now) + int(delay * 1000), None
         async with self._store.transaction() as tx:
-            await tx.finish_webhook_attempt(
+            if not await tx.finish_webhook_attempt(
                 delivery.delivery_id,
                 status=status,
                 attempts=attempts,
                 next_attempt_ms=next_ms,
                 last_error=outcome.error,
                 last_status_code=outcome.status_code,
-            )
+                lease_until_ms=lease,
+            ):
+                return  # the lease ran out: another process owns the delivery now
             if event is not None:
                 agent = await tx.get_agent(delivery.agent_principal_id)
                 await record(
@@ -124,7 +130,7 @@ class WebhookDispatcher:
                     event,
                     delivery.agent_principal_id,
                     delivery_id=delivery.delivery_id,
-                    webhook_url=url,
+                    webhook_url=_shown(url),
                     webhook_event=delivery.event_type,
                     agent_principal_id=delivery.agent_principal_id,
                     owner_id=agent.owner_id if agent else None,
@@ -132,3 +138,14 @@ class WebhookDispatcher:
                     error=outcome.error,
                     attempts=attempts,
                 )
+
+
+def _shown(url: str) -> str:
+    """The receiver's address for the audit log: no credentials, query or fragment (agents
+    sometimes put tokens there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

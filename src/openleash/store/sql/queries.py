@@ -427,6 +427,6 @@ CLAIM_WEBHOOK = (
 )
 FINISH_WEBHOOK = (
     "UPDATE webhook_outbox SET status = ?, attempts = ?, next_attempt_ms = ?, last_error = ?,"
-    " last_status_code = ? WHERE delivery_id = ?"
+    " last_status_code = ? WHERE delivery_id = ? AND status = 'PENDING' AND next_attempt_ms = ?"
 )
 GET_WEBHOOK = f"SELECT {_WEBHOOK_COLUMNS} FROM webhook_outbox WHERE delivery_id = ?"

@@ -497,9 +497,18 @@ class SqlRepositories:
         next_attempt_ms: int,
         last_error: str | None,
         last_status_code: int | None,
-    ) -> None:
-        params = (status, attempts, next_attempt_ms, last_error, last_status_code, delivery_id)
-        await self._run(q.FINISH_WEBHOOK, params)
+        lease_until_ms: int,
+    ) -> bool:
+        params = (
+            status,
+            attempts,
+            next_attempt_ms,
+            last_error,
+            last_status_code,
+            delivery_id,
+            lease_until_ms,
+        )
+        return await self._run(q.FINISH_WEBHOOK, params) == 1
 
     async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None:
         row = await self._one(q.GET_WEBHOOK, (delivery_id,))

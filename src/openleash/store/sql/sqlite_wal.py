@@ -46,6 +46,8 @@ SPIN_TURNS = 8
 #: Before the checkpoint that takes the write lock: unlocked passes, at most, and how short a
 #: pass must be to show that little is left to copy.
 CATCH_UP_PASSES = 8
+#: How often the checkpointer looks again at a busy write lock.
+LOCK_POLL_SECONDS = 0.0005
 CAUGHT_UP_SECONDS = 0.001
 
 
@@ -150,7 +152,11 @@ class Checkpointer:
             self._checkpoint()
             if time.perf_counter() - started < CAUGHT_UP_SECONDS:
                 break
-        self._lock.acquire()
+        # Waits for the lock without blocking in flock, so that close() never hangs on a
+        # process that holds the write lock itself while it shuts down.
+        while not self._lock.try_acquire():
+            if self._stop.wait(LOCK_POLL_SECONDS):
+                return
         try:
             self._checkpoint()
         finally:
