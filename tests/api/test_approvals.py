@@ -500,3 +500,18 @@ rules:
     assert answer["assurance_level"] == "SUBSTANTIAL"
     allowed = _authorize(api, action, approval_token=answer["approval_token"]).json()
     assert allowed["result"] == "ALLOW"
+
+
+def test_with_totp_on_policy_changes_need_a_code(api: Api) -> None:
+    owner = owner_session(api)
+    owner.enable_totp()
+    loose = "version: 1\ndefault: allow\nrules: []\n"
+    refused = owner.post("/v1/owner/policies", {"policy_yaml": loose})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "TOTP_REQUIRED"
+    created = owner.post("/v1/owner/policies", {"policy_yaml": loose, "totp_code": owner.code()})
+    assert created.status_code == 200
+    path = f"/v1/owner/policies/{created.json()['policy_id']}"
+    assert owner.put(path, {"policy_yaml": loose}).json()["error"]["code"] == "TOTP_REQUIRED"
+    changed = owner.put(path, {"policy_yaml": loose, "totp_code": owner.code()})
+    assert changed.json()["status"] == "updated"

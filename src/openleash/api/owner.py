@@ -232,7 +232,7 @@ async def create_policy(request: Request) -> Response:
 @router.put("/v1/owner/policies/order", summary="Reorder the policies of a tier")
 async def reorder_policies(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_policies.reorder(s.store, call, body))
+    return json_response(await owner_policies.reorder(s.store, call, body, s.options))
 
 
 @router.get("/v1/owner/policies/{policy_id}", summary="One policy with its YAML")

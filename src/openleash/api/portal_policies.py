@@ -134,6 +134,7 @@ async def create_policy(request: Request) -> Response:
         "description": fields["description"],
         "applies_to_agent_principal_id": fields["target"] or None,
         "mode": fields["mode"],
+        **second_factor(form),
     }
     try:
         created = await owner_policies.create_owned(s.store, call, body, s.options)
@@ -169,6 +170,7 @@ async def update_policy(request: Request, policy_id: str) -> Response:
         "policy_yaml": fields["policy_yaml"],
         "name": fields["name"],
         "description": fields["description"],
+        **second_factor(form),
     }
     if (fields["target"] or None) != policy["applies_to_agent_principal_id"]:
         body["applies_to_agent_principal_id"] = fields["target"] or None

@@ -1,6 +1,7 @@
 """An owner's own policies (inv §2.3, personal scope): list, read, create, update, re-bind,
-reorder and delete. Every change validates first, is audited, and reaches the decision caches
-of every process through the store revision."""
+reorder and delete. Every change validates first, needs the owner's second factor when TOTP is
+on (a policy change can allow more than any single approval), is audited, and reaches the
+decision caches of every process through the store revision."""
 
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ async def create_owned(
     if mode not in BINDING_MODES:
         raise OpenLeashError("VALIDATION_ERROR", f"mode must be one of {', '.join(BINDING_MODES)}")
     now = call.now
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
+        await second_factor(tx, call.owner_id, body, now, options)
         target = await _agent_target(tx, call, body)
         tier = "agent" if target else "owner_wide"
         ranks = [
@@ -151,8 +153,9 @@ async def update_owned(
             raise OpenLeashError("VALIDATION_ERROR", "policy_yaml must be a non-empty string")
         validate_policy(policy_yaml)
     now = call.now
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
         policy = await _owned(tx, call, policy_id)
+        await second_factor(tx, call.owner_id, body, now, options)
         updated = replace(
             policy,
             policy_yaml=policy_yaml or policy.policy_yaml,
@@ -211,7 +214,7 @@ async def delete_owned(
     return {"policy_id": policy_id, "status": "deleted"}
 
 
-async def reorder(store: Store, call: OwnerCall, body: Any) -> dict[str, Any]:
+async def reorder(store: Store, call: OwnerCall, body: Any, options: Options) -> dict[str, Any]:
     """Ranks ``(i+1)*100`` in the given order; the list must be exactly the tier's policies."""
     tier = body.get("tier") if isinstance(body, dict) else None
     ordered = body.get("ordered_policy_ids") if isinstance(body, dict) else None
@@ -223,7 +226,8 @@ async def reorder(store: Store, call: OwnerCall, body: Any) -> dict[str, Any]:
         raise OpenLeashError("INVALID_BODY", "ordered_policy_ids must hold policy ids (strings)")
     if len(set(ordered)) != len(ordered):
         raise OpenLeashError("INVALID_BODY", "ordered_policy_ids has duplicates")
-    async with store.transaction() as tx:
+    async with factor_attempts(store, call, options), store.transaction() as tx:
+        await second_factor(tx, call.owner_id, body, call.now, options)
         in_tier = {
             pid: b for pid, b in (await _bindings(tx, call.owner_id)).items() if _tier(b) == tier
         }

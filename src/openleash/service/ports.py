@@ -283,6 +283,7 @@ class WebhookOutbox(Protocol):
         the one :meth:`claim_webhook` set); False when the lease ran out and another process
         may have taken it over."""
         ...
+
     async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None: ...
 
 
