@@ -85,8 +85,8 @@ _DECISION_STATEMENTS: dict[tuple[bool, bool, int], str] = {}
 def decision_statement(allowed: bool, held: bool, events: int) -> str:
     """One statement that records a decided action (see ``Transaction.record_decision``): the
     nonce, the allowed action with its stream's totals, the held decision and the chained audit
-    rows, as data-modifying parts of one ``WITH`` (each runs once, whatever the query reads). It
-    answers how many nonce rows it took: 0 for a replay, whose other rows the caller undoes.
+    rows, as data-modifying parts of one ``WITH``, each of which writes only if the nonce was
+    taken (a replay writes nothing at all). It answers how many nonce rows it took: 0 or 1.
 
     Parameters, in order: those of ``queries.USE_NONCE``; with ``allowed``, those of
     ``ADD_TO_STREAM`` then decision_id and amount_minor; with ``held``, those of
@@ -97,15 +97,37 @@ def decision_statement(allowed: bool, held: bool, events: int) -> str:
         return found
     parts = [f"nonce AS ({q.USE_NONCE} RETURNING 1)"]
     if allowed:
-        parts.append(f"stream AS ({_greatest(q.ADD_TO_STREAM)})")
+        stream = _if_nonce(_greatest(q.ADD_TO_STREAM), _STREAM_TYPES)
+        parts.append(f"stream AS ({stream})")
         parts.append(
             "allowed AS (INSERT INTO allowed_actions (stream_id, decision_id, amount_minor, at_ms,"
             " total_amount, total_count) SELECT stream_id, ?::text, ?::double precision,"
             " last_at_ms, total_amount, total_count FROM stream)"
         )
     if held:
-        parts.append(f"held AS ({q.HOLD_DECISION})")
-    parts.extend(f"event_{i} AS ({q.APPEND_CHAINED})" for i in range(events))
+        parts.append(f"held AS ({_if_nonce(q.HOLD_DECISION, ('text',) * 10)})")
+    event = _if_nonce(q.APPEND_CHAINED, ("bigint",) + ("text",) * 13)
+    parts.extend(f"event_{i} AS ({event})" for i in range(events))
     statement = pg("WITH " + ", ".join(parts) + " SELECT count(*) FROM nonce")
     _DECISION_STATEMENTS[shape] = statement
     return statement
+
+
+#: Column types of ``ADD_TO_STREAM``'s parameters (its ``total_count`` is the literal 1).
+_STREAM_TYPES = ("text", "text", "text", "text", "text", "double precision", "bigint")
+
+
+def _if_nonce(insert: str, types: tuple[str, ...]) -> str:
+    """``INSERT ... VALUES (...)`` as ``INSERT ... SELECT ... WHERE`` the nonce was taken; its
+    parameters get their column types (a bare parameter in a SELECT list would be text)."""
+    head, sep, rest = insert.partition(" VALUES (")
+    values, close, tail = rest.partition(")")
+    if not sep or not close:
+        raise RuntimeError(f"not an INSERT ... VALUES statement: {insert[:60]}")
+    typed = iter(types)
+    items = [
+        f"?::{next(typed)}" if item.strip() == "?" else item.strip() for item in values.split(",")
+    ]
+    if next(typed, None) is not None:
+        raise RuntimeError(f"more types than parameters for: {insert[:60]}")
+    return f"{head} SELECT {', '.join(items)} WHERE EXISTS (SELECT 1 FROM nonce){tail}"

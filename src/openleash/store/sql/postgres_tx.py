@@ -44,11 +44,15 @@ class PostgresTransaction(SqlRepositories):
     """Every repository of :class:`~openleash.service.ports.Transaction` over one open
     transaction on one pooled connection. Unusable once the transaction has ended."""
 
-    __slots__ = ("_chain", "_conn", "_unit_done")
+    __slots__ = ("_chain", "_conn", "_in_unit", "_unit_done", "_unit_savepoint")
 
     def __init__(self, conn: Conn, audit_checkpoints: AuditCheckpointRule | None = None) -> None:
         self._conn: Conn | None = conn
         self._chain = ChainWriter(audit_checkpoints or AuditCheckpointRule())
+        #: In a group-commit unit; that unit has its savepoint; a savepoint is open (this
+        #: unit's, or an earlier successful unit's, released with the next one opened).
+        self._in_unit = False
+        self._unit_savepoint = False
         self._unit_done = False
 
     def end(self) -> None:
@@ -58,25 +62,39 @@ class PostgresTransaction(SqlRepositories):
     # -- units of a group-commit batch (:mod:`.postgres_batch`) -----------------------------------
 
     async def begin_unit(self) -> None:
-        """Open the savepoint of the next unit; the one before it, if it succeeded, is released
-        in the same round trip."""
-        if self._unit_done:
-            await self._db().execute("RELEASE SAVEPOINT unit; SAVEPOINT unit")
-        else:
-            await self._db().execute("SAVEPOINT unit")
-        self._unit_done = False
+        """Start the next unit. Its savepoint is opened with its first statement (releasing the
+        one before it, if that unit succeeded, in the same round trip); a unit that only
+        records a decision needs none (see :meth:`record_decision`)."""
+        self._in_unit = True
+        self._unit_savepoint = False
 
     def unit_succeeded(self) -> None:
         """Keep the unit's work. Its savepoint is released by the next unit's, or by COMMIT
         (which releases every savepoint): no round trip of its own."""
-        self._unit_done = True
+        self._in_unit = False
 
     async def unit_failed(self) -> None:
         """Undo the unit (this also clears a failed statement's abort of the transaction)."""
+        self._in_unit = False
+        if not self._unit_savepoint:
+            return  # it wrote nothing: its only statement was a refused, self-gated record
         await self._db().execute("ROLLBACK TO SAVEPOINT unit; RELEASE SAVEPOINT unit")
+        self._unit_done = False  # no savepoint is open any more
         # INVARIANT: the unit's audit records are gone, so the chain head cached for this
         # transaction must be read again before the next unit appends.
         self._chain.forget()
+
+    async def _statement_db(self) -> Conn:
+        """The connection for a unit's next statement, its savepoint opened first if due."""
+        db = self._db()
+        if self._in_unit and not self._unit_savepoint:
+            if self._unit_done:
+                await db.execute("RELEASE SAVEPOINT unit; SAVEPOINT unit")
+            else:
+                await db.execute("SAVEPOINT unit")
+            self._unit_savepoint = True
+            self._unit_done = True  # a savepoint is open (this unit's)
+        return db
 
     def _db(self) -> Conn:
         conn = self._conn
@@ -88,27 +106,27 @@ class PostgresTransaction(SqlRepositories):
     # -- the primitives -------------------------------------------------------------------------
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return changed(await self._db().execute(pg(sql), *params))
+        return changed(await (await self._statement_db()).execute(pg(sql), *params))
 
     async def _run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        await self._db().executemany(pg(sql), params)
+        await (await self._statement_db()).executemany(pg(sql), params)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row = await self._db().fetchrow(pg(sql), *params)
+        row = await (await self._statement_db()).fetchrow(pg(sql), *params)
         return None if row is None else tuple(row)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return [tuple(row) for row in await self._db().fetch(pg(sql), *params)]
+        return [tuple(row) for row in await (await self._statement_db()).fetch(pg(sql), *params)]
 
     async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return await self._db().fetchval(pg(sql), *params)
+        return await (await self._statement_db()).fetchval(pg(sql), *params)
 
     # -- PostgreSQL's own -----------------------------------------------------------------------
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
         """Chained in seq order: see :mod:`openleash.store.sql.postgres_chain`."""
         if events:
-            await self._chain.append(self._db(), events)
+            await self._chain.append(await self._statement_db(), events)
 
     async def record_decision(
         self,
@@ -119,7 +137,9 @@ class PostgresTransaction(SqlRepositories):
         events: Sequence[AuditEvent],
     ) -> bool:
         """Everything in one statement, one round trip: on PostgreSQL the write lock of every
-        replica is held meanwhile, so round trips, not rows, bound the throughput."""
+        replica is held meanwhile, so round trips, not rows, bound the throughput. Every row
+        of the statement is written only if the nonce was fresh, so when it is a unit's first
+        statement the unit needs no savepoint (another round trip): refused, it wrote nothing."""
         if nonce is None:
             return await super().record_decision(
                 nonce=None, allowed=allowed, held=held, events=events
@@ -135,7 +155,7 @@ class PostgresTransaction(SqlRepositories):
             params += values
         statement = pq.decision_statement(allowed is not None, held is not None, len(events))
         if not await db.fetchval(statement, *params):
-            return False  # the caller abandons the unit, which undoes the rows written here
+            return False  # nothing was written; the caller abandons the unit
         await self._chain.appended(db, prepared)
         if next_purge_turn():
             await self._run(q.PURGE_SOME_NONCES, (nonce.now_ms, q.PURGE_PER_TURN))
@@ -143,7 +163,7 @@ class PostgresTransaction(SqlRepositories):
 
     async def record_allowed(self, action: AllowedAction) -> None:
         """The stream's upsert and the action's row in one statement (one round trip)."""
-        await self._db().execute(
+        await (await self._statement_db()).execute(
             pq.RECORD_ALLOWED, *_stream_params(action), action.decision_id, action.amount_minor
         )
 
