@@ -66,10 +66,13 @@ def api(tmp_path: Path) -> Iterator[Api]:
     yield from running_api(settings)
 
 
-def _hooked_agent(api: Api, owner: Owner, url: str) -> Agent:
+def _register(
+    api: Api, owner: Owner, url: str, secret: str = "whsec-0123456789"
+) -> tuple[Any, Agent]:
+    """Enrol agent "hooked" by invite with a webhook: the response and the agent."""
     public, private = new_agent_keys()
     invite = owner.post("/v1/owner/agent-invites").json()
-    registered = api.client.post(
+    response = api.client.post(
         "/v1/agents/register-with-invite",
         json={
             "invite_id": invite["invite_id"],
@@ -77,12 +80,17 @@ def _hooked_agent(api: Api, owner: Owner, url: str) -> Agent:
             "agent_id": "hooked",
             "agent_pubkey_b64": public,
             "webhook_url": url,
-            "webhook_secret": "whsec-0123456789",
+            "webhook_secret": secret,
             "webhook_auth_token": "auth-0123456789",
         },
     )
+    return response, Agent("hooked", owner.owner_id, private, public)
+
+
+def _hooked_agent(api: Api, owner: Owner, url: str) -> Agent:
+    registered, agent = _register(api, owner, url)
     assert registered.status_code == 200, registered.text
-    return Agent("hooked", owner.owner_id, private, public)
+    return agent
 
 
 def _approve(api: Api, owner: Owner, agent: Agent) -> str:
@@ -163,20 +171,7 @@ def test_a_dead_receiver_does_not_slow_decisions(api: Api) -> None:
 
 def test_a_webhook_without_a_real_secret_is_refused(api: Api) -> None:
     owner = owner_session(api)
-    public, _ = new_agent_keys()
-    invite = owner.post("/v1/owner/agent-invites").json()
-    refused = api.client.post(
-        "/v1/agents/register-with-invite",
-        json={
-            "invite_id": invite["invite_id"],
-            "invite_token": invite["invite_token"],
-            "agent_id": "weak",
-            "agent_pubkey_b64": public,
-            "webhook_url": "http://127.0.0.1:9/hook",
-            "webhook_secret": "",
-            "webhook_auth_token": "",
-        },
-    )
+    refused, _ = _register(api, owner, "http://127.0.0.1:9/hook", secret="")
     assert refused.status_code == 400
     assert "webhook_secret" in refused.json()["error"]["message"]
 
