@@ -66,9 +66,10 @@ def api(tmp_path: Path) -> Iterator[Api]:
     yield from running_api(settings)
 
 
-def _register(
-    api: Api, owner: Owner, url: str, secret: str = "whsec-0123456789"
-) -> tuple[Any, Agent]:
+WEBHOOK_SECRET = "whsec-0123456789"  # noqa: S105 - the test receiver's, made up
+
+
+def _register(api: Api, owner: Owner, url: str, secret: str | None = None) -> tuple[Any, Agent]:
     """Enrol agent "hooked" by invite with a webhook: the response and the agent."""
     public, private = new_agent_keys()
     invite = owner.post("/v1/owner/agent-invites").json()
@@ -80,7 +81,7 @@ def _register(
             "agent_id": "hooked",
             "agent_pubkey_b64": public,
             "webhook_url": url,
-            "webhook_secret": secret,
+            "webhook_secret": WEBHOOK_SECRET if secret is None else secret,
             "webhook_auth_token": "auth-0123456789",
         },
     )
@@ -116,7 +117,7 @@ def test_an_approval_is_delivered_signed_with_the_token(api: Api, receiver: Rece
     receiver.wait_for(1)
     headers, body = receiver.received[0]
     sent_at = float(headers["x-openleash-signature"].split(",")[0].removeprefix("t="))
-    assert verify_signature("whsec-0123456789", headers["x-openleash-signature"], body, sent_at + 1)
+    assert verify_signature(WEBHOOK_SECRET, headers["x-openleash-signature"], body, sent_at + 1)
     assert not verify_signature("wrong-secret", headers["x-openleash-signature"], body, sent_at)
     assert headers["authorization"] == "Bearer auth-0123456789"
     assert headers["x-openleash-event"] == "approval_request.approved"
