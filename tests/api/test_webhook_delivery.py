@@ -66,7 +66,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     yield from running_api(settings)
 
 
-WEBHOOK_SECRET = "whsec-0123456789"  # noqa: S105 - the test receiver's, made up
+WEBHOOK_SECRET = "whsec-0123456789"  # the test receiver's, made up
 
 
 def _register(api: Api, owner: Owner, url: str, secret: str | None = None) -> tuple[Any, Agent]:
