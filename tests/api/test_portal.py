@@ -259,6 +259,38 @@ def test_the_login_form_has_its_own_csrf_token(api: Api) -> None:
     )
 
 
+def test_a_setup_invite_link_leads_to_a_passphrase_form_then_to_login(api: Api) -> None:
+    owner_id = api.agent.owner_id
+    invite = api.client.post(f"/v1/admin/users/{owner_id}/setup-invite").json()
+    link = invite["setup_url"]
+    assert link.startswith("http://testserver/gui/login/setup?invite_id=")
+    page = api.client.get(link.removeprefix("http://testserver"))
+    assert page.status_code == 200
+    assert 'data-testid="setup-form"' in page.text
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "invite_id": invite["invite_id"],
+        "invite_token": invite["invite_token"],
+        "passphrase": PASSPHRASE,
+        "confirm": PASSPHRASE + "?",
+    }
+    differs = api.client.post("/gui/login/setup", data=form)
+    assert 'data-code="VALIDATION_ERROR"' in differs.text
+    short = api.client.post("/gui/login/setup", data={**form, "passphrase": "x", "confirm": "x"})
+    assert short.status_code == 400
+    done = api.client.post("/gui/login/setup", data={**form, "confirm": PASSPHRASE})
+    assert done.status_code == 200
+    assert 'data-testid="login-form"' in done.text
+    assert f'value="{owner_id}"' in done.text
+    assert portal_login(api, owner_id).status_code == 303
+    again = api.client.get(link.removeprefix("http://testserver"))
+    reused = {**form, "confirm": PASSPHRASE, "csrf_token": csrf_of(again.text)}
+    used = api.client.post("/gui/login/setup", data=reused)
+    assert 'data-code="INVITE_USED"' in used.text
+    forged = api.client.post("/gui/login/setup", data={**form, "csrf_token": "y" * 43})
+    assert forged.status_code == 403
+
+
 # -- approvals ----------------------------------------------------------------------------------
 
 

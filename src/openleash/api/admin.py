@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openleash.api.deps import services
-from openleash.api.http import json_body, json_response
+from openleash.api.http import base_url, json_body, json_response
 from openleash.domain.errors import OpenLeashError
 from openleash.service import agents, keys, owners, policies, usage
 from openleash.service.audit import read_page
@@ -55,7 +55,12 @@ async def list_users(request: Request) -> Response:
 @router.post("/users/{user_id}/setup-invite", summary="Invite an owner to set a passphrase")
 async def setup_invite(request: Request, user_id: str) -> Response:
     s = services(request)
-    return json_response(await owners.create_invite(s.store, user_id, "setup", s.options))
+    result = await owners.create_invite(s.store, user_id, "setup", s.options)
+    result["setup_url"] = (
+        f"{base_url(request)}/gui/login/setup?invite_id={result['invite_id']}"
+        f"&invite_token={result['invite_token']}"
+    )
+    return json_response(result)
 
 
 @router.post("/users/{user_id}/agent-invite", summary="Invite an agent to enrol for an owner")

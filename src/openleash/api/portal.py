@@ -125,6 +125,62 @@ async def login(request: Request) -> Response:
     return response
 
 
+SETUP_PATH = f"{LOGIN_PATH}/setup"  # under the login path: the login form's CSRF cookie covers it
+
+
+def _setup_form(
+    request: Request,
+    invite_id: str,
+    invite_token: str,
+    *,
+    error: OpenLeashError | None = None,
+    status: int = 200,
+) -> Response:
+    token, fresh = login_csrf(request)
+    response = render(
+        "setup.html",
+        status=status,
+        csrf_token=token,
+        invite_id=invite_id,
+        invite_token=invite_token,
+        error=error,
+    )
+    if fresh:
+        set_login_csrf(request, response, token)
+    return response
+
+
+@router.get(SETUP_PATH)
+async def setup_page(request: Request) -> Response:
+    """Where a setup invite link leads: the owner chooses a passphrase."""
+    query = request.query_params
+    return _setup_form(request, query.get("invite_id", ""), query.get("invite_token", ""))
+
+
+@router.post(SETUP_PATH)
+async def setup(request: Request) -> Response:
+    form = await read_form(request)
+    invite_id, invite_token = form.get("invite_id", ""), form.get("invite_token", "")
+    try:
+        check_login_csrf(request, form)
+        if form.get("passphrase", "") != form.get("confirm", ""):
+            raise OpenLeashError("VALIDATION_ERROR", "The two passphrases differ")
+        s = services(request)
+        done = await owner_auth.setup_owner(
+            s.store,
+            {
+                "invite_id": invite_id,
+                "invite_token": invite_token,
+                "passphrase": form.get("passphrase", ""),
+            },
+            s.options,
+        )
+    except OpenLeashError as exc:
+        return _setup_form(request, invite_id, invite_token, error=exc, status=exc.status)
+    # The invite is used up: on to logging in, with the user ID filled in.
+    return _login_form(request, return_to=None, user_id=done["user_principal_id"])
+
+
 @router.post(f"{PREFIX}/logout")
 async def logout(request: Request) -> Response:
     call, _ = await owner_form(request)
