@@ -442,6 +442,32 @@ def test_a_policy_that_does_not_validate_is_shown_with_its_failing_line(api: Api
     assert BROKEN.splitlines()[7] in text  # the textarea keeps what was typed
 
 
+def test_moving_a_policy_up_in_its_tier(api: Api) -> None:
+    owner = signed_in(api)
+    second = owner.post("/v1/owner/policies", {"policy_yaml": TRUSTING, "name": "Second"}).json()
+    before = [
+        p["policy_id"]
+        for p in owner.get("/v1/owner/policies").json()["policies"]
+        if p["tier"] == "owner_wide"
+    ]
+    assert before[-1] == second["policy_id"]
+    token = page_form(api, "/gui/policies")
+    moved = api.client.post(
+        "/gui/policies/order",
+        data={"csrf_token": token, "tier": "owner_wide", "policy_id": second["policy_id"]},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    after = [
+        p["policy_id"]
+        for p in owner.get("/v1/owner/policies").json()["policies"]
+        if p["tier"] == "owner_wide"
+    ]
+    assert after == [*before[:-2], before[-1], before[-2]]
+    page = api.client.get("/gui/policies").text
+    assert 'data-testid="policy-move-up"' in page
+
+
 def test_creating_and_rebinding_a_policy(api: Api) -> None:
     owner = signed_in(api)
     agent_principal_id = owner.get("/v1/owner/agents").json()["agents"][0]["agent_principal_id"]

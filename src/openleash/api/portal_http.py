@@ -293,6 +293,7 @@ FLASH = {
     "revoked": "The agent was revoked.",
     "policy_saved": "Policy saved. It applies from the next request.",
     "policy_deleted": "Policy deleted.",
+    "policy_moved": "Order changed. It applies from the next request.",
     "draft_approved": "Draft approved: it is now a policy.",
     "draft_denied": "Draft denied.",
     "totp_disabled": "Two-factor authentication is off.",

@@ -153,6 +153,26 @@ def _stored_fields(policy: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@router.post(f"{PREFIX}/policies/order")
+async def move_policy(request: Request) -> Response:
+    """Move one policy up in its tier (it is then read before the one that was above it).
+    Declared before the routes with a policy id, which would take "order" for one."""
+    call, form = await owner_form(request)
+    s = services(request)
+    tier, moved = form.get("tier", ""), form.get("policy_id", "")
+    listed = await owner_policies.list_owned(s.store, call)
+    order = [p["policy_id"] for p in listed["policies"] if p["tier"] == tier]
+    if moved in order and order.index(moved) > 0:
+        at = order.index(moved)
+        order[at - 1], order[at] = order[at], order[at - 1]
+    body = {"tier": tier, "ordered_policy_ids": order, **second_factor(form)}
+    try:
+        await owner_policies.reorder(s.store, call, body, s.options)
+    except OpenLeashError as exc:
+        return await _policies_page(request, call, error=exc)
+    return redirect(f"{PREFIX}/policies?done=policy_moved")
+
+
 @router.get(f"{PREFIX}/policies/{{policy_id}}")
 async def edit_policy(request: Request, policy_id: str) -> Response:
     call = await owner_of(request)
