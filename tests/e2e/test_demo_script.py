@@ -45,8 +45,10 @@ def test_demo_script_serves_a_ready_demo(tmp_path: Path) -> None:
             pytest.fail("scripts/demo did not start serving in 180 s")
         printed = (tmp_path / "demo.log").read_text()
         assert "Demo ready" in printed
+        assert f"http://127.0.0.1:{port}/gui" in printed
         env_file = demo_dir / "agent.env"
-        env_file.write_text(env_file.read_text().replace(":8787", f":{port}"))
+        # the agent's settings name the port the demo serves on
+        assert f"OPENLEASH_URL=http://127.0.0.1:{port}" in env_file.read_text()
         result = subprocess.run(
             [sys.executable, str(REPO / "examples" / "authorize_demo.py"), str(env_file)],
             env=cli_env(),
