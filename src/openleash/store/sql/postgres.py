@@ -26,7 +26,7 @@ How replicas share the database:
 Differences from SQLite that callers may notice: a statement that fails (a constraint violation
 raised to the caller) aborts the PostgreSQL transaction, so the unit of work must end with the
 error; leaving it normally anyway raises rather than commit what is left. ``submit`` batches are
-in :mod:`.postgres_batch`.
+in :mod:`.batch`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import asyncpg
 from openleash.domain.errors import OpenLeashError
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
-from openleash.store.sql.postgres_batch import BatchWriter
+from openleash.store.sql.batch import BatchWriter
 from openleash.store.sql.postgres_migrate import migrate
 from openleash.store.sql.postgres_tx import Conn, PostgresTransaction
 from openleash.store.sql.sqlite_chain import AuditCheckpointRule
@@ -95,7 +95,7 @@ class PostgresStore:
         self._pool = pool
         self._guard = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
-        self._batch = BatchWriter(self)
+        self._batch: BatchWriter[PostgresTransaction] = BatchWriter(self.transaction)
 
     @classmethod
     async def open(

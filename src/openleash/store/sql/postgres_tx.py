@@ -59,7 +59,7 @@ class PostgresTransaction(SqlRepositories):
         """Called by the store when the transaction commits or rolls back."""
         self._conn = None
 
-    # -- units of a group-commit batch (:mod:`.postgres_batch`) -----------------------------------
+    # -- units of a group-commit batch (:mod:`.batch`) --------------------------------------------
 
     async def begin_unit(self) -> None:
         """Start the next unit. Its savepoint is opened with its first statement (releasing the

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from openleash.domain.errors import OpenLeashError
 from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
-from openleash.store.sql.sqlite_batch import BatchWriter
+from openleash.store.sql.batch import BatchWriter
 from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 from openleash.store.sql.sqlite_tx import SqliteTransaction
 from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, lock_path
@@ -73,7 +73,7 @@ class SqliteStore:
         self._guard = asyncio.Lock()
         self._read_guard = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
-        self._batch = BatchWriter(self)
+        self._batch: BatchWriter[SqliteTransaction] = BatchWriter(self.transaction)
 
     @classmethod
     def open(

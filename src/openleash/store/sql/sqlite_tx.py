@@ -33,8 +33,20 @@ class SqliteTransaction(SqlRepositories):
         """Called by the store when the transaction commits or rolls back."""
         self._conn = None
 
-    def rolled_back_to_savepoint(self) -> None:
-        """Called after a ``ROLLBACK TO``: state cached for this transaction may be undone."""
+    # -- units of a group-commit batch (:mod:`.batch`) ----------------------------------------
+
+    async def begin_unit(self) -> None:
+        self._db().execute("SAVEPOINT unit")
+
+    def unit_succeeded(self) -> None:
+        self._db().execute("RELEASE unit")
+
+    async def unit_failed(self) -> None:
+        db = self._db()
+        db.execute("ROLLBACK TO unit")
+        db.execute("RELEASE unit")
+        # INVARIANT: the unit's audit records are gone, so the chain head this transaction
+        # cached must be read again before the next unit appends.
         self._chain.forget()
 
     def _db(self) -> sqlite3.Connection:

@@ -1,42 +1,51 @@
-"""Group commit on PostgreSQL: units submitted at about the same time share one transaction.
+"""Group commit: units of work submitted at about the same time share one write transaction.
 
-The same scheme as the SQLite store's: each unit runs under its own savepoint, so a unit that
-raises (or whose statement fails, which aborts the transaction up to that savepoint) leaves no
-trace while the others commit; callers are answered only after the shared ``COMMIT``. The write
-lock, ``BEGIN`` and ``COMMIT`` are paid once per batch instead of once per request, and, on this
-store, so are the round trips to the server that they cost.
+Each unit is undone alone if it raises (its transaction's ``begin_unit`` / ``unit_failed``: a
+savepoint on both databases), so the others commit. Callers are answered only after the shared
+``COMMIT``, so nothing a caller reports can be lost. The write lock, ``BEGIN`` and ``COMMIT`` (the
+costly part of a small transaction, and on PostgreSQL the round trips to the server) are paid
+once per batch instead of once per request.
 
 Batches form by themselves: the writer runs on the event loop's next turn, and takes the queue
-once it holds the write transaction, so every unit queued while it waited joins.
+once it holds the write transaction, so every unit queued while it waited for the lock joins.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from openleash.store.sql.postgres import PostgresStore
-    from openleash.store.sql.postgres_tx import PostgresTransaction
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
-Work = Callable[["PostgresTransaction"], Awaitable[Any]]
 
-#: Units in one transaction at most: bounds the time the write lock is held. Also keeps a batch
-#: within the 64 subtransactions (one per unit that writes) whose ids PostgreSQL caches per
-#: session; past that, other sessions' snapshots get slower while the batch is open.
+
+class UnitTransaction(Protocol):
+    """What a write transaction offers group commit."""
+
+    async def begin_unit(self) -> None: ...
+    def unit_succeeded(self) -> None: ...
+    async def unit_failed(self) -> None:
+        """Undo the unit, and forget what the transaction cached of it (the chain head)."""
+        ...
+
+
+Tx = TypeVar("Tx", bound=UnitTransaction)
+
+#: Units in one transaction at most: bounds the time the write lock is held. On PostgreSQL it
+#: also keeps a batch within the 64 subtransactions per session whose ids are cached; past
+#: that, other sessions' snapshots get slower while the batch is open.
 MAX_BATCH = 64
 
 
-class BatchWriter:
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
-        self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
+class BatchWriter(Generic[Tx]):
+    def __init__(self, transaction: Callable[[], AbstractAsyncContextManager[Tx]]) -> None:
+        self._transaction = transaction
+        self._queue: list[tuple[Callable[[Tx], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, work: Callable[[PostgresTransaction], Awaitable[T]]) -> T:
+    async def submit(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.append((work, future))
@@ -56,16 +65,16 @@ class BatchWriter:
             # queued meanwhile always finds either a running drain or starts a new one.
             self._draining = False
 
-    def _take(self) -> list[tuple[Work, asyncio.Future[Any]]]:
+    def _take(self) -> list[tuple[Callable[[Tx], Awaitable[Any]], asyncio.Future[Any]]]:
         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         return batch
 
     async def _run(self) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        batch: list[tuple[Work, asyncio.Future[Any]]] = []
+        batch: list[tuple[Callable[[Tx], Awaitable[Any]], asyncio.Future[Any]]] = []
         try:
-            async with self._store.transaction() as tx:
-                batch = self._take()
+            async with self._transaction() as tx:
+                batch = self._take()  # once the lock is held: units queued meanwhile join too
                 for work, future in batch:
                     await tx.begin_unit()
                     try:
