@@ -43,9 +43,9 @@ from openleash.domain.errors import OpenLeashError
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql.batch import BatchWriter
+from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.postgres_migrate import migrate
 from openleash.store.sql.postgres_tx import Conn, PostgresTransaction
-from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 
 __all__ = ["AuditCheckpointRule", "PostgresStore", "PostgresTransaction", "pool_options"]
 

@@ -25,10 +25,10 @@ from openleash.service.ports import NonceUse
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
+from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.postgres_chain import ChainWriter
 from openleash.store.sql.postgres_queries import pg
 from openleash.store.sql.repositories import Row, SqlRepositories, next_purge_turn
-from openleash.store.sql.sqlite_chain import AuditCheckpointRule
 
 #: A connection of the store's pool.
 Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
@@ -145,7 +145,7 @@ class PostgresTransaction(SqlRepositories):
                 nonce=None, allowed=allowed, held=held, events=events
             )
         db = self._db()
-        prepared = await self._chain.prepare(db, events)
+        prepared = await self._chain.prepared(db, events)
         params: list[Any] = [nonce.agent_id, nonce.nonce, nonce.expires_ms, nonce.now_ms]
         if allowed is not None:
             params += [*_stream_params(allowed), allowed.decision_id, allowed.amount_minor]

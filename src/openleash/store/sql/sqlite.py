@@ -30,7 +30,7 @@ from openleash.domain.errors import OpenLeashError
 from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
 from openleash.store.sql.batch import BatchWriter
-from openleash.store.sql.sqlite_chain import AuditCheckpointRule
+from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.sqlite_tx import SqliteTransaction
 from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, lock_path
 

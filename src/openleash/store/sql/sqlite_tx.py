@@ -10,8 +10,9 @@ from typing import Any
 
 from openleash.domain.models import AllowedAction, AuditEvent
 from openleash.store.sql import queries as q
+from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.repositories import Row, SqlRepositories
-from openleash.store.sql.sqlite_chain import AuditCheckpointRule, ChainWriter
+from openleash.store.sql.sqlite_chain import ChainWriter
 
 
 class SqliteTransaction(SqlRepositories):
