@@ -10,8 +10,8 @@ import orjson
 
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
-from openleash.policy import counterparty_of, trust_of
-from openleash.service import owner_agents, owner_auth
+from openleash.policy import counterparty_of
+from openleash.service import approvals, owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
 
 #: Digits after the decimal point where a currency's minor unit is not a hundredth (ISO 4217).
@@ -72,17 +72,9 @@ async def counterparty(services: Services, view: dict[str, Any]) -> Counterparty
     domain = counterparty_of(action)
     relying_party = action.get("relying_party")
     claimed = relying_party.get("trust_profile") if isinstance(relying_party, dict) else None
-    trust: str | None = None
-    snap = await services.runtime.snapshot()
-    agent = snap.agent(view["agent_id"])
-    # The same registration that asked (a re-enrolled agent id may have another policy).
-    if agent is not None and agent.agent_principal_id == view["agent_principal_id"]:
-        try:
-            effective = await services.runtime.effective_policy(snap, agent)
-        except OpenLeashError:
-            effective = None
-        if effective is not None:
-            trust = trust_of(effective.policy, domain)
+    trust = await approvals.counterparty_trust(
+        services.runtime, view["agent_id"], view["agent_principal_id"], domain
+    )
     return Counterparty(domain, trust, claimed if isinstance(claimed, str) else None)
 
 

@@ -16,6 +16,7 @@ from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.ids import new_id
 from openleash.domain.models import ApprovalRequest, Result
+from openleash.policy import trust_of
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.bodies import optional_text
@@ -28,6 +29,7 @@ from openleash.service.owner_auth import (
     second_factor,
 )
 from openleash.service.ports import Store, Transaction
+from openleash.service.runtime import Runtime
 from openleash.service.timefmt import iso, parse_timestamp
 
 PENDING, APPROVED, DENIED, EXPIRED = "PENDING", "APPROVED", "DENIED", "EXPIRED"
@@ -184,6 +186,23 @@ async def get_for_agent(
 
 
 # -- the owner's side ---------------------------------------------------------------------------
+
+
+async def counterparty_trust(
+    runtime: Runtime, agent_id: str, agent_principal_id: str, domain: str | None
+) -> str | None:
+    """How far the owner trusts the counterparty of a request, by the agent's current policy;
+    None when that agent registration no longer has one."""
+    snap = await runtime.snapshot()
+    agent = snap.agent(agent_id)
+    # The same registration that asked (a re-enrolled agent id may have another policy).
+    if agent is None or agent.agent_principal_id != agent_principal_id:
+        return None
+    try:
+        effective = await runtime.effective_policy(snap, agent)
+    except OpenLeashError:
+        return None
+    return None if effective is None else trust_of(effective.policy, domain)
 
 
 def owner_view(request: ApprovalRequest, now: datetime) -> dict[str, Any]:
