@@ -1,4 +1,4 @@
-"""Where the vector files live: the official file in ``../shared`` beside the repository root."""
+"""The vector files: the official one (see :mod:`tests.support.vectors`) and our own."""
 
 from __future__ import annotations
 
@@ -8,25 +8,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.vectors import official_vectors
+
 HERE = Path(__file__).resolve().parent
-
-
-def repo_root() -> Path:
-    for folder in HERE.parents:
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    raise RuntimeError("no pyproject.toml above the tests")
-
-
-OFFICIAL = repo_root().parent / "shared" / "vectors" / "openleash-testvectors.json"
 
 
 @pytest.fixture(scope="session")
 def official_text() -> str:
-    # A missing file fails loudly: skipping would hide the one check that proves compatibility.
-    if not OFFICIAL.is_file():
-        pytest.fail(f"official test vectors not found at {OFFICIAL}")
-    return OFFICIAL.read_text(encoding="utf-8")
+    return official_vectors().read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
+from tests.support.vectors import official_vectors
 
 from .conftest import Cli
-
-VECTORS_NAME = "openleash-testvectors.json"
-
-
-def official_vectors() -> Path:
-    """The official file: $OPENLEASH_TESTVECTORS, or ``shared/vectors`` (or ``vectors``) in
-    the repository or any folder above it."""
-    if os.environ.get("OPENLEASH_TESTVECTORS"):
-        return Path(os.environ["OPENLEASH_TESTVECTORS"])
-    for folder in Path(__file__).resolve().parents:
-        for candidate in (
-            folder / "shared" / "vectors" / VECTORS_NAME,
-            folder / "vectors" / VECTORS_NAME,
-        ):
-            if candidate.is_file():
-                return candidate
-    pytest.skip(f"{VECTORS_NAME} not found; set OPENLEASH_TESTVECTORS")
 
 
 def test_default_output_equals_the_official_file(run: Cli) -> None:
