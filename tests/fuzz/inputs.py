@@ -51,6 +51,19 @@ def _deep_json(depth: int, kind: str) -> str:
     return '{"a":' * depth + "1" + "}" * depth
 
 
+#: A valid action, for the bodies that must carry one to get as far as their policy.
+_ACTION = {
+    "action_id": "00000000-0000-4000-8000-000000000001",
+    "action_type": "purchase",
+    "requested_at": "2026-01-01T00:00:00.000Z",
+    "principal": {"agent_id": "agent-1"},
+    "subject": {"principal_id": "00000000-0000-4000-8000-000000000002"},
+    "payload": {"amount_minor": 1},
+}
+_HUGE_YAML = (
+    "version: 1\ndefault: deny\nrules:\n  - id: r\n    effect: allow\n    action: purchase\n"
+)
+
 #: Bodies known to have broken JSON services, each tried on every route.
 SAMPLES: tuple[bytes, ...] = (
     b"",
@@ -81,6 +94,13 @@ SAMPLES: tuple[bytes, ...] = (
     b'{"policy_yaml":"version: 1\\ndefault: deny\\nrules: []\\nx: ' + HUGE_INT.encode() + b'"}',
     b'{"policy_yaml":"version: ' + HUGE_INT.encode() + b'\\ndefault: deny\\nrules: []"}',
     b'{"yaml":"' + b"[" * DEEP + b'"}',
+    json.dumps(
+        {
+            "policy_yaml": _HUGE_YAML + "    constraints: { amount_max: " + HUGE_INT + " }\n",
+            "action": _ACTION,
+        }
+    ).encode(),
+    json.dumps({"policy_yaml": "version: " + HUGE_INT, "action": _ACTION}).encode(),
     b'{"policy_yaml":"' + b"a: " * DEEP + b'1"}',
     b'{"evaluations":' + json.dumps([{}] * 101).encode() + b"}",
     b"\x00\x01\x02\xff",
