@@ -28,6 +28,7 @@ from openleash.client import (
 from openleash.verify import (
     INVALID_PROOF,
     PROOF_ACTION_MISMATCH,
+    PROOF_COUNTERPARTY_MISMATCH,
     PROOF_REPLAYED,
     ProofRejected,
     ProofVerifier,
@@ -39,6 +40,9 @@ from tests.support.live import Credentials, LiveServer, free_port, provision
 from tests.support.owner_http import Owner
 
 pytestmark = pytest.mark.e2e
+
+#: The counterparty service of these tests: the actions name it, the verifiers are it.
+SHOP = "shop.example"
 
 POLICY = """\
 version: 1
@@ -146,6 +150,7 @@ def test_guard_on_allow_passes_the_proof(
         client,
         "purchase",
         payload=lambda item, amount: {"amount_minor": amount, "currency": "USD", "item": item},
+        relying_party={"domain": SHOP},
         proof_param="proof",
     )
     def buy(item: str, amount: int, proof: str | None = None) -> tuple[str | None, str | None]:
@@ -154,7 +159,7 @@ def test_guard_on_allow_passes_the_proof(
     proof, current = buy("tea", 450)
     assert proof is not None
     assert proof == current
-    verified = ProofVerifier(live.url).verify(
+    verified = ProofVerifier(live.url, audience=SHOP).verify(
         proof, action_type="purchase", agent_id=client.agent_id
     )
     assert verified.claims["matched_rule_id"] == "small_purchases"
@@ -180,7 +185,11 @@ def test_guard_waits_for_the_owner_and_runs_with_the_approved_proof(
     live, _ = server
     approver = owner.approve_next()
 
-    @fast_guard(client, justification=lambda amount_minor: f"a {amount_minor} purchase")
+    @fast_guard(
+        client,
+        justification=lambda amount_minor: f"a {amount_minor} purchase",
+        relying_party={"domain": SHOP},
+    )
     def buy(amount_minor: int) -> str | None:
         return current_proof()
 
@@ -188,7 +197,7 @@ def test_guard_waits_for_the_owner_and_runs_with_the_approved_proof(
     approver.join(timeout=30)
     assert not approver.errors
     assert proof is not None
-    claims = ProofVerifier(live.url).verify(proof).claims
+    claims = ProofVerifier(live.url, audience=SHOP).verify(proof, action_type="purchase").claims
     assert claims["approval_request_id"]
     assert claims["approved_by"] == owner_id_of(server)
 
@@ -221,21 +230,26 @@ def test_verifier_refuses_replays_other_actions_and_other_tokens(
     client: Client, owner: Owner, server: tuple[LiveServer, Credentials]
 ) -> None:
     live, _ = server
-    verifier = ProofVerifier(live.url)
-    action = client.new_action("purchase", {"amount_minor": 700})
+    verifier = ProofVerifier(live.url, audience=SHOP)
+    action = client.new_action("purchase", {"amount_minor": 700, "merchant_domain": SHOP})
     proof = client.authorize(action).proof_token
     assert proof is not None
-    other = client.new_action("purchase", {"amount_minor": 700})
+    other = client.new_action("purchase", {"amount_minor": 700, "merchant_domain": SHOP})
     with pytest.raises(ProofRejected) as mismatch:
-        verifier.verify(proof, action=other)
+        verifier.verify(proof, action=other, action_type="purchase")
     assert (mismatch.value.code, mismatch.value.status) == (PROOF_ACTION_MISMATCH, 403)
-    assert verifier.verify(proof, action=action).action == action
+    with pytest.raises(ProofRejected) as elsewhere:
+        ProofVerifier(live.url, audience="bank.example").verify(
+            proof, action=action, action_type="purchase"
+        )
+    assert (elsewhere.value.code, elsewhere.value.status) == (PROOF_COUNTERPARTY_MISMATCH, 403)
+    assert verifier.verify(proof, action=action, action_type="purchase").action == action
     with pytest.raises(ProofRejected) as replay:
-        verifier.verify(proof, action=action)
+        verifier.verify(proof, action=action, action_type="purchase")
     assert replay.value.code == PROOF_REPLAYED
 
     with pytest.raises(ProofRejected) as session:
-        verifier.verify(owner.token)
+        verifier.verify(owner.token, action_type="purchase")
     assert (session.value.code, session.value.message) == (INVALID_PROOF, "Invalid token purpose")
 
     held_action = client.new_action("purchase", {"amount_minor": 70_000})
@@ -243,7 +257,7 @@ def test_verifier_refuses_replays_other_actions_and_other_tokens(
     filed = client.create_approval_request(held.decision_id, held_action)
     approval_token = owner.approve(filed.approval_request_id)["approval_token"]
     with pytest.raises(ProofRejected) as approval:
-        verifier.verify(approval_token)
+        verifier.verify(approval_token, action_type="purchase")
     assert approval.value.message == "Invalid token purpose"
 
 
@@ -252,7 +266,7 @@ def test_a_counterparty_service_accepts_a_bound_proof_once(
 ) -> None:
     live, _ = server
     shop = FastAPI()
-    install(shop, ProofVerifier(live.url))
+    install(shop, ProofVerifier(live.url, audience=SHOP))
 
     @shop.post("/orders")
     async def order(
@@ -262,7 +276,10 @@ def test_a_counterparty_service_accepts_a_bound_proof_once(
 
     body = b'{"sku":"tea","quantity":3}'
     action = bind_request(
-        client.new_action("purchase", {"amount_minor": 900}), "POST", "/orders", body
+        client.new_action("purchase", {"amount_minor": 900, "merchant_domain": SHOP}),
+        "POST",
+        "/orders",
+        body,
     )
     decision = client.authorize(action)
     assert decision.proof_token
@@ -286,7 +303,7 @@ def test_a_counterparty_service_accepts_a_bound_proof_once(
 
 def refusal_of(live: LiveServer, token: str) -> ProofRejected | None:
     try:
-        ProofVerifier(live.url).verify(token, consume=False)
+        ProofVerifier(live.url, audience=SHOP).verify(token, action_type="purchase", consume=False)
     except ProofRejected as exc:
         return exc
     return None
@@ -296,14 +313,16 @@ def test_a_revoked_key_verifies_nothing(
     client: Client, server: tuple[LiveServer, Credentials]
 ) -> None:
     live, _ = server
-    old_proof = client.authorize(client.new_action("purchase", {"amount_minor": 10})).proof_token
+    old_proof = client.authorize(
+        client.new_action("purchase", {"amount_minor": 10, "merchant_domain": SHOP})
+    ).proof_token
     assert old_proof is not None
     old_kid = next(k.kid for k in client.public_keys())
     rotated = live.admin("POST", "/v1/admin/keys/rotate")
     assert rotated["kid"] != old_kid
     time.sleep(0.5)  # each worker re-reads the keys within its refresh interval (0.1 s)
     # Still valid after a rotation: proofs of the previous key verify until it is revoked.
-    ProofVerifier(live.url).verify(old_proof, consume=False)
+    ProofVerifier(live.url, audience=SHOP).verify(old_proof, action_type="purchase", consume=False)
     live.admin("POST", f"/v1/admin/keys/{old_kid}/revoke")
     # A fresh verifier fetches the keys each time; every worker sees the revocation within
     # its refresh interval.
@@ -314,6 +333,9 @@ def test_a_revoked_key_verifies_nothing(
         refusal = refusal_of(live, old_proof)
     assert refusal is not None, "the revocation never showed"
     assert (refusal.code, refusal.message) == (INVALID_PROOF, "Key revoked")
-    fresh = client.authorize(client.new_action("purchase", {"amount_minor": 10})).proof_token
+    fresh = client.authorize(
+        client.new_action("purchase", {"amount_minor": 10, "merchant_domain": SHOP})
+    ).proof_token
     assert fresh is not None
-    assert ProofVerifier(live.url).verify(fresh).claims["kid"] == rotated["kid"]
+    fresh_claims = ProofVerifier(live.url, audience=SHOP).verify(fresh, action_type="purchase")
+    assert fresh_claims.claims["kid"] == rotated["kid"]

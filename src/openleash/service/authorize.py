@@ -26,6 +26,7 @@ from openleash.domain.models import (
     Result,
 )
 from openleash.policy import EvalContext, Evaluation, evaluate
+from openleash.policy.trust import counterparty_of
 from openleash.service.agent_auth import AgentCall, nonce_use
 from openleash.service.limits import allowed_action, decision_context, store_free_context
 from openleash.service.options import Options
@@ -289,6 +290,12 @@ def _proof(
     }
     if decided.approval is not None:
         extra.update(_provenance(decided.approval))
+    counterparty = counterparty_of(action)
+    if counterparty is not None:
+        # The audience: the service this action deals with, as the policy judged it. A
+        # counterparty verifier accepts the proof only if it is that service (PROTOCOL §4:
+        # after the standard claims, so the official SDK verifiers ignore it).
+        extra["counterparty"] = counterparty
     return issue_proof(
         snap.keyring.active(),
         now=call.now,

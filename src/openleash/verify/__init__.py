@@ -1,9 +1,10 @@
 """Counterparty verification: accept an agent's request only with a valid, unused proof.
 
 :class:`ProofVerifier` checks a proof offline against the issuer's published keys (cached),
-its action type, action and agent, the HTTP request it is bound to, and that its decision is
-used once (:class:`ReplayCache`). :class:`ProofMiddleware` applies it to every request of an
-ASGI application; :func:`require_proof` to FastAPI routes (after :func:`install`).
+its action type, its counterparty (the service's ``audience``), action and agent, the HTTP
+request it is bound to, and that its decision is used once (:class:`ReplayCache`).
+:class:`ProofMiddleware` applies it to every request of an ASGI application;
+:func:`require_proof` to FastAPI routes (after :func:`install`).
 """
 
 from openleash.client.actions import (
@@ -20,20 +21,28 @@ from openleash.verify.errors import (
     ISSUER_UNAVAILABLE,
     PROOF_ACTION_MISMATCH,
     PROOF_AGENT_MISMATCH,
+    PROOF_COUNTERPARTY_MISMATCH,
     PROOF_REPLAYED,
     PROOF_REQUEST_MISMATCH,
     PROOF_REQUIRED,
     ProofRejected,
 )
 from openleash.verify.replay import InMemoryReplayCache, ReplayCache, SQLiteReplayCache
-from openleash.verify.verifier import HttpRequest, ProofVerifier, VerifiedProof
+from openleash.verify.verifier import (
+    COUNTERPARTY_CLAIM,
+    HttpRequest,
+    ProofVerifier,
+    VerifiedProof,
+)
 
 __all__ = [
     "ACTION_HEADER",
+    "COUNTERPARTY_CLAIM",
     "INVALID_PROOF",
     "ISSUER_UNAVAILABLE",
     "PROOF_ACTION_MISMATCH",
     "PROOF_AGENT_MISMATCH",
+    "PROOF_COUNTERPARTY_MISMATCH",
     "PROOF_HEADER",
     "PROOF_REPLAYED",
     "PROOF_REQUEST_MISMATCH",

@@ -23,7 +23,12 @@ from openleash.verify.errors import (
     PROOF_REQUIRED,
     ProofRejected,
 )
-from openleash.verify.verifier import HttpRequest, ProofVerifier, VerifiedProof
+from openleash.verify.verifier import (
+    HttpRequest,
+    ProofVerifier,
+    VerifiedProof,
+    expected_action_type,
+)
 
 __all__ = ["SCOPE_KEY", "ProofMiddleware", "proof_of", "rejection_response", "request_of"]
 
@@ -85,12 +90,13 @@ class _BodyTooLargeError(Exception):
 
 
 class ProofMiddleware:
-    """``ProofMiddleware(app, verifier)``: protect ``app``.
+    """``ProofMiddleware(app, verifier, action_type=...)``: protect ``app``.
 
+    * ``action_type`` (required): the action type every proof must be for, or a function of
+      the scope returning it. There is no "any type": a function that returns no type for a
+      request refuses that request (``PROOF_ACTION_MISMATCH``).
     * ``header`` / ``action_header``: where the proof and its action travel.
     * ``bind``: require the action to name this request (see :mod:`openleash.client.actions`).
-    * ``action_type``: the action type every proof must be for, or a function of the scope
-      returning it (``None``: any type).
     * ``protect``: a function of the scope saying whether a request needs a proof (default:
       every HTTP request).
     * ``max_body``: the largest body read for binding (bigger: 413).
@@ -101,15 +107,17 @@ class ProofMiddleware:
         app: ASGIApp,
         verifier: ProofVerifier,
         *,
+        action_type: str | Callable[[Scope], str | None],
         header: str = PROOF_HEADER,
         action_header: str = ACTION_HEADER,
         bind: bool = True,
-        action_type: str | Callable[[Scope], str | None] | None = None,
         protect: Callable[[Scope], bool] | None = None,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.app = app
         self.verifier = verifier
+        if not callable(action_type):
+            action_type = expected_action_type(action_type)
         self.header = header
         self.action_header = action_header
         self.bind = bind
@@ -146,13 +154,23 @@ class ProofMiddleware:
                 PROOF_REQUIRED, f"this request needs an OpenLeash proof ({self.header})"
             )
         action = presented_action(_header(scope, self.action_header))
-        expected = self.action_type(scope) if callable(self.action_type) else self.action_type
         return await self.verifier.averify(
             token.strip(),
             action=action,
-            action_type=expected,
+            action_type=self._expected_type(scope),
             request=request_of(scope, body) if self.bind else None,
         )
+
+    def _expected_type(self, scope: Scope) -> str:
+        if not callable(self.action_type):
+            return self.action_type
+        chosen = self.action_type(scope)
+        if not isinstance(chosen, str) or not chosen:
+            # Fail closed: a request the service gives no action type takes no proof at all.
+            raise ProofRejected(
+                PROOF_ACTION_MISMATCH, "this service accepts no proof for this request"
+            )
+        return chosen
 
     async def _buffer(self, receive: Receive) -> tuple[bytes, Receive]:
         """Read the whole body, and a ``receive`` that hands it on to the application."""

@@ -2,7 +2,8 @@
 
 ``install(app, verifier)`` once: it stores the verifier on the application and renders a
 refused proof as the OpenLeash error envelope (401/403). Behind :class:`ProofMiddleware` the
-dependency reuses the proof the middleware verified, checking only the action type.
+dependency reuses the proof the middleware verified, checking again its action type (and its
+counterparty, against the dependency's verifier when it has one).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse
 from openleash.client.actions import ACTION_HEADER, PROOF_HEADER
 from openleash.verify.asgi import presented_action, proof_of, rejection_response, request_of
 from openleash.verify.errors import PROOF_ACTION_MISMATCH, PROOF_REQUIRED, ProofRejected
-from openleash.verify.verifier import ProofVerifier, VerifiedProof
+from openleash.verify.verifier import ProofVerifier, VerifiedProof, expected_action_type
 
 __all__ = ["install", "require_proof"]
 
@@ -38,28 +39,31 @@ def install(app: FastAPI, verifier: ProofVerifier | None = None) -> None:
 
 
 def require_proof(
-    action_type: str | None = None,
+    action_type: str,
     *,
     verifier: ProofVerifier | None = None,
     bind: bool = True,
     header: str = PROOF_HEADER,
     action_header: str = ACTION_HEADER,
 ) -> Callable[[Request], Awaitable[VerifiedProof]]:
-    """A dependency that verifies the request's proof (for ``action_type``, bound to this
-    request unless ``bind=False``) and returns the :class:`VerifiedProof`."""
+    """A dependency that verifies the request's proof (for ``action_type``, required, bound to
+    this request unless ``bind=False``) and returns the :class:`VerifiedProof`."""
+    action_type = expected_action_type(action_type)
 
     async def dependency(request: Request) -> VerifiedProof:
         if ProofRejected not in request.app.exception_handlers:
             raise RuntimeError("call openleash.verify.install(app) before using require_proof")
+        chosen = verifier or getattr(request.app.state, STATE_KEY, None)
         done = proof_of(request.scope)
         if done is not None:
-            if action_type is not None and done.action_type != action_type:
+            if isinstance(chosen, ProofVerifier):
+                chosen.check_scope(done.claims, action_type)
+            elif done.action_type != action_type:
                 raise ProofRejected(
                     PROOF_ACTION_MISMATCH,
                     f"the proof is for {done.action_type!r}, not {action_type!r}",
                 )
             return done
-        chosen = verifier or getattr(request.app.state, STATE_KEY, None)
         if not isinstance(chosen, ProofVerifier):
             raise RuntimeError("no ProofVerifier: pass one, or to openleash.verify.install(app)")
         token = request.headers.get(header)

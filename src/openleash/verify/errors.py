@@ -10,6 +10,8 @@ PROOF_REQUIRED = "PROOF_REQUIRED"
 INVALID_PROOF = "INVALID_PROOF"
 #: A valid proof, for another action (type or hash) than the one presented.
 PROOF_ACTION_MISMATCH = "PROOF_ACTION_MISMATCH"
+#: A valid proof for an action with another counterparty (or none) than this service.
+PROOF_COUNTERPARTY_MISMATCH = "PROOF_COUNTERPARTY_MISMATCH"
 #: A valid proof, issued to another agent than the one expected.
 PROOF_AGENT_MISMATCH = "PROOF_AGENT_MISMATCH"
 #: A valid proof whose action names another HTTP request (or none) than the one it came with.
@@ -23,6 +25,7 @@ STATUS: dict[str, int] = {
     PROOF_REQUIRED: 401,
     INVALID_PROOF: 401,
     PROOF_ACTION_MISMATCH: 403,
+    PROOF_COUNTERPARTY_MISMATCH: 403,
     PROOF_AGENT_MISMATCH: 403,
     PROOF_REQUEST_MISMATCH: 403,
     PROOF_REPLAYED: 403,

@@ -2,15 +2,21 @@
 
 Verification is offline: the issuer's ``/v1/public-keys`` are fetched once and cached. The
 checks, in order: the token is a proof (signature by a known, unrevoked key; ``purpose``;
-not expired), it is for the expected action type, action and agent, the action names the
-HTTP request it came with (when a request is given), and finally its decision has not been
-used before. Only a proof that passes every check is marked used.
+not expired), it is for the expected action type, its action named this service as the
+counterparty (the ``counterparty`` claim against the verifier's ``audience``), it is for the
+expected action and agent, the action names the HTTP request it came with (when a request is
+given), and finally its decision has not been used before. Only a proof that passes every
+check is marked used.
+
+Nothing here defaults to "any": the action type is a required argument of every check and the
+audience a required argument of the verifier, so a proof issued for one purpose, or for one
+service, is worthless elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,13 +34,24 @@ from openleash.verify.errors import (
     ISSUER_UNAVAILABLE,
     PROOF_ACTION_MISMATCH,
     PROOF_AGENT_MISMATCH,
+    PROOF_COUNTERPARTY_MISMATCH,
     PROOF_REPLAYED,
     PROOF_REQUEST_MISMATCH,
     ProofRejected,
 )
 from openleash.verify.replay import InMemoryReplayCache, ReplayCache
 
-__all__ = ["HttpRequest", "ProofVerifier", "VerifiedProof", "compute_action_hash"]
+__all__ = [
+    "COUNTERPARTY_CLAIM",
+    "HttpRequest",
+    "ProofVerifier",
+    "VerifiedProof",
+    "compute_action_hash",
+    "expected_action_type",
+]
+
+#: The proof claim naming the counterparty of the authorized action (lower-cased domain).
+COUNTERPARTY_CLAIM = "counterparty"
 
 
 def _utc_now() -> datetime:
@@ -84,6 +101,11 @@ class VerifiedProof:
         return self._text("action_hash")
 
     @property
+    def counterparty(self) -> str | None:
+        """The counterparty the authorized action named (this service, once verified)."""
+        return self._text(COUNTERPARTY_CLAIM)
+
+    @property
     def payload(self) -> dict[str, Any]:
         """The action's payload (empty when no action was presented)."""
         payload = (self.action or {}).get("payload")
@@ -94,9 +116,36 @@ class VerifiedProof:
         return value if isinstance(value, str) else None
 
 
-class ProofVerifier:
-    """Verifies proofs issued by the OpenLeash server at ``issuer_url``.
+def expected_action_type(action_type: object) -> str:
+    """``action_type`` when it names one action type; ``ValueError`` otherwise. No value means
+    "any type", so there is none: a service says what each request may be used for."""
+    if not isinstance(action_type, str) or not action_type:
+        raise ValueError(
+            f"action_type must be the action type the proof is for, not {action_type!r}"
+        )
+    return action_type
 
+
+def _audience(audience: object) -> frozenset[str]:
+    names = [audience] if isinstance(audience, str) else audience
+    if not isinstance(names, Iterable):
+        raise TypeError("audience must be this service's domain, or a list of its domains")
+    listed = list(names)
+    if not listed or not all(isinstance(name, str) and name.strip() for name in listed):
+        raise ValueError(
+            f"audience must name this service (its domain, e.g. 'shop.example'), not {audience!r}"
+        )
+    return frozenset(name.strip().lower() for name in listed)
+
+
+class ProofVerifier:
+    """Verifies proofs issued by the OpenLeash server at ``issuer_url`` for ``audience``.
+
+    * ``audience``: who this service is, the domain (or a list of the domains) an agent's
+      action names as its counterparty (``payload.merchant_domain``, else ``payload.domain``,
+      else ``relying_party.domain``), compared without regard to case. A proof is accepted
+      only when its ``counterparty`` claim is one of them; a proof naming no counterparty is
+      refused.
     * ``cache_ttl``: seconds the issuer's keys are kept before they are fetched again (a key
       revoked meanwhile is refused from then on). A token naming a key the cache does not
       know triggers one refresh, at most once per ``refresh_cooldown`` seconds.
@@ -110,6 +159,7 @@ class ProofVerifier:
         self,
         issuer_url: str,
         *,
+        audience: str | Iterable[str],
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         cache_ttl: float = 300.0,
@@ -119,6 +169,7 @@ class ProofVerifier:
         keys: PublicKeyCache | None = None,
     ) -> None:
         self.issuer_url = issuer_url.rstrip("/")
+        self.audience = _audience(audience)
         self.keys = keys or PublicKeyCache(
             self.issuer_url,
             ttl=cache_ttl,
@@ -130,13 +181,13 @@ class ProofVerifier:
         self.clock = clock
 
     def __repr__(self) -> str:
-        return f"ProofVerifier({self.issuer_url!r})"
+        return f"ProofVerifier({self.issuer_url!r}, audience={sorted(self.audience)!r})"
 
     def verify(
         self,
         token: str,
         *,
-        action_type: str | None = None,
+        action_type: str,
         action_hash: str | None = None,
         action: Mapping[str, Any] | None = None,
         agent_id: str | None = None,
@@ -145,11 +196,13 @@ class ProofVerifier:
     ) -> VerifiedProof:
         """The verified proof, or :class:`~openleash.verify.ProofRejected` saying why not.
 
-        ``action`` is the action the agent presents with the proof: its hash must be the
-        proof's. ``request`` binds the proof to an HTTP request: the action's
+        ``action_type`` is the action type the proof must be for (required: ``ValueError``
+        when it names none). ``action`` is the action the agent presents with the proof: its
+        hash must be the proof's. ``request`` binds the proof to an HTTP request: the action's
         ``payload.request_sha256`` must be that request's digest (``action`` is then
         required). With ``consume=False`` the proof is checked but not marked used.
         """
+        action_type = expected_action_type(action_type)
         with _issuer_keys():
             keys = self.keys.keys(want_kid=unverified_kid(token))
         now = self.clock()
@@ -162,7 +215,7 @@ class ProofVerifier:
         self,
         token: str,
         *,
-        action_type: str | None = None,
+        action_type: str,
         action_hash: str | None = None,
         action: Mapping[str, Any] | None = None,
         agent_id: str | None = None,
@@ -171,6 +224,7 @@ class ProofVerifier:
     ) -> VerifiedProof:
         """As :meth:`verify`, without blocking the event loop on the key fetch or the
         replay cache."""
+        action_type = expected_action_type(action_type)
         with _issuer_keys():
             keys = await self.keys.akeys(want_kid=unverified_kid(token))
         now = self.clock()
@@ -184,7 +238,7 @@ class ProofVerifier:
         token: str,
         keys: KeyList,
         now: datetime,
-        action_type: str | None,
+        action_type: str,
         action_hash: str | None,
         action: Mapping[str, Any] | None,
         agent_id: str | None,
@@ -196,11 +250,7 @@ class ProofVerifier:
             raise ProofRejected(INVALID_PROOF, exc.reason) from None
         if not isinstance(claims.get("decision_id"), str):
             raise ProofRejected(INVALID_PROOF, "the proof names no decision")
-        if action_type is not None and claims.get("action_type") != action_type:
-            raise ProofRejected(
-                PROOF_ACTION_MISMATCH,
-                f"the proof is for {claims.get('action_type')!r}, not {action_type!r}",
-            )
+        self.check_scope(claims, action_type)
         if action_hash is not None and claims.get("action_hash") != action_hash:
             raise ProofRejected(PROOF_ACTION_MISMATCH, "the proof is for another action")
         if agent_id is not None and claims.get("agent_id") != agent_id:
@@ -209,6 +259,27 @@ class ProofVerifier:
         if request is not None:
             _check_binding(presented, request)
         return VerifiedProof(token, claims, presented)
+
+    def check_scope(self, claims: Mapping[str, Any], action_type: str) -> None:
+        """Refuse a proof for another action type, or for another counterparty than this
+        service (its ``audience``)."""
+        if claims.get("action_type") != action_type:
+            raise ProofRejected(
+                PROOF_ACTION_MISMATCH,
+                f"the proof is for {claims.get('action_type')!r}, not {action_type!r}",
+            )
+        named = claims.get(COUNTERPARTY_CLAIM)
+        if not isinstance(named, str) or not named:
+            raise ProofRejected(
+                PROOF_COUNTERPARTY_MISMATCH,
+                "the proof names no counterparty: the agent's action must name this service "
+                "(payload.merchant_domain, payload.domain or relying_party.domain)",
+            )
+        if named.lower() not in self.audience:
+            raise ProofRejected(
+                PROOF_COUNTERPARTY_MISMATCH,
+                f"the proof is for counterparty {named!r}, not this service",
+            )
 
     def _consume(self, proof: VerifiedProof, now: datetime) -> None:
         expires_at = parse_iso(str(proof.claims["exp"]))

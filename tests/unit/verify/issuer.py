@@ -11,10 +11,13 @@ import httpx
 from openleash.client import compute_action_hash, new_action
 from openleash.crypto import issue_approval_token, issue_proof, issue_session_token, new_server_key
 from openleash.domain.models import ServerKey
+from openleash.policy.trust import counterparty_of
 from openleash.verify import InMemoryReplayCache, ProofVerifier, ReplayCache
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 OWNER_ID = "11111111-2222-3333-4444-555555555555"
+#: The service the test proofs are for, unless a test says otherwise.
+SHOP = "shop.example"
 
 
 def active(key: ServerKey) -> ServerKey:
@@ -44,10 +47,17 @@ class Issuer:
         keys = [{**k.public_view(), "revoked_at": self.revoked.get(k.kid)} for k in self.keys]
         return httpx.Response(200, json={"keys": keys})
 
-    def verifier(self, replay_cache: ReplayCache | None = None, **options: Any) -> ProofVerifier:
+    def verifier(
+        self,
+        replay_cache: ReplayCache | None = None,
+        *,
+        audience: str | list[str] = SHOP,
+        **options: Any,
+    ) -> ProofVerifier:
         transport = httpx.MockTransport(self.handler)
         return ProofVerifier(
             "http://issuer.test",
+            audience=audience,
             http_client=httpx.Client(transport=transport),
             async_http_client=httpx.AsyncClient(transport=transport),
             replay_cache=replay_cache or InMemoryReplayCache(),
@@ -55,8 +65,14 @@ class Issuer:
             **options,
         )
 
-    def action(self, action_type: str = "purchase", **payload: Any) -> dict[str, Any]:
-        return new_action("agent-1", OWNER_ID, action_type, payload, requested_at=NOW)
+    def action(
+        self, action_type: str = "purchase", *, counterparty: str | None = SHOP, **payload: Any
+    ) -> dict[str, Any]:
+        """An action dealing with ``counterparty`` (its ``relying_party.domain``)."""
+        relying_party = {"domain": counterparty} if counterparty is not None else None
+        return new_action(
+            "agent-1", OWNER_ID, action_type, payload, requested_at=NOW, relying_party=relying_party
+        )
 
     def proof(
         self,
@@ -66,8 +82,14 @@ class Issuer:
         decision_id: str = "d-1",
         ttl: int = 120,
         agent_id: str = "agent-1",
+        extra: dict[str, Any] | None = None,
     ) -> str:
+        """A proof of ``action`` with the claims the server writes: its counterparty included
+        (``extra`` replaces the extension claims)."""
         act = action or self.action()
+        if extra is None:
+            named = counterparty_of(act)
+            extra = {"counterparty": named} if named is not None else {}
         token, _ = issue_proof(
             key or self.key,
             now=NOW,
@@ -79,6 +101,7 @@ class Issuer:
             action_type=act["action_type"],
             action_hash=compute_action_hash(act),
             matched_rule_id="r1",
+            extra=extra,
         )
         return token
 

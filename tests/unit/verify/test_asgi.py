@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openleash.client import bind_request, proof_headers
 from openleash.verify import (
@@ -70,14 +70,14 @@ def test_a_proof_bound_to_another_request_is_refused(
     method: str, path: str, body: bytes, code: str
 ) -> None:
     issuer = Issuer()
-    app = ProofMiddleware(echo, issuer.verifier())
+    app = ProofMiddleware(echo, issuer.verifier(), action_type="purchase")
     response = call(app, method, path, body, signed(issuer, "POST", "/orders", BODY))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == code
 
 
 def test_no_proof_is_401_with_the_envelope() -> None:
-    app = ProofMiddleware(echo, Issuer().verifier())
+    app = ProofMiddleware(echo, Issuer().verifier(), action_type="purchase")
     response = call(app, "POST", "/orders", BODY, {})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "PROOF_REQUIRED"
@@ -86,7 +86,7 @@ def test_no_proof_is_401_with_the_envelope() -> None:
 
 def test_a_replayed_proof_is_refused() -> None:
     issuer = Issuer()
-    app = ProofMiddleware(echo, issuer.verifier())
+    app = ProofMiddleware(echo, issuer.verifier(), action_type="purchase")
     headers = signed(issuer, "POST", "/orders", BODY)
     assert call(app, "POST", "/orders", BODY, headers).status_code == 200
     again = call(app, "POST", "/orders", BODY, headers)
@@ -108,6 +108,7 @@ def test_unprotected_paths_pass_and_big_bodies_are_refused() -> None:
     app = ProofMiddleware(
         echo,
         issuer.verifier(),
+        action_type="purchase",
         protect=lambda scope: scope["path"].startswith("/orders"),
         max_body=10,
     )
@@ -118,7 +119,7 @@ def test_unprotected_paths_pass_and_big_bodies_are_refused() -> None:
 
 def test_without_binding_only_the_proof_is_checked() -> None:
     issuer = Issuer()
-    app = ProofMiddleware(echo, issuer.verifier(), bind=False)
+    app = ProofMiddleware(echo, issuer.verifier(), action_type="purchase", bind=False)
     response = call(app, "POST", "/x", b"anything", proof_headers(issuer.proof()))
     assert response.status_code == 200
 
@@ -151,7 +152,7 @@ def shop(verifier: ProofVerifier, *, middleware: bool = False) -> FastAPI:
         return {"decision": request.state.openleash_proof.decision_id}
 
     if middleware:
-        app.add_middleware(ProofMiddleware, verifier=verifier)
+        app.add_middleware(ProofMiddleware, verifier=verifier, action_type="purchase")
     return app
 
 
@@ -198,8 +199,78 @@ def test_require_proof_without_install_is_a_programming_error() -> None:
     app = FastAPI()
 
     @app.get("/x")
-    async def x(proof: Annotated[VerifiedProof, Depends(require_proof())]) -> None:
+    async def x(proof: Annotated[VerifiedProof, Depends(require_proof("purchase"))]) -> None:
         pass
 
     with pytest.raises(RuntimeError, match="install"):
         call(app, "GET", "/x", b"", {})
+
+
+# -- what a proof authorizes: its action type and its counterparty --------------------------
+
+
+def test_a_middleware_expecting_one_action_type_refuses_a_proof_for_another() -> None:
+    issuer = Issuer()
+    app = ProofMiddleware(echo, issuer.verifier(), action_type="refund")
+    action = bind_request(issuer.action("purchase", amount_minor=9), "POST", "/refunds", BODY)
+    response = call(app, "POST", "/refunds", BODY, proof_headers(issuer.proof(action), action))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "PROOF_ACTION_MISMATCH"
+
+
+def test_an_action_type_chosen_per_request_fails_closed_when_there_is_none() -> None:
+    issuer = Issuer()
+    types = {"/orders": "purchase"}
+    app = ProofMiddleware(echo, issuer.verifier(), action_type=lambda s: types.get(s["path"]))
+    ok = call(app, "POST", "/orders", BODY, signed(issuer, "POST", "/orders", BODY))
+    assert ok.status_code == 200, ok.text
+    other = signed(issuer, "POST", "/other", BODY, decision_id="d-2")
+    refused = call(app, "POST", "/other", BODY, other)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "PROOF_ACTION_MISMATCH"
+
+
+@pytest.mark.parametrize("missing", [None, ""])
+def test_the_middleware_and_the_dependency_need_an_action_type(missing: object) -> None:
+    verifier = Issuer().verifier()
+    with pytest.raises(TypeError):
+        ProofMiddleware(echo, verifier)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="action_type"):
+        ProofMiddleware(echo, verifier, action_type=missing)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        require_proof()  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="action_type"):
+        require_proof(missing)  # type: ignore[arg-type]
+    app = FastAPI()
+    app.add_middleware(ProofMiddleware, verifier=verifier, action_type=missing)
+    with pytest.raises(ValueError, match="action_type"):
+        app.build_middleware_stack()
+
+
+def counterparty_request(issuer: Issuer, counterparty: str) -> dict[str, str]:
+    action = issuer.action(counterparty=counterparty, amount_minor=900)
+    action = bind_request(action, "POST", "/orders", BODY)
+    return proof_headers(issuer.proof(action), action)
+
+
+@pytest.mark.parametrize("middleware", [True, False])
+def test_a_proof_for_another_counterparty_is_refused_by_the_shop(middleware: bool) -> None:
+    issuer = Issuer()
+    app: ASGIApp = shop(issuer.verifier(audience="shop.example"), middleware=middleware)
+    response = call(app, "POST", "/orders", BODY, counterparty_request(issuer, "bank.example"))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "PROOF_COUNTERPARTY_MISMATCH"
+    accepted = call(app, "POST", "/orders", BODY, counterparty_request(issuer, "shop.example"))
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_the_dependency_checks_the_counterparty_behind_another_verifiers_middleware() -> None:
+    issuer = Issuer()
+    app = shop(issuer.verifier(audience="bank.example"))
+    app.add_middleware(
+        ProofMiddleware, verifier=issuer.verifier(audience="bank.example"), action_type="purchase"
+    )
+    install(app, issuer.verifier(audience="shop.example"))
+    response = call(app, "POST", "/orders", BODY, counterparty_request(issuer, "bank.example"))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "PROOF_COUNTERPARTY_MISMATCH"
