@@ -42,6 +42,8 @@ audit:
   redact: []                 # action fields kept out of the audit log, e.g. "$.payload.card_number"
 authzen:
   pep_tokens: []             # bearer tokens of AuthZEN enforcement points (/access/v1/evaluation)
+limits:
+  anonymous_per_minute: 120  # unauthenticated requests (and failed sign-ins) per client address
 """
 
 
@@ -69,6 +71,8 @@ class Settings:
     audit_redact: tuple[str, ...] = ()
     #: Bearer tokens that let an AuthZEN PEP ask for decisions on behalf of any active agent.
     authzen_pep_tokens: tuple[str, ...] = field(default=(), repr=False)
+    #: Requests per minute (and burst) one client address may make without authenticating.
+    anonymous_per_minute: int = 120
 
     @property
     def database(self) -> str:
@@ -143,20 +147,33 @@ def _pep_tokens(authzen: dict[str, Any], default: tuple[str, ...]) -> tuple[str,
     return tuple(tokens)
 
 
+def _check_replay_window(settings: Settings) -> None:
+    # A request is accepted while its timestamp is within the skew either side of now, so its
+    # nonce must be remembered at least that whole window; otherwise a replay sent after the
+    # nonce is forgotten but before the timestamp is too old would be accepted.
+    if settings.nonce_ttl_seconds < 2 * settings.clock_skew_seconds:
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            "config.yaml: `security.nonce_ttl_seconds` must be at least twice "
+            f"`security.clock_skew_seconds` ({settings.nonce_ttl_seconds} < "
+            f"2 x {settings.clock_skew_seconds}); raise the nonce TTL or lower the skew",
+        )
+
+
 def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
     server, admin = _section(data, "server"), _section(data, "admin")
     security, tokens = _section(data, "security"), _section(data, "tokens")
     approval, sessions = _section(data, "approval"), _section(data, "sessions")
     store, audit = _section(data, "store"), _section(data, "audit")
     webhooks = _section(data, "webhooks")
-    authzen = _section(data, "authzen")
+    authzen, limits = _section(data, "authzen"), _section(data, "limits")
     host, port = _bind(server.get("bind_address", f"{base.host}:{base.port}"))
     mode = admin.get("mode", base.admin_mode)
     if mode not in ADMIN_MODES:
         raise OpenLeashError(
             "VALIDATION_ERROR", f"config.yaml: `admin.mode` must be one of {', '.join(ADMIN_MODES)}"
         )
-    return replace(
+    settings = replace(
         base,
         host=host,
         port=port,
@@ -182,7 +199,12 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
         store_url=str(store.get("url") or ""),
         audit_redact=_redactions(audit, base.audit_redact),
         authzen_pep_tokens=_pep_tokens(authzen, base.authzen_pep_tokens),
+        anonymous_per_minute=_int(
+            limits, "anonymous_per_minute", "limits", base.anonymous_per_minute
+        ),
     )
+    _check_replay_window(settings)
+    return settings
 
 
 def load_settings(

@@ -444,24 +444,24 @@ def test_owner_revokes_an_agent(api: Api) -> None:
     assert refused.status_code == 401
 
 
-def test_guessing_the_second_factor_with_a_session_locks_the_account(api: Api) -> None:
+def test_guessing_the_second_factor_with_a_session_locks_second_factors(api: Api) -> None:
     owner = owner_session(api)
     owner.enable_totp()
     action, decision = _held(api)
     request_id = _file_request(api, decision, action).json()["approval_request_id"]
     path = f"/v1/owner/approval-requests/{request_id}/deny"
     codes = []
-    for guess in range(api.services.options.login_free_attempts):
+    for guess in range(api.services.options.factor_free_attempts):
         codes.append(owner.post(path, {"totp_code": f"{guess:06d}"}).json()["error"]["code"])
-    assert codes == ["TOTP_REQUIRED"] * api.services.options.login_free_attempts
+    assert codes == ["TOTP_REQUIRED"] * api.services.options.factor_free_attempts
     locked = owner.post(path, {"totp_code": owner.code(advance=False)})
     assert locked.status_code == 429
-    assert locked.json()["error"]["code"] == "LOGIN_LOCKED"
+    assert locked.json()["error"]["code"] == "SECOND_FACTOR_LOCKED"
     api.clock.advance(api.services.options.login_lock_base_seconds + 1)
     assert owner.post(path, {"totp_code": owner.code()}).json()["status"] == "DENIED"
 
 
-def test_guessing_the_passphrase_through_approve_locks_the_account(api: Api) -> None:
+def test_guessing_the_passphrase_through_approve_locks_second_factors(api: Api) -> None:
     owner = owner_session(api)
     owner.enable_totp()
     action = api.agent.action(document="deed")
@@ -469,11 +469,11 @@ def test_guessing_the_passphrase_through_approve_locks_the_account(api: Api) -> 
     decision = _authorize(api, action).json()
     request_id = _file_request(api, decision, action).json()["approval_request_id"]
     path = f"/v1/owner/approval-requests/{request_id}/approve"
-    for _ in range(api.services.options.login_free_attempts):
+    for _ in range(api.services.options.factor_free_attempts):
         wrong = owner.post(path, {"totp_code": owner.code(), "passphrase": "a wrong passphrase"})
         assert wrong.json()["error"]["code"] == "INVALID_CREDENTIALS"
     locked = owner.post(path, {"totp_code": owner.code(advance=False), "passphrase": PASSPHRASE})
-    assert locked.json()["error"]["code"] == "LOGIN_LOCKED"
+    assert locked.json()["error"]["code"] == "SECOND_FACTOR_LOCKED"
 
 
 def test_an_approval_that_also_asks_for_assurance_needs_the_second_factor(api: Api) -> None:

@@ -78,3 +78,18 @@ def test_database_password_is_not_in_the_repr(tmp_path: Path) -> None:
     assert from_file.store_url.endswith("@db.internal/openleash")
     assert "db-secret" not in repr(from_file)
     assert "env-secret" not in repr(from_env)
+
+
+def test_a_nonce_ttl_shorter_than_the_replay_window_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("security: { nonce_ttl_seconds: 200, clock_skew_seconds: 120 }\n")
+    with pytest.raises(OpenLeashError) as caught:
+        load_settings(config, tmp_path, env={})
+    assert "nonce_ttl_seconds" in caught.value.message
+    assert "twice" in caught.value.message
+
+
+def test_limits_anonymous_per_minute_is_read(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("limits: { anonymous_per_minute: 7 }\n")
+    assert load_settings(config, tmp_path, env={}).anonymous_per_minute == 7

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
+from openleash.api.throttle import client_address, counting_failures, throttles
 from openleash.service import agents, approvals, drafts, usage
 from openleash.service.agent_auth import AgentCall, authenticate
 from openleash.service.authorize import authorize as decide
@@ -19,7 +20,8 @@ router = APIRouter(tags=["agent"])
 async def _verified(request: Request, body: bytes | None) -> tuple[AgentCall, Snapshot]:
     s = services(request)
     snap = await s.runtime.snapshot()
-    call = authenticate(signed_request(request, body), snap, s.options, s.options.clock())
+    with counting_failures(throttles(request).failures, client_address(request.scope)):
+        call = authenticate(signed_request(request, body), snap, s.options, s.options.clock())
     return call, snap
 
 

@@ -38,7 +38,11 @@ _HTTP_CODES = {
 
 async def _on_openleash_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OpenLeashError)  # noqa: S101 - registered for this type only
-    return error_response(exc)
+    response = error_response(exc)
+    wait = (exc.details or {}).get("retry_after_seconds")
+    if exc.status == 429 and isinstance(wait, int):
+        response.headers["Retry-After"] = str(wait)  # RATE_LIMITED, LOGIN_LOCKED, ...
+    return response
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:

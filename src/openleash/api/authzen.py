@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_response, parse_object, read_body, signed_request
+from openleash.api.throttle import client_address, counting_failures, throttles
 from openleash.domain.errors import OpenLeashError
 from openleash.service import authzen
 from openleash.service.agent_auth import authenticate
@@ -47,7 +48,9 @@ async def _answer(request: Request, evaluator: Evaluator) -> Response:
     raw = await read_body(request)
     s = services(request)
     snap = await s.runtime.snapshot()
-    caller = _caller(request, raw, snap)
+    # Signed or with a PEP token: a caller failing either is anonymous, and slowed down.
+    with counting_failures(throttles(request).failures, client_address(request.scope)):
+        caller = _caller(request, raw, snap)
     result = await evaluator(s.runtime, snap, caller, parse_object(raw), s.options)
     response = json_response(result)
     request_id = request.headers.get("x-request-id")

@@ -17,6 +17,7 @@ import orjson
 
 from openleash.api.http import MAX_BODY, parse_object
 from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
+from openleash.api.throttle import client_address, counting_failures, throttles_of
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.service.agent_auth import SignedRequest, authenticate
@@ -46,12 +47,16 @@ class AuthorizeFastPath:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        headers = list(_JSON_HEADERS)
         try:
             status, body = 200, await self._authorize(scope, receive)
             DECISIONS.labels(body["result"], "approval" in body).inc()
         except OpenLeashError as error:
             status, body = error.status, error.to_wire()
             REFUSALS.labels(error.code).inc()
+            wait = (error.details or {}).get("retry_after_seconds")
+            if status == 429 and isinstance(wait, int):
+                headers.append((b"retry-after", str(wait).encode()))
             if error.code == "STORE_UNAVAILABLE":
                 STORE_ERRORS.inc()
         except Exception:
@@ -60,7 +65,7 @@ class AuthorizeFastPath:
             body = {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}
             STORE_ERRORS.inc()
         payload = orjson.dumps(body)
-        headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+        headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         LATENCY.observe(time.perf_counter() - started)
@@ -78,7 +83,10 @@ class AuthorizeFastPath:
             body=raw or None,
         )
         snap = await s.runtime.snapshot()
-        call = authenticate(request, snap, s.options, s.options.clock())
+        # The wrapped app is the FastAPI one; its state holds the tables its routes use too.
+        limits = throttles_of(getattr(self.app, "state"), s.settings, s.options)  # noqa: B009
+        with counting_failures(limits.failures, client_address(scope)):
+            call = authenticate(request, snap, s.options, s.options.clock())
         return await authorize(s.runtime, snap, call, parse_object(raw), s.options)
 
 

@@ -35,6 +35,11 @@ REFUSALS = Counter(
 STORE_ERRORS = Counter(
     "openleash_store_errors", "Requests that failed because the store failed or was unreachable."
 )
+PROOF_CHECKS = Counter(
+    "openleash_proof_verifications",
+    "Calls of /v1/verify-proof, by verdict (counted here, not audited: anyone may call it).",
+    ["valid"],
+)
 LATENCY = Histogram(
     "openleash_authorize_seconds",
     "Time to answer POST /v1/authorize, from its first byte read to the response.",

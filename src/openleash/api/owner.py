@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body
+from openleash.api.throttle import anonymous, login_client
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.service import (
@@ -123,19 +124,30 @@ def clear_session_cookies(response: Response) -> None:
 # -- sign-in ------------------------------------------------------------------------------------
 
 
-@router.post("/v1/owner/setup", summary="Set (or reset) the passphrase with a setup invite")
+@router.post(
+    "/v1/owner/setup",
+    dependencies=[Depends(anonymous)],
+    summary="Set (or reset) the passphrase with a setup invite",
+)
 async def setup(request: Request) -> Response:
     s = services(request)
     body = await optional_body(request)
     return json_response(await owner_auth.setup_owner(s.store, body, s.options))
 
 
-@router.post("/v1/owner/login", summary="Log in; returns a session token and sets the cookie")
+@router.post(
+    "/v1/owner/login",
+    dependencies=[Depends(anonymous)],
+    summary="Log in; returns a session token and sets the cookie",
+)
 async def login(request: Request) -> Response:
     s = services(request)
     body = await optional_body(request)
     snap = await s.runtime.snapshot()
-    done = await owner_auth.login(s.store, snap.keyring, body, s.options)
+    address, locks = login_client(request)
+    done = await owner_auth.login(
+        s.store, snap.keyring, body, s.options, address=address, locks=locks
+    )
     response = json_response({**done.body, "csrf_token": done.csrf_token})
     set_session_cookies(request, response, done, s.options.session_ttl_seconds)
     return response

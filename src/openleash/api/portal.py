@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,6 +39,7 @@ from openleash.api.portal_http import (
     set_login_csrf,
     static_response,
 )
+from openleash.api.throttle import anonymous, login_client
 from openleash.domain.errors import OpenLeashError
 from openleash.service import approvals, owner_auth
 from openleash.service.owner_auth import OwnerCall
@@ -94,7 +95,7 @@ def _login_form(
     return response
 
 
-@router.post(LOGIN_PATH)
+@router.post(LOGIN_PATH, dependencies=[Depends(anonymous)])
 async def login(request: Request) -> Response:
     form = await read_form(request)
     try:
@@ -109,8 +110,11 @@ async def login(request: Request) -> Response:
         "totp_code": form.get("totp_code", "").strip(),
     }
     snap = await s.runtime.snapshot()
+    address, locks = login_client(request)
     try:
-        done = await owner_auth.login(s.store, snap.keyring, body, s.options)
+        done = await owner_auth.login(
+            s.store, snap.keyring, body, s.options, address=address, locks=locks
+        )
     except OpenLeashError as exc:
         return _login_form(
             request,
@@ -157,7 +161,7 @@ async def setup_page(request: Request) -> Response:
     return _setup_form(request, query.get("invite_id", ""), query.get("invite_token", ""))
 
 
-@router.post(SETUP_PATH)
+@router.post(SETUP_PATH, dependencies=[Depends(anonymous)])
 async def setup(request: Request) -> Response:
     form = await read_form(request)
     invite_id, invite_token = form.get("invite_id", ""), form.get("invite_token", "")

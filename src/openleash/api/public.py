@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response
+from openleash.api.metrics import PROOF_CHECKS
+from openleash.api.throttle import anonymous
 from openleash.policy import policy_schema_document
 from openleash.service import public as use
 from openleash.service import registration
 
 router = APIRouter(tags=["public"])
+#: Routes anyone may call that do work or write rows: each spends the caller's address budget.
+LIMITED = [Depends(anonymous)]
 
 
 @router.get("/v1/health", summary="Liveness, readiness (the store answers) and version")
@@ -30,14 +34,24 @@ async def public_keys(request: Request) -> Response:
     return json_response(await use.public_keys(services(request).runtime))
 
 
-@router.post("/v1/verify-proof", summary="Verify a proof token (always 200 with a verdict)")
+@router.post(
+    "/v1/verify-proof",
+    dependencies=LIMITED,
+    summary="Verify a proof token (always 200 with a verdict)",
+)
 async def verify_proof(request: Request) -> Response:
     _, body = await json_body(request)
     s = services(request)
-    return json_response(await use.verify_proof(s.runtime, body, s.options))
+    verdict = await use.verify_proof(s.runtime, body, s.options)
+    PROOF_CHECKS.labels(str(verdict["valid"]).lower()).inc()
+    return json_response(verdict)
 
 
-@router.post("/v1/playground/run", summary="Evaluate an action against a policy, no side effects")
+@router.post(
+    "/v1/playground/run",
+    dependencies=LIMITED,
+    summary="Evaluate an action against a policy, no side effects",
+)
 async def playground_run(request: Request) -> Response:
     _, body = await json_body(request)
     return json_response(use.playground_run(body, services(request).options))
@@ -48,14 +62,18 @@ async def policy_schema() -> Response:
     return json_response(policy_schema_document())
 
 
-@router.post("/v1/agents/registration-challenge", summary="Start enrolment by challenge")
+@router.post(
+    "/v1/agents/registration-challenge",
+    dependencies=LIMITED,
+    summary="Start enrolment by challenge",
+)
 async def registration_challenge(request: Request) -> Response:
     _, body = await json_body(request)
     s = services(request)
     return json_response(await registration.issue_challenge(s.store, body, s.options))
 
 
-@router.post("/v1/agents/register", summary="Finish enrolment by challenge")
+@router.post("/v1/agents/register", dependencies=LIMITED, summary="Finish enrolment by challenge")
 async def register(request: Request) -> Response:
     _, body = await json_body(request)
     s = services(request)
@@ -72,7 +90,9 @@ async def invite_instructions(request: Request) -> Response:
     )
 
 
-@router.post("/v1/agents/register-with-invite", summary="Enrol an agent with an invite")
+@router.post(
+    "/v1/agents/register-with-invite", dependencies=LIMITED, summary="Enrol an agent with an invite"
+)
 async def register_with_invite(request: Request) -> Response:
     _, body = await json_body(request)
     for key in ("invite_id", "invite_token"):

@@ -26,6 +26,7 @@ STATUS: dict[str, int] = {
     "METHOD_NOT_ALLOWED": 405,
     # agent authentication
     "MISSING_HEADERS": 401,
+    "HEADER_TOO_LONG": 400,
     "TIMESTAMP_SKEW": 401,
     "NONCE_REPLAY": 401,
     "BODY_HASH_MISMATCH": 401,
@@ -61,6 +62,7 @@ STATUS: dict[str, int] = {
     "INVALID_CREDENTIALS": 401,
     "SETUP_REQUIRED": 401,
     "LOGIN_LOCKED": 429,
+    "SECOND_FACTOR_LOCKED": 429,
     "CSRF_FAILED": 403,
     "FORBIDDEN": 403,
     "TOTP_SETUP_REQUIRED": 403,
@@ -81,6 +83,8 @@ STATUS: dict[str, int] = {
     "INVALID_APPROVAL_STATUS": 400,
     "APPROVAL_TOKEN_CONSUMED": 400,
     "ACTION_HASH_MISMATCH": 400,
+    # abuse: too many requests from one client address
+    "RATE_LIMITED": 429,
     # server side
     "STORE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,

@@ -247,6 +247,10 @@ class OwnerCredentials:
     totp_last_counter: int | None = None
     failed_logins: int = 0
     locked_until_ms: int = 0
+    #: Wrong second factors (or passphrases) given inside signed-in sessions, counted apart
+    #: from failed logins so that strangers failing to log in never block a signed-in owner.
+    factor_failures: int = 0
+    factor_locked_until_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Signed agent requests (inv §1.1, with the fixes of PROTOCOL §3.1-3.3).
 
-Order of checks: headers, timestamp (an unparseable one is a skew error), body hash, agent,
-signature. The nonce is recorded only after all of these pass, inside the same transaction as
-whatever the request then does (see :func:`record_nonce`).
+Order of checks: headers (present, and no longer than :data:`MAX_HEADER_LENGTH`), timestamp
+(an unparseable one is a skew error), body hash, agent, signature. The nonce is recorded only
+after all of these pass, inside the same transaction as whatever the request then does (see
+:func:`record_nonce`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ from openleash.service.runtime import Snapshot
 from openleash.service.timefmt import epoch_ms, parse_timestamp
 
 SIGNING_HEADERS = ("x-agent-id", "x-timestamp", "x-nonce", "x-body-sha256", "x-signature")
+#: The longest value accepted for each signing header, checked before anything else: the nonce
+#: is stored and the agent ID looked up, so neither may be as long as a caller likes. Generous
+#: for what the SDKs send (a UUID nonce, an ISO 8601 timestamp, hex SHA-256, base64 Ed25519).
+MAX_HEADER_LENGTH = {
+    "x-agent-id": 256,
+    "x-timestamp": 64,
+    "x-nonce": 128,
+    "x-body-sha256": 128,
+    "x-signature": 256,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,7 @@ def authenticate(
     values = [request.headers.get(name, "") for name in SIGNING_HEADERS]
     if not all(values):
         raise OpenLeashError("MISSING_HEADERS", "Missing required signing headers")
+    _check_lengths(values)
     agent_id, timestamp, nonce, body_sha256, signature = values
     _check_timestamp(timestamp, now, options.clock_skew_seconds)
     _check_body(request, body_sha256)
@@ -62,6 +74,17 @@ def authenticate(
         raise OpenLeashError("AGENT_INACTIVE", f'Agent "{agent_id}" is not active')
     _check_signature(request, agent, timestamp, nonce, body_sha256, signature)
     return AgentCall(agent=agent, nonce=nonce, now=now)
+
+
+def _check_lengths(values: list[str]) -> None:
+    for name, value in zip(SIGNING_HEADERS, values, strict=True):
+        most = MAX_HEADER_LENGTH[name]
+        if len(value) > most:
+            raise OpenLeashError(
+                "HEADER_TOO_LONG",
+                f"{name} is longer than {most} characters",
+                {"header": name, "max_length": most},
+            )
 
 
 def _check_timestamp(timestamp: str, now: datetime, skew_seconds: int) -> None:

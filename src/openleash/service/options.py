@@ -31,8 +31,15 @@ class Options:
     session_ttl_seconds: int = 28800
     #: Owners must have TOTP before they may approve, deny or revoke (``security.require_totp``).
     require_totp: bool = False
-    #: Failed logins in a row before the account is locked for a while (doubling each time).
+    #: Failed logins in a row from one client address before that address waits a while
+    #: (doubling each time; per worker process).
     login_free_attempts: int = 5
+    #: Failed logins of one account, from any address, before the account locks (doubling);
+    #: a locked account still lets in a login with the passphrase and a second factor.
+    login_account_free_attempts: int = 20
+    #: Wrong second factors (or passphrases) inside signed-in sessions before second-factor
+    #: checks of the account wait a while (doubling); apart from the login count.
+    factor_free_attempts: int = 5
     login_lock_base_seconds: int = 30
     login_lock_max_seconds: int = 900
     #: Deliver webhooks to loopback, private and link-local addresses (``webhooks.allow_private``).

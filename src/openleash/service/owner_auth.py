@@ -2,10 +2,19 @@
 
 Passphrases are hashed with argon2id, off the event loop and never inside a store transaction
 (hashing takes tens of milliseconds; transactions hold the write lock). TOTP codes are accepted
-once (the store keeps the last accepted time step); backup codes once each. Login failures are
-counted per owner, in the store, so every worker process sees them: after
-``options.login_free_attempts`` failures in a row the account locks for a time that doubles with
-each further failure. No function here returns a secret the owner already has.
+once (the store keeps the last accepted time step); backup codes once each. No function here
+returns a secret the owner already has.
+
+Guessing is bounded three ways, none of which a stranger can turn against a signed-in owner:
+
+- per client address (in the worker's memory, :class:`~openleash.service.lockout.FailureLocks`):
+  after ``login_free_attempts`` failed logins the address waits, doubling with each failure;
+- per account (in the store, seen by every worker): after ``login_account_free_attempts``
+  failures from anywhere the account locks the same way. While it is locked only a login that
+  gives the passphrase *and* a fresh TOTP or backup code is still tried (and is let in), so a
+  guesser with many addresses cannot keep an owner with TOTP out; without TOTP the lock holds;
+- per account for second factors given inside a session (approve, deny, re-enrol, ...): counted
+  apart (``factor_failures``), never blocked by the login lock.
 """
 
 from __future__ import annotations
@@ -29,8 +38,9 @@ from openleash.crypto import (
 from openleash.crypto import passphrase as passphrases
 from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.domain.ids import new_id
-from openleash.domain.models import Owner, OwnerCredentials, OwnerSession
+from openleash.domain.models import Invite, Owner, OwnerCredentials, OwnerSession
 from openleash.service.audit import record
+from openleash.service.lockout import FailureLocks, locked_error
 from openleash.service.options import Options
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import epoch_ms, iso
@@ -100,23 +110,21 @@ async def _verify(stored: str | None, passphrase: str) -> bool:
 
 
 async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, Any]:
-    """Redeem a setup invite by setting (or resetting) the passphrase; open sessions end."""
+    """Redeem a setup invite by setting (or resetting) the passphrase; open sessions end.
+
+    The invite is checked before the passphrase is hashed: hashing costs tens of milliseconds
+    and tens of MiB, which a caller without a valid invite must not be able to spend."""
     invite_id = _required(body, "invite_id")
     invite_token = _required(body, "invite_token")
     passphrase = _required(body, "passphrase")
     passphrases.check_passphrase_policy(passphrase)
-    hashed = await _hash(passphrase)
     now = options.clock()
+    async with store.read() as tx:
+        _check_setup_invite(await tx.get_invite(invite_id), invite_token, now)
+    hashed = await _hash(passphrase)
     async with store.transaction() as tx:
-        invite = await tx.get_invite(invite_id)
-        if invite is None or invite.kind != "setup":
-            raise OpenLeashError("INVITE_NOT_FOUND", "Invite not found")
-        if invite.used_at is not None:
-            raise OpenLeashError("INVITE_USED", "Invite has already been used")
-        if invite.expires_at <= iso(now):
-            raise OpenLeashError("INVITE_EXPIRED", "Invite has expired")
-        if not secret_matches(invite_token, invite.token_hash, invite.token_salt):
-            raise OpenLeashError("INVALID_INVITE_TOKEN", "Invalid invite token")
+        # Again, in the transaction: the invite may have been used meanwhile.
+        invite = _check_setup_invite(await tx.get_invite(invite_id), invite_token, now)
         if not await tx.use_invite(invite_id, iso(now)):
             raise OpenLeashError("INVITE_USED", "Invite has already been used")
         owner_id = invite.owner_id
@@ -127,6 +135,8 @@ async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, An
                 passphrase_hash=hashed,
                 failed_logins=0,
                 locked_until_ms=0,
+                factor_failures=0,
+                factor_locked_until_ms=0,
                 updated_at=iso(now),
             )
         )
@@ -135,6 +145,18 @@ async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, An
             tx, now, "USER_SETUP_COMPLETED", owner_id, owner_id=owner_id, invite_id=invite_id
         )
     return {"status": "setup_complete", "user_principal_id": owner_id}
+
+
+def _check_setup_invite(invite: Invite | None, token: str, now: datetime) -> Invite:
+    if invite is None or invite.kind != "setup":
+        raise OpenLeashError("INVITE_NOT_FOUND", "Invite not found")
+    if invite.used_at is not None:
+        raise OpenLeashError("INVITE_USED", "Invite has already been used")
+    if invite.expires_at <= iso(now):
+        raise OpenLeashError("INVITE_EXPIRED", "Invite has expired")
+    if not secret_matches(token, invite.token_hash, invite.token_salt):
+        raise OpenLeashError("INVALID_INVITE_TOKEN", "Invalid invite token")
+    return invite
 
 
 # -- login, sessions ----------------------------------------------------------------------------
@@ -148,8 +170,43 @@ class Login:
     csrf_token: str
 
 
-async def login(store: Store, keyring: KeyRing, body: Any, options: Options) -> Login:
-    """Passphrase, then the TOTP code (or a backup code) when TOTP is on, then a session."""
+#: Failed logins that count against the client address (and lock it once past the free ones).
+_ADDRESS_FAILURES = frozenset({"INVALID_CREDENTIALS", "INVALID_TOTP_CODE", "LOGIN_LOCKED"})
+
+
+def login_locks(options: Options) -> FailureLocks:
+    """The per-address failure table :func:`login` takes; one per worker process."""
+    return FailureLocks(
+        options.login_free_attempts, options.login_lock_base_seconds, options.login_lock_max_seconds
+    )
+
+
+async def login(
+    store: Store,
+    keyring: KeyRing,
+    body: Any,
+    options: Options,
+    *,
+    address: str,
+    locks: FailureLocks,
+) -> Login:
+    """Passphrase, then the TOTP code (or a backup code) when TOTP is on, then a session.
+
+    ``address`` is the client's address and ``locks`` the worker's failures per address: a
+    stranger's failures slow down that stranger's address, not the owner's."""
+    now_ms = epoch_ms(options.clock())
+    locks.check(address, now_ms, "Too many failed logins from this address")
+    try:
+        done = await _login(store, keyring, body, options)
+    except OpenLeashError as exc:
+        if exc.code in _ADDRESS_FAILURES:
+            locks.fail(address, now_ms)
+        raise
+    locks.clear(address)
+    return done
+
+
+async def _login(store: Store, keyring: KeyRing, body: Any, options: Options) -> Login:
     owner_id = _required(body, "user_principal_id")
     passphrase = _required(body, "passphrase")
     code = _optional(body, "totp_code")
@@ -157,14 +214,13 @@ async def login(store: Store, keyring: KeyRing, body: Any, options: Options) -> 
     async with store.read() as tx:
         owner = await tx.get_owner(owner_id)
         creds = await tx.get_credentials(owner_id)
-    if creds is not None and creds.locked_until_ms > epoch_ms(now):
-        _locked(creds, now)
+    if creds is not None and _login_locked(creds, now) and not _may_pass_lock(creds, code):
+        _locked(creds, now)  # before hashing: a locked account costs a guesser's target nothing
     passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
     if owner is None or owner.status != "ACTIVE" or creds is None:
         raise OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
     if creds.passphrase_hash is None:
         raise OpenLeashError("SETUP_REQUIRED", "Set a passphrase with your setup invite first")
-    failure: OpenLeashError | None = None
     session = OwnerSession(
         session_id=new_id(),
         user_principal_id=owner_id,
@@ -172,18 +228,10 @@ async def login(store: Store, keyring: KeyRing, body: Any, options: Options) -> 
         created_at=iso(now),
         expires_at=iso(now + timedelta(seconds=options.session_ttl_seconds)),
     )
+    failure: OpenLeashError | None = None
     async with store.transaction() as tx:
         current = await tx.get_credentials(owner_id) or creds
-        if current.locked_until_ms > epoch_ms(now):
-            _locked(current, now)
-        if not passphrase_ok:
-            failure = OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
-        elif current.totp_enabled:
-            if code is None:
-                # Not a failed guess: the passphrase was right; the client must ask for the code.
-                raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
-            if await _second_factor_matches(tx, current, code, now) is None:
-                failure = OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+        failure = await _check_login(tx, current, passphrase_ok, code, now)
         if failure is not None:
             await _count_failure(tx, current, now, options)
             await record(tx, now, "USER_LOGIN_FAILED", owner_id, owner_id=owner_id)
@@ -199,6 +247,47 @@ async def login(store: Store, keyring: KeyRing, body: Any, options: Options) -> 
             )
     if failure is not None:
         raise failure
+    return _logged_in(keyring, session, now, options)
+
+
+async def _check_login(
+    tx: Transaction, creds: OwnerCredentials, passphrase_ok: bool, code: str | None, now: datetime
+) -> OpenLeashError | None:
+    """The failure of a login attempt, or None when it may go in.
+
+    While the account is locked, only passphrase and second factor together are tried, and every
+    failure reads the same (LOGIN_LOCKED): a guesser learns nothing about which part was wrong."""
+    locked = _login_locked(creds, now)
+    if locked and not _may_pass_lock(creds, code):
+        _locked(creds, now)
+    if not passphrase_ok:
+        failure = OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
+    elif not creds.totp_enabled:
+        failure = None
+    elif code is None:
+        # Not a failed guess: the passphrase was right; the client must ask for the code.
+        raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
+    elif await _second_factor_matches(tx, creds, code, now) is None:
+        failure = OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+    else:
+        failure = None
+    if failure is not None and locked:
+        return _lock_error(creds, now)
+    return failure
+
+
+def _login_locked(creds: OwnerCredentials, now: datetime) -> bool:
+    return creds.locked_until_ms > epoch_ms(now)
+
+
+def _may_pass_lock(creds: OwnerCredentials, code: str | None) -> bool:
+    # INVARIANT: a locked account is only tried with both factors, so a guesser spread over many
+    # addresses needs the passphrase and a current code at once, while the owner still gets in.
+    return creds.totp_enabled and code is not None
+
+
+def _logged_in(keyring: KeyRing, session: OwnerSession, now: datetime, options: Options) -> Login:
+    owner_id = session.user_principal_id
     issued = issue_session_token(
         keyring.active(),
         now=now,
@@ -223,17 +312,18 @@ async def login(store: Store, keyring: KeyRing, body: Any, options: Options) -> 
 
 @asynccontextmanager
 async def factor_attempts(store: Store, call: OwnerCall, options: Options) -> AsyncIterator[None]:
-    """Around a use case that checks a second factor or the passphrase: a wrong one counts as
-    a failed login (and locks the account after a few), written in a transaction of its own
-    because the one that checked it rolls back. Without this, a stolen session could guess
-    codes or passphrases at the server's speed."""
+    """Around a use case that checks a second factor or the passphrase: a wrong one counts
+    against the owner's second-factor budget (and locks second-factor checks for a while after a
+    few), written in a transaction of its own because the one that checked it rolls back.
+    Without this, a stolen session could guess codes or passphrases at the server's speed. The
+    budget is not the login one: strangers failing to log in never block a signed-in owner."""
     try:
         yield
     except SecondFactorError:
         async with store.transaction() as tx:
             creds = await tx.get_credentials(call.owner_id)
             if creds is not None:
-                await _count_failure(tx, creds, call.now, options)
+                await _count_factor_failure(tx, creds, call.now, options)
             await record(
                 tx, call.now, "USER_SECOND_FACTOR_FAILED", call.owner_id, owner_id=call.owner_id
             )
@@ -241,30 +331,72 @@ async def factor_attempts(store: Store, call: OwnerCall, options: Options) -> As
 
 
 def _check_unlocked(creds: OwnerCredentials | None, now: datetime) -> None:
-    if creds is not None and creds.locked_until_ms > epoch_ms(now):
-        _locked(creds, now)
+    """Second-factor checks inside a session: only the second-factor lock applies."""
+    if creds is not None and creds.factor_locked_until_ms > epoch_ms(now):
+        raise locked_error(
+            creds.factor_locked_until_ms - epoch_ms(now),
+            "Too many wrong second factors or passphrases in a row",
+            "SECOND_FACTOR_LOCKED",
+        )
 
 
 def _locked(creds: OwnerCredentials, now: datetime) -> None:
-    wait = max(1, -(-(creds.locked_until_ms - epoch_ms(now)) // 1000))
-    raise OpenLeashError(
-        "LOGIN_LOCKED",
-        f"Too many failed logins; try again in {wait} seconds",
-        {"retry_after_seconds": wait},
+    raise _lock_error(creds, now)
+
+
+def _lock_error(creds: OwnerCredentials, now: datetime) -> OpenLeashError:
+    return locked_error(
+        creds.locked_until_ms - epoch_ms(now),
+        "Too many failed logins for this account (the passphrase together with a two-factor "
+        "code still logs in)",
     )
+
+
+def _lock_until(failed: int, free: int, now: datetime, options: Options) -> int | None:
+    """When ``failed`` failures in a row lock until (epoch ms), or None if they do not yet."""
+    beyond = failed - free
+    if beyond < 0:
+        return None
+    seconds: int = min(options.login_lock_base_seconds * 2**beyond, options.login_lock_max_seconds)
+    return epoch_ms(now) + seconds * 1000
 
 
 async def _count_failure(
     tx: Transaction, creds: OwnerCredentials, now: datetime, options: Options
 ) -> None:
     failed = creds.failed_logins + 1
-    locked_until = creds.locked_until_ms
-    beyond = failed - options.login_free_attempts
-    if beyond >= 0:
-        seconds = min(options.login_lock_base_seconds * 2**beyond, options.login_lock_max_seconds)
-        locked_until = epoch_ms(now) + seconds * 1000
+    until = _lock_until(failed, options.login_account_free_attempts, now, options)
     await tx.put_credentials(
-        replace(creds, failed_logins=failed, locked_until_ms=locked_until, updated_at=iso(now))
+        replace(
+            creds,
+            failed_logins=failed,
+            locked_until_ms=creds.locked_until_ms if until is None else until,
+            updated_at=iso(now),
+        )
+    )
+
+
+async def _reset_factor_failures(tx: Transaction, owner_id: str, now: datetime) -> None:
+    # Read again: accepting a TOTP code moved its counter on, which must not be written back.
+    creds = await tx.get_credentials(owner_id)
+    if creds is not None and creds.factor_failures:
+        await tx.put_credentials(
+            replace(creds, factor_failures=0, factor_locked_until_ms=0, updated_at=iso(now))
+        )
+
+
+async def _count_factor_failure(
+    tx: Transaction, creds: OwnerCredentials, now: datetime, options: Options
+) -> None:
+    failed = creds.factor_failures + 1
+    until = _lock_until(failed, options.factor_free_attempts, now, options)
+    await tx.put_credentials(
+        replace(
+            creds,
+            factor_failures=failed,
+            factor_locked_until_ms=creds.factor_locked_until_ms if until is None else until,
+            updated_at=iso(now),
+        )
     )
 
 
@@ -472,6 +604,10 @@ async def second_factor(
     if await _second_factor_matches(tx, creds, code, now) is None:
         # Callers run inside factor_attempts, which counts this against the owner.
         raise SecondFactorError("TOTP_REQUIRED", "Invalid two-factor authentication code")
+    if passphrase_ok:
+        # Both factors right: the owner, not a thief of the session, so the count starts again.
+        # (Not on a code alone: a thief holding codes could then guess passphrases for ever.)
+        await _reset_factor_failures(tx, owner_id, now)
     achieved = HIGH if passphrase_ok else SUBSTANTIAL
     if required_level is not None and ASSURANCE_RANK[achieved] < ASSURANCE_RANK.get(
         required_level, 0

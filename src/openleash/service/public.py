@@ -10,7 +10,6 @@ from openleash.crypto import action_hash, verify_token
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.policy import EvalContext, evaluate, parse_policy
-from openleash.service.audit import record
 from openleash.service.authorize import decision_body
 from openleash.service.options import Options
 from openleash.service.ports import Store
@@ -44,7 +43,7 @@ async def public_keys(runtime: Runtime) -> dict[str, Any]:
 
 
 async def verify_proof(runtime: Runtime, body: Any, options: Options) -> dict[str, Any]:
-    """Always a verdict, never an error: ``{valid, reason?, claims?}``."""
+    """Always a verdict, never an error: ``{valid, reason?, claims?}``; writes nothing."""
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         return {"valid": False, "reason": "Missing token"}
@@ -62,16 +61,8 @@ async def verify_proof(runtime: Runtime, body: Any, options: Options) -> dict[st
         verdict.update(valid=False, reason="action_hash mismatch")
     if expected_agent and claims.get("agent_id") != expected_agent:
         verdict.update(valid=False, reason="agent_id mismatch")
-    async with runtime.store.transaction() as tx:
-        await record(
-            tx,
-            now,
-            "PROOF_VERIFIED",
-            None,
-            decision_id=claims.get("decision_id"),
-            valid=verdict["valid"],
-            reason=verdict.get("reason"),
-        )
+    # Not audited: anyone may call this as often as they like, and the audit chain records
+    # what the server decided, not who looked at a proof (the API counts calls as a metric).
     return {
         "valid": verdict["valid"],
         **({"reason": verdict["reason"]} if "reason" in verdict else {}),

@@ -33,7 +33,14 @@ def test_a_passphrase_set_here_logs_in(run: Cli, tmp_path: Path) -> None:
     async def login(s: Services) -> str:
         snap = await s.runtime.snapshot()
         body = {"user_principal_id": owner_id, "passphrase": "a long enough passphrase"}
-        done = await owner_auth.login(s.store, snap.keyring, body, s.options)
+        done = await owner_auth.login(
+            s.store,
+            snap.keyring,
+            body,
+            s.options,
+            address="127.0.0.1",
+            locks=owner_auth.login_locks(s.options),
+        )
         return done.body["user_principal_id"]
 
     assert run.query(login) == owner_id

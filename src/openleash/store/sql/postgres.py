@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -79,9 +80,14 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.InsufficientResourcesError,
 )
 
+log = logging.getLogger("openleash")
+
 
 def unavailable(exc: BaseException) -> OpenLeashError:
-    return OpenLeashError("STORE_UNAVAILABLE", f"The database is unavailable: {exc}")
+    """The error clients get: nothing of the database's own text, which may name hosts, users,
+    tables or values; that goes to the log (bounded), for the operator."""
+    log.warning("database unavailable: %s: %.300s", type(exc).__name__, exc)
+    return OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable; try again shortly")
 
 
 class PostgresStore:

@@ -340,11 +340,12 @@ def list_approvals_sql(names: tuple[str, ...]) -> str:
 
 _CREDENTIAL_COLUMNS = (
     "user_principal_id, updated_at, passphrase_hash, totp_secret, totp_enabled, totp_pending, "
-    "totp_last_counter, failed_logins, locked_until_ms"
+    "totp_last_counter, failed_logins, locked_until_ms, factor_failures, factor_locked_until_ms"
 )
 GET_CREDENTIALS = f"SELECT {_CREDENTIAL_COLUMNS} FROM owner_credentials WHERE user_principal_id = ?"
 PUT_CREDENTIALS = (
-    f"INSERT INTO owner_credentials ({_CREDENTIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO owner_credentials ({_CREDENTIAL_COLUMNS})"
+    f" VALUES ({', '.join('?' * len(_CREDENTIAL_COLUMNS.split(', ')))})"
     " ON CONFLICT (user_principal_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _CREDENTIAL_COLUMNS.split(", ")[1:])
 )

@@ -276,6 +276,8 @@ def credentials_params(c: OwnerCredentials) -> tuple[Any, ...]:
         c.totp_last_counter,
         c.failed_logins,
         c.locked_until_ms,
+        c.factor_failures,
+        c.factor_locked_until_ms,
     )
 
 

@@ -19,6 +19,7 @@ A transaction holds the write lock of every process until it ends, so use cases 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,8 @@ REWIND_PAGES = 16_000
 #: WAL pages after which a commit checkpoints by itself, should the background checkpoints fall
 #: behind. SQLite's default is 1000.
 AUTOCHECKPOINT_PAGES = 50_000
+
+log = logging.getLogger("openleash")
 
 
 class SqliteStore:
@@ -172,7 +175,9 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 def _unavailable(exc: sqlite3.OperationalError) -> OpenLeashError:
-    return OpenLeashError("STORE_UNAVAILABLE", f"The database is unavailable: {exc}")
+    # The database's text goes to the log, not to clients (it may name files and tables).
+    log.warning("database unavailable: %.300s", exc)
+    return OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable; try again shortly")
 
 
 class _Unit:
