@@ -336,3 +336,24 @@ def test_postgres_errors_reach_clients_without_database_text(
     assert answer.json()["error"]["code"] == code
     for fragment in ("db.internal", "10.1.2.3", "leash_admin", "owners_secret", "5432"):
         assert fragment not in answer.text
+
+
+def test_failed_signatures_from_an_address_never_lock_out_a_valid_agent_there(
+    limited: Api,
+) -> None:
+    """Agents of a local sidecar share the loopback address: a client that keeps failing
+    authentication is slowed down, but a correctly signed request from the same address is
+    still served."""
+    api = limited
+    bad = _bad_signature(api, "/v1/authorize")
+    kwargs = {k: v for k, v in bad.items() if k not in ("path", "method")}
+    refused = [from_address(api, STRANGER, "POST", bad["path"], **kwargs) for _ in range(60)]
+    assert refused[-1].status_code == 429
+    assert refused[-1].json()["error"]["code"] == "RATE_LIMITED"
+    body = orjson.dumps(api.agent.action(amount_minor=5, currency="EUR"))
+    auth = AgentAuth(api.agent.agent_id, api.agent.private_key_b64, clock=lambda: iso(api.clock()))
+    headers = {**auth.sign_headers("POST", "/v1/authorize", body)}
+    headers["Content-Type"] = "application/json"
+    good = from_address(api, STRANGER, "POST", "/v1/authorize", content=body, headers=headers)
+    assert good.status_code == 200, good.text
+    assert good.json()["result"] == "ALLOW"

@@ -4,10 +4,12 @@ config.yaml).
 Each client address has a token bucket of ``limits.anonymous_per_minute`` requests that refills
 at that rate. Two buckets per address: one that every request to an anonymous route spends
 (registration, proof verification, the playground, owner login and set-up, the portal forms),
-and one that only failed authentications spend (bad agent signatures, wrong AuthZEN PEP tokens):
-an address with none left is answered ``429 RATE_LIMITED`` with ``Retry-After`` before any work
-is done. Tables live in one worker's memory (see :mod:`openleash.service.lockout`: bounded, per
-worker). The client address is the ASGI scope's client, which the server sets from the socket.
+and one that only failed authentications spend (bad agent signatures, wrong AuthZEN PEP tokens).
+An address with no anonymous budget left is answered ``429 RATE_LIMITED`` with ``Retry-After``
+before any work is done; failed authentications past their budget are answered the same way,
+but a request that authenticates is always served. Tables live in one worker's memory (see
+:mod:`openleash.service.lockout`: bounded, per worker). The client address is the ASGI scope's
+client, which the server sets from the socket.
 """
 
 from __future__ import annotations
@@ -120,13 +122,18 @@ async def anonymous(request: Request) -> None:
 
 @contextmanager
 def counting_failures(table: TokenBuckets, address: str) -> Iterator[None]:
-    """Around an authentication: refused up front once the address has failed too often, and
-    each failure (an error raised inside) spends one of its budget."""
-    table.check(address)
+    """Around an authentication: each failure (an error raised inside) spends one of the
+    address's budget, and a failure once none is left is answered ``429 RATE_LIMITED``.
+
+    A request that authenticates is never refused here: agents of a local sidecar share the
+    loopback address, and one misbehaving client must not lock the others out. Failures cost
+    a signature check and write nothing, so the budget only slows a broken or guessing client
+    down."""
     try:
         yield
     except OpenLeashError:
         table.spend_quietly(address)
+        table.check(address)
         raise
 
 
