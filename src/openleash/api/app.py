@@ -61,15 +61,20 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route of this path answers (routes of one path may be several)."""
-    scope = {**request.scope, "method": "OPTIONS"}
-    found: set[str] = set()
-    for route in request.app.router.routes:
-        methods = getattr(route, "methods", None)
-        if methods and route.matches(scope)[0] is not Match.NONE:
-            found.update(methods)
-    return sorted(found)
+    """Every method some route of this path answers (a path may have several routes, and
+    routers may be nested: each method is asked of the whole table)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
