@@ -42,7 +42,7 @@ def _users(api: Api) -> int:
 
 
 @pytest.mark.parametrize(
-    "method,path", [("GET", "/v1/admin/users"), ("POST", "/v1/admin/keys/rotate")]
+    ("method", "path"), [("GET", "/v1/admin/users"), ("POST", "/v1/admin/keys/rotate")]
 )
 def test_admin_refuses_a_dns_rebinding_host(api: Api, method: str, path: str) -> None:
     before = _keys(api)
@@ -97,7 +97,7 @@ def test_admin_accepts_same_origin_and_non_browser_clients(
     assert len(_keys(api)) == len(before) + 1
 
 
-@pytest.mark.parametrize("media,body", FORM_BODIES)
+@pytest.mark.parametrize(("media", "body"), FORM_BODIES)
 def test_admin_state_changes_refuse_form_bodies(api: Api, media: str, body: bytes) -> None:
     before_keys, before_users = _keys(api), _users(api)
     headers = {"Content-Type": media}
@@ -131,7 +131,7 @@ def test_owner_cookie_state_changes_refuse_other_sites(api: Api, headers: dict[s
     assert same.status_code == 200
 
 
-@pytest.mark.parametrize("media,body", FORM_BODIES)
+@pytest.mark.parametrize(("media", "body"), FORM_BODIES)
 def test_owner_state_changes_refuse_form_bodies(api: Api, media: str, body: bytes) -> None:
     csrf = _cookie_session(api)
     headers = {"Content-Type": media, "X-CSRF-Token": csrf}
