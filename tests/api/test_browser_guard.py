@@ -151,18 +151,22 @@ def test_owner_login_from_another_site_is_refused(api: Api) -> None:
 
 
 def test_portal_forms_from_another_site_are_refused(api: Api) -> None:
-    _cookie_session(api)
+    # Even with the right CSRF token (kept as well), another site's page is refused.
+    csrf = _cookie_session(api)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
     response = api.client.post(
         "/gui/logout",
-        content=b"csrf_token=x",
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": "https://evil.example",
-        },
+        content=f"csrf_token={csrf}".encode(),
+        headers={**form, "Origin": "https://evil.example"},
         follow_redirects=False,
     )
     assert response.status_code == 403
     assert "text/html" in response.headers["content-type"]
+    assert api.client.get("/v1/owner/profile").status_code == 200  # still signed in
+    same = api.client.post(
+        "/gui/logout", content=f"csrf_token={csrf}".encode(), headers=form, follow_redirects=False
+    )
+    assert same.status_code == 303
 
 
 # -- links and cookies come from server.public_url --------------------------------------------

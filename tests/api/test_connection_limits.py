@@ -76,7 +76,7 @@ def _closed_by_server(sock: socket.socket, within: float) -> bool:
             data = sock.recv(4096)
             if not data:
                 return True
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return False
     except ConnectionResetError:
         return True
