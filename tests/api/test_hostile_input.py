@@ -164,3 +164,26 @@ def test_405_names_every_allowed_method(api: Api) -> None:
     fast = api.client.get("/v1/authorize")
     assert fast.status_code == 405
     assert fast.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 5000, "99999999999999999999", "x", "-1"])
+def test_audit_cursors_never_500(api: Api, value: str) -> None:
+    owner = owner_session(api)
+    for response in (
+        api.client.get("/v1/admin/audit", params={"cursor": value}),
+        owner.get(f"/v1/owner/audit?cursor={value}"),
+    ):
+        assert response.status_code == 400, (value, response.status_code)
+        assert response.json()["error"]["code"] == "INVALID_REQUEST"
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "9" * 5000, "2024-13-45T99:99:99Z"])
+def test_garbage_in_parsed_headers_and_filters_never_500(api: Api, value: str) -> None:
+    owner = owner_session(api)
+    for response in (
+        api.client.get("/v1/admin/audit", params={"since": value, "until": value}),
+        owner.get(f"/v1/owner/audit?since={value}"),
+        api.signed("GET", "/v1/agent/self", headers={"X-Timestamp": value}),
+        api.signed("GET", "/v1/agent/self", headers={"X-Nonce": value}),
+    ):
+        assert response.status_code < 500, (value, response.status_code, response.text)
