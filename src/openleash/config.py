@@ -3,10 +3,12 @@ environment variables. Nothing here reads files at import time."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from openleash.domain.errors import OpenLeashError
 from openleash.policy.syntax import YamlError, load_yaml
@@ -20,6 +22,14 @@ DEFAULT_CONFIG_YAML = """\
 # OpenLeash settings. Every key is optional; these are the defaults.
 server:
   bind_address: "127.0.0.1:8787"
+  public_url: ""             # the URL people and agents use; empty: http://127.0.0.1:<port>
+  trusted_proxies: []        # addresses/networks whose X-Forwarded-For/-Proto are believed
+  max_header_bytes: 65536    # a request head (request line and headers) larger is refused (431)
+  header_timeout_seconds: 10 # a connection that has not sent a whole head by then is closed
+  body_timeout_seconds: 60   # a request body that has not fully arrived by then is dropped
+  keep_alive_seconds: 5      # an idle keep-alive connection is closed after this
+  max_connections: 1000      # open connections per worker; more are closed at once
+  backlog: 2048              # connections waiting to be accepted
 admin:
   mode: localhost_or_token   # localhost | token | localhost_or_token
   token: ""                  # bearer token for remote admin access (empty: none)
@@ -48,6 +58,16 @@ limits:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one connection may take of a worker (read by the HTTP protocol, api/protocol.py)."""
+
+    max_header_bytes: int = 65_536
+    header_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_connections: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
@@ -73,11 +93,40 @@ class Settings:
     authzen_pep_tokens: tuple[str, ...] = field(default=(), repr=False)
     #: Requests per minute (and burst) one client address may make without authenticating.
     anonymous_per_minute: int = 120
+    #: The base of every link the server hands out; never taken from a request's Host.
+    public_url: str = ""
+    #: Peers (IP addresses or networks) whose forwarded headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
+    max_header_bytes: int = 65_536
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 60
+    keep_alive_seconds: int = 5
+    max_connections: int = 1000
+    backlog: int = 2048
 
     @property
     def database(self) -> str:
         """Where the store lives: ``store.url`` if set, else ``<data_dir>/openleash.db``."""
         return self.store_url or str(self.data_dir / "openleash.db")
+
+    @property
+    def base_url(self) -> str:
+        """Where the server is reached: ``server.public_url``, else loopback on its port."""
+        return self.public_url or f"http://127.0.0.1:{self.port}"
+
+    @property
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            max_header_bytes=self.max_header_bytes,
+            header_timeout=self.header_timeout_seconds,
+            body_timeout=self.body_timeout_seconds,
+            max_connections=self.max_connections,
+        )
+
+    def with_limits(self, server: dict[str, Any]) -> Settings:
+        """These settings with the connection limits of the ``server`` section."""
+        found = {key: _int(server, key, "server", getattr(self, key)) for key in LIMIT_KEYS}
+        return replace(self, **found)  # type: ignore[arg-type]  # all int fields, checked above
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -116,6 +165,55 @@ def _bind(address: str) -> tuple[str, int]:
             f"config.yaml: `server.bind_address` must look like 127.0.0.1:8787, got {address!r}",
         )
     return host.strip("[]"), int(port)
+
+
+def _public_url(value: Any) -> str:
+    """An absolute http(s) URL with a host and nothing after it but an optional ``/``."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            "`server.public_url` must look like https://openleash.example.com (scheme, host, "
+            f"optional port, no path), got {text!r}",
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _proxies(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if items is None:
+        return ()
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise OpenLeashError(
+            "VALIDATION_ERROR", "`server.trusted_proxies` must be a list of IP addresses"
+        )
+    found = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise OpenLeashError(
+                "VALIDATION_ERROR",
+                f"`server.trusted_proxies`: {item!r} is not an IP address or network",
+            ) from None
+    return tuple(found)
 
 
 def _redactions(audit: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
@@ -202,9 +300,21 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
         anonymous_per_minute=_int(
             limits, "anonymous_per_minute", "limits", base.anonymous_per_minute
         ),
-    )
+        public_url=_public_url(server.get("public_url", base.public_url)),
+        trusted_proxies=_proxies(server.get("trusted_proxies", list(base.trusted_proxies))),
+    ).with_limits(server)
     _check_replay_window(settings)
     return settings
+
+
+LIMIT_KEYS = (
+    "max_header_bytes",
+    "header_timeout_seconds",
+    "body_timeout_seconds",
+    "keep_alive_seconds",
+    "max_connections",
+    "backlog",
+)
 
 
 def load_settings(
@@ -226,4 +336,15 @@ def load_settings(
         base = replace(base, store_url=env["OPENLEASH_DATABASE_URL"])
     if env.get("OPENLEASH_ADMIN_TOKEN"):
         base = replace(base, admin_token=env["OPENLEASH_ADMIN_TOKEN"])
+    return _server_env(base, env)
+
+
+def _server_env(base: Settings, env: dict[str, str]) -> Settings:
+    if env.get("OPENLEASH_BIND_ADDRESS"):
+        host, port = _bind(env["OPENLEASH_BIND_ADDRESS"])
+        base = replace(base, host=host, port=port)
+    if env.get("OPENLEASH_PUBLIC_URL"):
+        base = replace(base, public_url=_public_url(env["OPENLEASH_PUBLIC_URL"]))
+    if "OPENLEASH_TRUSTED_PROXIES" in env:
+        base = replace(base, trusted_proxies=_proxies(env["OPENLEASH_TRUSTED_PROXIES"]))
     return base

@@ -41,6 +41,10 @@ rules:
 """
 
 
+#: Where the in-process server is reached: loopback on the default port (its Host is checked).
+BASE_URL = "http://127.0.0.1:8787"
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -120,7 +124,7 @@ def running_api(settings: Settings) -> Iterator[Api]:
         return holder["s"]
 
     app = create_asgi(settings, services=opener)
-    with TestClient(app, client=("127.0.0.1", 40000)) as client:
+    with TestClient(app, base_url=BASE_URL, client=("127.0.0.1", 40000)) as client:
         services = holder["s"]
         public, private = new_agent_keys()
         assert client.portal is not None

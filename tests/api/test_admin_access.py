@@ -27,7 +27,8 @@ def client_for(tmp_path: Path, mode: str, host: str) -> Iterator[TestClient]:
     async def opener() -> Services:
         return await open_services(settings, replace(options_from(settings)))
 
-    with TestClient(create_asgi(settings, services=opener), client=(host, 50000)) as client:
+    app = create_asgi(settings, services=opener)
+    with TestClient(app, base_url="http://127.0.0.1:8787", client=(host, 50000)) as client:
         yield client
 
 

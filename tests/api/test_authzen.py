@@ -96,9 +96,9 @@ def test_the_well_known_configuration_names_the_endpoints(api: Api) -> None:
     response = api.client.get("/.well-known/authzen-configuration")
     assert response.status_code == 200
     assert response.json() == {
-        "policy_decision_point": "http://testserver",
-        "access_evaluation_endpoint": "http://testserver/access/v1/evaluation",
-        "access_evaluations_endpoint": "http://testserver/access/v1/evaluations",
+        "policy_decision_point": "http://127.0.0.1:8787",
+        "access_evaluation_endpoint": "http://127.0.0.1:8787/access/v1/evaluation",
+        "access_evaluations_endpoint": "http://127.0.0.1:8787/access/v1/evaluations",
     }
 
 

@@ -263,8 +263,8 @@ def test_a_setup_invite_link_leads_to_a_passphrase_form_then_to_login(api: Api) 
     owner_id = api.agent.owner_id
     invite = api.client.post(f"/v1/admin/users/{owner_id}/setup-invite").json()
     link = invite["setup_url"]
-    assert link.startswith("http://testserver/gui/login/setup?invite_id=")
-    page = api.client.get(link.removeprefix("http://testserver"))
+    assert link.startswith("http://127.0.0.1:8787/gui/login/setup?invite_id=")
+    page = api.client.get(link.removeprefix("http://127.0.0.1:8787"))
     assert page.status_code == 200
     assert 'data-testid="setup-form"' in page.text
     form = {
@@ -283,7 +283,7 @@ def test_a_setup_invite_link_leads_to_a_passphrase_form_then_to_login(api: Api) 
     assert 'data-testid="login-form"' in done.text
     assert f'value="{owner_id}"' in done.text
     assert portal_login(api, owner_id).status_code == 303
-    again = api.client.get(link.removeprefix("http://testserver"))
+    again = api.client.get(link.removeprefix("http://127.0.0.1:8787"))
     reused = {**form, "confirm": PASSPHRASE, "csrf_token": csrf_of(again.text)}
     used = api.client.post("/gui/login/setup", data=reused)
     assert 'data-code="INVITE_USED"' in used.text

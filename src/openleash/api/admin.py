@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openleash.api.deps import services
-from openleash.api.http import base_url, json_body, json_response
+from openleash.api.http import base_url, json_body, json_response, query_int
+from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
 from openleash.domain.errors import OpenLeashError
 from openleash.service import agents, keys, owners, policies, usage
 from openleash.service.audit import read_page
@@ -18,16 +19,29 @@ from openleash.service.audit import read_page
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 
 
+def _from_this_machine(request: Request, trusted_proxies: tuple[str, ...]) -> bool:
+    """Whether the socket's peer is loopback and the request came straight from it: not
+    through a proxy (a trusted one, or any that says so in a forwarding header), which would
+    make every remote caller look local."""
+    peer = request.scope.get(PEER, request.scope.get("client"))
+    if not peer or peer[0] not in LOOPBACK:
+        return False
+    if is_within(peer[0], networks(trusted_proxies)):
+        return False
+    return not any(name in FORWARDING_HEADERS for name, _ in request.scope["headers"])
+
+
 def require_admin(request: Request) -> None:
     """Loopback callers pass when ``admin.mode`` allows it; others need the bearer token.
 
-    The peer address is the socket's: forwarded-for headers are never trusted for this."""
+    The Host and Origin of every admin request were checked before (api/guard.py): a web page
+    in the owner's browser cannot borrow the loopback address."""
     settings = services(request).settings
     mode, token = settings.admin_mode, settings.admin_token
-    if mode in ("localhost", "localhost_or_token"):
-        client = request.client
-        if client is not None and client.host in LOOPBACK:
-            return
+    if mode in ("localhost", "localhost_or_token") and _from_this_machine(
+        request, settings.trusted_proxies
+    ):
+        return
     if mode in ("token", "localhost_or_token") and token:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(
@@ -67,9 +81,8 @@ async def setup_invite(request: Request, user_id: str) -> Response:
 async def agent_invite(request: Request, user_id: str) -> Response:
     s = services(request)
     result = await owners.create_invite(s.store, user_id, "agent", s.options)
-    base = f"{request.url.scheme}://{request.url.netloc}"
     result["invite_url"] = (
-        f"{base}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
+        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
         f"&invite_token={result['invite_token']}"
     )
     return json_response(result)
@@ -136,13 +149,11 @@ AUDIT_FILTERS = (
 @router.get("/audit", summary="Audit events, newest first")
 async def audit(request: Request) -> Response:
     q = request.query_params
-    limit_text = q.get("limit", "50")
-    if not limit_text.isdigit():
-        raise OpenLeashError("INVALID_REQUEST", "limit must be a whole number")
+    limit = query_int(request, "limit", 50, 1, 500)
     filters: dict[str, Any] = {k: q[k] for k in AUDIT_FILTERS if q.get(k)}
     page = await read_page(
         services(request).store,
-        limit=int(limit_text),
+        limit=limit,
         cursor=q.get("cursor"),
         filters=filters or None,
     )

@@ -14,12 +14,15 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from openleash import __version__
 from openleash.api import admin, agent, metrics, owner, portal, public
 from openleash.api.authzen import router as authzen_router
 from openleash.api.fastpath import AuthorizeFastPath
-from openleash.api.http import error_response, json_response
+from openleash.api.guard import BrowserGuard
+from openleash.api.http import error_response, json_response, log_unexpected
+from openleash.api.proxy import ForwardedHeaders
 from openleash.bootstrap import Services, open_services
 from openleash.config import Settings, load_settings
 from openleash.domain.errors import OpenLeashError
@@ -48,18 +51,40 @@ async def _on_openleash_error(request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this type only
     code = _HTTP_CODES.get(exc.status_code, "INVALID_REQUEST")
-    message = (
-        f"No route {request.method} {request.url.path}"
-        if exc.status_code == 404
-        else str(exc.detail)
-    )
-    return json_response({"error": {"code": code, "message": message}}, exc.status_code)
+    path = request.url.path[:200]
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        message = f"No route {request.method[:16]} {path}"
+    elif exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+        message = f"{request.method[:16]} is not allowed on {path}; use {headers['Allow']}"
+    else:
+        message = str(exc.detail)
+    response = json_response({"error": {"code": code, "message": message}}, exc.status_code)
+    response.headers.update(headers)
+    return response
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers (a path may have several routes, and
+    routers may be nested: each method is asked of the whole table)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
-    # The exception is logged (without the request body, which may hold secrets); the client
-    # gets the envelope and nothing of the internals.
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    # The exception is logged in bounded size (without the request body, which may hold
+    # secrets); the client gets the envelope and nothing of the internals.
+    log_unexpected(log, request.method, request.url.path, exc)
     return json_response(
         {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}, 500
     )
@@ -122,6 +147,9 @@ def create_app(
     app.include_router(portal.router)
     app.include_router(metrics.router)
     app.include_router(authzen_router)
+    # The last added runs first: forwarded headers are settled before the guard reads them.
+    app.add_middleware(BrowserGuard, settings=resolved)
+    app.add_middleware(ForwardedHeaders, trusted=resolved.trusted_proxies)
     return app
 
 

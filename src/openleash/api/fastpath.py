@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from openleash.api.http import MAX_BODY, parse_object
+from openleash.api.http import log_unexpected, parse_object, receive_body
 from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
 from openleash.api.throttle import client_address, counting_failures, throttles_of
 from openleash.bootstrap import Services
@@ -59,8 +59,8 @@ class AuthorizeFastPath:
                 headers.append((b"retry-after", str(wait).encode()))
             if error.code == "STORE_UNAVAILABLE":
                 STORE_ERRORS.inc()
-        except Exception:
-            log.exception("unexpected error on POST %s", PATH)
+        except Exception as exc:
+            log_unexpected(log, "POST", PATH, exc)
             status = 500
             body = {"error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}}
             STORE_ERRORS.inc()
@@ -72,7 +72,7 @@ class AuthorizeFastPath:
 
     async def _authorize(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        raw = await _read_body(receive, headers.get("content-length"))
+        raw = await receive_body(receive, headers.get("content-length"))
         s = self.services()
         raw_path = scope.get("raw_path") or scope["path"].encode()
         request = SignedRequest(
@@ -88,21 +88,3 @@ class AuthorizeFastPath:
         with counting_failures(limits.failures, client_address(scope)):
             call = authenticate(request, snap, s.options, s.options.clock())
         return await authorize(s.runtime, snap, call, parse_object(raw), s.options)
-
-
-async def _read_body(receive: Receive, declared: str | None) -> bytes:
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise OpenLeashError("PAYLOAD_TOO_LARGE", f"Request body exceeds {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise OpenLeashError("INVALID_REQUEST", "Client disconnected")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise OpenLeashError("PAYLOAD_TOO_LARGE", f"Request body exceeds {MAX_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

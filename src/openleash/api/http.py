@@ -1,57 +1,124 @@
-"""Small pieces every route uses: reading a bounded JSON body, rendering JSON."""
+"""Small pieces every route uses: the one request-body reader, parsing numbers from the query,
+rendering JSON, links, and bounded logging of unexpected failures."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, cast
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.jsonvalue import parse_json
 from openleash.service.agent_auth import SignedRequest
 
 MAX_BODY = 1_048_576
+JSON_MEDIA = "application/json"
+#: An unexpected failure is logged in at most this many characters (a hostile request must
+#: not be able to fill the disk through the log).
+MAX_LOG_CHARS = 4000
+_MAX_DIGITS = 9
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
 def json_response(content: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON_MEDIA)
 
 
-def error_response(error: OpenLeashError) -> Response:
-    return json_response(error.to_wire(), error.status)
+def error_response(error: OpenLeashError, headers: dict[str, str] | None = None) -> Response:
+    response = json_response(error.to_wire(), error.status)
+    response.headers.update(headers or {})
+    return response
+
+
+def whole_number(text: str | None, what: str) -> int | None:
+    """``text`` as a non-negative integer of at most nine ASCII digits, ``None`` if absent;
+    anything else (``-1``, ``²``, a thousand digits) is ``INVALID_REQUEST``, never a 500."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS):
+        raise OpenLeashError("INVALID_REQUEST", f"{what} must be a whole number, got {text[:20]!r}")
+    return int(text)
+
+
+def query_int(request: Request, name: str, default: int, least: int, most: int) -> int:
+    """The query parameter ``name`` as a whole number from ``least`` to ``most``."""
+    value = whole_number(request.query_params.get(name), name)
+    if value is None:
+        return default
+    if not least <= value <= most:
+        raise OpenLeashError(
+            "INVALID_REQUEST", f"{name} must be a whole number from {least} to {most}"
+        )
+    return value
+
+
+def _too_large(limit: int) -> OpenLeashError:
+    return OpenLeashError("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes")
+
+
+async def receive_body(receive: Receive, declared: str | None, limit: int = MAX_BODY) -> bytes:
+    """THE body reader (routes, portal forms and the ``/v1/authorize`` fast path): the raw
+    bytes, refused with 413 past ``limit`` whether or not the request says its length."""
+    length = whole_number(declared, "Content-Length")
+    if length is not None and length > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise OpenLeashError("INVALID_REQUEST", "Client disconnected before the body arrived")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The raw body, refused with 413 past ``limit`` bytes (whether or not it says its length)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise OpenLeashError("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise OpenLeashError("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await receive_body(request.receive, request.headers.get("content-length"), limit)
 
 
-def _require_json(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/json":
-        raise OpenLeashError(
-            "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json"
-        )
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _unsupported() -> OpenLeashError:
+    return OpenLeashError(
+        "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json"
+    )
 
 
 async def json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
     """The raw bytes and the parsed JSON object of a request (fix PROTOCOL §3.7: bad input is
     a 4xx with the error envelope, never a 500)."""
-    _require_json(request)
+    if media_type(request) != JSON_MEDIA:
+        raise _unsupported()
     raw = await read_body(request)
     return raw, parse_object(raw)
+
+
+async def optional_json(request: Request) -> dict[str, Any]:
+    """A JSON object body, or ``{}`` when there is none. A body of another declared type is
+    refused even when empty: an HTML form (text/plain, urlencoded, multipart) never counts."""
+    declared = media_type(request)
+    if declared and declared != JSON_MEDIA:
+        raise _unsupported()
+    raw = await read_body(request)
+    if not raw.strip():
+        return {}
+    if declared != JSON_MEDIA:
+        raise _unsupported()
+    return parse_object(raw)
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
@@ -77,4 +144,21 @@ def signed_request(request: Request, body: bytes | None) -> SignedRequest:
 
 
 def base_url(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
+    """The base of generated links: ``server.public_url`` (never the request's Host, which a
+    DNS-rebinding page or a client chooses)."""
+    return cast(Services, request.app.state.services).settings.base_url
+
+
+def clip(text: str, most: int = MAX_LOG_CHARS) -> str:
+    """``text`` cut to about ``most`` characters, keeping its start and its end."""
+    if len(text) <= most:
+        return text
+    head, tail = most // 3, most - most // 3
+    return f"{text[:head]}\n... [{len(text) - most} characters cut] ...\n{text[-tail:]}"
+
+
+def log_unexpected(log: logging.Logger, method: str, path: str, exc: BaseException) -> None:
+    """Log a failure the server did not expect, in a bounded number of characters: the last
+    frames of the traceback (a RecursionError has a thousand) and no request body."""
+    trace = "".join(traceback.format_exception(exc, limit=-12))
+    log.error("unexpected error on %s %s\n%s", clip(method, 16), clip(path, 200), clip(trace))

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from openleash.api.deps import services
-from openleash.api.http import json_response, parse_object, read_body
+from openleash.api.http import base_url, json_response, optional_json, query_int
 from openleash.api.throttle import anonymous, login_client
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
@@ -73,15 +73,7 @@ async def owner_call(request: Request) -> OwnerCall:
 
 async def optional_body(request: Request) -> dict[str, Any]:
     """A JSON object body, or ``{}`` when there is none (approve and deny may have no body)."""
-    raw = await read_body(request)
-    if not raw.strip():
-        return {}
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/json":
-        raise OpenLeashError(
-            "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json"
-        )
-    return parse_object(raw)
+    return await optional_json(request)
 
 
 async def owner_change(request: Request) -> tuple[OwnerCall, Services, dict[str, Any]]:
@@ -92,16 +84,14 @@ async def owner_change(request: Request) -> tuple[OwnerCall, Services, dict[str,
 
 
 def _limit(request: Request, default: int, most: int) -> int:
-    text = request.query_params.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= most:
-        raise OpenLeashError("INVALID_REQUEST", f"limit must be a whole number from 1 to {most}")
-    return int(text)
+    return query_int(request, "limit", default, 1, most)
 
 
 def set_session_cookies(
     request: Request, response: Response, login: owner_auth.Login, max_age: int
 ) -> None:
-    secure = request.url.scheme == "https"
+    # Secure whenever people reach the server over https, even when a proxy ends the TLS.
+    secure = base_url(request).startswith("https://")
     response.set_cookie(
         SESSION_COOKIE,
         login.token,
@@ -218,9 +208,8 @@ async def agent_invite(request: Request) -> Response:
     call = await owner_call(request)
     s = services(request)
     result = await owner_agents.create_agent_invite(s.store, call, s.options)
-    base = f"{request.url.scheme}://{request.url.netloc}"
     result["invite_url"] = (
-        f"{base}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
+        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
         f"&invite_token={result['invite_token']}"
     )
     return json_response(result)

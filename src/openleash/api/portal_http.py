@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from openleash.api.deps import services
-from openleash.api.http import read_body
+from openleash.api.guard import SAFE_METHODS, Origins, check_browser
+from openleash.api.http import base_url, media_type, read_body
 from openleash.domain.errors import OpenLeashError
 from openleash.service import owner_auth
 from openleash.service.owner_auth import SESSION_COOKIE, OwnerCall
@@ -228,8 +229,7 @@ async def read_form(request: Request) -> dict[str, str]:
     raw = await read_body(request, MAX_FORM)
     if not raw:
         return {}
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/x-www-form-urlencoded":
+    if media_type(request) != "application/x-www-form-urlencoded":
         raise OpenLeashError("UNSUPPORTED_MEDIA_TYPE", "Send the form URL-encoded")
     try:
         pairs = parse_qsl(
@@ -275,7 +275,7 @@ def set_login_csrf(request: Request, response: Response, token: str) -> None:
         token,
         max_age=LOGIN_CSRF_SECONDS,
         httponly=True,
-        secure=request.url.scheme == "https",
+        secure=base_url(request).startswith("https://"),
         samesite="strict",
         path=LOGIN_PATH,
     )
@@ -342,6 +342,10 @@ class PortalRoute(APIRoute):
 
         async def portal_handler(request: Request) -> Response:
             try:
+                if request.method not in SAFE_METHODS:
+                    # The CSRF token is kept; this refuses a form another site's page sent
+                    # before anything of it is read.
+                    check_browser(request.scope, Origins.of(services(request).settings))
                 response = await handle(request)
             except SignInRequired as signal:
                 response = redirect(login_url(signal.return_to))

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from openleash.bootstrap import open_services
 from openleash.cli.common import config_option, data_dir_option, fails_cleanly, settings_for
+from openleash.config import ConnectionLimits, Settings
+
+
+class EdgeConfig(uvicorn.Config):
+    """uvicorn's configuration carrying the connection limits that the protocol
+    (``openleash.api.protocol.HttpProtocol``) reads as ``config.limits``; a module-level
+    class, so it reaches spawned worker processes."""
+
+    def __init__(self, app: str, *, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.limits = limits
+
 
 #: Seconds open connections (event streams) get to finish when the server stops.
 GRACEFUL_SHUTDOWN_SECONDS = 3
@@ -62,21 +77,65 @@ def start(
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     if config_path is not None:
         os.environ["OPENLEASH_CONFIG"] = str(config_path.resolve())
+    # Workers read their settings again: the address given here (for the Host check and the
+    # default public URL) must be theirs too.
+    os.environ["OPENLEASH_BIND_ADDRESS"] = f"[{settings.host}]:{settings.port}"
     click.echo(
         f"OpenLeash listening on http://{settings.host}:{settings.port} "
-        f"(data: {settings.data_dir}, workers: {workers})"
+        f"(public URL: {settings.base_url}, data: {settings.data_dir}, workers: {workers})"
     )
-    uvicorn.run(
+    for warning in startup_warnings(settings):
+        click.echo(f"WARNING: {warning}", err=True)
+    serve(server_config(settings, workers, log_level))
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What an operator must know before exposing this server."""
+    found = []
+    if settings.admin_mode in ("localhost", "localhost_or_token"):
+        found.append(
+            "admin access (/v1/admin) is open WITHOUT A TOKEN to any process on this machine "
+            f"(admin.mode: {settings.admin_mode}); set admin.mode: token and an admin token "
+            "if other users or containers share it"
+        )
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < settings.max_connections + 64:
+        found.append(
+            f"the open-file limit ({soft}) is below server.max_connections "
+            f"({settings.max_connections}) plus room for the store: raise it (ulimit -n) or "
+            "lower server.max_connections"
+        )
+    return found
+
+
+def server_config(settings: Settings, workers: int, log_level: str) -> EdgeConfig:
+    return EdgeConfig(
         "openleash.api.app:create_app_from_env",
+        limits=settings.connection_limits,
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=workers,
         log_level=log_level,
-        http="openleash.api.protocol:HttpProtocol",  # one write per response
-        proxy_headers=False,  # never take the client address from forwarded headers
+        http="openleash.api.protocol:HttpProtocol",  # bounded, one write per response
+        # Forwarded headers are read by the application, from server.trusted_proxies only.
+        proxy_headers=False,
+        forwarded_allow_ips="",
         server_header=False,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        backlog=settings.backlog,
         # Open event streams (owners' live views) end at shutdown instead of holding it up.
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+
+
+def serve(config: EdgeConfig) -> None:
+    """What ``uvicorn.run`` does, for a configuration built here."""
+    server = uvicorn.Server(config)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    server.run()
+    if not server.started:
+        raise SystemExit(3)

@@ -22,6 +22,7 @@ STATUS: dict[str, int] = {
     "MISSING_BODY": 400,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "PAYLOAD_TOO_LARGE": 413,
+    "HEADERS_TOO_LARGE": 431,
     "NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
     # agent authentication
@@ -64,6 +65,9 @@ STATUS: dict[str, int] = {
     "LOGIN_LOCKED": 429,
     "SECOND_FACTOR_LOCKED": 429,
     "CSRF_FAILED": 403,
+    # requests from a browser page that is not this server's (DNS rebinding, cross-site forms)
+    "FORBIDDEN_HOST": 421,
+    "FORBIDDEN_ORIGIN": 403,
     "FORBIDDEN": 403,
     "TOTP_SETUP_REQUIRED": 403,
     "TOTP_REQUIRED": 403,

@@ -52,6 +52,7 @@ async def read_page(
 def _cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit():
+    # ASCII digits only ("²" is a digit to str.isdigit) and within a 64-bit integer.
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
         raise OpenLeashError("INVALID_REQUEST", "cursor must be a value from next_cursor")
     return int(cursor)
