@@ -16,7 +16,7 @@ from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.crypto import passphrase as passphrases
 from openleash.service.timefmt import iso
-from tests.api.conftest import Api, new_agent_keys, running_api
+from tests.api.conftest import BASE_URL, Api, new_agent_keys, running_api
 from tests.api.owners import PASSPHRASE, owner_session, set_passphrase
 
 BUDGET = 20
@@ -36,7 +36,7 @@ def from_address(api: Api, address: str, method: str, path: str, **kwargs: Any) 
         transport = httpx.ASGITransport(
             app=api.client.app, client=(address, 50000), raise_app_exceptions=False
         )
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
             return await c.request(method, path, **kwargs)
 
     return api.run(send())
