@@ -19,7 +19,7 @@ from openleash.api.http import MAX_BODY, parse_object
 from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
-from openleash.service.agent_auth import SignedRequest, authenticate
+from openleash.service.agent_auth import SignedRequest, verify_agent
 from openleash.service.authorize import authorize
 
 Scope = MutableMapping[str, Any]
@@ -77,8 +77,7 @@ class AuthorizeFastPath:
             headers=headers,
             body=raw or None,
         )
-        snap = await s.runtime.snapshot()
-        call = authenticate(request, snap, s.options, s.options.clock())
+        call, snap = await verify_agent(s.runtime, request, s.options, s.options.clock())
         return await authorize(s.runtime, snap, call, parse_object(raw), s.options)
 
 
