@@ -30,9 +30,7 @@ def _code(response: Any) -> str:
     return str(response.json()["error"]["code"])
 
 
-def challenge_register(
-    api: Api, agent_id: str, owner_id: str, **extra: Any
-) -> tuple[Any, Agent]:
+def challenge_register(api: Api, agent_id: str, owner_id: str, **extra: Any) -> tuple[Any, Agent]:
     """Challenge, sign it, register: the response and the agent as its key holder sees it."""
     public, private = new_agent_keys()
     issued = api.client.post(
@@ -95,7 +93,10 @@ def _routed_authorize(api: Api, agent: Agent) -> httpx.Response:
     """``POST /v1/authorize`` through the framework route, not the ASGI fast path."""
     raw = _authorize_body(agent)
     auth = AgentAuth(agent.agent_id, agent.private_key_b64, clock=lambda: iso(api.clock()))
-    headers = {**auth.sign_headers("POST", "/v1/authorize", raw), "Content-Type": "application/json"}
+    headers = {
+        **auth.sign_headers("POST", "/v1/authorize", raw),
+        "Content-Type": "application/json",
+    }
     routed_app = api.client.app.app  # type: ignore[attr-defined]  # the app behind the fast path
 
     async def call() -> httpx.Response:
@@ -329,7 +330,7 @@ def test_the_portal_lists_pending_agents_and_activates_them_with_csrf_and_code(a
     assert 'data-testid="pending-agents"' in inbox.text
     assert 'data-agent-id="portal-helper"' in inbox.text
     page = api.client.get("/gui/agents")
-    assert f'/gui/agents/{agent_principal_id}/activate' in page.text
+    assert f"/gui/agents/{agent_principal_id}/activate" in page.text
     token = page_form(api, "/gui/agents")
     path = f"/gui/agents/{agent_principal_id}/activate"
     no_csrf = api.client.post(path, data={"totp_code": owner.code()})
