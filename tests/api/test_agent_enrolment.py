@@ -408,3 +408,16 @@ def test_a_webhook_url_of_one_owner_does_not_block_another_owner(api: Api) -> No
     assert _code(same_owner) == "WEBHOOK_URL_NOT_UNIQUE"
     short, _ = invite_register(owner, "hooked-4", webhook_url="https://hooks.example/x")
     assert short.status_code == 400, "the signing-secret minimum stays"
+
+
+def test_a_pending_agent_blocks_no_webhook_url_and_activation_checks_it(api: Api) -> None:
+    hook = {"webhook_url": "https://hooks.example/mine", "webhook_secret": "s" * 16}
+    owner = owner_session(api)
+    squatter, _ = challenge_register(api, "squatter", owner.owner_id, **hook)
+    assert squatter.status_code == 200, squatter.text
+    mine, _ = invite_register(owner, "mine", **hook)
+    assert mine.status_code == 200, mine.text
+    path = f"/v1/owner/agents/{squatter.json()['agent_principal_id']}"
+    refused = owner.put(path, {"status": "ACTIVE"})
+    assert refused.status_code == 409
+    assert _code(refused) == "WEBHOOK_URL_NOT_UNIQUE"
