@@ -98,7 +98,7 @@ def test_principal_must_be_the_signing_agent(api: Api) -> None:
     assert error_code(response) == "AGENT_MISMATCH"
 
 
-# §3.5 agent_id is unique among active agents; registration needs a real owner and its challenge.
+# §3.5 agent_id is never re-assigned; registration needs a real owner and its challenge.
 def _challenge(api: Api, agent_id: str, public: str, owner_id: str | None) -> dict[str, str]:
     response = api.client.post(
         "/v1/agents/registration-challenge",
@@ -172,15 +172,17 @@ def test_agent_id_of_another_owner_is_taken(api: Api) -> None:
     assert ok.json()["result"] == "ALLOW"
 
 
-def test_reenrolment_by_the_same_owner_replaces_the_old_key(api: Api) -> None:
+def test_reenrolment_by_challenge_never_replaces_the_key_even_for_the_same_owner(
+    api: Api,
+) -> None:
     public, private = new_agent_keys()
     challenge = _challenge(api, "agent-1", public, api.agent.owner_id)
     response = _register(api, challenge, "agent-1", public, private, api.agent.owner_id)
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    old = api.signed("GET", "/v1/agent/self")
-    assert old.status_code == 401
+    assert response.status_code == 409  # type: ignore[attr-defined]
+    assert error_code(response) == "AGENT_ID_TAKEN"
+    assert api.signed("GET", "/v1/agent/self").status_code == 200
     new_agent = type(api.agent)("agent-1", api.agent.owner_id, private, public)
-    assert api.signed("GET", "/v1/agent/self", agent=new_agent).status_code == 200
+    assert api.signed("GET", "/v1/agent/self", agent=new_agent).status_code == 401
 
 
 # §3.6 Any 8-4-4-4-12 hex UUID is accepted, like the official vectors use.

@@ -4,6 +4,7 @@ backoff and are audited; an unreachable agent never slows a decision."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -13,9 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from openleash.client.auth import AgentAuth
 from openleash.config import Settings
+from openleash.service.timefmt import iso
 from openleash.service.webhooks import verify_signature
 from tests.api.conftest import Agent, Api, new_agent_keys, running_api
 from tests.api.owners import Owner, owner_session
@@ -214,3 +218,52 @@ def test_a_revoked_agent_gets_no_more_deliveries(api: Api, receiver: Receiver) -
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert len(receiver.received) == 1
+
+
+def _self_within(api: Api, agent: Agent, seconds: float) -> int:
+    """``GET /v1/agent/self`` signed by ``agent``, on the application's own loop, given up after
+    ``seconds`` (a hung worker fails the test instead of hanging it)."""
+    auth = AgentAuth(agent.agent_id, agent.private_key_b64, clock=lambda: iso(api.clock()))
+    headers = auth.sign_headers("GET", "/v1/agent/self", b"")
+    app = api.client.app
+
+    async def call() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await asyncio.wait_for(
+                client.get("/v1/agent/self", headers=headers), seconds
+            )
+            return response.status_code
+
+    status: int = api.run(call())
+    return status
+
+
+def test_a_webhook_attempt_while_an_agent_enrols_does_not_hang_the_worker(
+    api: Api, receiver: Receiver
+) -> None:
+    """The dispatcher read the snapshot inside its own store read: when an agent had enrolled
+    since (the snapshot had to reload), the attempt waited on itself, and so did every signed
+    request of the process that needed the new agent."""
+    owner = owner_session(api)
+    agent = _hooked_agent(api, owner, receiver.url)
+    receiver.statuses = [503]  # the first attempt fails: the retry comes after the enrolment
+    _approve(api, owner, agent)
+    receiver.wait_for(1)
+    invite = owner.post("/v1/owner/agent-invites").json()
+    public, private = new_agent_keys()
+    enrolled = api.client.post(
+        "/v1/agents/register-with-invite",
+        json={
+            "invite_id": invite["invite_id"],
+            "invite_token": invite["invite_token"],
+            "agent_id": "newcomer",
+            "agent_pubkey_b64": public,
+        },
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    api.clock.advance(600)  # the retry is due: its attempt needs a fresh snapshot
+    receiver.wait_for(2)
+    newcomer = Agent("newcomer", owner.owner_id, private, public)
+    assert _self_within(api, newcomer, 10.0) == 200
+    assert json.loads(receiver.received[1][1])["data"]["approval_token"]

@@ -224,7 +224,8 @@ def test_challenge_registration(sdk: Sdk, deployment: Deployment) -> None:
     assert registered["agent_id"] == agent_id
     assert registered["owner_type"] == "user"
     assert registered["owner_id"] == deployment.owner_id
-    assert registered["status"] == "ACTIVE"
+    # No invite, so no owner consent yet (PROTOCOL §3.5): the agent waits for its owner.
+    assert registered["status"] == "PENDING"
     assert UUID_RE.match(registered["agent_principal_id"])
 
     agent = RegisteredAgent(
@@ -241,8 +242,14 @@ def test_challenge_registration(sdk: Sdk, deployment: Deployment) -> None:
         private_key_b64=agent.private_key_b64,
     )
     assert me["agent_principal_id"] == registered["agent_principal_id"]
-    # The owner-wide policy applies to an agent enrolled this way as well.
+    assert me["status"] == "PENDING"
     action = agent.action(amount_minor=500, currency="USD")
+    with pytest.raises(SdkError) as pending:
+        authorize(sdk, deployment, agent, action)
+    assert pending.value.server_error()["code"] == "AGENT_PENDING"
+
+    deployment.activate_agent(registered["agent_principal_id"])
+    # Usable at once, on whichever worker answers; the owner-wide policy applies to it too.
     assert authorize(sdk, deployment, agent, action)["result"] == "ALLOW"
 
     # A challenge is single-use.

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.live import LiveServer, free_port, run_cli
+import httpx
+
+from tests.support.live import LiveServer, free_port, owner_login, run_cli
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class Deployment:
     server: LiveServer
     owner_id: str
     policy_id: str
+    #: The owner's session token, once a test needed one.
+    _session: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -28,6 +32,23 @@ class Deployment:
             "POST", f"/v1/admin/users/{self.owner_id}/agent-invite"
         )
         return invite
+
+    def owner_token(self) -> str:
+        if "token" not in self._session:
+            self._session["token"] = owner_login(self.server, self.owner_id)
+        return self._session["token"]
+
+    def activate_agent(self, agent_principal_id: str) -> dict[str, Any]:
+        """The owner activates an agent that enrolled by challenge (it is PENDING until then)."""
+        response = httpx.put(
+            f"{self.url}/v1/owner/agents/{agent_principal_id}",
+            json={"status": "ACTIVE"},
+            headers={"Authorization": f"Bearer {self.owner_token()}", "Connection": "close"},
+            timeout=10.0,
+        )
+        assert response.status_code == 200, response.text
+        activated: dict[str, Any] = response.json()
+        return activated
 
 
 @contextmanager

@@ -10,19 +10,26 @@ from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
 from openleash.service import agents, approvals, drafts, usage
-from openleash.service.agent_auth import AgentCall, authenticate
+from openleash.service.agent_auth import AgentCall, verify_agent
 from openleash.service.authorize import authorize as decide
 from openleash.service.runtime import Snapshot
 
 router = APIRouter(tags=["agent"])
 
 
-async def _verified(request: Request, body: bytes | None) -> tuple[AgentCall, Snapshot]:
+async def _verified(
+    request: Request, body: bytes | None, *, allow_pending: bool = False
+) -> tuple[AgentCall, Snapshot]:
+    """The verified caller; an agent awaiting activation only where ``allow_pending``."""
     s = services(request)
-    snap = await s.runtime.snapshot()
     with counting_failures(throttles(request).failures, client_address(request.scope)):
-        call = authenticate(signed_request(request, body), snap, s.options, s.options.clock())
-    return call, snap
+        return await verify_agent(
+            s.runtime,
+            signed_request(request, body),
+            s.options,
+            s.options.clock(),
+            allow_pending=allow_pending,
+        )
 
 
 @router.post("/v1/authorize", summary="Ask whether an action may go ahead")
@@ -36,7 +43,8 @@ async def authorize(request: Request) -> Response:
 
 @router.get("/v1/agent/self", summary="The calling agent's own record")
 async def agent_self(request: Request) -> Response:
-    call, _ = await _verified(request, None)
+    # The one call an agent awaiting activation may make: it tells it that it waits.
+    call, _ = await _verified(request, None, allow_pending=True)
     s = services(request)
     return json_response(await agents.agent_self(s.store, call, s.options))
 

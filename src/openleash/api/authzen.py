@@ -20,7 +20,7 @@ from openleash.api.http import base_url, json_response, parse_object, read_body,
 from openleash.api.throttle import client_address, counting_failures, throttles
 from openleash.domain.errors import OpenLeashError
 from openleash.service import authzen
-from openleash.service.agent_auth import authenticate
+from openleash.service.agent_auth import verify_agent
 from openleash.service.options import Options
 from openleash.service.runtime import Runtime, Snapshot
 
@@ -47,10 +47,9 @@ async def evaluations(request: Request) -> Response:
 async def _answer(request: Request, evaluator: Evaluator) -> Response:
     raw = await read_body(request)
     s = services(request)
-    snap = await s.runtime.snapshot()
     # Signed or with a PEP token: a caller failing either is anonymous, and slowed down.
     with counting_failures(throttles(request).failures, client_address(request.scope)):
-        caller = _caller(request, raw, snap)
+        caller, snap = await _caller(request, raw)
     result = await evaluator(s.runtime, snap, caller, parse_object(raw), s.options)
     response = json_response(result)
     request_id = request.headers.get("x-request-id")
@@ -59,16 +58,19 @@ async def _answer(request: Request, evaluator: Evaluator) -> Response:
     return response
 
 
-def _caller(request: Request, raw: bytes, snap: Snapshot) -> authzen.Caller:
+async def _caller(request: Request, raw: bytes) -> tuple[authzen.Caller, Snapshot]:
     s = services(request)
     now = s.options.clock()
     if request.headers.get("x-agent-id"):
         # The signature covers the exact bytes, so they are verified before they are parsed.
-        call = authenticate(signed_request(request, raw or None), snap, s.options, now)
-        return authzen.Caller(now=now, call=call)
+        call, snap = await verify_agent(
+            s.runtime, signed_request(request, raw or None), s.options, now
+        )
+        return authzen.Caller(now=now, call=call), snap
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise OpenLeashError(
             "MISSING_TOKEN", "Sign the request as an agent, or send a PEP token as a bearer token"
         )
-    return authzen.pep_caller(presented.strip(), s.settings.authzen_pep_tokens, now)
+    caller = authzen.pep_caller(presented.strip(), s.settings.authzen_pep_tokens, now)
+    return caller, await s.runtime.snapshot()

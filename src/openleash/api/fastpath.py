@@ -20,7 +20,7 @@ from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
 from openleash.api.throttle import client_address, counting_failures, throttles_of
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
-from openleash.service.agent_auth import SignedRequest, authenticate
+from openleash.service.agent_auth import SignedRequest, verify_agent
 from openleash.service.authorize import authorize
 
 Scope = MutableMapping[str, Any]
@@ -82,9 +82,8 @@ class AuthorizeFastPath:
             headers=headers,
             body=raw or None,
         )
-        snap = await s.runtime.snapshot()
         # The wrapped app is the FastAPI one; its state holds the tables its routes use too.
         limits = throttles_of(getattr(self.app, "state"), s.settings, s.options)  # noqa: B009
         with counting_failures(limits.failures, client_address(scope)):
-            call = authenticate(request, snap, s.options, s.options.clock())
+            call, snap = await verify_agent(s.runtime, request, s.options, s.options.clock())
         return await authorize(s.runtime, snap, call, parse_object(raw), s.options)

@@ -184,7 +184,10 @@ async def list_agents(request: Request) -> Response:
     return json_response(await owner_agents.list_agents(services(request).store, call))
 
 
-@router.put("/v1/owner/agents/{agent_principal_id}", summary="Revoke an agent (TOTP if on)")
+@router.put(
+    "/v1/owner/agents/{agent_principal_id}",
+    summary="Activate a pending agent or revoke an agent (TOTP if on)",
+)
 async def set_agent_status(request: Request, agent_principal_id: str) -> Response:
     call, s, body = await owner_change(request)
     return json_response(

@@ -41,7 +41,7 @@ from openleash.api.portal_http import (
 )
 from openleash.api.throttle import anonymous, login_client
 from openleash.domain.errors import OpenLeashError
-from openleash.service import approvals, owner_auth
+from openleash.service import approvals, owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -202,6 +202,7 @@ async def _inbox(request: Request, call: OwnerCall) -> dict[str, Any]:
     pending = await approvals.list_for_owner(store, call, status="PENDING", limit=100)
     recent = await approvals.list_for_owner(store, call, status=None, limit=30)
     return {
+        "pending_agents": await owner_agents.pending_agents(store, call),
         "pending": pending["approval_requests"],
         "recent": [r for r in recent["approval_requests"] if r["status"] != "PENDING"][:20],
         "format_amount": views.format_amount,

@@ -94,14 +94,25 @@ async def agent_invite(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/agents/{{agent_principal_id}}/revoke")
 async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
+    return await _set_agent_status(request, agent_principal_id, "REVOKED", "revoked")
+
+
+@router.post(f"{PREFIX}/agents/{{agent_principal_id}}/activate")
+async def activate_agent(request: Request, agent_principal_id: str) -> Response:
+    return await _set_agent_status(request, agent_principal_id, "ACTIVE", "activated")
+
+
+async def _set_agent_status(
+    request: Request, agent_principal_id: str, status: str, done: str
+) -> Response:
     call, form = await owner_form(request)
     s = services(request)
-    body = {"status": "REVOKED", **second_factor(form)}
+    body = {"status": status, **second_factor(form)}
     try:
         await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
     except OpenLeashError as exc:
         return await _agents_page(request, call, error=exc)
-    return redirect(f"{PREFIX}/agents?done=revoked")
+    return redirect(f"{PREFIX}/agents?done={done}")
 
 
 # -- usage, audit -------------------------------------------------------------------------------

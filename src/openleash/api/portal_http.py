@@ -291,6 +291,7 @@ FLASH = {
     "approved": "Approved. The agent can now go ahead with this exact action.",
     "denied": "Denied. The agent has been told.",
     "revoked": "The agent was revoked.",
+    "activated": "The agent was activated: it can ask for decisions from now on.",
     "policy_saved": "Policy saved. It applies from the next request.",
     "policy_deleted": "Policy deleted.",
     "policy_moved": "Order changed. It applies from the next request.",

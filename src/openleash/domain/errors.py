@@ -34,6 +34,8 @@ STATUS: dict[str, int] = {
     "AGENT_NOT_FOUND": 401,
     "AGENT_INACTIVE": 401,
     "INVALID_SIGNATURE": 401,
+    # Signed correctly, but enrolled without an invite: its owner has not activated it yet.
+    "AGENT_PENDING": 403,
     "AGENT_MISMATCH": 403,
     # registration and invites
     "CHALLENGE_NOT_FOUND": 400,
@@ -42,6 +44,7 @@ STATUS: dict[str, int] = {
     "OWNER_NOT_FOUND": 404,
     "AGENT_ID_TAKEN": 409,
     "WEBHOOK_URL_NOT_UNIQUE": 409,
+    "ATTRIBUTES_TOO_LARGE": 413,
     "INVITE_NOT_FOUND": 404,
     "INVITE_USED": 400,
     "INVITE_EXPIRED": 400,

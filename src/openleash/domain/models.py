@@ -17,6 +17,8 @@ class Result(enum.StrEnum):
 
 class Status(enum.StrEnum):
     ACTIVE = "ACTIVE"
+    #: An agent enrolled by challenge without an invite, until its owner activates it.
+    PENDING = "PENDING"
     REVOKED = "REVOKED"
 
 

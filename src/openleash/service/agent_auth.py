@@ -1,8 +1,10 @@
 """Signed agent requests (inv §1.1, with the fixes of PROTOCOL §3.1-3.3).
 
 Order of checks: headers (present, and no longer than :data:`MAX_HEADER_LENGTH`), timestamp
-(an unparseable one is a skew error), body hash, agent, signature. The nonce is recorded only
-after all of these pass, inside the same transaction as whatever the request then does (see
+(an unparseable one is a skew error), body hash, agent, signature, then the agent's status: an
+agent enrolled by challenge without an invite stays ``PENDING`` until its owner activates it,
+and may then only read its own record (PROTOCOL §3.5). The nonce is recorded only after all of
+these pass, inside the same transaction as whatever the request then does (see
 :func:`record_nonce`).
 """
 
@@ -19,7 +21,7 @@ from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Agent
 from openleash.service.options import Options
 from openleash.service.ports import NonceUse, Transaction
-from openleash.service.runtime import Snapshot
+from openleash.service.runtime import Runtime, Snapshot
 from openleash.service.timefmt import epoch_ms, parse_timestamp
 
 SIGNING_HEADERS = ("x-agent-id", "x-timestamp", "x-nonce", "x-body-sha256", "x-signature")
@@ -57,22 +59,68 @@ class AgentCall:
     now: datetime
 
 
+async def verify_agent(
+    runtime: Runtime,
+    request: SignedRequest,
+    options: Options,
+    now: datetime,
+    *,
+    allow_pending: bool = False,
+) -> tuple[AgentCall, Snapshot]:
+    """Authenticate a signed request against the current snapshot; the snapshot it used.
+
+    An agent the snapshot does not know as ACTIVE is looked up once more (see
+    :meth:`Runtime.recheck`) before it is refused: one just enrolled, activated or given a new
+    key, by this process or another, works from its first call. ``allow_pending`` lets an agent
+    that awaits its owner's activation through (only for reading its own record)."""
+    snap = await runtime.snapshot()
+    headers = _headers(request, options, now)
+    agent = snap.agent(headers[0])
+    if agent is None or agent.status != "ACTIVE":
+        snap = await runtime.recheck(snap)
+    return _authenticated(request, snap, headers, now, allow_pending), snap
+
+
 def authenticate(
-    request: SignedRequest, snap: Snapshot, options: Options, now: datetime
+    request: SignedRequest,
+    snap: Snapshot,
+    options: Options,
+    now: datetime,
+    *,
+    allow_pending: bool = False,
 ) -> AgentCall:
+    """Authenticate against ``snap`` as it is (no second look at the store)."""
+    return _authenticated(request, snap, _headers(request, options, now), now, allow_pending)
+
+
+def _headers(request: SignedRequest, options: Options, now: datetime) -> list[str]:
     values = [request.headers.get(name, "") for name in SIGNING_HEADERS]
     if not all(values):
         raise OpenLeashError("MISSING_HEADERS", "Missing required signing headers")
     _check_lengths(values)
+    _check_timestamp(values[1], now, options.clock_skew_seconds)
+    _check_body(request, values[3])
+    return values
+
+
+def _authenticated(
+    request: SignedRequest, snap: Snapshot, values: list[str], now: datetime, allow_pending: bool
+) -> AgentCall:
     agent_id, timestamp, nonce, body_sha256, signature = values
-    _check_timestamp(timestamp, now, options.clock_skew_seconds)
-    _check_body(request, body_sha256)
     agent = snap.agent(agent_id)
     if agent is None:
         raise OpenLeashError("AGENT_NOT_FOUND", f'Agent "{agent_id}" not found')
-    if agent.status != "ACTIVE":
+    if agent.status not in ("ACTIVE", "PENDING"):
         raise OpenLeashError("AGENT_INACTIVE", f'Agent "{agent_id}" is not active')
     _check_signature(request, agent, timestamp, nonce, body_sha256, signature)
+    if agent.status == "PENDING" and not allow_pending:
+        # Told only to the holder of the key: the signature verified above.
+        raise OpenLeashError(
+            "AGENT_PENDING",
+            f'Agent "{agent_id}" awaits activation: ask its owner to activate it (owner portal, '
+            "Agents page, or PUT /v1/owner/agents/{agent_principal_id} with status ACTIVE); "
+            "until then only GET /v1/agent/self answers",
+        )
     return AgentCall(agent=agent, nonce=nonce, now=now)
 
 

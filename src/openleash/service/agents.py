@@ -57,8 +57,8 @@ async def revoke(tx: Transaction, agent: Agent, now: datetime, *, by: str | None
 async def enrol(
     tx: Transaction, agent: Agent, now: datetime, event_type: str, **extra: Any
 ) -> None:
-    """Store a new agent (replacing an earlier registration of its owner with the same id) and
-    audit it; caches in every process reload."""
+    """Store a new agent (its id must be free: nothing is replaced) and audit it with the status
+    it starts in; caches in every process reload."""
     await tx.add_agent(agent)
     await tx.bump_revision()
     await record(
@@ -70,5 +70,23 @@ async def enrol(
         agent_id=agent.agent_id,
         owner_type=agent.owner_type,
         owner_id=agent.owner_id,
+        status=agent.status,
         **extra,
+    )
+
+
+async def activate(tx: Transaction, agent: Agent, now: datetime, *, by: str) -> None:
+    """Make a PENDING agent ACTIVE (its owner consented) and audit who did."""
+    if not await tx.activate_agent(agent.agent_principal_id):
+        raise OpenLeashError("INVALID_STATUS", "Only an agent awaiting activation can be activated")
+    await tx.bump_revision()
+    await record(
+        tx,
+        now,
+        "AGENT_ACTIVATED",
+        by,
+        agent_principal_id=agent.agent_principal_id,
+        agent_id=agent.agent_id,
+        owner_id=agent.owner_id,
+        activated_by=by,
     )

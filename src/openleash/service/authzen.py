@@ -162,6 +162,12 @@ def _agent_call(snap: Snapshot, caller: Caller, subject_id: str) -> AgentCall:
         # (AGENT_MISMATCH), as /v1/authorize refuses another principal.agent_id.
         return caller.call
     agent = snap.agent(subject_id)
+    if agent is not None and agent.status == "PENDING":
+        raise OpenLeashError(
+            "AGENT_PENDING",
+            f'subject.id "{subject_id}" awaits activation by its owner; nothing is decided '
+            "for it until then",
+        )
     if agent is None or agent.status != "ACTIVE":
         raise OpenLeashError("INVALID_AGENT", f'subject.id "{subject_id}" is no active agent')
     return AgentCall(agent=agent, nonce=None, now=caller.now)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import Agent
 from openleash.service import owners
-from openleash.service.agents import revoke
+from openleash.service.agents import activate, revoke
 from openleash.service.audit import read_page
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
-from openleash.service.ports import Store
+from openleash.service.ports import Store, Transaction
+from openleash.service.registration import check_webhook_free
 from openleash.service.timefmt import parse_timestamp
 
 
@@ -20,29 +22,52 @@ async def list_agents(store: Store, call: OwnerCall) -> dict[str, Any]:
     return {"agents": [a.public_view() for a in found]}
 
 
+async def pending_agents(store: Store, call: OwnerCall) -> list[dict[str, Any]]:
+    """The owner's agents that enrolled by challenge and await activation."""
+    listed = await list_agents(store, call)
+    return [a for a in listed["agents"] if a["status"] == "PENDING"]
+
+
 async def set_status(
     store: Store, call: OwnerCall, agent_principal_id: str, body: Any, options: Options
 ) -> dict[str, Any]:
-    """Only revocation: a revoked registration stays revoked (the agent enrols again)."""
+    """``ACTIVE`` activates an agent that awaits it (enrolled by challenge); ``REVOKED`` revokes
+    an active or pending one. Both need the second factor when the owner has TOTP on. A revoked
+    registration stays revoked: its owner enrols the id again with an invite."""
     status = body.get("status") if isinstance(body, dict) else None
-    if status != "REVOKED":
+    if status not in ("ACTIVE", "REVOKED"):
         raise OpenLeashError(
             "VALIDATION_ERROR",
-            'status must be "REVOKED"; a revoked agent registers again with a new invite',
+            'status must be "ACTIVE" (activate a pending agent) or "REVOKED"; a revoked agent '
+            "enrols again with a new invite",
         )
     async with factor_attempts(store, call, options), store.transaction() as tx:
         agent = await tx.get_agent(agent_principal_id)
         if agent is None or agent.owner_id != call.owner_id:
             raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
         await second_factor(tx, call.owner_id, body, call.now, options)
-        if agent.status == "REVOKED":
-            raise OpenLeashError("INVALID_STATUS", "The agent is already revoked")
-        await revoke(tx, agent, call.now, by=call.owner_id)
+        if status == "ACTIVE":
+            await _activate(tx, agent, call)
+        else:
+            if agent.status == "REVOKED":
+                raise OpenLeashError("INVALID_STATUS", "The agent is already revoked")
+            await revoke(tx, agent, call.now, by=call.owner_id)
     return {
         "agent_principal_id": agent_principal_id,
         "agent_id": agent.agent_id,
-        "status": "REVOKED",
+        "status": status,
     }
+
+
+async def _activate(tx: Transaction, agent: Agent, call: OwnerCall) -> None:
+    if agent.status != "PENDING":
+        raise OpenLeashError(
+            "INVALID_STATUS",
+            "Only an agent awaiting activation can be activated; a revoked agent enrols again "
+            "with a new invite",
+        )
+    await check_webhook_free(tx, agent.webhook_url, agent.owner_id)
+    await activate(tx, agent, call.now, by=call.owner_id)
 
 
 async def create_agent_invite(store: Store, call: OwnerCall, options: Options) -> dict[str, Any]:

@@ -87,19 +87,29 @@ class CredentialRepo(Protocol):
 
 class AgentRepo(Protocol):
     async def add_agent(self, agent: Agent) -> None:
-        """Insert an agent. Raise ``AGENT_ID_TAKEN`` when another owner has an ACTIVE agent with
-        the same ``agent_id``; an ACTIVE agent of the same owner with that id is revoked first
-        (re-enrolment replaces)."""
+        """Insert an agent. Raise ``AGENT_ID_TAKEN`` when an agent with the same ``agent_id``
+        is ACTIVE or PENDING, whoever owns it: nothing is ever replaced. (Whether a REVOKED id
+        may be enrolled again is the caller's decision; see :meth:`find_agents_by_id`.)"""
         ...
 
     async def get_agent(self, agent_principal_id: str) -> Agent | None: ...
     async def find_active_agent(self, agent_id: str) -> Agent | None: ...
-    async def list_agents(self, owner_id: str | None = None) -> list[Agent]: ...
-    async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
-        """Set REVOKED; False when there is no such ACTIVE agent."""
+    async def find_agents_by_id(self, agent_id: str) -> list[Agent]:
+        """Every enrolment of ``agent_id``, revoked ones included, oldest first."""
         ...
 
-    async def webhook_url_taken(self, webhook_url: str) -> bool: ...
+    async def list_agents(self, owner_id: str | None = None) -> list[Agent]: ...
+    async def activate_agent(self, agent_principal_id: str) -> bool:
+        """PENDING -> ACTIVE; False when there is no such PENDING agent."""
+        ...
+
+    async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
+        """Set REVOKED; False when there is no such ACTIVE or PENDING agent."""
+        ...
+
+    async def webhook_url_taken(self, webhook_url: str, owner_id: str) -> bool:
+        """Whether an ACTIVE agent of ``owner_id`` has this webhook URL."""
+        ...
 
 
 class PolicyRepo(Protocol):
@@ -143,6 +153,10 @@ class ChallengeRepo(Protocol):
     async def add_challenge(self, challenge: Challenge) -> None: ...
     async def take_challenge(self, challenge_id: str) -> Challenge | None:
         """Remove and return the challenge (single use); None when absent."""
+        ...
+
+    async def purge_challenges(self, now: str) -> int:
+        """Delete a few challenges that expired at ``now`` (bounded work); how many."""
         ...
 
 
@@ -359,11 +373,20 @@ class Store(Protocol):
 
     def read(self) -> AbstractAsyncContextManager[Transaction]:
         """A read-only unit of work: one consistent snapshot, holding up no writer. Writing
-        through it fails."""
+        through it fails.
+
+        INVARIANT: units do not nest. A task that holds a unit (read or transaction) and asks for
+        another, for :meth:`submit` or for :meth:`revision` gets a ``RuntimeError`` at once
+        (waiting would deadlock); do the reads first, or pass the open unit down."""
         ...
 
     async def revision(self) -> int:
         """A number that grows whenever ``bump_revision`` committed, in any process."""
+        ...
+
+    def local_revision(self) -> int:
+        """How many transactions of this process that called ``bump_revision`` committed: a
+        cache of this process compares it to see its own changes at once, without reading."""
         ...
 
     async def close(self) -> None: ...

@@ -1,8 +1,17 @@
-"""Agent enrolment: by challenge (inv §2.1, fixed per PROTOCOL §3.5) and by invite."""
+"""Agent enrolment: by challenge (inv §2.1, fixed per PROTOCOL §3.5) and by invite.
+
+Who consents: an invite is the owner's consent, so redeeming one enrols the agent ACTIVE. A
+challenge proves only that the caller holds the key, so it enrols the agent PENDING: it may read
+its own record and nothing else until its owner activates it (:mod:`.owner_agents`). An agent id
+is never taken over: registering one that exists (active, pending or revoked, of any owner) is
+``409 AGENT_ID_TAKEN``, except that the owner of a revoked id may enrol it again with an invite
+of theirs (owner-authenticated consent, and the old key stays revoked).
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -13,7 +22,6 @@ from openleash.crypto import load_public_key, secret_matches, verify_challenge_s
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Agent, Challenge
 from openleash.service.agents import enrol
-from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
@@ -42,9 +50,51 @@ def _require(body: dict[str, Any], *keys: str) -> None:
 
 #: The shortest webhook secret accepted (deliveries are signed with it).
 MIN_WEBHOOK_SECRET = 12
+#: Longest accepted values of what anyone may send before being authenticated (a stored
+#: challenge or agent never holds more).
+MAX_LENGTH = {
+    "agent_id": 128,
+    "agent_pubkey_b64": 256,
+    "owner_type": 16,
+    "owner_id": 64,
+    "signature_b64": 256,
+    "webhook_url": 2048,
+    "webhook_secret": 512,
+    "webhook_auth_token": 2048,
+}
+#: Largest ``agent_attributes_json``, as compact UTF-8 JSON.
+MAX_ATTRIBUTES_BYTES = 8 * 1024
 
 
-async def _check_webhook(tx: Transaction, body: dict[str, Any]) -> None:
+def _check_lengths(body: dict[str, Any]) -> None:
+    for key, limit in MAX_LENGTH.items():
+        value = body.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise OpenLeashError(
+                "INVALID_REQUEST",
+                f"{key} is too long: at most {limit} characters",
+                {"field": key, "max_length": limit},
+            )
+
+
+def _attributes(value: Any) -> dict[str, Any] | None:
+    """``agent_attributes_json`` if it is an object within :data:`MAX_ATTRIBUTES_BYTES`."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError, RecursionError):
+        size = MAX_ATTRIBUTES_BYTES + 1
+    if size > MAX_ATTRIBUTES_BYTES:
+        raise OpenLeashError(
+            "ATTRIBUTES_TOO_LARGE",
+            f"agent_attributes_json must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON",
+            {"max_bytes": MAX_ATTRIBUTES_BYTES},
+        )
+    return value
+
+
+def _check_webhook_fields(body: dict[str, Any]) -> None:
     url = _text(body, "webhook_url")
     if not url:
         return
@@ -58,8 +108,34 @@ async def _check_webhook(tx: Transaction, body: dict[str, Any]) -> None:
             f"webhook_secret must have at least {MIN_WEBHOOK_SECRET} characters when "
             "webhook_url is set",
         )
-    if await tx.webhook_url_taken(url):
-        raise OpenLeashError("WEBHOOK_URL_NOT_UNIQUE", "webhook_url is used by another agent")
+
+
+async def check_webhook_free(tx: Transaction, url: str, owner_id: str) -> None:
+    """A webhook URL is unique among one owner's ACTIVE agents only: no one can block another
+    owner's URL, and a pending agent (which anyone may create) blocks nothing."""
+    if await tx.webhook_url_taken(url, owner_id):
+        raise OpenLeashError(
+            "WEBHOOK_URL_NOT_UNIQUE",
+            "webhook_url is used by another active agent of this owner; give each agent its "
+            "own URL (or revoke the other agent first)",
+        )
+
+
+async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: str | None) -> None:
+    """Refuse an agent id that is enrolled already. ``reenrol_owner``: the owner (known from
+    their invite) who may enrol an id again whose every enrolment is theirs and revoked."""
+    existing = await tx.find_agents_by_id(agent_id)
+    if not existing:
+        return
+    if reenrol_owner is not None and all(
+        a.status == "REVOKED" and a.owner_id == reenrol_owner for a in existing
+    ):
+        return
+    raise OpenLeashError(
+        "AGENT_ID_TAKEN",
+        f'Agent id "{agent_id}" is already registered; choose another agent_id (an agent id '
+        "is never re-assigned; its owner may enrol a revoked one again with an invite)",
+    )
 
 
 async def _require_owner(tx: Transaction, owner_type: Any, owner_id: Any) -> None:
@@ -71,9 +147,10 @@ async def _require_owner(tx: Transaction, owner_type: Any, owner_id: Any) -> Non
 
 async def issue_challenge(store: Store, body: dict[str, Any], options: Options) -> dict[str, Any]:
     _require(body, "agent_id", "agent_pubkey_b64")
+    _check_lengths(body)
     load_public_key(body["agent_pubkey_b64"])
+    attributes = _attributes(body.get("agent_attributes_json"))
     now = options.clock()
-    attributes = body.get("agent_attributes_json")
     challenge = Challenge(
         challenge_id=str(uuid.uuid4()),
         agent_id=body["agent_id"],
@@ -83,13 +160,15 @@ async def issue_challenge(store: Store, body: dict[str, Any], options: Options) 
         challenge_b64=base64.b64encode(secrets.token_bytes(32)).decode(),
         expires_at=iso(now + timedelta(seconds=options.challenge_ttl_seconds)),
         created_at=iso(now),
-        agent_attributes=attributes if isinstance(attributes, dict) else {},
+        agent_attributes=attributes or {},
     )
     async with store.transaction() as tx:
         if challenge.owner_id is not None:
             await _require_owner(tx, challenge.owner_type, challenge.owner_id)
+        await tx.purge_challenges(iso(now))
         await tx.add_challenge(challenge)
-        await record(tx, now, "AGENT_CHALLENGE_ISSUED", None, agent_id=challenge.agent_id)
+        # No audit record: anyone may ask, and anonymous noise must not grow the audit chain.
+        # The registration that creates an agent is audited.
     return {
         "challenge_id": challenge.challenge_id,
         "challenge_b64": challenge.challenge_b64,
@@ -107,9 +186,11 @@ async def register(store: Store, body: dict[str, Any], options: Options) -> dict
         "owner_type",
         "owner_id",
     )
+    _check_lengths(body)
+    _check_webhook_fields(body)
+    attributes = _attributes(body.get("agent_attributes_json"))
     now = options.clock()
     async with store.transaction() as tx:
-        await _check_webhook(tx, body)
         challenge = await tx.take_challenge(body["challenge_id"])
         if challenge is None:
             raise OpenLeashError("CHALLENGE_NOT_FOUND", "Challenge not found")
@@ -122,12 +203,13 @@ async def register(store: Store, body: dict[str, Any], options: Options) -> dict
             base64.b64decode(challenge.challenge_b64),
             body["signature_b64"],
         )
-        attributes = body.get("agent_attributes_json")
+        await _check_agent_id_free(tx, body["agent_id"], None)
         agent = _new_agent(
             body,
             body["owner_id"],
             now,
-            attributes if isinstance(attributes, dict) else challenge.agent_attributes,
+            attributes if attributes is not None else challenge.agent_attributes,
+            status="PENDING",
         )
         await enrol(tx, agent, now, "AGENT_REGISTERED")
     return _agent_summary(agent)
@@ -147,7 +229,12 @@ def _match_challenge(challenge: Challenge, body: dict[str, Any]) -> None:
 
 
 def _new_agent(
-    body: dict[str, Any], owner_id: str, now: datetime, attributes: dict[str, Any]
+    body: dict[str, Any],
+    owner_id: str,
+    now: datetime,
+    attributes: dict[str, Any],
+    *,
+    status: str,
 ) -> Agent:
     return Agent(
         agent_principal_id=str(uuid.uuid4()),
@@ -155,7 +242,7 @@ def _new_agent(
         owner_type="user",
         owner_id=owner_id,
         public_key_b64=body["agent_pubkey_b64"],
-        status="ACTIVE",
+        status=status,
         created_at=iso(now),
         attributes=attributes,
         webhook_url=_text(body, "webhook_url"),
@@ -179,9 +266,10 @@ async def register_with_invite(
     store: Store, body: dict[str, Any], options: Options, base_url: str
 ) -> dict[str, Any]:
     _require(body, "invite_id", "invite_token", "agent_id", "agent_pubkey_b64")
+    _check_lengths(body)
+    _check_webhook_fields(body)
     now = options.clock()
     async with store.transaction() as tx:
-        await _check_webhook(tx, body)
         load_public_key(body["agent_pubkey_b64"])
         invite = await tx.get_invite(body["invite_id"])
         if invite is None or invite.kind != "agent":
@@ -192,9 +280,11 @@ async def register_with_invite(
             raise OpenLeashError("INVITE_EXPIRED", "Invite has expired")
         if not secret_matches(body["invite_token"], invite.token_hash, invite.token_salt):
             raise OpenLeashError("INVALID_INVITE_TOKEN", "Invalid invite token")
+        await check_webhook_free(tx, _text(body, "webhook_url"), invite.owner_id)
+        await _check_agent_id_free(tx, body["agent_id"], invite.owner_id)
         if not await tx.use_invite(invite.invite_id, iso(now)):
             raise OpenLeashError("INVITE_USED", "Invite has already been used")
-        agent = _new_agent(body, invite.owner_id, now, {})
+        agent = _new_agent(body, invite.owner_id, now, {}, status="ACTIVE")
         await enrol(tx, agent, now, "AGENT_REGISTERED_VIA_INVITE", invite_id=invite.invite_id)
     return {
         **_agent_summary(agent),

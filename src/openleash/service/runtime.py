@@ -3,10 +3,19 @@
 Agents, server keys and effective policies are loaded from the store once and reused until the
 store's revision number moves (any process, including the CLI, bumps it when it changes them), so
 the hot path of ``/v1/authorize`` reads one integer from the store instead of parsing YAML.
+
+With ``refresh_seconds`` the integer itself is read at most that often, except that this process
+sees its own changes at once (the store counts the commits that bumped the revision), and a
+signed request naming an agent the snapshot does not know as usable looks again before it is
+refused (:meth:`Runtime.recheck`): an agent enrolled or activated by another process is usable
+as soon as that process answered.
+
+INVARIANT: nothing here is called inside an open unit of work (the store refuses nesting).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, replace
 
@@ -36,7 +45,8 @@ class Snapshot:
         self.keyring = keyring
         self._by_agent_id: dict[str, Agent] = {}
         for agent in agents:
-            # INVARIANT: at most one ACTIVE agent per agent_id (store constraint); prefer it.
+            # INVARIANT: at most one agent per agent_id that is not REVOKED (store constraint);
+            # prefer it, and among old revoked ones the newest.
             known = self._by_agent_id.get(agent.agent_id)
             if known is None or _preferred(agent, known):
                 self._by_agent_id[agent.agent_id] = agent
@@ -47,8 +57,8 @@ class Snapshot:
 
 
 def _preferred(candidate: Agent, known: Agent) -> bool:
-    if (candidate.status == "ACTIVE") != (known.status == "ACTIVE"):
-        return candidate.status == "ACTIVE"
+    if (candidate.status == "REVOKED") != (known.status == "REVOKED"):
+        return candidate.status != "REVOKED"
     return candidate.created_at > known.created_at
 
 
@@ -61,22 +71,53 @@ class Runtime:
         self._parsed: dict[tuple[str, str], Policy] = {}
         self._refresh = refresh_seconds
         self._checked_at = 0.0
+        self._local_seen = -1
+        self._recheck_lock = asyncio.Lock()
 
     async def snapshot(self) -> Snapshot:
         current = self._snapshot
         moment = time.monotonic()
-        if current is not None and moment - self._checked_at < self._refresh:
+        local = self.store.local_revision()
+        if (
+            current is not None
+            and local == self._local_seen
+            and moment - self._checked_at < self._refresh
+        ):
             return current
+        return await self._load(moment, local)
+
+    async def recheck(self, snap: Snapshot) -> Snapshot:
+        """A snapshot at least as new as the store when this was called, whatever the refresh
+        interval: for an agent ``snap`` does not know as usable, before refusing it.
+
+        Bounded for made-up agent ids: rechecks run one at a time, each one that waited uses a
+        revision read begun after it arrived instead of its own, and only a moved revision
+        reloads."""
+        arrived = time.monotonic()
+        async with self._recheck_lock:
+            current = self._snapshot
+            if current is not None and self._checked_at >= arrived:
+                return current if current.revision >= snap.revision else snap
+            return await self._load(time.monotonic(), self.store.local_revision())
+
+    async def _load(self, moment: float, local: int) -> Snapshot:
+        """Read the revision (begun at ``moment``, after this process's change count was
+        ``local``) and reload if it moved; a slower concurrent load never installs an older
+        snapshot over a newer one."""
+        current = self._snapshot
         revision = await self.store.revision()
-        self._checked_at = moment
-        if current is not None and current.revision == revision:
-            return current
-        async with self.store.read() as tx:
-            agents = await tx.list_agents()
-            keys = await tx.list_keys()
-        fresh = Snapshot(revision, agents, KeyRing(keys))
-        self._snapshot = fresh
-        return fresh
+        if current is None or current.revision != revision:
+            async with self.store.read() as tx:
+                agents = await tx.list_agents()
+                keys = await tx.list_keys()
+            current = Snapshot(revision, agents, KeyRing(keys))
+            installed = self._snapshot
+            if installed is None or installed.revision <= revision:
+                self._snapshot = current
+        # Only once the snapshot is in place: a recheck that sees this time uses it.
+        self._checked_at = max(self._checked_at, moment)
+        self._local_seen = local
+        return current
 
     def invalidate(self) -> None:
         self._snapshot = None

@@ -70,14 +70,20 @@ class WebhookDispatcher:
         return len(claimed)
 
     async def _attempt(self, delivery: WebhookDelivery, lease: int) -> None:
+        data = dict(delivery.data)
+        approved = delivery.event_type == "approval_request.approved"
+        # Before the read: the store refuses a unit opened inside another (it would deadlock).
+        keyring = (await self._runtime.snapshot()).keyring if approved else None
         async with self._store.read() as tx:
             agent = await tx.get_agent(delivery.agent_principal_id)
-            data = dict(delivery.data)
-            if delivery.event_type == "approval_request.approved":
-                request = await tx.get_approval_request(str(data.get("approval_request_id")))
-                keyring = (await self._runtime.snapshot()).keyring
-                token = approval_token(keyring, request) if request is not None else None
-                data["approval_token"] = token.token if token else None
+            request = (
+                await tx.get_approval_request(str(data.get("approval_request_id")))
+                if approved
+                else None
+            )
+        if keyring is not None:
+            token = approval_token(keyring, request) if request is not None else None
+            data["approval_token"] = token.token if token else None
         if agent is None or not agent.webhook_url or agent.status != "ACTIVE":
             outcome = DeliveryOutcome(
                 False, None, "the agent is revoked or has no webhook", 1, True

@@ -45,6 +45,7 @@ from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql.batch import BatchWriter
 from openleash.store.sql.chain import AuditCheckpointRule
+from openleash.store.sql.nesting import UnitHolders
 from openleash.store.sql.postgres_migrate import migrate
 from openleash.store.sql.postgres_tx import Conn, PostgresTransaction
 
@@ -100,7 +101,10 @@ class PostgresStore:
         self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
         self._pool = pool
         self._guard = asyncio.Lock()
-        self._owner: asyncio.Task[Any] | None = None
+        self._local_revision = 0
+        # INVARIANT: a task holding a unit (a pooled connection) never asks for another: with
+        # every connection held by such tasks, they would all wait for each other.
+        self._holders = UnitHolders()
         self._batch: BatchWriter[PostgresTransaction] = BatchWriter(self.transaction)
 
     @classmethod
@@ -156,14 +160,19 @@ class PostgresStore:
         return _ReadUnit(self)
 
     async def submit(self, work: Callable[[PostgresTransaction], Awaitable[T]]) -> T:
+        self._holders.check("a group-commit unit")
         return await self._batch.submit(work)
 
     async def revision(self) -> int:
+        self._holders.check("the revision")
         try:
             value = await self._pool.fetchval(pq.pg(q.REVISION))
         except UNAVAILABLE as exc:
             raise unavailable(exc) from exc
         return int(value)
+
+    def local_revision(self) -> int:
+        return self._local_revision
 
     async def close(self) -> None:
         await self._pool.close()
@@ -336,26 +345,25 @@ _LOST_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 class _Unit:
     """``async with store.transaction() as tx``: commit on normal exit, roll back on an error."""
 
-    __slots__ = ("_conn", "_store", "_tx")
+    __slots__ = ("_conn", "_store", "_task", "_tx")
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self._conn: Conn | None = None
         self._tx: PostgresTransaction | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> PostgresTransaction:
         store = self._store
-        task = asyncio.current_task()
-        if task is not None and store._owner is task:
-            # Waiting would never end: this task holds the transaction it would wait for.
-            raise RuntimeError("transactions do not nest; pass the open one down instead")
+        # Waiting would never end if this task holds the guard or a connection already.
+        store._holders.check("a transaction")
         await store._guard.acquire()
         try:
             self._conn = await store._begin(BEGIN_WRITE)
         except BaseException:
             store._guard.release()
             raise
-        store._owner = task
+        self._task = store._holders.enter("transaction")
         self._tx = PostgresTransaction(self._conn, store.audit_checkpoints)
         return self._tx
 
@@ -366,14 +374,17 @@ class _Unit:
         tb: TracebackType | None,
     ) -> None:
         store, conn = self._store, self._conn
+        bumped = self._tx is not None and self._tx.bumped
         if self._tx is not None:
             self._tx.end()
         replacement = _failure(exc, conn)
         try:
             if conn is not None:
                 await store._end(conn, commit=exc is None)
+                if exc is None and bumped:
+                    store._local_revision += 1
         finally:
-            store._owner = None
+            store._holders.leave(self._task)
             store._guard.release()
         if replacement is not None:
             raise replacement from exc
@@ -385,15 +396,18 @@ class _ReadUnit:
     It takes no lock, so reads never hold up writers in any replica; a write attempted through
     it fails (the transaction is ``READ ONLY``)."""
 
-    __slots__ = ("_conn", "_store", "_tx")
+    __slots__ = ("_conn", "_store", "_task", "_tx")
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self._conn: Conn | None = None
         self._tx: PostgresTransaction | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> PostgresTransaction:
+        self._store._holders.check("a read")
         self._conn = await self._store._begin(BEGIN_READ)
+        self._task = self._store._holders.enter("read")
         self._tx = PostgresTransaction(self._conn)
         return self._tx
 
@@ -406,6 +420,7 @@ class _ReadUnit:
         if self._tx is not None:
             self._tx.end()
         replacement = _failure(exc, self._conn)
+        self._store._holders.leave(self._task)
         if self._conn is not None:
             # Nothing to keep: ending a read-only transaction either way is the same.
             await self._store._release(self._conn)

@@ -42,9 +42,20 @@ LIST_AGENTS_OF_OWNER = (
 )
 REVOKE_AGENT = (
     "UPDATE agents SET status = 'REVOKED', revoked_at = ? "
-    "WHERE agent_principal_id = ? AND status = 'ACTIVE'"
+    "WHERE agent_principal_id = ? AND status <> 'REVOKED'"
 )
-WEBHOOK_URL_TAKEN = "SELECT 1 FROM agents WHERE webhook_url = ? AND webhook_url <> '' LIMIT 1"
+FIND_LIVE_AGENT = f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ? AND status <> 'REVOKED'"
+FIND_AGENTS_BY_ID = (
+    f"SELECT {_AGENT_COLUMNS} FROM agents WHERE agent_id = ? "
+    "ORDER BY created_at, agent_principal_id"
+)
+ACTIVATE_AGENT = (
+    "UPDATE agents SET status = 'ACTIVE' WHERE agent_principal_id = ? AND status = 'PENDING'"
+)
+WEBHOOK_URL_TAKEN = (
+    "SELECT 1 FROM agents WHERE webhook_url = ? AND webhook_url <> '' AND owner_id = ? "
+    "AND status = 'ACTIVE' LIMIT 1"
+)
 
 # -- policies and bindings --------------------------------------------------------------------
 
@@ -123,6 +134,14 @@ ADD_CHALLENGE = f"INSERT INTO challenges ({_CHALLENGE_COLUMNS}) VALUES (?, ?, ?,
 # INVARIANT: one statement takes the row: of concurrent callers, the ones that wait for the
 # first find it gone, so exactly one gets it.
 TAKE_CHALLENGE = f"DELETE FROM challenges WHERE challenge_id = ? RETURNING {_CHALLENGE_COLUMNS}"
+# Bounded: each issued challenge deletes at most a few expired ones (oldest first), so the table
+# stays near the number of live challenges without a bulk delete under the write lock.
+PURGE_SOME_CHALLENGES = (
+    "DELETE FROM challenges WHERE challenge_id IN "
+    "(SELECT challenge_id FROM challenges WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
+)
+#: Expired challenges deleted per challenge issued (more than one: the table shrinks).
+CHALLENGE_PURGE_PER_ISSUE = 8
 
 # -- invites ----------------------------------------------------------------------------------
 

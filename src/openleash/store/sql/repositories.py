@@ -73,7 +73,13 @@ def _number(value: float | int) -> float | int:
 class SqlRepositories:
     """Every repository the two SQL adapters share; subclasses provide the primitives."""
 
-    __slots__ = ()
+    #: Set by :meth:`bump_revision`: the store then counts the commit as a local change.
+    __slots__ = ("_bumped",)
+
+    @property
+    def bumped(self) -> bool:
+        """Whether this transaction bumped the revision (caches of this process go stale)."""
+        return getattr(self, "_bumped", False)
 
     # -- the primitives -------------------------------------------------------------------------
 
@@ -96,6 +102,7 @@ class SqlRepositories:
 
     async def bump_revision(self) -> None:
         await self._run(q.BUMP_REVISION)
+        self._bumped = True
 
     # -- owners ---------------------------------------------------------------------------------
 
@@ -112,17 +119,21 @@ class SqlRepositories:
     # -- agents ---------------------------------------------------------------------------------
 
     async def add_agent(self, agent: Agent) -> None:
-        if agent.status == "ACTIVE":
-            current = await self._one(q.FIND_ACTIVE_AGENT, (agent.agent_id,))
-            if current is not None:
-                existing = rows.agent_from(current)
-                if (existing.owner_type, existing.owner_id) != (agent.owner_type, agent.owner_id):
-                    raise OpenLeashError(
-                        "AGENT_ID_TAKEN",
-                        f'Agent id "{agent.agent_id}" is already registered to another owner',
-                    )
-                await self._run(q.REVOKE_AGENT, (agent.created_at, existing.agent_principal_id))
+        # Checked first rather than left to the unique index: on PostgreSQL a failed statement
+        # would abort the whole transaction. The index stays as the backstop.
+        if await self._one(q.FIND_LIVE_AGENT, (agent.agent_id,)) is not None:
+            raise OpenLeashError(
+                "AGENT_ID_TAKEN",
+                f'Agent id "{agent.agent_id}" is already registered; choose another agent_id',
+            )
         await self._run(q.ADD_AGENT, rows.agent_params(agent))
+
+    async def find_agents_by_id(self, agent_id: str) -> list[Agent]:
+        found = await self._all(q.FIND_AGENTS_BY_ID, (agent_id,))
+        return [rows.agent_from(r) for r in found]
+
+    async def activate_agent(self, agent_principal_id: str) -> bool:
+        return await self._run(q.ACTIVATE_AGENT, (agent_principal_id,)) == 1
 
     async def get_agent(self, agent_principal_id: str) -> Agent | None:
         row = await self._one(q.GET_AGENT, (agent_principal_id,))
@@ -143,11 +154,11 @@ class SqlRepositories:
     async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
         return await self._run(q.REVOKE_AGENT, (revoked_at, agent_principal_id)) == 1
 
-    async def webhook_url_taken(self, webhook_url: str) -> bool:
-        """Across all agents, revoked ones included; the empty URL (no webhook) is never taken."""
+    async def webhook_url_taken(self, webhook_url: str, owner_id: str) -> bool:
+        """Among the owner's ACTIVE agents; the empty URL (no webhook) is never taken."""
         if not webhook_url:
             return False
-        return await self._one(q.WEBHOOK_URL_TAKEN, (webhook_url,)) is not None
+        return await self._one(q.WEBHOOK_URL_TAKEN, (webhook_url, owner_id)) is not None
 
     # -- policies and bindings ------------------------------------------------------------------
 
@@ -257,6 +268,9 @@ class SqlRepositories:
     async def take_challenge(self, challenge_id: str) -> Challenge | None:
         row = await self._one(q.TAKE_CHALLENGE, (challenge_id,))
         return None if row is None else rows.challenge_from(row)
+
+    async def purge_challenges(self, now: str) -> int:
+        return await self._run(q.PURGE_SOME_CHALLENGES, (now, q.CHALLENGE_PURGE_PER_ISSUE))
 
     # -- invites --------------------------------------------------------------------------------
 

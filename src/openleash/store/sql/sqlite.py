@@ -32,6 +32,7 @@ from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
 from openleash.store.sql.batch import BatchWriter
 from openleash.store.sql.chain import AuditCheckpointRule
+from openleash.store.sql.nesting import UnitHolders
 from openleash.store.sql.sqlite_tx import SqliteTransaction
 from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, lock_path
 
@@ -75,7 +76,9 @@ class SqliteStore:
         self._checkpointer = checkpointer
         self._guard = asyncio.Lock()
         self._read_guard = asyncio.Lock()
-        self._owner: asyncio.Task[Any] | None = None
+        self._local_revision = 0
+        # INVARIANT: neither guard is re-entrant; a task holding one never asks for either.
+        self._holders = UnitHolders()
         self._batch: BatchWriter[SqliteTransaction] = BatchWriter(self.transaction)
 
     @classmethod
@@ -136,14 +139,20 @@ class SqliteStore:
         return _ReadUnit(self)
 
     async def submit(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
+        self._holders.check("a group-commit unit")
         return await self._batch.submit(work)
 
     async def revision(self) -> int:
+        # Read inside an open read unit, it would answer that unit's old snapshot.
+        self._holders.check("the revision")
         try:
             row = self._reader.execute(q.REVISION).fetchone()
         except sqlite3.OperationalError as exc:
             raise _unavailable(exc) from exc
         return int(row[0])
+
+    def local_revision(self) -> int:
+        return self._local_revision
 
     async def close(self) -> None:
         if self._checkpointer is not None:
@@ -183,18 +192,17 @@ def _unavailable(exc: sqlite3.OperationalError) -> OpenLeashError:
 class _Unit:
     """``async with store.transaction() as tx``: commit on normal exit, roll back on an error."""
 
-    __slots__ = ("_store", "_tx")
+    __slots__ = ("_store", "_task", "_tx")
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self._tx: SqliteTransaction | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> SqliteTransaction:
         store = self._store
-        task = asyncio.current_task()
-        if task is not None and store._owner is task:
-            # Waiting would never end: this task holds the transaction it would wait for.
-            raise RuntimeError("transactions do not nest; pass the open one down instead")
+        # Waiting would never end if this task holds the guard it would wait for.
+        store._holders.check("a transaction")
         await store._guard.acquire()
         try:
             await store._lock.acquire_async()
@@ -209,7 +217,7 @@ class _Unit:
         except BaseException:
             store._guard.release()
             raise
-        store._owner = task
+        self._task = store._holders.enter("transaction")
         self._tx = SqliteTransaction(store._conn, store.audit_checkpoints)
         return self._tx
 
@@ -221,11 +229,14 @@ class _Unit:
     ) -> None:
         store = self._store
         conn = store._conn
+        bumped = self._tx is not None and self._tx.bumped
         if self._tx is not None:
             self._tx.end()
         try:
             if exc is None:
                 conn.execute("COMMIT")
+                if bumped:
+                    store._local_revision += 1
         except sqlite3.OperationalError as failure:
             exc = failure
         finally:
@@ -234,7 +245,7 @@ class _Unit:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
             finally:
-                store._owner = None
+                store._holders.leave(self._task)
                 store._lock.release()
                 store._guard.release()
         if isinstance(exc, sqlite3.OperationalError):
@@ -247,20 +258,23 @@ class _ReadUnit:
     It takes no write lock, so reads never hold up writers in any process; a write attempted
     through it fails (the connection is ``query_only``)."""
 
-    __slots__ = ("_store", "_tx")
+    __slots__ = ("_store", "_task", "_tx")
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self._tx: SqliteTransaction | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> SqliteTransaction:
         store = self._store
+        store._holders.check("a read")
         await store._read_guard.acquire()
         try:
             store._reader.execute("BEGIN")
         except sqlite3.OperationalError as exc:
             store._read_guard.release()
             raise _unavailable(exc) from exc
+        self._task = store._holders.enter("read")
         self._tx = SqliteTransaction(store._reader)
         return self._tx
 
@@ -277,4 +291,5 @@ class _ReadUnit:
             if store._reader.in_transaction:
                 store._reader.execute("COMMIT")
         finally:
+            store._holders.leave(self._task)
             store._read_guard.release()
