@@ -29,16 +29,32 @@ def constraints_hold(
     risk: str = LOWEST,
     trust: str = UNKNOWN,
 ) -> bool:
-    payload = action.get("payload")
+    c, payload = constraints, action.get("payload")
+    # Each value is read only when a constraint asks for it: this runs on every request.
     return (
-        amount_ok(constraints, payload)
-        and in_list(constraints.currency, currency_code(field_of(payload, "currency")))
-        and in_list(constraints.merchant_domain, domain_of(payload, action, "merchant_domain"))
-        and in_list(constraints.allowed_domains, domain_of(payload, action, "domain"))
-        and not_blocked(constraints.blocked_domains, domain_of(payload, action, "domain"))
-        and trust_ok(constraints, trust)
-        and risk_ok(constraints, risk)
+        amount_ok(c, payload)
+        and (
+            c.currency is None or in_list(c.currency, currency_code(field_of(payload, "currency")))
+        )
+        and (
+            c.merchant_domain is None
+            or in_list(c.merchant_domain, domain_of(payload, action, "merchant_domain"))
+        )
+        and _domain_ok(c, payload, action)
+        and trust_ok(c, trust)
+        and risk_ok(c, risk)
     )
+
+
+def _currency(payload: Any) -> str | None:
+    return currency_code(field_of(payload, "currency"))
+
+
+def _domain_ok(c: Constraints, payload: Any, action: Mapping[str, Any]) -> bool:
+    if c.allowed_domains is None and c.blocked_domains is None:
+        return True
+    domain = domain_of(payload, action, "domain")
+    return in_list(c.allowed_domains, domain) and not_blocked(c.blocked_domains, domain)
 
 
 def amount_ok(constraints: Constraints, payload: Any) -> bool:

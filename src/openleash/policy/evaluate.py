@@ -181,7 +181,7 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
         trace.append(entry)
         if matched is None and entry["final_match"]:
             matched, matched_entry = rule, entry
-    problem = unusable_input(policy.rules, action)
+    problem = unusable_input(policy, action)
     if problem is not None:
         return _refused_input(problem, trace, facts.risk)
     result, reason, obligations = _decide(matched, policy.default, context.assurance_level)

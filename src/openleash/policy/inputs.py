@@ -13,78 +13,54 @@ where a limit groups by it: there an absent value would be one more budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from openleash.policy.constraints import field_of, is_usable_amount
 from openleash.policy.keys import action_type_key, currency_code
-from openleash.policy.model import Rule
+from openleash.policy.model import Policy
 from openleash.policy.paths import UNDEFINED
 from openleash.policy.trust import counterparty_host
 
+_AMOUNT = "payload.amount_minor must be a finite number of minor units, 0 or more"
+_CURRENCY = "payload.currency must be a three-letter ISO 4217 code such as USD"
+_COUNTERPARTY = (
+    "the counterparty (payload.merchant_domain, payload.domain or relying_party.domain)"
+    " must be a host name such as shop.example"
+)
+_ACTION_TYPE = "action_type must be written in lower case without surrounding spaces"
 
-def unusable_input(rules: tuple[Rule, ...], action: Mapping[str, Any]) -> str | None:
-    """Why the action cannot be judged under ``rules``, or ``None`` when it can."""
+
+def unusable_input(policy: Policy, action: Mapping[str, Any]) -> str | None:
+    """Why the action cannot be judged under ``policy``, or ``None`` when it can."""
+    if not policy.input_needs:
+        return None
     action_type = action.get("action_type")
-    payload = action.get("payload")
-    for rule in rules:
-        if not rule.action.matches(action_type):
-            continue
-        for check in _CHECKS:
-            problem = check(rule, action, payload)
+    for rule, needs in policy.input_needs:
+        if rule.action.matches(action_type):
+            problem = _problem(needs, action)
             if problem is not None:
                 return f'{problem} (rule "{rule.id}" depends on it); denied'
+    return None
+
+
+def _problem(needs: frozenset[str], action: Mapping[str, Any]) -> str | None:
+    payload = action.get("payload")
+    amount = _written(payload, "amount_minor")
+    if "amount" in needs and amount is not UNDEFINED and not is_usable_amount(amount):
+        return _AMOUNT
+    currency = _written(payload, "currency")
+    if currency_code(currency) is None and (
+        "by:currency" in needs or ("currency" in needs and currency is not UNDEFINED)
+    ):
+        return _CURRENCY
+    if "by:counterparty" in needs and counterparty_host(action) is None:
+        return _COUNTERPARTY
+    if "by:action_type" in needs and action_type_key(action.get("action_type")) is None:
+        return _ACTION_TYPE
     return None
 
 
 def _written(payload: Any, key: str) -> Any:
     value = field_of(payload, key)
     return UNDEFINED if value is None else value
-
-
-def _amount(rule: Rule, action: Mapping[str, Any], payload: Any) -> str | None:
-    c = rule.constraints
-    limited = c is not None and (c.amount_min is not None or c.amount_max is not None)
-    spends = any(limit.kind == "spend" for limit in rule.limits or ())
-    amount = _written(payload, "amount_minor")
-    if (limited or spends) and amount is not UNDEFINED and not is_usable_amount(amount):
-        return "payload.amount_minor must be a finite number of minor units, 0 or more"
-    return None
-
-
-def _currency(rule: Rule, action: Mapping[str, Any], payload: Any) -> str | None:
-    written = _written(payload, "currency")
-    if currency_code(written) is not None:
-        return None
-    grouped = _grouped_by(rule, "currency")
-    listed = rule.constraints is not None and rule.constraints.currency is not None
-    if grouped or (listed and written is not UNDEFINED):
-        return "payload.currency must be a three-letter ISO 4217 code such as USD"
-    return None
-
-
-def _counterparty(rule: Rule, action: Mapping[str, Any], payload: Any) -> str | None:
-    if _grouped_by(rule, "counterparty") and counterparty_host(action) is None:
-        return (
-            "the counterparty (payload.merchant_domain, payload.domain or"
-            " relying_party.domain) must be a host name such as shop.example"
-        )
-    return None
-
-
-def _action_type(rule: Rule, action: Mapping[str, Any], payload: Any) -> str | None:
-    if _grouped_by(rule, "action_type") and action_type_key(action.get("action_type")) is None:
-        return "action_type must be written in lower case without surrounding spaces"
-    return None
-
-
-def _grouped_by(rule: Rule, name: str) -> bool:
-    return any(name in limit.by for limit in rule.limits or ())
-
-
-_CHECKS: tuple[Callable[[Rule, Mapping[str, Any], Any], str | None], ...] = (
-    _amount,
-    _currency,
-    _counterparty,
-    _action_type,
-)

@@ -22,6 +22,8 @@ def currency_code(value: Any) -> str | None:
     """``value`` as an ISO 4217 code (trimmed, upper-case, three letters A-Z), else ``None``."""
     if type(value) is not str:
         return None
+    if _CURRENCY.fullmatch(value):
+        return value  # already in its one spelling: the common case
     text = value.strip()
     # ASCII first: `str.upper` would turn look-alikes such as the long s (ſ) into `S`.
     if not text.isascii():

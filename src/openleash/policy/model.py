@@ -327,8 +327,15 @@ class Policy:
     #: Whether some condition can read ``$.context.counterparty.allowed_before``, which costs
     #: the server a look-up; the server skips it for policies that cannot read it.
     reads_allowed_before: bool = field(init=False, compare=False, repr=False)
+    #: The rules that depend on agent values which must be usable (see inputs.py), each with
+    #: what it depends on; worked out once, as the decision reads it on every request.
+    input_needs: tuple[tuple[Rule, frozenset[str]], ...] = field(
+        init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
+        needs = ((rule, input_needs(rule)) for rule in self.rules)
+        object.__setattr__(self, "input_needs", tuple((r, n) for r, n in needs if n))
         exact: dict[str, str] = {}
         suffixes: dict[str, str] = {}
         for entry in self.counterparties or ():
@@ -399,6 +406,20 @@ def _obligation_data(obligation: Obligation) -> dict[str, Any]:
     out: dict[str, Any] = {"type": obligation.type}
     _put(out, "params", obligation.params)
     return out
+
+
+def input_needs(rule: Rule) -> frozenset[str]:
+    """Which agent values ``rule`` depends on: ``amount``, ``currency`` (listed),
+    and ``by:currency``, ``by:counterparty``, ``by:action_type`` (grouped)."""
+    c, limits = rule.constraints, rule.limits or ()
+    needs: set[str] = {f"by:{name}" for limit in limits for name in limit.by}
+    if any(limit.kind == "spend" for limit in limits) or (
+        c is not None and (c.amount_min is not None or c.amount_max is not None)
+    ):
+        needs.add("amount")
+    if c is not None and c.currency is not None:
+        needs.add("currency")
+    return frozenset(needs)
 
 
 _ALLOWED_BEFORE = ("context", "counterparty", "allowed_before")

@@ -25,11 +25,9 @@ Text is searched as Unicode code points, not UTF-16 code units (see docs/compati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import re2
 import regress
@@ -51,6 +49,8 @@ _JS_SPACE: Final = (
 )
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _CLASS_ESCAPES: Final = frozenset("dDwW")
+_UNANCHORED: Final = re2._Anchor.UNANCHORED
+_NO_MATCH: Final = (-1, -1)
 _CONTROL: Final = {"n": r"\n", "r": r"\r", "t": r"\t", "f": r"\f", "v": r"\x0B"}
 
 
@@ -70,14 +70,23 @@ class RegexBudgetError(RuntimeError):
 _left: ContextVar[list[int] | None] = ContextVar("regex_work_left", default=None)
 
 
-@contextmanager
-def regex_budget(units: int = WORK_BUDGET) -> Iterator[None]:
-    """Searches inside the block share ``units`` of work."""
-    token = _left.set([units])
-    try:
-        yield
-    finally:
-        _left.reset(token)
+class regex_budget:  # noqa: N801 - used as a `with` statement, like contextlib's helpers
+    """Searches inside the ``with`` block share ``units`` of work.
+
+    A class rather than a generator: it is entered on every decision, and this is cheaper."""
+
+    __slots__ = ("_token", "_units")
+
+    def __init__(self, units: int = WORK_BUDGET) -> None:
+        self._units = units
+        self._token: Token[list[int] | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _left.set([self._units])
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _left.reset(self._token)
 
 
 def _charge(units: int) -> None:
@@ -96,7 +105,9 @@ class JsRegex:
     """A pattern compiled once; :meth:`test` is JavaScript's ``regex.test(text)``."""
 
     source: str
-    _compiled: re2._Regexp
+    #: The engine's own compiled form (the extension object beneath ``re2.compile``, whose
+    #: Python wrapper would build match objects that `test` never needs).
+    _compiled: Any
     #: RE2's program size: the work of one input character in the worst case.
     _size: int
 
@@ -104,10 +115,12 @@ class JsRegex:
         """An unanchored search, in time linear in ``len(text)``, charged to the budget."""
         _charge((len(text) + 1) * self._size)
         try:
-            return self._compiled.search(text) is not None
+            encoded = text.encode("utf-8")
         except UnicodeError:
             # A lone surrogate cannot be searched as UTF-8; a failed test is the v1 answer.
             return False
+        spans = self._compiled.Match(_UNANCHORED, encoded, 0, len(encoded))
+        return bool(spans[0] != _NO_MATCH)
 
 
 def compile_js_regex(pattern: str) -> JsRegex:
@@ -122,11 +135,12 @@ def compile_js_regex(pattern: str) -> JsRegex:
     options = re2.Options()
     options.log_errors = False
     options.max_mem = _MAX_MEM
+    options.never_capture = True  # `test` asks only whether there is a match
     try:
         compiled = re2.compile(translated, options)
     except re2.error as exc:
         raise RegexError(f"cannot be run by the linear-time engine ({_reason(exc)})") from None
-    return JsRegex(pattern, compiled, max(1, int(compiled.programsize)))
+    return JsRegex(pattern, compiled._regexp, max(1, int(compiled.programsize)))
 
 
 def _reason(exc: Exception) -> str:
