@@ -54,7 +54,7 @@ async def verify_proof(request: Request) -> Response:
 )
 async def playground_run(request: Request) -> Response:
     _, body = await json_body(request)
-    return json_response(use.playground_run(body, services(request).options))
+    return json_response(await use.playground_run_bounded(body, services(request).options))
 
 
 @router.get("/v1/agents/policy-schema", summary="The policy language: schema, reference, examples")

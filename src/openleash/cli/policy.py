@@ -23,6 +23,7 @@ from openleash.cli.common import (
 from openleash.cli.policy_replay import replay_command
 from openleash.cli.policy_test import test_command
 from openleash.domain.errors import OpenLeashError, PolicyError
+from openleash.policy.parser import MAX_POLICY_BYTES
 from openleash.service.operator import upsert_policy_default_owner
 from openleash.service.policies import delete_policy, get_policy, list_policies, validate_policy
 
@@ -36,8 +37,13 @@ policy_file_option = click.option(
 
 
 def read_policy_file(path: Path) -> str:
+    """The file's text; of a file past the size bound only enough to be refused as such."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_POLICY_BYTES + 1)
+        if len(data) > MAX_POLICY_BYTES:
+            return data.decode("utf-8", "replace")
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise click.FileError(str(path), hint=str(exc)) from exc
 

@@ -94,6 +94,8 @@ STATUS: dict[str, int] = {
     "RATE_LIMITED": 429,
     # server side
     "STORE_UNAVAILABLE": 503,
+    "POLICY_TIMEOUT": 503,
+    "POLICY_WORK_BUSY": 503,
     "INTERNAL_ERROR": 500,
 }
 
@@ -139,3 +141,11 @@ class PolicyError(OpenLeashError):
         details = {"issues": issues} if issues else None
         super().__init__("INVALID_POLICY", message, details)
         self.issues = issues or []
+
+
+class PolicyTooLargeError(PolicyError):
+    """A policy beyond the size bounds of the language (bytes, rules, nesting, strings)."""
+
+    def __init__(self, message: str, issues: list[dict[str, Any]]) -> None:
+        super().__init__(message, issues)
+        self.code = "PAYLOAD_TOO_LARGE"

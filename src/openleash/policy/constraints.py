@@ -2,13 +2,20 @@
 
 Each check is a small predicate, shared by :func:`constraints_hold` (the decision) and the
 explanation of a decision (:mod:`openleash.policy.explain`), so that the two cannot disagree.
+
+Two deliberate departures from v1, where an agent's spelling could get around an owner's
+intent: currencies and domains are compared in their one spelling (:mod:`.keys`: ``usd`` is
+``USD``, ``Shop.Example.`` is ``shop.example``), and an amount must be a finite number, 0 or
+more, to satisfy ``amount_min`` or ``amount_max`` (a negative amount is not "under the maximum").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+from openleash.policy.keys import currency_code, domain_text
 from openleash.policy.model import RISK_RANK, Constraints
 from openleash.policy.paths import UNDEFINED, is_js_number
 from openleash.policy.risk import LOWEST
@@ -22,16 +29,32 @@ def constraints_hold(
     risk: str = LOWEST,
     trust: str = UNKNOWN,
 ) -> bool:
-    payload = action.get("payload")
+    c, payload = constraints, action.get("payload")
+    # Each value is read only when a constraint asks for it: this runs on every request.
     return (
-        amount_ok(constraints, payload)
-        and in_list(constraints.currency, field_of(payload, "currency"))
-        and in_list(constraints.merchant_domain, domain_of(payload, action, "merchant_domain"))
-        and in_list(constraints.allowed_domains, domain_of(payload, action, "domain"))
-        and not_blocked(constraints.blocked_domains, domain_of(payload, action, "domain"))
-        and trust_ok(constraints, trust)
-        and risk_ok(constraints, risk)
+        amount_ok(c, payload)
+        and (
+            c.currency is None or in_list(c.currency, currency_code(field_of(payload, "currency")))
+        )
+        and (
+            c.merchant_domain is None
+            or in_list(c.merchant_domain, domain_of(payload, action, "merchant_domain"))
+        )
+        and _domain_ok(c, payload, action)
+        and trust_ok(c, trust)
+        and risk_ok(c, risk)
     )
+
+
+def _currency(payload: Any) -> str | None:
+    return currency_code(field_of(payload, "currency"))
+
+
+def _domain_ok(c: Constraints, payload: Any, action: Mapping[str, Any]) -> bool:
+    if c.allowed_domains is None and c.blocked_domains is None:
+        return True
+    domain = domain_of(payload, action, "domain")
+    return in_list(c.allowed_domains, domain) and not_blocked(c.blocked_domains, domain)
 
 
 def amount_ok(constraints: Constraints, payload: Any) -> bool:
@@ -39,9 +62,14 @@ def amount_ok(constraints: Constraints, payload: Any) -> bool:
     if low is None and high is None:
         return True
     amount = field_of(payload, "amount_minor")
-    if not is_js_number(amount):
+    if not is_usable_amount(amount):
         return False
     return (low is None or amount >= low) and (high is None or amount <= high)
+
+
+def is_usable_amount(amount: Any) -> bool:
+    """A number of minor units: finite and 0 or more (a refund is not a smaller purchase)."""
+    return is_js_number(amount) and math.isfinite(amount) and amount >= 0
 
 
 def in_list(allowed: tuple[str, ...] | None, value: Any) -> bool:
@@ -65,8 +93,9 @@ def field_of(container: Any, key: str) -> Any:
 
 
 def domain_of(payload: Any, action: Mapping[str, Any], key: str) -> Any:
-    """``payload[key] ?? relying_party.domain``: only null and missing fall back."""
+    """``payload[key] ?? relying_party.domain``: only null and missing fall back; a string in
+    its one spelling."""
     value = field_of(payload, key)
     if value is None or value is UNDEFINED:
-        return field_of(action.get("relying_party"), "domain")
-    return value
+        value = field_of(action.get("relying_party"), "domain")
+    return domain_text(value) if type(value) is str else value

@@ -10,6 +10,14 @@ The server context answers ``$.context`` paths. The server builds it with
 ``risk``, the counterparty's ``domain`` and ``trust``) is filled in, and whatever it gives is
 used as given, so that ``when``, ``constraints`` and the response read the same values.
 
+Before any rule, the values of the action that some rule for its type depends on must be
+usable (:mod:`.inputs`): a negative amount under an amount limit, or a currency with no ISO
+4217 spelling under ``by: [currency]``, is DENY with the reason. An allow rule with an
+obligation type the server does not know is DENY too: it cannot be discharged, and silently
+allowing a misspelt ``HUMAN_APROVAL`` would be the opposite of what the owner wrote.
+
+Regular expressions of one decision share one work budget (:func:`.regex.regex_budget`).
+
 A result other than ALLOW comes with an explanation in the owner's terms (:mod:`.explain`):
 what decided, and which condition kept the nearest allowing rule from holding.
 
@@ -19,7 +27,7 @@ Fail closed: should anything unexpected go wrong while evaluating, the answer is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple, assert_never
 
@@ -27,9 +35,11 @@ from openleash.domain.models import Result
 from openleash.policy.constraints import constraints_hold, field_of
 from openleash.policy.explain import Scene, explain
 from openleash.policy.expressions import eval_expr
+from openleash.policy.inputs import unusable_input
 from openleash.policy.limits import Usage, UsageKey, check_limits
 from openleash.policy.model import (
     ASSURANCE_LEVELS,
+    OBLIGATION_TYPES,
     RISK_RANK,
     TRUST_RANK,
     ActionPattern,
@@ -38,7 +48,8 @@ from openleash.policy.model import (
     Policy,
     Rule,
 )
-from openleash.policy.risk import LOWEST, risk_of
+from openleash.policy.regex import RegexBudgetError, regex_budget
+from openleash.policy.risk import HIGHEST, LOWEST, risk_of
 from openleash.policy.schedule import schedule_holds
 from openleash.policy.trust import UNKNOWN, counterparty_of, trust_of
 from openleash.policy.windows import iso_utc
@@ -112,20 +123,25 @@ class _Facts(NamedTuple):
 def evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> Evaluation:
     """Decide ``action`` under ``policy``. Never raises; never allows by accident."""
     try:
-        return _evaluate(policy, action, context)
+        with regex_budget():
+            return _evaluate(policy, action, context)
     except Exception as exc:  # fail closed on any surprise, by design
-        return Evaluation(
-            result=Result.DENY,
-            matched_rule_id=None,
-            reason=FAILED_CLOSED_REASON,
-            obligations=(),
-            proof_required=False,
-            proof_ttl_seconds=None,
-            trace=(),
-            error=f"{type(exc).__name__}: {exc}",
-            risk_level=None,
-            explanation=FAILED_CLOSED_REASON,
-        )
+        return _denied(FAILED_CLOSED_REASON, None, error=f"{type(exc).__name__}: {exc}")
+
+
+def _denied(reason: str, risk: str | None, *, error: str | None = None) -> Evaluation:
+    return Evaluation(
+        result=Result.DENY,
+        matched_rule_id=None,
+        reason=reason,
+        obligations=(),
+        proof_required=False,
+        proof_ttl_seconds=None,
+        trace=(),
+        error=error,
+        risk_level=risk,
+        explanation=reason,
+    )
 
 
 def build_server_context(
@@ -146,7 +162,11 @@ def build_server_context(
     if allowed_before is not None:
         counterparty["allowed_before"] = allowed_before
     partial = {"now": iso_utc(now), "counterparty": counterparty}
-    risk = risk_of(policy, action, partial)
+    try:
+        with regex_budget():
+            risk = risk_of(policy, action, partial)
+    except RegexBudgetError:
+        risk = HIGHEST  # fail closed: unknown risk is treated as the highest
     return {"now": partial["now"], "risk": risk, "counterparty": counterparty}
 
 
@@ -161,6 +181,9 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
         trace.append(entry)
         if matched is None and entry["final_match"]:
             matched, matched_entry = rule, entry
+    problem = unusable_input(policy, action)
+    if problem is not None:
+        return _refused_input(problem, trace, facts.risk)
     result, reason, obligations = _decide(matched, policy.default, context.assurance_level)
     explained = None
     if result is not Result.ALLOW:
@@ -178,6 +201,16 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
         risk_level=facts.risk,
         explanation=explained.text if explained is not None else None,
         explanation_details=explained.details if explained is not None else None,
+    )
+
+
+def _refused_input(problem: str, trace: list[dict[str, Any]], risk: str) -> Evaluation:
+    """DENY, whatever the rules say, for an action some rule cannot judge (see inputs.py)."""
+    details = {"decided_by": None, "nearest_allow_rule": None, "failed": "input"}
+    return replace(
+        _denied(problem, risk),
+        trace=tuple(trace),
+        explanation_details={**details, "condition": problem},
     )
 
 
@@ -299,6 +332,10 @@ def _decide(
             # A deny rule carries no obligations, whatever it lists.
             return Result.DENY, f'Denied by rule "{rule.id}"', ()
         case Effect.ALLOW:
+            unknown = [o.type for o in rule.obligations or () if o.type not in OBLIGATION_TYPES]
+            if unknown:
+                # Fail closed: an obligation nobody can discharge must not turn into ALLOW.
+                return Result.DENY, _unknown_obligation(rule, unknown[0]), ()
             obligations = _obligations(rule, assurance)
             result = _blocking_result(obligations)
             if result is Result.ALLOW:
@@ -306,6 +343,11 @@ def _decide(
             return result, f'Rule "{rule.id}" requires: {result}', obligations
         case _:
             assert_never(rule.effect)
+
+
+def _unknown_obligation(rule: Rule, kind: str) -> str:
+    known = ", ".join(OBLIGATION_TYPES)
+    return f'Rule "{rule.id}" has an obligation of unknown type "{kind}" (known: {known}); denied'
 
 
 def _by_default(default: DefaultEffect) -> tuple[Result, str, Obligations]:

@@ -28,11 +28,13 @@ from openleash.policy.constraints import (
     domain_of,
     field_of,
     in_list,
+    is_usable_amount,
     not_blocked,
     risk_ok,
     trust_ok,
 )
 from openleash.policy.expressions import eval_expr, match_actual
+from openleash.policy.keys import currency_code
 from openleash.policy.model import (
     DAYS,
     AllOf,
@@ -220,7 +222,7 @@ def constraint_failure(constraints: Constraints, action: Mapping[str, Any], scen
     if not amount_ok(c, payload):
         return _amount_text(c, field_of(payload, "amount_minor"))
     currency = field_of(payload, "currency")
-    if not in_list(c.currency, currency):
+    if not in_list(c.currency, currency_code(currency)):
         return f"`currency` {value_text(currency)} not in {_names(c.currency)}"
     merchant = domain_of(payload, action, "merchant_domain")
     if not in_list(c.merchant_domain, merchant):
@@ -242,6 +244,8 @@ def constraint_failure(constraints: Constraints, action: Mapping[str, Any], scen
 def _amount_text(c: Constraints, amount: Any) -> str:
     if not is_js_number(amount):
         return f"`amount_minor` is {value_text(amount)}, not a number"
+    if not is_usable_amount(amount):
+        return f"`amount_minor` {_number(amount)} is not a finite amount, 0 or more"
     if c.amount_min is not None and amount < c.amount_min:
         return f"`amount_minor` {_number(amount)} < `amount_min` {_number(c.amount_min)}"
     return f"`amount_minor` {_number(amount)} > `amount_max` {_number(c.amount_max)}"

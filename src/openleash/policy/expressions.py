@@ -18,11 +18,10 @@ from openleash.policy.paths import (
     compile_path,
     is_js_number,
     js_includes,
-    js_regex,
-    js_regex_test,
     js_strict_equal,
     resolve_segments,
 )
+from openleash.policy.regex import JsRegex, RegexError, compile_js_regex
 from openleash.policy.syntax import Path
 
 EXPR_KEYS = ("all", "any", "not", "match")
@@ -91,12 +90,24 @@ def _match(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
         return None
     op = Op(op_name)
     value = copy.deepcopy(node["value"]) if "value" in node else UNDEFINED
-    regex = None
-    if op is Op.REGEX and isinstance(value, str):
-        regex = js_regex(value)
-        if regex is None:
-            c.warn((*path, "value"), f"`{value}` is not a valid regular expression; never matches")
+    regex = _regex(c, value, (*path, "value")) if op is Op.REGEX else None
+    if c.count() != before:
+        return None
     return Match(compile_path(text), op, value, regex)
+
+
+def _regex(c: Checker, value: Any, path: Path) -> JsRegex | None:
+    if not isinstance(value, str):
+        return None  # a match that is never true, as in v1
+    try:
+        return compile_js_regex(value)
+    except RegexError as exc:
+        if exc.invalid_in_js:
+            # The TypeScript server accepts the policy and the match is simply false.
+            c.warn(path, f"`{value}` is not a valid regular expression; never matches")
+        else:
+            c.fail(path, f"regular expression {exc}")
+        return None
 
 
 def _path_text(c: Checker, data: Any, path: Path) -> str | None:
@@ -189,7 +200,7 @@ def _numeric(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Match], bool
 
 
 def _op_regex(actual: Any, m: Match) -> bool:
-    return type(actual) is str and m.regex is not None and js_regex_test(m.regex, actual)
+    return type(actual) is str and m.regex is not None and m.regex.test(actual)
 
 
 def _op_exists(actual: Any, m: Match) -> bool:

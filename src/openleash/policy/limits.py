@@ -11,6 +11,10 @@ Deciding under limits takes two steps so that the engine never does I/O:
 
 The caller records every allowed action (see :func:`usage_record`) in the same transaction as
 the decision, so that however many requests race the totals never exceed a limit.
+
+The values actions are grouped ``by`` are taken in their one spelling (:mod:`.keys`), so that
+an agent cannot open a fresh budget by writing ``usd`` for ``USD``; an action whose value has
+no such spelling is refused before any limit is checked (:mod:`.inputs`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from openleash.policy.checker import Checker, optional, shown
+from openleash.policy.keys import action_type_key, currency_code
 from openleash.policy.model import (
     LIMIT_BY,
     ActionPattern,
@@ -31,7 +36,7 @@ from openleash.policy.model import (
     Policy,
 )
 from openleash.policy.syntax import Path
-from openleash.policy.trust import counterparty_of
+from openleash.policy.trust import counterparty_host
 from openleash.policy.windows import parse_timezone, parse_window, window_start
 
 LIMIT_KEYS = ("spend", "count", "window", "per", "by", "timezone")
@@ -139,12 +144,12 @@ def usage_record(action: Mapping[str, Any]) -> UsageRecord:
         action_type=_action_type(action),
         amount_minor=spend_amount(action),
         currency=_currency(action),
-        counterparty=counterparty_of(action),
+        counterparty=counterparty_host(action),
     )
 
 
 def by_filters(limit: Limit, action: Mapping[str, Any]) -> tuple[ByFilter, ...]:
-    return tuple((name, _BY_VALUE[name](action)) for name in limit.by)
+    return tuple((name, BY_VALUE[name](action)) for name in limit.by)
 
 
 def spend_amount(action: Mapping[str, Any]) -> int | float | None:
@@ -160,8 +165,7 @@ def spend_amount(action: Mapping[str, Any]) -> int | float | None:
 
 def _currency(action: Mapping[str, Any]) -> str | None:
     payload = action.get("payload")
-    value = payload.get("currency") if isinstance(payload, dict) else None
-    return value if type(value) is str else None
+    return currency_code(payload.get("currency")) if isinstance(payload, dict) else None
 
 
 def _action_type(action: Mapping[str, Any]) -> str | None:
@@ -169,10 +173,15 @@ def _action_type(action: Mapping[str, Any]) -> str | None:
     return value if type(value) is str else None
 
 
-_BY_VALUE: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+def _action_type_key(action: Mapping[str, Any]) -> str | None:
+    return action_type_key(action.get("action_type"))
+
+
+#: The value of each ``by`` field for an action; ``None`` when it has no one spelling.
+BY_VALUE: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
     "currency": _currency,
-    "counterparty": counterparty_of,
-    "action_type": _action_type,
+    "counterparty": counterparty_host,
+    "action_type": _action_type_key,
 }
 
 
@@ -192,7 +201,10 @@ def check_limits(
     for limit_index, limit in enumerate(limits):
         this = 1 if limit.kind == "count" else amount
         used = _used(limit.kind, usage.get((rule_index, limit_index)))
-        holds = this is not None and used is not None and used + this <= limit.max
+        by = {name: BY_VALUE[name](action) for name in limit.by}
+        # INVARIANT: a value without one spelling never selects a budget (see keys.py).
+        grouped = None not in by.values()
+        holds = grouped and this is not None and used is not None and used + this <= limit.max
         all_hold = all_hold and holds
         report.append(
             {
@@ -202,7 +214,7 @@ def check_limits(
                 "max": limit.max,
                 "window": limit.window.text,
                 "per": limit.per,
-                "by": {name: _BY_VALUE[name](action) for name in limit.by} if limit.by else {},
+                "by": by,
                 "holds": holds,
             }
         )

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import regress
-
 from openleash.policy.paths import UNDEFINED, JsonPath
+from openleash.policy.regex import JsRegex
 
 
 class Effect(enum.StrEnum):
@@ -43,6 +42,14 @@ class Op(enum.StrEnum):
     EXISTS = "exists"
 
 
+#: The obligation types the server knows: the first three hold a decision back (strongest
+#: first); COUNTERPARTY_ATTESTATION is listed with an ALLOW and holds nothing back, as in v1.
+OBLIGATION_TYPES: tuple[str, ...] = (
+    "HUMAN_APPROVAL",
+    "STEP_UP_AUTH",
+    "DEPOSIT",
+    "COUNTERPARTY_ATTESTATION",
+)
 #: Assurance levels in increasing strength.
 ASSURANCE_LEVELS: tuple[str, ...] = ("LOW", "SUBSTANTIAL", "HIGH")
 #: The owner's risk classes of actions, in increasing order.
@@ -122,8 +129,9 @@ class Match:
     op: Op
     #: The ``value`` key, or :data:`UNDEFINED` when the policy leaves it out.
     value: Any
-    #: For ``regex`` with a string value: the compiled pattern, ``None`` if it does not compile.
-    regex: regress.Regex | None = field(default=None, compare=False)
+    #: For ``regex`` with a string value: the compiled pattern, ``None`` where JavaScript
+    #: would reject the pattern (the match is then false, as in v1).
+    regex: JsRegex | None = field(default=None, compare=False)
 
 
 Expr = AllOf | AnyOf | Not | Match
@@ -154,8 +162,6 @@ class Obligation:
     type: str
     #: ``params`` as written; the obligation's ``details_json`` is a copy (``{}`` if absent).
     params: dict[str, Any] | None = None
-    #: Any other keys, which the language allows and ignores.
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +327,15 @@ class Policy:
     #: Whether some condition can read ``$.context.counterparty.allowed_before``, which costs
     #: the server a look-up; the server skips it for policies that cannot read it.
     reads_allowed_before: bool = field(init=False, compare=False, repr=False)
+    #: The rules that depend on agent values which must be usable (see inputs.py), each with
+    #: what it depends on; worked out once, as the decision reads it on every request.
+    input_needs: tuple[tuple[Rule, frozenset[str]], ...] = field(
+        init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
+        needs = ((rule, input_needs(rule)) for rule in self.rules)
+        object.__setattr__(self, "input_needs", tuple((r, n) for r, n in needs if n))
         exact: dict[str, str] = {}
         suffixes: dict[str, str] = {}
         for entry in self.counterparties or ():
@@ -392,9 +405,21 @@ def _fields(record: Constraints | Requirements | Proof) -> dict[str, Any]:
 def _obligation_data(obligation: Obligation) -> dict[str, Any]:
     out: dict[str, Any] = {"type": obligation.type}
     _put(out, "params", obligation.params)
-    for key, value in obligation.extra.items():
-        out[key] = json_data(value)
     return out
+
+
+def input_needs(rule: Rule) -> frozenset[str]:
+    """Which agent values ``rule`` depends on: ``amount``, ``currency`` (listed),
+    and ``by:currency``, ``by:counterparty``, ``by:action_type`` (grouped)."""
+    c, limits = rule.constraints, rule.limits or ()
+    needs: set[str] = {f"by:{name}" for limit in limits for name in limit.by}
+    if any(limit.kind == "spend" for limit in limits) or (
+        c is not None and (c.amount_min is not None or c.amount_max is not None)
+    ):
+        needs.add("amount")
+    if c is not None and c.currency is not None:
+        needs.add("currency")
+    return frozenset(needs)
 
 
 _ALLOWED_BEFORE = ("context", "counterparty", "allowed_before")

@@ -21,12 +21,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from openleash.domain.errors import PolicyError
+from openleash.domain.errors import PolicyError, PolicyTooLargeError
 from openleash.policy.checker import Checker, format_issue, format_path, no_line, optional, shown
 from openleash.policy.expressions import EXPR_KEYS, MATCH_KEYS, MAX_EXPR_DEPTH, parse_when
+from openleash.policy.keys import currency_code, domain_text
 from openleash.policy.limits import parse_limits
 from openleash.policy.model import (
     ASSURANCE_LEVELS,
+    OBLIGATION_TYPES,
     TRUST_LEVELS,
     Constraints,
     DefaultEffect,
@@ -51,6 +53,9 @@ __all__ = [
     "EXPR_KEYS",
     "MATCH_KEYS",
     "MAX_EXPR_DEPTH",
+    "MAX_POLICY_BYTES",
+    "MAX_RULES",
+    "OBLIGATION_KEYS",
     "PROOF_KEYS",
     "REQUIREMENT_KEYS",
     "RULE_KEYS",
@@ -85,10 +90,26 @@ CONSTRAINT_LISTS = ("currency", "merchant_domain", "allowed_domains", "blocked_d
 CONSTRAINT_CONTEXT = ("counterparty_trust", "max_risk")
 REQUIREMENT_KEYS = ("min_assurance_level", "credential_scheme")
 PROOF_KEYS = ("required", "ttl_seconds")
+#: Bounds far above any real policy (which has tens of rules in a few kilobytes), so that no
+#: policy can make parsing or evaluating it take long. See docs/policies.md.
+MAX_POLICY_BYTES = 131_072
+MAX_RULES = 1_000
+OBLIGATION_KEYS = ("type", "params")
 
 
 def parse_policy(yaml_text: str) -> Policy:
-    """Parse and validate a policy; raise :class:`PolicyError` naming every problem."""
+    """Parse and validate a policy; raise :class:`PolicyError` naming every problem.
+
+    Every way a policy enters the server (API, owner API, portal, CLI, drafts, playground)
+    comes through here, so the size bounds hold for all of them: a policy beyond
+    :data:`MAX_POLICY_BYTES` is refused before it is read (``PAYLOAD_TOO_LARGE``).
+    """
+    # Every character is at least one byte: a long text is refused without encoding it.
+    too_long = len(yaml_text) > MAX_POLICY_BYTES
+    if too_long or len(yaml_text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES:
+        message = f"the policy is larger than {MAX_POLICY_BYTES} bytes (UTF-8)"
+        issue: dict[str, Any] = {"path": "policy", "message": message, "line": None}
+        raise PolicyTooLargeError(f"Policy too large: {message}", [issue])
     try:
         document = load_document(yaml_text)
     except YamlError as exc:
@@ -148,6 +169,9 @@ def _default(c: Checker, data: Any, path: Path) -> DefaultEffect | None:
 
 
 def _rules(c: Checker, data: Any, path: Path) -> tuple[Rule, ...] | None:
+    if isinstance(data, list) and len(data) > MAX_RULES:
+        c.fail(path, f"has {len(data)} rules; at most {MAX_RULES} are accepted")
+        return None
     return c.each(data, path, _rule)
 
 
@@ -197,7 +221,10 @@ def _constraints(c: Checker, data: Any, path: Path) -> Constraints | None:
     if node is None:
         return None
     numbers = {k: optional(c, node, path, k, Checker.number) for k in CONSTRAINT_NUMBERS}
-    lists = {k: optional(c, node, path, k, Checker.strings) for k in CONSTRAINT_LISTS}
+    lists = {
+        k: optional(c, node, path, k, _currencies if k == "currency" else _domains)
+        for k in CONSTRAINT_LISTS
+    }
     trust = optional(c, node, path, "counterparty_trust", _trust_levels)
     max_risk = optional(c, node, path, "max_risk", parse_risk_level)
     if c.count() != before:
@@ -212,6 +239,25 @@ def _constraints(c: Checker, data: Any, path: Path) -> Constraints | None:
         counterparty_trust=trust,
         max_risk=max_risk,
     )
+
+
+def _currencies(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
+    """ISO 4217 codes, kept in their one spelling (``usd`` is ``USD``), as payloads are read."""
+    before = c.count()
+    items = c.strings(data, path)
+    if items is None:
+        return None
+    codes = [currency_code(item) for item in items]
+    for i, (item, code) in enumerate(zip(items, codes, strict=True)):
+        if code is None:
+            c.fail((*path, i), f"must be a three-letter ISO 4217 code such as USD, not `{item}`")
+    return tuple(code for code in codes if code is not None) if c.count() == before else None
+
+
+def _domains(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
+    """Domains in their one spelling (trimmed, lower-case, no trailing dot), as actions are read."""
+    items = c.strings(data, path)
+    return tuple(domain_text(item) for item in items) if items is not None else None
 
 
 def _trust_levels(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
@@ -245,16 +291,20 @@ def _obligations(c: Checker, data: Any, path: Path) -> tuple[Obligation, ...] | 
 
 def _obligation(c: Checker, data: Any, path: Path) -> Obligation | None:
     before = c.count()
-    # Extra keys are allowed here (and only here); they are kept but mean nothing.
-    node = c.mapping(data, path, keys=None, required=("type",))
+    # The TypeScript server also accepts any other key and any type, and ignores them; here
+    # a misspelt key or type is an error, since `human_aproval` would silently allow.
+    node = c.mapping(data, path, keys=OBLIGATION_KEYS, required=("type",))
     if node is None:
         return None
-    kind = optional(c, node, path, "type", Checker.string)
+    kind = optional(c, node, path, "type", _obligation_type)
     params = optional(c, node, path, "params", _params)
     if c.count() != before or kind is None:
         return None
-    extra = {k: copy.deepcopy(v) for k, v in node.items() if k not in ("type", "params")}
-    return Obligation(kind, params, extra)
+    return Obligation(kind, params)
+
+
+def _obligation_type(c: Checker, data: Any, path: Path) -> str | None:
+    return c.choice(data, path, OBLIGATION_TYPES)
 
 
 def _params(c: Checker, data: Any, path: Path) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ Policies written for the TypeScript server rely on JavaScript semantics, so we r
   (``$.payload.merchant-domain`` reads keys ``merchant`` then ``domain``);
 * a missing value is :data:`UNDEFINED`, which is not ``None`` (JSON ``null``);
 * ``===`` never equates a boolean with a number, nor two objects or arrays;
-* regular expressions are ECMAScript ones, unanchored and without flags.
+* regular expressions are ECMAScript ones, unanchored and without flags (see :mod:`.regex`).
 
 Deliberate deviation: JavaScript also finds inherited properties such as ``constructor`` or
 ``__proto__`` on any object. Those are never data an agent sent, so here they are undefined;
@@ -20,8 +20,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-
-import regress
 
 
 class Undefined(enum.Enum):
@@ -120,20 +118,3 @@ def js_same_value_zero(a: Any, b: Any) -> bool:
 def js_includes(items: Sequence[Any], value: Any) -> bool:
     """``items.includes(value)``."""
     return any(js_same_value_zero(item, value) for item in items)
-
-
-def js_regex(pattern: str) -> regress.Regex | None:
-    """``new RegExp(pattern)`` with no flags; ``None`` where JavaScript would throw."""
-    try:
-        return regress.Regex(pattern)
-    except (regress.RegressError, UnicodeError, ValueError):
-        return None
-
-
-def js_regex_test(regex: regress.Regex, text: str) -> bool:
-    """``regex.test(text)``: an unanchored search."""
-    try:
-        return regex.find(text) is not None
-    except (UnicodeError, ValueError):
-        # Lone surrogates cannot be searched here; a failed test is the safe answer.
-        return False

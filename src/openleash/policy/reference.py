@@ -65,7 +65,8 @@ OPERATORS = {
     Op.GT.value: "Greater than; numbers only.",
     Op.GTE.value: "Greater than or equal; numbers only.",
     Op.REGEX.value: "JavaScript regular expression, no flags, found anywhere in the string "
-    "(anchor with ^ and $). False for non-strings and for invalid patterns.",
+    "(anchor with ^ and $). False for non-strings and for invalid patterns. Runs in linear "
+    "time: backreferences, lookahead and lookbehind are refused; at most 1000 characters.",
     Op.EXISTS.value: "The path leads to a value that is not null. `value` is ignored.",
 }
 
@@ -84,7 +85,8 @@ SERVER_CONTEXT = {
     "$.context.now": "Server time, ISO-8601 UTC, e.g. 2026-03-29T08:15:00.000Z.",
     "$.context.risk": f"The action's risk level ({', '.join(RISK_LEVELS)}), see `risk`.",
     "$.context.counterparty.domain": "The counterparty: payload.merchant_domain, else "
-    "payload.domain, else relying_party.domain (the first non-empty one), lower-cased; "
+    "payload.domain, else relying_party.domain (the first non-empty one), trimmed, "
+    "lower-cased and without trailing dots; "
     "missing when there is none.",
     "$.context.counterparty.trust": f"The owner's trust in it ({', '.join(TRUST_LEVELS)}), "
     "see `counterparties`.",
@@ -128,7 +130,8 @@ LIMITS = {
     "units of payload.amount_minor, a number, 0 or more) or `count: MAX` (at most MAX "
     "actions, a whole number), and `window`, optional `per`, `by`, `timezone`.",
     "holds": "A limit holds when used + this <= MAX, counting this action: its amount_minor "
-    "for spend (which must be a number, 0 or more, or the limit does not hold), 1 for count.",
+    "for spend (a missing amount: the limit does not hold; a negative, infinite or "
+    "non-number one: the action is denied), 1 for count.",
     "used": "What the owner's actions allowed earlier in the window add up to, by any rule "
     "or default or through approval, among actions whose type matches the rule's `action`.",
     "window": "Rolling: `90s`, `15m`, `24h`, `7d` (units s, m, h, d; more than zero, at "
@@ -136,7 +139,10 @@ LIMITS = {
     "the limit's `timezone` (IANA name, default UTC), right across daylight-saving changes.",
     "per": "`agent` (default): this agent's actions only; `owner`: all the owner's agents'.",
     "by": f"Any of {', '.join(LIMIT_BY)}: count separately for each value, e.g. `by: "
-    "[currency]` keeps one budget per currency. Actions without the value count together.",
+    "[currency]` keeps one budget per currency. Values count in one spelling (currency "
+    "trimmed and upper-cased, counterparty lower-cased without trailing dots); an action "
+    "without a usable value (no ISO 4217 currency, no host name, an action type not in lower "
+    "case) is denied.",
     "no_match": "When a limit does not hold, the rule does not match and evaluation goes on "
     "to the next rule: put a rule asking the owner after a rule with limits, or rely on the "
     "default.",
@@ -144,11 +150,13 @@ LIMITS = {
 }
 
 CONSTRAINTS = {
-    "amount_min": "payload.amount_minor must be a number >= this (inclusive).",
-    "amount_max": "payload.amount_minor must be a number <= this (inclusive).",
-    "currency": "payload.currency must be one of these strings (case-sensitive).",
+    "amount_min": "payload.amount_minor must be a number >= this (inclusive). A negative, "
+    "infinite or non-number amount denies the action.",
+    "amount_max": "payload.amount_minor must be a number <= this (inclusive); same rule.",
+    "currency": "ISO 4217 codes; payload.currency, trimmed and upper-cased, must be one of "
+    "them. A currency with no such spelling denies the action.",
     "merchant_domain": "payload.merchant_domain, else relying_party.domain, must be one of "
-    "these (exact match).",
+    "these (domains compare trimmed, lower-cased, without trailing dots).",
     "allowed_domains": "payload.domain, else relying_party.domain, must be one of these.",
     "blocked_domains": "payload.domain, else relying_party.domain, must not be one of these; "
     "a missing domain passes.",
@@ -163,8 +171,9 @@ OBLIGATIONS = {
     "HUMAN_APPROVAL": "The owner must approve: the result is REQUIRE_APPROVAL.",
     "STEP_UP_AUTH": "Stronger authentication is needed: REQUIRE_STEP_UP.",
     "DEPOSIT": "A deposit is needed: REQUIRE_DEPOSIT.",
-    "precedence": "HUMAN_APPROVAL over STEP_UP_AUTH over DEPOSIT. Any other type (such as "
-    "COUNTERPARTY_ATTESTATION) is reported but does not block: check the spelling.",
+    "COUNTERPARTY_ATTESTATION": "Reported with the decision; does not block.",
+    "precedence": "HUMAN_APPROVAL over STEP_UP_AUTH over DEPOSIT. Any other type, or any "
+    "key besides type and params, is a validation error.",
 }
 
 REQUIREMENTS = {

@@ -26,6 +26,7 @@ from openleash.policy.syntax import Path
 RISK_KEYS = ("action", "level", "when")
 RISK_REQUIRED = ("action", "level")
 LOWEST = RISK_LEVELS[0]
+HIGHEST = RISK_LEVELS[-1]
 _HIGHEST_RANK = len(RISK_LEVELS) - 1
 
 

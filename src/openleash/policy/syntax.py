@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
@@ -32,7 +33,15 @@ Path = tuple[str | int, ...]
 
 # Aliases may share nodes; expanding them is what later stages pay for. A few thousand nodes
 # of reuse is plenty for any honest policy and stops "billion laughs" documents.
-_MAX_ALIAS_EXPANSION = 10_000
+MAX_ALIAS_EXPANSION = 10_000
+#: Collections inside collections: deep enough for expressions nested 64 levels (two per
+#: level), and well inside Python's recursion limit for every stage after this one.
+MAX_DEPTH = 150
+#: Characters in one string (a key or a value).
+MAX_STRING_CHARS = 10_000
+# Digits of a number literal: the largest double has 309 before the point, and a literal
+# longer than this is refused before Python builds (and spends time on) a huge integer.
+_MAX_NUMBER_CHARS = 400
 _SAFE_INT = 2**53
 
 _PLAIN = "openleash:plain"
@@ -87,18 +96,39 @@ def resolve_plain(text: str) -> Any:
     if _FALSE.fullmatch(text):
         return False
     if _INT.fullmatch(text):
-        return js_number(int(text, 10))
+        return _js_int(text, text, 10)
     if _OCT.fullmatch(text):
-        return js_number(int(text[2:], 8))
+        return _js_int(text, text[2:], 8)
     if _HEX.fullmatch(text):
-        return js_number(int(text[2:], 16))
+        return _js_int(text, text[2:], 16)
     if _FLOAT.fullmatch(text):
-        return _js_float(float(text))
+        return _js_float(_bounded(text, float(text[: _MAX_NUMBER_CHARS + 1])))
     if _INF.fullmatch(text):
         return -math.inf if text.startswith("-") else math.inf
     if _NAN.fullmatch(text):
         return math.nan
     return text
+
+
+class NumberRangeError(ValueError):
+    """A number literal beyond what a JavaScript number can hold (a double)."""
+
+
+def _js_int(text: str, digits: str, base: int) -> int | float:
+    _bounded(text, 0.0)
+    value = int(digits, base)
+    try:
+        return js_number(value) if abs(value) <= _SAFE_INT else _bounded(text, float(value))
+    except OverflowError:
+        raise NumberRangeError(f"number `{text[:20]}...` is out of range") from None
+
+
+def _bounded(text: str, value: float) -> float:
+    """``value`` unless ``text`` is too long or overflows to infinity (write `.inf` for that)."""
+    if len(text) > _MAX_NUMBER_CHARS or math.isinf(value):
+        shown = text if len(text) <= 20 else f"{text[:20]}..."
+        raise NumberRangeError(f"number `{shown}` is out of range (at most about 1.8e308)")
+    return value
 
 
 def _js_float(value: float) -> int | float:
@@ -120,6 +150,7 @@ class _MarkingResolver(VersionedResolver):
 def _composer() -> YAML:
     yaml = YAML(typ="safe", pure=True)
     yaml.Resolver = _MarkingResolver
+    yaml.max_depth = MAX_DEPTH
     return yaml
 
 
@@ -139,6 +170,10 @@ def load_document(text: str) -> Document:
 def _compose(text: str) -> Node | None:
     try:
         root: Node | None = _composer().compose(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise YamlError(f"collections nest deeper than {MAX_DEPTH} levels", line) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -189,7 +224,7 @@ class _Builder:
         # Count the expanded size, so that aliases of aliases add up as their copies would.
         self._nodes += size
         self._reused += size
-        if self._reused > _MAX_ALIAS_EXPANSION:
+        if self._reused > MAX_ALIAS_EXPANSION:
             raise YamlError("aliases expand to too many nodes", _line(node))
         return built
 
@@ -229,11 +264,14 @@ def _line(node: Node) -> int:
 def _scalar(node: Node) -> Any:
     tag = str(node.tag)
     text = str(node.value)
-    if tag == _PLAIN:
-        return resolve_plain(text)
-    handler = _EXPLICIT.get(tag)
+    if len(text) > MAX_STRING_CHARS:
+        raise YamlError(f"a value is longer than {MAX_STRING_CHARS} characters", _line(node))
     # Unknown tags are ignored, as the TypeScript server's YAML library does with a warning.
-    return handler(text) if handler is not None else text
+    handler = resolve_plain if tag == _PLAIN else _EXPLICIT.get(tag, str)
+    try:
+        return handler(text)
+    except NumberRangeError as exc:
+        raise YamlError(str(exc), _line(node)) from None
 
 
 def _typed(kind: type | tuple[type, ...]) -> Callable[[str], Any]:
@@ -308,12 +346,19 @@ def _place_point(digits: str, point: int) -> str:
 _YAML11_WORDS = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF")
 
 
+def _reads_as_string(data: str) -> bool:
+    try:
+        return isinstance(resolve_plain(data), str)
+    except NumberRangeError:
+        return False  # digits that would be refused as a number: quote them
+
+
 class _Representer(RoundTripRepresenter):
     """Quotes every string that would read back as something else under the core schema."""
 
     def represent_str(self, data: str) -> Any:
         if (
-            not isinstance(resolve_plain(data), str)
+            not _reads_as_string(data)
             or data != data.strip()
             or _YAML11_WORDS.fullmatch(data)
             or not data.isprintable()  # line breaks such as U+0085 would fold in other styles

@@ -1,11 +1,12 @@
 """Counterparties: who an action deals with, and how much the owner trusts them.
 
 The counterparty is ``payload.merchant_domain``, else ``payload.domain``, else
-``relying_party.domain`` (the first that is a non-empty string), lower-cased. Its trust comes
+``relying_party.domain`` (the first that is a non-empty string), in its one spelling (trimmed,
+lower-cased, without trailing dots; see :mod:`.keys`). Its trust comes
 from the effective policy's ``counterparties``: an exact domain first, then the longest
 ``*.suffix`` pattern that covers it; on a tie the entry of the more specific layer (earlier
 in the merged list) wins. Anything listed nowhere, and anything that is not a well-formed host
-name (a port, a trailing dot, an empty label), is ``UNKNOWN``. What an agent writes in
+name (a port, an empty label, a character outside ASCII), is ``UNKNOWN``. What an agent writes in
 ``relying_party.trust_profile`` is never read here.
 """
 
@@ -16,14 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from openleash.policy.checker import Checker, optional, shown
+from openleash.policy.keys import domain_text, is_host_name
 from openleash.policy.model import TRUST_LEVELS, Counterparty, Policy
 from openleash.policy.syntax import Path
 
 COUNTERPARTY_KEYS = ("domain", "trust")
 UNKNOWN = "UNKNOWN"
 
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 # Written in either case; spelled out rather than IGNORECASE, which would also admit
 # look-alikes such as the Kelvin sign for `k`.
 _ANY_CASE_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -31,27 +31,40 @@ _PATTERN = re.compile(rf"(?:\*\.)?{_ANY_CASE_LABEL}(?:\.{_ANY_CASE_LABEL})*")
 
 
 def counterparty_of(action: Mapping[str, Any]) -> str | None:
-    """The counterparty's domain, lower-cased, or ``None`` when the action names none."""
+    """The counterparty's domain in its one spelling, or ``None`` when the action names none.
+
+    It may still not be a well-formed host name (see :func:`counterparty_host`)."""
     payload = action.get("payload")
     if isinstance(payload, dict):
         for key in ("merchant_domain", "domain"):
-            value = payload.get(key)
-            if type(value) is str and value:
-                return value.lower()
+            found = _written(payload.get(key))
+            if found is not None:
+                return found
     relying_party = action.get("relying_party")
     if isinstance(relying_party, dict):
-        value = relying_party.get("domain")
-        if type(value) is str and value:
-            return value.lower()
+        return _written(relying_party.get("domain"))
     return None
+
+
+def counterparty_host(action: Mapping[str, Any]) -> str | None:
+    """The counterparty when it is a well-formed host name, else ``None``."""
+    domain = counterparty_of(action)
+    return domain if domain is not None and is_host_name(domain) else None
+
+
+def _written(value: Any) -> str | None:
+    if type(value) is not str:
+        return None
+    text = domain_text(value)
+    return text or None
 
 
 def trust_of(policy: Policy, domain: str | None) -> str:
     """The owner's trust in ``domain`` under ``policy`` (one of :data:`TRUST_LEVELS`)."""
     if domain is None or not policy.counterparties:
         return UNKNOWN
-    host = domain.lower()
-    if _HOST.fullmatch(host) is None:
+    host = domain_text(domain)
+    if not is_host_name(host):
         return UNKNOWN
     exact, suffixes = policy.trust_index
     found = exact.get(host)

@@ -16,7 +16,7 @@ from openleash.service.bodies import optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
-from openleash.service.policies import create_bound_policy, validate_policy
+from openleash.service.policies import check_policy, create_bound_policy
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
 
@@ -87,7 +87,7 @@ async def create_draft(
     if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
         raise OpenLeashError("INVALID_REQUEST", "policy_yaml is required")
     policy_yaml = body["policy_yaml"]
-    validate_policy(policy_yaml)
+    await check_policy(policy_yaml)
     agent, now = call.agent, call.now
     # Absent: the agent itself; an explicit null: every agent of the owner.
     target_ref = body.get("applies_to_agent_principal_id", agent.agent_principal_id)
@@ -176,11 +176,16 @@ async def approve(
     store: Store, call: OwnerCall, policy_draft_id: str, body: Any, options: Options
 ) -> dict[str, Any]:
     now = call.now
+    # Checked before the write transaction, never inside it: reading a policy takes time.
+    async with store.read() as tx:
+        checked = (await _owned(tx, call, policy_draft_id)).policy_yaml
+    await check_policy(checked)
     async with factor_attempts(store, call, options), store.transaction() as tx:
         draft = await _owned(tx, call, policy_draft_id)
         await second_factor(tx, call.owner_id, body, now, options)
         _check_pending(draft)
-        validate_policy(draft.policy_yaml)
+        if draft.policy_yaml != checked:
+            raise OpenLeashError("INVALID_STATUS", "The policy draft changed meanwhile")
         target = await _target(tx, call.owner_id, draft.applies_to_agent_principal_id)
         policy = await create_bound_policy(
             tx,

@@ -16,9 +16,9 @@ from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
 from openleash.service.policies import (
     BINDING_MODES,
+    check_policy,
     create_bound_policy,
     policy_view,
-    validate_policy,
 )
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
@@ -98,7 +98,7 @@ async def create_owned(
 ) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
         raise OpenLeashError("INVALID_POLICY", "policy_yaml is required")
-    validate_policy(body["policy_yaml"])
+    await check_policy(body["policy_yaml"])
     mode = body.get("mode", "enforce")
     if mode not in BINDING_MODES:
         raise OpenLeashError("VALIDATION_ERROR", f"mode must be one of {', '.join(BINDING_MODES)}")
@@ -151,7 +151,7 @@ async def update_owned(
     if policy_yaml is not None:
         if not isinstance(policy_yaml, str) or not policy_yaml.strip():
             raise OpenLeashError("VALIDATION_ERROR", "policy_yaml must be a non-empty string")
-        validate_policy(policy_yaml)
+        await check_policy(policy_yaml)
     now = call.now
     async with factor_attempts(store, call, options), store.transaction() as tx:
         policy = await _owned(tx, call, policy_id)

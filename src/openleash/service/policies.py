@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ from openleash.domain.models import Binding, PolicyRecord
 from openleash.policy import parse_policy
 from openleash.service.audit import record
 from openleash.service.options import Options
+from openleash.service.policy_work import run_policy_work
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
 
@@ -18,9 +20,16 @@ BINDING_MODES = ("enforce", "observe")
 
 
 def validate_policy(policy_yaml: str) -> dict[str, Any]:
-    """Parse and validate; raise ``INVALID_POLICY`` naming each place and line."""
+    """Parse and validate; raise ``INVALID_POLICY`` naming each place and line.
+
+    CPU work: from the event loop, call :func:`check_policy` instead."""
     policy = parse_policy(policy_yaml)
     return {"valid": True, "rules": len(policy.rules), "default": policy.default}
+
+
+async def check_policy(policy_yaml: str) -> dict[str, Any]:
+    """:func:`validate_policy` on a worker thread, within a time bound (see policy_work)."""
+    return await run_policy_work(functools.partial(validate_policy, policy_yaml))
 
 
 def policy_view(record_: PolicyRecord, *, with_yaml: bool) -> dict[str, Any]:
@@ -66,7 +75,7 @@ async def upsert_policy(
     """Update ``policy_id`` in place, or create a policy bound to the owner (or one agent).
 
     A new policy's binding ``mode`` is ``enforce``, or ``observe`` for shadow mode."""
-    validate_policy(policy_yaml)
+    await check_policy(policy_yaml)
     if mode not in BINDING_MODES:
         raise OpenLeashError("INVALID_REQUEST", f"mode must be one of {', '.join(BINDING_MODES)}")
     now = iso(options.clock())

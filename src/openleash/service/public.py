@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.policy import EvalContext, evaluate, parse_policy
 from openleash.service.authorize import decision_body
 from openleash.service.options import Options
+from openleash.service.policy_work import run_policy_work
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
 from openleash.service.timefmt import iso
@@ -70,8 +72,17 @@ async def verify_proof(runtime: Runtime, body: Any, options: Options) -> dict[st
     }
 
 
+async def playground_run_bounded(body: Any, options: Options) -> dict[str, Any]:
+    """:func:`playground_run` for anyone on the network: the policy is untrusted text, so it
+    is read and evaluated on a worker thread, within a time bound (see policy_work)."""
+    return await run_policy_work(functools.partial(playground_run, body, options))
+
+
 def playground_run(body: Any, options: Options) -> dict[str, Any]:
-    """Evaluate one action against one policy: no layering, no proof, nothing recorded."""
+    """Evaluate one action against one policy: no layering, no proof, nothing recorded.
+
+    CPU work that grows with the policy: from the event loop, use
+    :func:`playground_run_bounded`."""
     if not isinstance(body, dict) or not body.get("policy_yaml") or not body.get("action"):
         raise OpenLeashError("INVALID_REQUEST", "policy_yaml and action are required")
     if not isinstance(body["policy_yaml"], str):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from openleash.bootstrap import Services
+from openleash.policy.parser import MAX_POLICY_BYTES
 from openleash.service.policies import list_policies
 
 from .conftest import Cli
@@ -198,3 +199,23 @@ def test_upsert_observe_creates_a_shadow_binding(run: Cli, owner: str, policy_fi
             return sorted(b.mode for b in await tx.list_bindings("user", owner))
 
     assert run.query(modes) == ["enforce", "observe"]
+
+
+def test_validate_refuses_a_misspelt_obligation_with_its_line(run: Cli, tmp_path: Path) -> None:
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(ALLOW_PURCHASES + "    obligations: [{ type: human_aproval }]\n")
+
+    result = run("policy", "validate", "--file", str(misspelt), store=False)
+
+    assert result.exit_code == 1
+    assert "line 7: rules[0].obligations[0].type" in result.output
+
+
+def test_validate_refuses_a_file_over_the_size_bound(run: Cli, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(ALLOW_PURCHASES + "#" * (MAX_POLICY_BYTES * 4) + "\n")
+
+    result = run("policy", "validate", "--file", str(huge), store=False)
+
+    assert result.exit_code == 1
+    assert f"larger than {MAX_POLICY_BYTES} bytes" in result.output

@@ -88,7 +88,8 @@ def test_counterparty_of_odd_actions() -> None:
         # Not a host name: never trusted, whatever the suffix.
         (".gov", "UNKNOWN"),
         ("a..gov", "UNKNOWN"),
-        ("shop.example.", "UNKNOWN"),
+        ("shop.example.", "HIGH"),  # a trailing dot names the same host
+        (" Shop.Example ", "HIGH"),  # so do case and surrounding space
         ("shop.example:443", "UNKNOWN"),
         ("a b.gov", "UNKNOWN"),
         ("", "UNKNOWN"),

@@ -80,11 +80,12 @@ def test_amount_constraint_needs_an_amount() -> None:
     assert constrained("{currency: [USD]}", {"currency": "USD"})
 
 
-def test_currency_is_case_sensitive_and_must_be_a_string() -> None:
+def test_currency_is_compared_in_its_iso_spelling_and_must_be_a_string() -> None:
     assert constrained("{currency: [USD, EUR]}", {"currency": "EUR"})
-    assert not constrained("{currency: [USD]}", {"currency": "usd"})
+    assert constrained("{currency: [USD]}", {"currency": "usd"})
+    assert constrained("{currency: [usd]}", {"currency": " USD "})
     assert not constrained("{currency: [USD]}", {})
-    assert not constrained("{currency: ['1']}", {"currency": 1})
+    assert not constrained("{currency: [USD]}", {"currency": "EUR"})
 
 
 def test_merchant_domain_falls_back_to_the_relying_party_only_on_null_or_missing() -> None:
@@ -93,7 +94,7 @@ def test_merchant_domain_falls_back_to_the_relying_party_only_on_null_or_missing
     assert constrained(c, {}, {"domain": "shop.example"})
     assert constrained(c, {"merchant_domain": None}, {"domain": "shop.example"})
     assert not constrained(c, {"merchant_domain": 5}, {"domain": "shop.example"})
-    assert not constrained(c, {"merchant_domain": "SHOP.example"})
+    assert constrained(c, {"merchant_domain": "SHOP.example."})  # one spelling of one host
     assert not constrained(c, {"merchant_domain": "www.shop.example"})
     assert not constrained(c, {})
 
@@ -140,8 +141,6 @@ def obliged(obligations: str, payload: dict[str, Any] | None = None) -> Any:
         (["DEPOSIT", "STEP_UP_AUTH", "HUMAN_APPROVAL"], Result.REQUIRE_APPROVAL),
         (["HUMAN_APPROVAL", "DEPOSIT"], Result.REQUIRE_APPROVAL),
         (["COUNTERPARTY_ATTESTATION"], Result.ALLOW),
-        (["HUMAN_APROVAL"], Result.ALLOW),
-        (["human_approval"], Result.ALLOW),
     ],
 )
 def test_obligation_precedence(types: list[str], result: Result) -> None:
@@ -152,8 +151,8 @@ def test_obligation_precedence(types: list[str], result: Result) -> None:
 
 
 def test_obligation_details_are_params_or_empty_and_are_copies() -> None:
-    evaluation = obliged("[{type: DEPOSIT, params: {amount: 5, nested: [1]}}, {type: X, y: 1}]")
-    assert evaluation.obligations == (("DEPOSIT", {"amount": 5, "nested": [1]}), ("X", {}))
+    evaluation = obliged("[{type: DEPOSIT, params: {amount: 5, nested: [1]}}, {type: DEPOSIT}]")
+    assert evaluation.obligations == (("DEPOSIT", {"amount": 5, "nested": [1]}), ("DEPOSIT", {}))
     evaluation.obligations[0][1]["nested"].append(2)
     assert obliged("[{type: DEPOSIT, params: {amount: 5, nested: [1]}}]").obligations[0][1] == {
         "amount": 5,

@@ -14,8 +14,6 @@ from openleash.policy.paths import (
     compile_path,
     is_js_number,
     js_includes,
-    js_regex,
-    js_regex_test,
     js_same_value_zero,
     js_strict_equal,
     resolve_path,
@@ -141,40 +139,6 @@ def test_numbers_exclude_booleans() -> None:
     assert is_js_number(math.nan)
     assert not is_js_number(True)
     assert not is_js_number("1")
-
-
-@pytest.mark.parametrize(
-    ("pattern", "text", "found"),
-    [
-        ("^abc$", "abc", True),
-        ("abc$", "abc\n", False),
-        ("^abc", "x\nabc", False),
-        ("b", "abc", True),
-        ("(?<year>\\d{4})-\\k<year>", "2024-2024", True),
-        ("\\d", "٣", False),
-        ("\\w", "é", False),
-        ("(?<=a+)b", "aab", True),
-        ("\\Z", "Z", True),
-        ("ABC", "abc", False),
-        ("a.c", "a\nc", False),
-        ("]", "]", True),
-    ],
-)
-def test_regex_is_ecmascript(pattern: str, text: str, found: bool) -> None:
-    regex = js_regex(pattern)
-    assert regex is not None
-    assert js_regex_test(regex, text) is found
-
-
-@pytest.mark.parametrize("pattern", ["(", "a**", "(?i)a", "[z-a]"])
-def test_invalid_patterns_compile_to_none(pattern: str) -> None:
-    assert js_regex(pattern) is None
-
-
-def test_unsearchable_text_does_not_match() -> None:
-    regex = js_regex(".")
-    assert regex is not None
-    assert js_regex_test(regex, "\ud800") is False
 
 
 identifiers = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,6}", fullmatch=True)
