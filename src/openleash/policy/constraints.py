@@ -19,7 +19,7 @@ from openleash.policy.keys import currency_code, domain_text
 from openleash.policy.model import RISK_RANK, Constraints
 from openleash.policy.paths import UNDEFINED, is_js_number
 from openleash.policy.risk import LOWEST
-from openleash.policy.trust import UNKNOWN
+from openleash.policy.trust import UNKNOWN, counterparty_of
 
 
 def constraints_hold(
@@ -38,7 +38,10 @@ def constraints_hold(
         )
         and (
             c.merchant_domain is None
-            or in_list(c.merchant_domain, domain_of(payload, action, "merchant_domain"))
+            or all(
+                in_list(c.merchant_domain, d)
+                for d in judged_domains(payload, action, "merchant_domain")
+            )
         )
         and _domain_ok(c, payload, action)
         and trust_ok(c, trust)
@@ -53,8 +56,10 @@ def _currency(payload: Any) -> str | None:
 def _domain_ok(c: Constraints, payload: Any, action: Mapping[str, Any]) -> bool:
     if c.allowed_domains is None and c.blocked_domains is None:
         return True
-    domain = domain_of(payload, action, "domain")
-    return in_list(c.allowed_domains, domain) and not_blocked(c.blocked_domains, domain)
+    return all(
+        in_list(c.allowed_domains, domain) and not_blocked(c.blocked_domains, domain)
+        for domain in judged_domains(payload, action, "domain")
+    )
 
 
 def amount_ok(constraints: Constraints, payload: Any) -> bool:
@@ -67,9 +72,16 @@ def amount_ok(constraints: Constraints, payload: Any) -> bool:
     return (low is None or amount >= low) and (high is None or amount <= high)
 
 
+#: The largest usable amount: 2**53, beyond which a double no longer holds every integer.
+#: Budgets keep running totals as doubles; one huge allowed amount (from a rule with no amount
+#: check) would leave later small amounts rounded away in them, so a spend limit counted nothing.
+MAX_AMOUNT = 2**53
+
+
 def is_usable_amount(amount: Any) -> bool:
-    """A number of minor units: finite and 0 or more (a refund is not a smaller purchase)."""
-    return is_js_number(amount) and math.isfinite(amount) and amount >= 0
+    """A number of minor units: finite, 0 or more (a refund is not a smaller purchase) and at
+    most :data:`MAX_AMOUNT`."""
+    return is_js_number(amount) and math.isfinite(amount) and 0 <= amount <= MAX_AMOUNT
 
 
 def in_list(allowed: tuple[str, ...] | None, value: Any) -> bool:
@@ -90,6 +102,21 @@ def risk_ok(constraints: Constraints, risk: str) -> bool:
 
 def field_of(container: Any, key: str) -> Any:
     return container.get(key, UNDEFINED) if isinstance(container, dict) else UNDEFINED
+
+
+def judged_domains(payload: Any, action: Mapping[str, Any], key: str) -> tuple[Any, ...]:
+    """What a domain list judges: the v1 value (:func:`domain_of`) and the counterparty.
+
+    The counterparty (``merchant_domain``, else ``domain``, else ``relying_party.domain``) is
+    the service a proof names and is accepted by. It may differ from the v1 value, e.g. a
+    ``merchant_domain`` beside an innocent ``domain``, or a blank or non-string ``domain`` in
+    front of ``relying_party.domain``; if only the v1 value were judged, a blocked service, or
+    one outside an allow list, would get a proof it accepts."""
+    value = domain_of(payload, action, key)
+    counterparty = counterparty_of(action)
+    if counterparty is None or counterparty == value:
+        return (value,)
+    return (value, counterparty)
 
 
 def domain_of(payload: Any, action: Mapping[str, Any], key: str) -> Any:

@@ -25,10 +25,10 @@ from typing import Any
 from openleash.domain.models import Result
 from openleash.policy.constraints import (
     amount_ok,
-    domain_of,
     field_of,
     in_list,
     is_usable_amount,
+    judged_domains,
     not_blocked,
     risk_ok,
     trust_ok,
@@ -224,14 +224,15 @@ def constraint_failure(constraints: Constraints, action: Mapping[str, Any], scen
     currency = field_of(payload, "currency")
     if not in_list(c.currency, currency_code(currency)):
         return f"`currency` {value_text(currency)} not in {_names(c.currency)}"
-    merchant = domain_of(payload, action, "merchant_domain")
-    if not in_list(c.merchant_domain, merchant):
-        return f"`merchant_domain` {value_text(merchant)} not in {_names(c.merchant_domain)}"
-    domain = domain_of(payload, action, "domain")
-    if not in_list(c.allowed_domains, domain):
-        return f"domain {value_text(domain)} not in `allowed_domains` {_names(c.allowed_domains)}"
-    if not not_blocked(c.blocked_domains, domain):
-        return f"domain {value_text(domain)} is in `blocked_domains`"
+    for merchant in judged_domains(payload, action, "merchant_domain"):
+        if not in_list(c.merchant_domain, merchant):
+            return f"`merchant_domain` {value_text(merchant)} not in {_names(c.merchant_domain)}"
+    for domain in judged_domains(payload, action, "domain"):
+        if not in_list(c.allowed_domains, domain):
+            allowed = _names(c.allowed_domains)
+            return f"domain {value_text(domain)} not in `allowed_domains` {allowed}"
+        if not not_blocked(c.blocked_domains, domain):
+            return f"domain {value_text(domain)} is in `blocked_domains`"
     if not trust_ok(c, scene.trust):
         who = counterparty_of(action)
         of = f" ({who})" if who else " (the action names no counterparty)"
@@ -245,7 +246,7 @@ def _amount_text(c: Constraints, amount: Any) -> str:
     if not is_js_number(amount):
         return f"`amount_minor` is {value_text(amount)}, not a number"
     if not is_usable_amount(amount):
-        return f"`amount_minor` {_number(amount)} is not a finite amount, 0 or more"
+        return f"`amount_minor` {_number(amount)} is not a finite amount from 0 to 2**53"
     if c.amount_min is not None and amount < c.amount_min:
         return f"`amount_minor` {_number(amount)} < `amount_min` {_number(c.amount_min)}"
     return f"`amount_minor` {_number(amount)} > `amount_max` {_number(c.amount_max)}"

@@ -22,7 +22,10 @@ from openleash.policy.model import Policy
 from openleash.policy.paths import UNDEFINED
 from openleash.policy.trust import counterparty_host
 
-_AMOUNT = "payload.amount_minor must be a finite number of minor units, 0 or more"
+_AMOUNT = (
+    "payload.amount_minor must be a finite number of minor units, from 0 to 2**53"
+    " (9007199254740992)"
+)
 _CURRENCY = "payload.currency must be a three-letter ISO 4217 code such as USD"
 _COUNTERPARTY = (
     "the counterparty (payload.merchant_domain, payload.domain or relying_party.domain)"

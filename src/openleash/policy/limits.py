@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from openleash.policy.checker import Checker, optional, shown
+from openleash.policy.constraints import is_usable_amount
 from openleash.policy.keys import action_type_key, currency_code
 from openleash.policy.model import (
     LIMIT_BY,
@@ -153,14 +154,10 @@ def by_filters(limit: Limit, action: Mapping[str, Any]) -> tuple[ByFilter, ...]:
 
 
 def spend_amount(action: Mapping[str, Any]) -> int | float | None:
-    """``payload.amount_minor`` if it is a non-negative finite number (not a boolean)."""
+    """``payload.amount_minor`` if it is a usable amount (see :func:`is_usable_amount`)."""
     payload = action.get("payload")
     amount = payload.get("amount_minor") if isinstance(payload, dict) else None
-    if type(amount) is int:
-        return amount if amount >= 0 else None
-    if type(amount) is float and math.isfinite(amount) and amount >= 0:
-        return amount
-    return None
+    return amount if is_usable_amount(amount) else None
 
 
 def _currency(action: Mapping[str, Any]) -> str | None:
