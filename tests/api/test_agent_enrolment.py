@@ -367,6 +367,16 @@ def test_challenge_attributes_and_ids_are_capped(api: Api) -> None:
     assert long_key.status_code == 400
 
 
+def test_agent_ids_enrolled_without_an_invite_cannot_look_like_another(api: Api) -> None:
+    """The owner activates what they see: no zero-width, space or look-alike letter may make a
+    planted agent pass for one of theirs."""
+    for lookalike in ("helper\u200b", "help er", "h\u0435lper", "helper\t"):
+        refused = _challenge(api, agent_id=lookalike)
+        assert refused.status_code == 400, lookalike
+        assert "visible ASCII" in refused.json()["error"]["message"]
+    assert _challenge(api, agent_id="team.ops:helper-2").status_code == 200
+
+
 def test_issuing_challenges_writes_no_audit_record(api: Api) -> None:
     async def last_seq() -> int:
         async with api.services.store.read() as tx:

@@ -77,6 +77,20 @@ def _check_lengths(body: dict[str, Any]) -> None:
             )
 
 
+def _check_visible_agent_id(body: dict[str, Any]) -> None:
+    """An agent id enrolled without an invite is shown to its owner for activation: it must be
+    visible ASCII, so that no look-alike (a zero-width space, a Cyrillic letter) can pass for
+    an agent the owner knows."""
+    agent_id = body.get("agent_id")
+    if isinstance(agent_id, str) and not all("!" <= ch <= "~" for ch in agent_id):
+        raise OpenLeashError(
+            "INVALID_REQUEST",
+            "agent_id must be visible ASCII (letters, digits and punctuation, no spaces) when "
+            "registering without an invite",
+            {"field": "agent_id"},
+        )
+
+
 def _attributes(value: Any) -> dict[str, Any] | None:
     """``agent_attributes_json`` if it is an object within :data:`MAX_ATTRIBUTES_BYTES`."""
     if not isinstance(value, dict):
@@ -148,6 +162,7 @@ async def _require_owner(tx: Transaction, owner_type: Any, owner_id: Any) -> Non
 async def issue_challenge(store: Store, body: dict[str, Any], options: Options) -> dict[str, Any]:
     _require(body, "agent_id", "agent_pubkey_b64")
     _check_lengths(body)
+    _check_visible_agent_id(body)
     load_public_key(body["agent_pubkey_b64"])
     attributes = _attributes(body.get("agent_attributes_json"))
     now = options.clock()
@@ -187,6 +202,7 @@ async def register(store: Store, body: dict[str, Any], options: Options) -> dict
         "owner_id",
     )
     _check_lengths(body)
+    _check_visible_agent_id(body)
     _check_webhook_fields(body)
     attributes = _attributes(body.get("agent_attributes_json"))
     now = options.clock()
