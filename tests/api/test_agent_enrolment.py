@@ -16,6 +16,7 @@ import httpx
 
 from openleash.client.auth import AgentAuth
 from openleash.crypto import sign
+from openleash.service.registration import MAX_PENDING_PER_OWNER
 from openleash.service.timefmt import iso
 from tests.api.conftest import Agent, Api, new_agent_keys
 from tests.api.owners import Owner, owner_session
@@ -431,3 +432,17 @@ def test_a_pending_agent_blocks_no_webhook_url_and_activation_checks_it(api: Api
     refused = owner.put(path, {"status": "ACTIVE"})
     assert refused.status_code == 409
     assert _code(refused) == "WEBHOOK_URL_NOT_UNIQUE"
+
+
+def test_strangers_cannot_flood_an_owner_with_pending_agents(api: Api) -> None:
+    owner = owner_session(api)
+    planted = [_pending(api, owner, f"planted-{n}")[0] for n in range(MAX_PENDING_PER_OWNER)]
+    refused, _ = challenge_register(api, "one-too-many", owner.owner_id)
+    assert refused.status_code == 429
+    assert _code(refused) == "TOO_MANY_PENDING_AGENTS"
+    # The owner's own invites are never limited, and rejecting a planted agent makes room.
+    invited, _ = invite_register(owner, "invited-anyway")
+    assert invited.status_code == 200, invited.text
+    assert owner.put(f"/v1/owner/agents/{planted[0]}", {"status": "REVOKED"}).status_code == 200
+    again, _ = challenge_register(api, "one-too-many", owner.owner_id)
+    assert again.status_code == 200, again.text

@@ -92,6 +92,7 @@ STATUS: dict[str, int] = {
     "ACTION_HASH_MISMATCH": 400,
     # abuse: too many requests from one client address
     "RATE_LIMITED": 429,
+    "TOO_MANY_PENDING_AGENTS": 429,
     # server side
     "STORE_UNAVAILABLE": 503,
     "POLICY_TIMEOUT": 503,

@@ -62,6 +62,9 @@ MAX_LENGTH = {
     "webhook_secret": 512,
     "webhook_auth_token": 2048,
 }
+#: Agents awaiting one owner's activation at most: anyone may register one by challenge, so
+#: the owner's list cannot be flooded (an invite, the owner's own consent, is never limited).
+MAX_PENDING_PER_OWNER = 20
 #: Largest ``agent_attributes_json``, as compact UTF-8 JSON.
 MAX_ATTRIBUTES_BYTES = 8 * 1024
 
@@ -152,6 +155,17 @@ async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: st
     )
 
 
+async def _check_pending_room(tx: Transaction, owner_id: str) -> None:
+    pending = [a for a in await tx.list_agents(owner_id) if a.status == "PENDING"]
+    if len(pending) >= MAX_PENDING_PER_OWNER:
+        raise OpenLeashError(
+            "TOO_MANY_PENDING_AGENTS",
+            f"This owner already has {len(pending)} agents awaiting activation; ask the owner "
+            "to activate or reject them, or to send you an invite instead",
+            {"max_pending": MAX_PENDING_PER_OWNER},
+        )
+
+
 async def _require_owner(tx: Transaction, owner_type: Any, owner_id: Any) -> None:
     if owner_type != "user":
         raise OpenLeashError("INVALID_REQUEST", 'owner_type must be "user"')
@@ -220,6 +234,7 @@ async def register(store: Store, body: dict[str, Any], options: Options) -> dict
             body["signature_b64"],
         )
         await _check_agent_id_free(tx, body["agent_id"], None)
+        await _check_pending_room(tx, body["owner_id"])
         agent = _new_agent(
             body,
             body["owner_id"],
