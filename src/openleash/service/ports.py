@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.models import (
@@ -364,6 +364,12 @@ class Store(Protocol):
 
     async def revision(self) -> int:
         """A number that grows whenever ``bump_revision`` committed, in any process."""
+        ...
+
+    async def readiness(self) -> Literal["ok", "failing", "unavailable"]:
+        """Whether decisions can be recorded now, found out within about a second at most:
+        ``ok``; ``failing`` (the store answers, but writes fail for want of storage: disk full,
+        I/O errors, a read-only file); ``unavailable`` (it did not answer in time)."""
         ...
 
     async def close(self) -> None: ...

@@ -41,7 +41,7 @@ else:
     OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 
 
-#: Event-loop turns to wait for a busy write lock before blocking on it.
+#: Event-loop turns to wait for a busy write lock before waiting for it in a thread.
 SPIN_TURNS = 8
 #: Before the checkpoint that takes the write lock: unlocked passes, at most, and how short a
 #: pass must be to show that little is left to copy.
@@ -66,11 +66,18 @@ class WriteLock:
     soon as several processes write; a process blocked in ``flock`` wakes the moment the lock is
     released. The lock belongs to the open file description, so two stores opened in one process
     exclude each other too.
+
+    :meth:`acquire_async` never blocks the event loop: it tries the lock, then, while another
+    process holds it, waits in a thread, for a bounded time.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, OPEN_FLAGS, 0o600)
+        # Guards the hand-over between a waiting thread and the coroutine that wants the lock.
+        self._mutex = threading.Lock()
+        self._wanted = False
+        self._waiting: asyncio.Future[bool] | None = None
 
     def acquire(self) -> None:
         _flock(self._fd)
@@ -79,22 +86,70 @@ class WriteLock:
         """Take the lock if it is free; never wait."""
         return _try_flock(self._fd)
 
-    async def acquire_async(self) -> None:
+    async def acquire_async(self, timeout: float) -> None:
         """Take the lock, letting the event loop run other work while another process holds
-        it (its transactions are short); block only if that does not free it soon."""
-        for _ in range(SPIN_TURNS):
-            if _try_flock(self._fd):
+        it. ``TimeoutError`` if it is not free within ``timeout`` seconds."""
+        # INVARIANT: no attempt of our own while a thread waits on the same file description:
+        # the thread may hold the lock for a moment before giving it back, and an attempt then
+        # would seem to succeed.
+        if self._waiting is None:
+            for _ in range(SPIN_TURNS):
+                if _try_flock(self._fd):
+                    return
+                await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            with self._mutex:
+                self._wanted = True
+            if self._waiting is None:
+                self._waiting = loop.run_in_executor(None, self._wait)
+            waiting = self._waiting
+            try:
+                async with asyncio.timeout_at(deadline):
+                    got = await asyncio.shield(waiting)
+            except BaseException:
+                with self._mutex:
+                    handed = not self._wanted  # the thread took the lock for us after all
+                    self._wanted = False
+                if handed:
+                    self._waiting = None
+                    self.release()
+                raise
+            if self._waiting is waiting:
+                self._waiting = None
+            if got:
                 return
-            await asyncio.sleep(0)
-        _flock(self._fd)
+            # That thread's wait began for an earlier caller who gave up, and it has let the
+            # lock go again: wait anew.
+
+    def _wait(self) -> bool:
+        """In a thread: block until the lock is ours, then keep it only if it is still wanted."""
+        with self._mutex:
+            if self._fd < 0:
+                return False
+            # Its own descriptor of the same open file: the lock is the same, and close() may
+            # close the original meanwhile without this thread touching a reused number.
+            fd = os.dup(self._fd)
+        try:
+            _flock(fd)
+            with self._mutex:
+                if self._wanted and self._fd >= 0:
+                    self._wanted = False
+                    return True
+            _funlock(fd)
+            return False
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         _funlock(self._fd)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        with self._mutex:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
 
 class Checkpointer:
