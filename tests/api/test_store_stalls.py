@@ -115,6 +115,8 @@ def test_a_held_store_answers_503_in_time_and_the_loop_keeps_serving(
     stall_api: Api, holder: str
 ) -> None:
     api = stall_api
+    assert isinstance(api.services.store, SqliteStore)
+    assert api.services.store.timeout == TIMEOUT  # store.timeout_seconds reaches the store
     assert _decide(api)[0].status_code == 200
     outcome: dict[str, Any] = {}
 

@@ -78,3 +78,21 @@ def test_database_password_is_not_in_the_repr(tmp_path: Path) -> None:
     assert from_file.store_url.endswith("@db.internal/openleash")
     assert "db-secret" not in repr(from_file)
     assert "env-secret" not in repr(from_env)
+
+
+def test_the_store_timeout_is_read_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    assert load_settings(config_path=path, env={}).store_timeout_seconds == 5.0
+    path.write_text("store: { timeout_seconds: 0.25 }\n")
+    assert load_settings(config_path=path, env={}).store_timeout_seconds == 0.25
+    path.write_text("store: { timeout_seconds: 2 }\n")
+    assert load_settings(config_path=path, env={}).store_timeout_seconds == 2.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "true", "soon", "7200"])
+def test_a_store_timeout_that_is_no_sensible_wait_is_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"store: {{ timeout_seconds: {value} }}\n")
+    with pytest.raises(OpenLeashError) as caught:
+        load_settings(config_path=path, env={})
+    assert "store.timeout_seconds" in caught.value.message
