@@ -210,7 +210,11 @@ class PostgresStore:
             await tx._run(q.HEARTBEAT)
 
     async def close(self) -> None:
-        await self._pool.close()
+        try:
+            # A graceful close waits for the server to answer; one that does not is cut off.
+            await asyncio.wait_for(self._pool.close(), self.timeout)
+        except TimeoutError:
+            self._pool.terminate()
 
     def _deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.timeout

@@ -91,7 +91,9 @@ class WriteLock:
         it. ``TimeoutError`` if it is not free within ``timeout`` seconds."""
         # INVARIANT: no attempt of our own while a thread waits on the same file description:
         # the thread may hold the lock for a moment before giving it back, and an attempt then
-        # would seem to succeed.
+        # would seem to succeed. A wait that has ended gave the lock back (or was taken over).
+        if self._waiting is not None and self._waiting.done():
+            self._waiting = None
         if self._waiting is None:
             for _ in range(SPIN_TURNS):
                 if _try_flock(self._fd):
