@@ -41,8 +41,8 @@ else:
     OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 
 
-#: Event-loop turns to wait for a busy write lock before waiting for it in a thread.
-SPIN_TURNS = 8
+#: Seconds of event-loop turns to try a busy write lock between, before a thread waits for it.
+SPIN_SECONDS = 0.002
 #: Before the checkpoint that takes the write lock: unlocked passes, at most, and how short a
 #: pass must be to show that little is left to copy.
 CATCH_UP_PASSES = 8
@@ -67,17 +67,22 @@ class WriteLock:
     released. The lock belongs to the open file description, so two stores opened in one process
     exclude each other too.
 
-    :meth:`acquire_async` never blocks the event loop: it tries the lock, then, while another
-    process holds it, waits in a thread, for a bounded time.
+    :meth:`acquire_async` never blocks the event loop: it tries the lock; while another process
+    holds it, a thread waits for it to be released, on an open file of its own, and lets it go
+    at once, and the loop tries again. The thread never keeps the lock for the loop: the loop
+    may be busy with other requests for a while, and a lock held meanwhile would hold up the
+    writers of every process.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, OPEN_FLAGS, 0o600)
-        # Guards the hand-over between a waiting thread and the coroutine that wants the lock.
+        # INVARIANT: its own open file description, so that the waiting thread's lock never
+        # counts as this one's (flock locks belong to the open file, and attempts through the
+        # same one would seem to succeed).
+        self._waiter_fd = os.open(path, OPEN_FLAGS, 0o600)
         self._mutex = threading.Lock()
-        self._wanted = False
-        self._waiting: asyncio.Future[bool] | None = None
+        self._waiting: asyncio.Future[None] | None = None
 
     def acquire(self) -> None:
         _flock(self._fd)
@@ -88,59 +93,41 @@ class WriteLock:
 
     async def acquire_async(self, timeout: float) -> None:
         """Take the lock, letting the event loop run other work while another process holds
-        it. ``TimeoutError`` if it is not free within ``timeout`` seconds."""
-        # INVARIANT: no attempt of our own while a thread waits on the same file description:
-        # the thread may hold the lock for a moment before giving it back, and an attempt then
-        # would seem to succeed. A wait that has ended gave the lock back (or was taken over).
-        if self._waiting is not None and self._waiting.done():
-            self._waiting = None
-        if self._waiting is None:
-            for _ in range(SPIN_TURNS):
-                if _try_flock(self._fd):
-                    return
-                await asyncio.sleep(0)
+        it. ``TimeoutError`` if it is not taken within ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        now = loop.time()
+        deadline, spin_until = now + timeout, now + SPIN_SECONDS
+        # Transactions hold the lock for a fraction of a millisecond: trying again between
+        # turns of the loop (which go on serving requests) mostly finds it free soon, without
+        # the cost of a thread.
         while True:
-            with self._mutex:
-                self._wanted = True
-            if self._waiting is None:
-                self._waiting = loop.run_in_executor(None, self._wait)
-            waiting = self._waiting
-            try:
-                async with asyncio.timeout_at(deadline):
-                    got = await asyncio.shield(waiting)
-            except BaseException:
-                with self._mutex:
-                    handed = not self._wanted  # the thread took the lock for us after all
-                    self._wanted = False
-                if handed:
-                    self._waiting = None
-                    self.release()
-                raise
-            if self._waiting is waiting:
-                self._waiting = None
-            if got:
+            if _try_flock(self._fd):
                 return
-            # That thread's wait began for an earlier caller who gave up, and it has let the
-            # lock go again: wait anew.
+            if loop.time() >= spin_until:
+                break
+            await asyncio.sleep(0)
+        while True:
+            if self._waiting is None or self._waiting.done():
+                self._waiting = loop.run_in_executor(None, self._wait_until_free)
+            # Shielded: a caller that gives up leaves the wait to the next one; it ends by
+            # itself once the lock is released.
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(self._waiting)
+            if _try_flock(self._fd):
+                return
+            await asyncio.sleep(0)  # taken again meanwhile: wait for the next release
 
-    def _wait(self) -> bool:
-        """In a thread: block until the lock is ours, then keep it only if it is still wanted."""
+    def _wait_until_free(self) -> None:
+        """In a thread: block until the lock has been released (taking it for an instant)."""
         with self._mutex:
-            if self._fd < 0:
-                return False
-            # Its own descriptor of the same open file: the lock is the same, and close() may
-            # close the original meanwhile without this thread touching a reused number.
-            fd = os.dup(self._fd)
+            if self._waiter_fd < 0:
+                return
+            # A descriptor of its own for the same open file: close() may close the original
+            # meanwhile without this thread touching a reused number.
+            fd = os.dup(self._waiter_fd)
         try:
             _flock(fd)
-            with self._mutex:
-                if self._wanted and self._fd >= 0:
-                    self._wanted = False
-                    return True
             _funlock(fd)
-            return False
         finally:
             os.close(fd)
 
@@ -152,6 +139,9 @@ class WriteLock:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+            if self._waiter_fd >= 0:
+                os.close(self._waiter_fd)
+                self._waiter_fd = -1
 
 
 class Checkpointer:
