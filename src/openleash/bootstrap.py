@@ -42,7 +42,7 @@ def options_from(settings: Settings) -> Options:
 async def open_services(settings: Settings, options: Options | None = None) -> Services:
     """Open the store (creating and migrating it if needed) and make sure a signing key exists."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await open_store(settings.database)
+    store = await open_store(settings.database, timeout=settings.store_timeout_seconds)
     opts = options or options_from(settings)
     await ensure_key(store, opts)
     return Services(settings, opts, store, Runtime(store, opts.config_refresh_seconds))

@@ -41,6 +41,7 @@ tokens:
   max_ttl_seconds: 3600
 store:
   url: ""                    # empty: SQLite file in the data folder; or postgresql://user@host/db
+  timeout_seconds: 5         # longest wait for the store; then 503 STORE_UNAVAILABLE
 approval:
   request_ttl_seconds: 86400 # how long an approval request may wait for its owner
   token_ttl_seconds: 3600    # how long an approval token may wait to be used (once)
@@ -86,6 +87,9 @@ class Settings:
     webhook_allow_private: bool = False
     #: May hold the database password: kept out of the repr (and so out of logs).
     store_url: str = field(default="", repr=False)
+    #: Longest wait for the store (its lock, a connection, a statement) before a request is
+    #: answered 503 ``STORE_UNAVAILABLE``.
+    store_timeout_seconds: float = 5.0
     max_body_bytes: int = 1_048_576
     #: JSONPaths into the action replaced by "[REDACTED]" before decisions are audited.
     audit_redact: tuple[str, ...] = ()
@@ -155,6 +159,16 @@ def _bool(section: dict[str, Any], key: str, where: str, default: bool) -> bool:
             "VALIDATION_ERROR", f"config.yaml: `{where}.{key}` must be true or false"
         )
     return value
+
+
+def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            f"config.yaml: `{where}.{key}` must be a number of seconds above 0, at most 3600",
+        )
+    return float(value)
 
 
 def _bind(address: str) -> tuple[str, int]:
@@ -295,6 +309,9 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
             webhooks, "allow_private", "webhooks", base.webhook_allow_private
         ),
         store_url=str(store.get("url") or ""),
+        store_timeout_seconds=_seconds(
+            store, "timeout_seconds", "store", base.store_timeout_seconds
+        ),
         audit_redact=_redactions(audit, base.audit_redact),
         authzen_pep_tokens=_pep_tokens(authzen, base.authzen_pep_tokens),
         anonymous_per_minute=_int(

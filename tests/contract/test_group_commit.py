@@ -84,7 +84,7 @@ async def test_a_store_that_cannot_begin_fails_every_waiting_unit(store: Store) 
     if not isinstance(store, SqliteStore):
         pytest.skip("SQLite-specific failure injection")
 
-    def refuse() -> None:
+    def refuse(timeout: float) -> None:
         raise OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable: injected")
 
     store._lock.acquire_async = refuse  # type: ignore[method-assign,assignment]

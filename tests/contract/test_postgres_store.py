@@ -352,7 +352,7 @@ async def test_a_failed_statement_in_a_batch_spares_the_other_units(
 
 
 class _RefusingPool:
-    def acquire(self) -> Any:
+    def acquire(self, timeout: float | None = None) -> Any:
         raise ConnectionRefusedError("injected")
 
 

@@ -93,3 +93,21 @@ def test_limits_anonymous_per_minute_is_read(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("limits: { anonymous_per_minute: 7 }\n")
     assert load_settings(config, tmp_path, env={}).anonymous_per_minute == 7
+
+
+def test_the_store_timeout_is_read_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    assert load_settings(config_path=path, env={}).store_timeout_seconds == 5.0
+    path.write_text("store: { timeout_seconds: 0.25 }\n")
+    assert load_settings(config_path=path, env={}).store_timeout_seconds == 0.25
+    path.write_text("store: { timeout_seconds: 2 }\n")
+    assert load_settings(config_path=path, env={}).store_timeout_seconds == 2.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "true", "soon", "7200"])
+def test_a_store_timeout_that_is_no_sensible_wait_is_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"store: {{ timeout_seconds: {value} }}\n")
+    with pytest.raises(OpenLeashError) as caught:
+        load_settings(config_path=path, env={})
+    assert "store.timeout_seconds" in caught.value.message

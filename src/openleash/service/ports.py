@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.models import (
@@ -387,6 +387,12 @@ class Store(Protocol):
     def local_revision(self) -> int:
         """How many transactions of this process that called ``bump_revision`` committed: a
         cache of this process compares it to see its own changes at once, without reading."""
+        ...
+
+    async def readiness(self) -> Literal["ok", "failing", "unavailable"]:
+        """Whether decisions can be recorded now, found out within about a second at most:
+        ``ok``; ``failing`` (the store answers, but writes fail for want of storage: disk full,
+        I/O errors, a read-only file); ``unavailable`` (it did not answer in time)."""
         ...
 
     async def close(self) -> None: ...

@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from openleash.service.ports import Store
+from openleash.store.sql.availability import DEFAULT_TIMEOUT_SECONDS
 from openleash.store.sql.sqlite import SqliteStore
 
 __all__ = ["is_postgres_url", "open_store", "shown_url", "store_path"]
@@ -13,15 +14,16 @@ __all__ = ["is_postgres_url", "open_store", "shown_url", "store_path"]
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-async def open_store(url_or_path: str) -> Store:
+async def open_store(url_or_path: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Store:
     """Open the store named by a filesystem path, a ``sqlite:///`` URL or a ``postgresql://``
-    URL, creating (SQLite) and migrating it if needed."""
+    URL, creating (SQLite) and migrating it if needed. ``timeout`` (seconds) bounds every wait
+    for the store once open; then ``STORE_UNAVAILABLE``."""
     if is_postgres_url(url_or_path):
         # Imported here: a SQLite deployment never loads the PostgreSQL driver.
         from openleash.store.sql.postgres import PostgresStore
 
-        return await PostgresStore.open(url_or_path.strip())
-    return SqliteStore.open(store_path(url_or_path))
+        return await PostgresStore.open(url_or_path.strip(), timeout=timeout)
+    return SqliteStore.open(store_path(url_or_path), timeout=timeout)
 
 
 def is_postgres_url(url_or_path: str) -> bool:

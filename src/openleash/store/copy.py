@@ -40,13 +40,13 @@ from openleash.service.audit_chain import ChainReport, verify_chain
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql.postgres import (
     CONNECT_TIMEOUT_SECONDS,
-    UNAVAILABLE,
     PostgresStore,
     check_server,
     pool_options,
     unavailable,
 )
 from openleash.store.sql.postgres_migrate import migrate as migrate_postgres
+from openleash.store.sql.postgres_tx import UNAVAILABLE
 from openleash.store.sql.sqlite import SqliteStore
 
 __all__ = ["BATCH_ROWS", "TABLES", "CopiedTable", "StoreMigration", "copy_store", "migrate_store"]

@@ -8,6 +8,12 @@ once per batch instead of once per request.
 
 Batches form by themselves: the writer runs on the event loop's next turn, and takes the queue
 once it holds the write transaction, so every unit queued while it waited for the lock joins.
+
+Every wait is bounded. A caller whose unit has not started within the store's timeout is answered
+:class:`~.availability.StoreTimeoutError` and its unit never runs; once a unit has started, its
+transaction's own bounds (lock, statements, commit) end the wait. A unit that fails for want of
+the store (``STORE_UNAVAILABLE``) fails the whole batch: the shared transaction is in doubt, so
+nobody's writes stand.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
+
+from openleash.store.sql.availability import StoreTimeoutError
 
 T = TypeVar("T")
 
@@ -29,6 +37,10 @@ class UnitTransaction(Protocol):
         """Undo the unit, and forget what the transaction cached of it (the chain head)."""
         ...
 
+    def broken(self, exc: BaseException) -> bool:
+        """Whether a unit's ``exc`` is the database's failure, which ends the whole batch."""
+        ...
+
 
 Tx = TypeVar("Tx", bound=UnitTransaction)
 
@@ -38,23 +50,51 @@ Tx = TypeVar("Tx", bound=UnitTransaction)
 MAX_BATCH = 64
 
 
+class _Entry:
+    """A submitted unit: its work, its caller's future, and whether its batch has taken it."""
+
+    __slots__ = ("future", "started", "work")
+
+    def __init__(self, work: Callable[[Any], Awaitable[Any]], future: asyncio.Future[Any]) -> None:
+        self.work = work
+        self.future = future
+        self.started = False
+
+
 class BatchWriter(Generic[Tx]):
-    def __init__(self, transaction: Callable[[], AbstractAsyncContextManager[Tx]]) -> None:
+    def __init__(
+        self, transaction: Callable[[], AbstractAsyncContextManager[Tx]], *, timeout: float
+    ) -> None:
         self._transaction = transaction
-        self._queue: list[tuple[Callable[[Tx], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._timeout = timeout
+        self._queue: list[_Entry] = []
         self._draining = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((work, future))
+        entry = _Entry(work, future)
+        self._queue.append(entry)
         if not self._draining:
             self._draining = True
             task = loop.create_task(self._drain())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await future
+        # A timer rather than a timeout scope: one heap entry and no task cancellation, on the
+        # hot path.
+        expiry = loop.call_later(self._timeout, self._expire, entry)
+        try:
+            return await future
+        finally:
+            expiry.cancel()
+
+    def _expire(self, entry: _Entry) -> None:
+        """The caller's wait is over, unless its batch has taken the unit: then the transaction
+        is under way and ends within its own bounds, and the caller learns whether it committed
+        rather than guessing. A unit answered here is skipped by the batch: it never runs."""
+        if not entry.started and not entry.future.done():
+            entry.future.set_exception(StoreTimeoutError(self._timeout))
 
     async def _drain(self) -> None:
         try:
@@ -65,32 +105,38 @@ class BatchWriter(Generic[Tx]):
             # queued meanwhile always finds either a running drain or starts a new one.
             self._draining = False
 
-    def _take(self) -> list[tuple[Callable[[Tx], Awaitable[Any]], asyncio.Future[Any]]]:
+    def _take(self) -> list[_Entry]:
         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-        return batch
+        return [entry for entry in batch if not entry.future.done()]  # callers gone: skipped
 
     async def _run(self) -> None:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        batch: list[tuple[Callable[[Tx], Awaitable[Any]], asyncio.Future[Any]]] = []
+        batch: list[_Entry] = []
+        taken = False
         try:
             async with self._transaction() as tx:
-                batch = self._take()  # once the lock is held: units queued meanwhile join too
-                for work, future in batch:
+                # Taken once the lock is held: units queued meanwhile join too.
+                batch, taken = self._take(), True
+                for entry in batch:
+                    entry.started = True
+                for entry in batch:
                     await tx.begin_unit()
                     try:
-                        result = await work(tx)
+                        result = await entry.work(tx)
                     except Exception as exc:  # the unit's own failure, reported to its caller
+                        if tx.broken(exc):
+                            raise  # the store failed, not the unit: the batch ends here
                         await tx.unit_failed()
-                        outcomes.append((future, False, exc))
+                        outcomes.append((entry.future, False, exc))
                     else:
                         tx.unit_succeeded()
-                        outcomes.append((future, True, result))
+                        outcomes.append((entry.future, True, result))
         except Exception as failure:  # the shared transaction failed: nobody's writes stand
-            if not batch:  # it could not even begin: fail the units that were waiting for it
+            if not taken:  # it could not even begin: fail the units that were waiting for it
                 batch = self._take()
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(failure)
+            for entry in batch:
+                if not entry.future.done():
+                    entry.future.set_exception(failure)
             return
         for future, ok, value in outcomes:
             if future.done():  # the caller went away (cancelled)

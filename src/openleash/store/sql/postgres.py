@@ -18,6 +18,12 @@ How replicas share the database:
 - Inside one process an :class:`asyncio.Lock` queues write transactions, so waiting writers do
   not hold pool connections; reads (``REPEATABLE READ, READ ONLY``: one snapshot, taking no
   lock) run side by side on other connections of the pool.
+- Every wait has a bound, the store's ``timeout``: taking a connection from the pool and
+  connecting (``timeout=``), each statement (asyncpg's ``command_timeout``, and the server's
+  ``statement_timeout`` should the cancel request not get through), and the write lock
+  (``lock_timeout``). A unit that overruns fails with ``STORE_UNAVAILABLE``; its connection is
+  dropped rather than rolled back over a link that may not answer, which makes the server roll
+  it back, so nothing of it is written.
 - The pool is sized by the store URL: ``?pool_size=N`` (most connections per process, at least
   2; default :data:`POOL_SIZE`) and ``?pool_min=N`` (kept open when idle; default 1), as in
   ``postgresql://openleash@db/openleash?pool_size=16``. Both are taken out of the URL before
@@ -33,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -43,13 +48,32 @@ import asyncpg
 from openleash.domain.errors import OpenLeashError
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
+from openleash.store.sql.availability import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Readiness,
+    StoreTimeoutError,
+    WriteHealth,
+    unavailable,
+)
 from openleash.store.sql.batch import BatchWriter
 from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.nesting import UnitHolders
 from openleash.store.sql.postgres_migrate import migrate
-from openleash.store.sql.postgres_tx import Conn, PostgresTransaction
+from openleash.store.sql.postgres_tx import (
+    LOST_CONNECTION,
+    TIMED_OUT,
+    UNAVAILABLE,
+    Conn,
+    PostgresTransaction,
+)
 
-__all__ = ["AuditCheckpointRule", "PostgresStore", "PostgresTransaction", "pool_options"]
+__all__ = [
+    "AuditCheckpointRule",
+    "PostgresStore",
+    "PostgresTransaction",
+    "pool_options",
+    "unavailable",
+]
 
 T = TypeVar("T")
 
@@ -58,11 +82,13 @@ T = TypeVar("T")
 POOL_SIZE = 8
 #: Connections kept open per process when idle.
 POOL_MIN = 1
-#: Seconds to wait when connecting before the store is reported unavailable.
+#: Seconds to wait when connecting to open the store before it is reported unavailable.
 CONNECT_TIMEOUT_SECONDS = 10.0
 #: How long the server lets a session of the store sit idle inside a transaction before ending
-#: it. Use cases keep outside I/O out of transactions, so only a stuck process waits this long.
-IDLE_IN_TRANSACTION_TIMEOUT = "60s"
+#: it, in store timeouts (at least a second). Use cases keep outside I/O out of transactions, so
+#: only a stuck process, or one cut off from the server, waits this long; meanwhile it holds the
+#: write lock of every replica.
+IDLE_IN_TRANSACTION_TIMEOUTS = 2
 #: PostgreSQL 13 brought what the schema relies on at the oldest (identity columns, partial
 #: indexes and ``ON CONFLICT`` are older); older servers are out of support anyway.
 MIN_SERVER_VERSION = 13
@@ -70,25 +96,9 @@ MIN_SERVER_VERSION = 13
 BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE; {pq.LOCK_WRITERS}"
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
-#: Failures of the database or the way to it (rather than of a statement): reported as
-#: ``STORE_UNAVAILABLE``, as the SQLite store reports a locked or unreadable file.
-UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.InsufficientResourcesError,
-)
 
-log = logging.getLogger("openleash")
-
-
-def unavailable(exc: BaseException) -> OpenLeashError:
-    """The error clients get: nothing of the database's own text, which may name hosts, users,
-    tables or values; that goes to the log (bounded), for the operator."""
-    log.warning("database unavailable: %s: %.300s", type(exc).__name__, exc)
-    return OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable; try again shortly")
+def _ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
 
 
 class PostgresStore:
@@ -96,16 +106,25 @@ class PostgresStore:
     :meth:`open`."""
 
     def __init__(
-        self, pool: asyncpg.Pool[asyncpg.Record], audit_checkpoints: AuditCheckpointRule | None
+        self,
+        pool: asyncpg.Pool[asyncpg.Record],
+        audit_checkpoints: AuditCheckpointRule | None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
+        self.timeout = timeout
         self._pool = pool
         self._guard = asyncio.Lock()
         self._local_revision = 0
         # INVARIANT: a task holding a unit (a pooled connection) never asks for another: with
         # every connection held by such tasks, they would all wait for each other.
         self._holders = UnitHolders()
-        self._batch: BatchWriter[PostgresTransaction] = BatchWriter(self.transaction)
+        self._batch: BatchWriter[PostgresTransaction] = BatchWriter(
+            self.transaction, timeout=timeout
+        )
+        # Looked up at each check, so that the probe is the store's revision() as it is then.
+        self.writes = WriteHealth(lambda: self.revision(), self._heartbeat, timeout=timeout)
 
     @classmethod
     async def open(
@@ -114,6 +133,7 @@ class PostgresStore:
         *,
         pool_size: int | None = None,
         audit_checkpoints: AuditCheckpointRule | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> PostgresStore:
         """Connect to the database named by ``url`` (``postgresql://user@host:port/db``, as
         libpq reads it) and bring its schema up to date.
@@ -121,8 +141,11 @@ class PostgresStore:
         The pool holds up to ``pool_size`` connections: the argument if given, else the URL's
         ``pool_size`` parameter, else :data:`POOL_SIZE`; the URL's ``pool_min`` (default
         :data:`POOL_MIN`) are kept open. ``audit_checkpoints`` says when appends sign a
-        checkpoint of the audit chain.
+        checkpoint of the audit chain. ``timeout`` bounds every wait of a unit of work, in
+        seconds.
         """
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
         url, size, min_size = pool_options(url)
         if pool_size is not None:
             size = pool_size
@@ -140,18 +163,25 @@ class PostgresStore:
                 url,
                 min_size=min_size,
                 max_size=size,
-                timeout=CONNECT_TIMEOUT_SECONDS,
+                timeout=min(timeout, CONNECT_TIMEOUT_SECONDS),
+                command_timeout=timeout,
                 reset=_keep_session,
                 server_settings={
                     "application_name": "openleash",
                     # A process that stalls inside a transaction would hold up the writers of
                     # every replica: the server ends such a session, and so frees the lock.
-                    "idle_in_transaction_session_timeout": IDLE_IN_TRANSACTION_TIMEOUT,
+                    "idle_in_transaction_session_timeout": _ms(
+                        max(1.0, IDLE_IN_TRANSACTION_TIMEOUTS * timeout)
+                    ),
+                    # Bounds the server keeps by itself, should the client's cancel request
+                    # not reach it; the lock's covers the wait for the writers' advisory lock.
+                    "statement_timeout": _ms(timeout),
+                    "lock_timeout": _ms(timeout),
                 },
             )
         except UNAVAILABLE as exc:
             raise unavailable(exc) from exc
-        return cls(pool, audit_checkpoints)
+        return cls(pool, audit_checkpoints, timeout=timeout)
 
     def transaction(self) -> _Unit:
         return _Unit(self)
@@ -165,19 +195,51 @@ class PostgresStore:
 
     async def revision(self) -> int:
         self._holders.check("the revision")
+        conn = await self._acquire(self._deadline())
         try:
-            value = await self._pool.fetchval(pq.pg(q.REVISION))
-        except UNAVAILABLE as exc:
-            raise unavailable(exc) from exc
+            value = await conn.fetchval(pq.pg(q.REVISION))
+        except BaseException as exc:
+            await self._release(conn, exc)
+            replacement = _failure(exc, conn, self.timeout)
+            if replacement is not None:
+                raise replacement from exc
+            raise
+        await self._release(conn)
         return int(value)
 
     def local_revision(self) -> int:
         return self._local_revision
 
-    async def close(self) -> None:
-        await self._pool.close()
+    async def readiness(self) -> Readiness:
+        return await self.writes.readiness()
 
-    async def _begin(self, begin: str) -> Conn:
+    async def _heartbeat(self) -> None:
+        """A tiny committed write, so readiness knows that the database takes writes."""
+        async with _Unit(self, record=False) as tx:
+            await tx._run(q.HEARTBEAT)
+
+    async def close(self) -> None:
+        try:
+            # A graceful close waits for the server to answer; one that does not is cut off.
+            await asyncio.wait_for(self._pool.close(), self.timeout)
+        except TimeoutError:
+            self._pool.terminate()
+
+    def _deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.timeout
+
+    @staticmethod
+    def _left(deadline: float) -> float:
+        return max(0.001, deadline - asyncio.get_running_loop().time())
+
+    async def _acquire(self, deadline: float) -> Conn:
+        """A pooled connection, within the deadline (connecting a new one included)."""
+        try:
+            return await self._pool.acquire(timeout=self._left(deadline))
+        except UNAVAILABLE as exc:
+            raise _failure(exc, None, self.timeout) or unavailable(exc) from exc
+
+    async def _begin(self, begin: str, deadline: float) -> Conn:
         """A pooled connection in a new transaction (``begin`` is the statement that opens it).
 
         A pooled connection the server ended while it sat idle (a restart, a failover, an
@@ -186,16 +248,13 @@ class PostgresStore:
         """
         dead_ones = 0
         while True:
+            conn = await self._acquire(deadline)
             try:
-                conn = await self._pool.acquire()
-            except UNAVAILABLE as exc:
-                raise unavailable(exc) from exc
-            try:
-                await conn.execute(begin)
+                await conn.execute(begin, timeout=self._left(deadline))
             except BaseException as exc:
-                replacement = _failure(exc, conn)
+                replacement = _failure(exc, conn, self.timeout)
                 dead = replacement is not None and _lost(conn)
-                await self._release(conn)
+                await self._release(conn, exc)
                 if dead and dead_ones < self._pool.get_max_size():
                     dead_ones += 1
                     continue
@@ -204,7 +263,7 @@ class PostgresStore:
                 raise
             return conn
 
-    async def _end(self, conn: Conn, commit: bool) -> None:
+    async def _end(self, conn: Conn, commit: bool, failure: BaseException | None) -> None:
         """Commit or roll back, then give the connection back to the pool."""
         try:
             if commit:
@@ -218,14 +277,21 @@ class PostgresStore:
                         "(on PostgreSQL a failed statement ends the unit of work)"
                     )
         except UNAVAILABLE as exc:
-            raise unavailable(exc) from exc
+            failure = exc
+            raise _failure(exc, conn, self.timeout) or unavailable(exc) from exc
         finally:
-            await self._release(conn)
+            await self._release(conn, failure)
 
-    async def _release(self, conn: Conn) -> None:
-        """Roll back what is still open and give the connection back to the pool."""
+    async def _release(self, conn: Conn, failure: BaseException | None = None) -> None:
+        """Roll back what is still open and give the connection back to the pool.
+
+        After a timeout (or a cancellation) the connection is dropped instead: the server, or
+        the way to it, did not answer in time, so a ``ROLLBACK`` would only wait as long again.
+        Dropping it makes the server roll back."""
         try:
-            if conn.is_in_transaction():
+            if isinstance(failure, TimeoutError | asyncio.CancelledError):
+                _drop(conn)
+            elif conn.is_in_transaction():
                 await conn.execute("ROLLBACK")
         except Exception:
             # The connection is lost or in an unknown state: dropping it makes the server roll
@@ -236,7 +302,7 @@ class PostgresStore:
             _drop(conn)  # cancelled while rolling back: the same, then let it through
             raise
         finally:
-            await self._pool.release(conn)
+            await self._pool.release(conn, timeout=self.timeout)
 
 
 def pool_options(url: str) -> tuple[str, int, int]:
@@ -314,6 +380,8 @@ async def _commit(conn: Conn) -> str:
         if _lost(conn):
             raise unavailable(exc) from exc
         raise
+    # A COMMIT that times out may or may not have happened: the caller is told the store did
+    # not answer, never that the unit was recorded.
 
 
 def _lost(conn: Conn) -> bool:
@@ -326,40 +394,50 @@ def _lost(conn: Conn) -> bool:
         return True
 
 
-def _failure(exc: BaseException | None, conn: Conn | None) -> BaseException | None:
+def _failure(exc: BaseException | None, conn: Conn | None, seconds: float) -> OpenLeashError | None:
     """The exception to raise for one that ended a unit of work, if it is to be replaced."""
     if exc is None:
         return None
+    if isinstance(exc, TIMED_OUT):
+        return StoreTimeoutError(seconds)
     if isinstance(exc, UNAVAILABLE) or (
-        isinstance(exc, _LOST_CONNECTION) and conn is not None and _lost(conn)
+        isinstance(exc, LOST_CONNECTION) and conn is not None and _lost(conn)
     ):
         return unavailable(exc)
     return None
 
 
-#: What asyncpg raises for a statement on a connection that is gone: an interface error, or,
-#: when the loss arrives while the statement is being sent, an error of its protocol state.
-_LOST_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
-
-
 class _Unit:
-    """``async with store.transaction() as tx``: commit on normal exit, roll back on an error."""
+    """``async with store.transaction() as tx``: commit on normal exit, roll back on an error.
 
-    __slots__ = ("_conn", "_store", "_task", "_tx")
+    Entering waits at most the store's ``timeout`` for this process's turn, a connection and
+    the writers' lock; then :class:`~.availability.StoreTimeoutError`, and nothing was begun."""
 
-    def __init__(self, store: PostgresStore) -> None:
+    __slots__ = ("_conn", "_record", "_store", "_task", "_tx")
+
+    def __init__(self, store: PostgresStore, *, record: bool = True) -> None:
         self._store = store
         self._conn: Conn | None = None
         self._tx: PostgresTransaction | None = None
         self._task: asyncio.Task[Any] | None = None
+        #: Whether the outcome counts towards readiness (the heartbeat's own does not).
+        self._record = record
 
     async def __aenter__(self) -> PostgresTransaction:
         store = self._store
         # Waiting would never end if this task holds the guard or a connection already.
         store._holders.check("a transaction")
-        await store._guard.acquire()
+        deadline = store._deadline()
+        if store._guard.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await store._guard.acquire()
+            except TimeoutError:
+                raise StoreTimeoutError(store.timeout) from None
+        else:
+            await store._guard.acquire()
         try:
-            self._conn = await store._begin(BEGIN_WRITE)
+            self._conn = await store._begin(BEGIN_WRITE, deadline)
         except BaseException:
             store._guard.release()
             raise
@@ -377,15 +455,24 @@ class _Unit:
         bumped = self._tx is not None and self._tx.bumped
         if self._tx is not None:
             self._tx.end()
-        replacement = _failure(exc, conn)
+        replacement = _failure(exc, conn, store.timeout)
         try:
             if conn is not None:
-                await store._end(conn, commit=exc is None)
+                await store._end(conn, exc is None, exc)
                 if exc is None and bumped:
                     store._local_revision += 1
+        except BaseException as failure:
+            if self._record:
+                store.writes.failed(failure)
+            raise
         finally:
             store._holders.leave(self._task)
             store._guard.release()
+        if self._record:
+            if exc is None:
+                store.writes.succeeded()
+            else:
+                store.writes.failed(replacement or exc)
         if replacement is not None:
             raise replacement from exc
 
@@ -405,9 +492,10 @@ class _ReadUnit:
         self._task: asyncio.Task[Any] | None = None
 
     async def __aenter__(self) -> PostgresTransaction:
-        self._store._holders.check("a read")
-        self._conn = await self._store._begin(BEGIN_READ)
-        self._task = self._store._holders.enter("read")
+        store = self._store
+        store._holders.check("a read")
+        self._conn = await store._begin(BEGIN_READ, store._deadline())
+        self._task = store._holders.enter("read")
         self._tx = PostgresTransaction(self._conn)
         return self._tx
 
@@ -419,10 +507,10 @@ class _ReadUnit:
     ) -> None:
         if self._tx is not None:
             self._tx.end()
-        replacement = _failure(exc, self._conn)
+        replacement = _failure(exc, self._conn, self._store.timeout)
         self._store._holders.leave(self._task)
         if self._conn is not None:
             # Nothing to keep: ending a read-only transaction either way is the same.
-            await self._store._release(self._conn)
+            await self._store._release(self._conn, exc)
         if replacement is not None:
             raise replacement from exc

@@ -25,6 +25,7 @@ from openleash.service.ports import NonceUse
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
+from openleash.store.sql.availability import is_unavailable
 from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.postgres_chain import ChainWriter
 from openleash.store.sql.postgres_queries import pg
@@ -32,6 +33,29 @@ from openleash.store.sql.repositories import Row, SqlRepositories, next_purge_tu
 
 #: A connection of the store's pool.
 Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+
+#: Failures of the database or the way to it (rather than of a statement): reported as
+#: ``STORE_UNAVAILABLE``, as the SQLite store reports a locked or unreadable file.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+)
+
+#: The server's own time limits (``statement_timeout``, ``lock_timeout``) and the client's
+#: (``TimeoutError``): reported as :class:`~.availability.StoreTimeoutError`.
+TIMED_OUT: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    asyncpg.QueryCanceledError,
+    asyncpg.LockNotAvailableError,
+)
+
+#: What asyncpg raises for a statement on a connection that is gone: an interface error, or,
+#: when the loss arrives while the statement is being sent, an error of its protocol state.
+LOST_CONNECTION = (asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 
 def changed(status: str) -> int:
@@ -58,6 +82,11 @@ class PostgresTransaction(SqlRepositories):
     def end(self) -> None:
         """Called by the store when the transaction commits or rolls back."""
         self._conn = None
+
+    def broken(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the database's failure (or its time limit's) rather than the
+        unit's: then the whole transaction is in doubt."""
+        return is_unavailable(exc) or isinstance(exc, UNAVAILABLE + TIMED_OUT + LOST_CONNECTION)
 
     # -- units of a group-commit batch (:mod:`.batch`) --------------------------------------------
 

@@ -18,6 +18,12 @@ from openleash.domain.models import UsageFilter
 
 REVISION = "SELECT value FROM meta WHERE key = 'revision'"
 BUMP_REVISION = "UPDATE meta SET value = value + 1 WHERE key = 'revision'"
+#: Readiness's probe write: one row of its own, changed in place, so it never grows the file.
+#: The count wraps well within a 32-bit integer.
+HEARTBEAT = (
+    "INSERT INTO meta (key, value) VALUES ('heartbeat', 1) "
+    "ON CONFLICT (key) DO UPDATE SET value = meta.value % 1000000 + 1"
+)
 
 # -- owners -----------------------------------------------------------------------------------
 

@@ -6,8 +6,11 @@ How processes share the file:
 - Each process keeps one connection for transactions and one for :meth:`SqliteStore.revision`,
   both in autocommit mode (``isolation_level=None``), so transactions are opened by hand.
 - A write transaction takes the cross-process :class:`~.sqlite_wal.WriteLock`, then runs
-  ``BEGIN IMMEDIATE`` ... ``COMMIT``. ``busy_timeout`` stays as a safety net for writers that
-  do not take the lock (the ``sqlite3`` shell, for one).
+  ``BEGIN IMMEDIATE`` ... ``COMMIT``. Writers that do not take the lock (the ``sqlite3`` shell,
+  for one) may still hold SQLite's own: ``BEGIN IMMEDIATE`` is then tried again after short
+  sleeps of the event loop, never by SQLite's busy handler, which would sleep on the loop.
+- Every wait (the lock, ``BEGIN``, a busy reader) ends within the store's ``timeout``: the unit
+  then fails with ``STORE_UNAVAILABLE`` and nothing of it is written.
 - Inside one process an :class:`asyncio.Lock` keeps coroutines from interleaving transactions on
   the shared connection.
 - A background :class:`~.sqlite_wal.Checkpointer` keeps WAL checkpoints off the write path.
@@ -19,7 +22,6 @@ A transaction holds the write lock of every process until it ends, so use cases 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -27,9 +29,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from openleash.domain.errors import OpenLeashError
 from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
+from openleash.store.sql.availability import (
+    DEFAULT_TIMEOUT_SECONDS,
+    Readiness,
+    StoreTimeoutError,
+    WriteHealth,
+    unavailable,
+)
 from openleash.store.sql.batch import BatchWriter
 from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.nesting import UnitHolders
@@ -42,8 +50,13 @@ T = TypeVar("T")
 
 #: ``RETURNING`` arrived in 3.35 (upserts in 3.24).
 MIN_SQLITE_VERSION = (3, 35, 0)
-#: Seconds SQLite itself waits for a lock before reporting "database is locked".
-BUSY_TIMEOUT_SECONDS = 5.0
+#: Seconds SQLite itself waits for a lock while the store opens (migrations, before serving).
+OPEN_BUSY_TIMEOUT_SECONDS = 5.0
+#: Sleeps between attempts at a lock that SQLite reports busy: the first, and the longest.
+BUSY_FIRST_SLEEP_SECONDS = 0.001
+BUSY_MAX_SLEEP_SECONDS = 0.05
+#: SQLite's primary result codes for a lock held by another connection.
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 #: Seconds between background checkpoints.
 CHECKPOINT_INTERVAL_SECONDS = 0.1
 #: WAL pages (of 4 KiB) after which the background checkpoint takes the write lock to catch up,
@@ -52,8 +65,6 @@ REWIND_PAGES = 16_000
 #: WAL pages after which a commit checkpoints by itself, should the background checkpoints fall
 #: behind. SQLite's default is 1000.
 AUTOCHECKPOINT_PAGES = 50_000
-
-log = logging.getLogger("openleash")
 
 
 class SqliteStore:
@@ -67,8 +78,13 @@ class SqliteStore:
         lock: WriteLock,
         checkpointer: Checkpointer | None,
         audit_checkpoints: AuditCheckpointRule | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
         self.path = path
+        self.timeout = timeout
         self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
         self._conn = conn
         self._reader = reader
@@ -79,7 +95,9 @@ class SqliteStore:
         self._local_revision = 0
         # INVARIANT: neither guard is re-entrant; a task holding one never asks for either.
         self._holders = UnitHolders()
-        self._batch: BatchWriter[SqliteTransaction] = BatchWriter(self.transaction)
+        self._batch: BatchWriter[SqliteTransaction] = BatchWriter(self.transaction, timeout=timeout)
+        # Looked up at each check, so that the probe is the store's revision() as it is then.
+        self.writes = WriteHealth(lambda: self.revision(), self._heartbeat, timeout=timeout)
 
     @classmethod
     def open(
@@ -88,11 +106,13 @@ class SqliteStore:
         *,
         checkpoint_interval: float | None = CHECKPOINT_INTERVAL_SECONDS,
         audit_checkpoints: AuditCheckpointRule | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> SqliteStore:
         """Open (creating the file and its folder if needed) and bring the schema up to date.
 
         ``checkpoint_interval=None`` leaves WAL checkpoints to SQLite (inside commits).
         ``audit_checkpoints`` says when appends sign a checkpoint of the audit chain.
+        ``timeout`` bounds every wait of a unit of work, in seconds.
         """
         if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
             raise RuntimeError(f"SQLite {sqlite3.sqlite_version} is too old; 3.35 or newer needed")
@@ -113,8 +133,12 @@ class SqliteStore:
                 migrate(conn)
             finally:
                 lock.release()
+            # INVARIANT: from here on SQLite never waits for a lock by itself: it would wait on
+            # the event loop. The store retries busy locks with sleeps of the loop instead.
+            conn.execute("PRAGMA busy_timeout = 0")
             opened.append(reader := _connect(path))
             reader.execute("PRAGMA query_only = ON")
+            reader.execute("PRAGMA busy_timeout = 0")
             if checkpoint_interval is not None:
                 conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES:d}")
                 checkpointer = Checkpointer(
@@ -130,7 +154,7 @@ class SqliteStore:
                 c.close()
             lock.close()
             raise
-        return cls(path, conn, reader, lock, checkpointer, audit_checkpoints)
+        return cls(path, conn, reader, lock, checkpointer, audit_checkpoints, timeout=timeout)
 
     def transaction(self) -> _Unit:
         return _Unit(self)
@@ -145,14 +169,20 @@ class SqliteStore:
     async def revision(self) -> int:
         # Read inside an open read unit, it would answer that unit's old snapshot.
         self._holders.check("the revision")
-        try:
-            row = self._reader.execute(q.REVISION).fetchone()
-        except sqlite3.OperationalError as exc:
-            raise _unavailable(exc) from exc
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        row = await _retry_busy(lambda: self._reader.execute(q.REVISION).fetchone(), self, deadline)
         return int(row[0])
 
     def local_revision(self) -> int:
         return self._local_revision
+
+    async def readiness(self) -> Readiness:
+        return await self.writes.readiness()
+
+    async def _heartbeat(self) -> None:
+        """A tiny committed write, so readiness knows that the file takes writes."""
+        async with _Unit(self, record=False) as tx:
+            await tx._run(q.HEARTBEAT)
 
     async def close(self) -> None:
         if self._checkpointer is not None:
@@ -165,7 +195,7 @@ class SqliteStore:
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        path, timeout=OPEN_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
     )
     # NORMAL in WAL mode: a commit survives a crash of the process; a power cut may lose the
     # last transactions but never corrupts the file.
@@ -183,37 +213,66 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
         )
 
 
-def _unavailable(exc: sqlite3.OperationalError) -> OpenLeashError:
-    # The database's text goes to the log, not to clients (it may name files and tables).
-    log.warning("database unavailable: %.300s", exc)
-    return OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable; try again shortly")
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+
+
+async def _retry_busy(attempt: Callable[[], T], store: SqliteStore, deadline: float) -> T:
+    """``attempt()``, tried again after short sleeps of the event loop while another connection
+    holds the lock it needs, until ``deadline`` (the loop's clock). Never blocks the loop."""
+    loop = asyncio.get_running_loop()
+    pause = BUSY_FIRST_SLEEP_SECONDS
+    while True:
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise unavailable(exc) from exc
+            if loop.time() + pause > deadline:
+                raise StoreTimeoutError(store.timeout) from exc
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, BUSY_MAX_SLEEP_SECONDS)
 
 
 class _Unit:
-    """``async with store.transaction() as tx``: commit on normal exit, roll back on an error."""
+    """``async with store.transaction() as tx``: commit on normal exit, roll back on an error.
 
-    __slots__ = ("_store", "_task", "_tx")
+    Entering waits at most the store's ``timeout`` for this process's turn, the cross-process
+    lock and SQLite's own; then :class:`~.availability.StoreTimeoutError`, and nothing was begun."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    __slots__ = ("_record", "_store", "_task", "_tx")
+
+    def __init__(self, store: SqliteStore, *, record: bool = True) -> None:
         self._store = store
         self._tx: SqliteTransaction | None = None
         self._task: asyncio.Task[Any] | None = None
+        #: Whether the outcome counts towards readiness (the heartbeat's own does not).
+        self._record = record
 
     async def __aenter__(self) -> SqliteTransaction:
         store = self._store
         # Waiting would never end if this task holds the guard it would wait for.
         store._holders.check("a transaction")
-        await store._guard.acquire()
-        try:
-            await store._lock.acquire_async()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + store.timeout
+        if store._guard.locked():
             try:
-                store._conn.execute("BEGIN IMMEDIATE")
+                async with asyncio.timeout_at(deadline):
+                    await store._guard.acquire()
+            except TimeoutError:
+                raise StoreTimeoutError(store.timeout) from None
+        else:
+            await store._guard.acquire()
+        try:
+            try:
+                await store._lock.acquire_async(deadline - loop.time())
+            except TimeoutError:
+                raise StoreTimeoutError(store.timeout) from None
+            try:
+                await _retry_busy(_begin_immediate(store._conn), store, deadline)
             except BaseException:
                 store._lock.release()
                 raise
-        except sqlite3.OperationalError as exc:
-            store._guard.release()
-            raise _unavailable(exc) from exc
         except BaseException:
             store._guard.release()
             raise
@@ -248,8 +307,21 @@ class _Unit:
                 store._holders.leave(self._task)
                 store._lock.release()
                 store._guard.release()
+        if exc is None:
+            if self._record:
+                store.writes.succeeded()
+            return
         if isinstance(exc, sqlite3.OperationalError):
-            raise _unavailable(exc) from exc
+            error = unavailable(exc)
+            if self._record:
+                store.writes.failed(error)
+            raise error from exc
+        if self._record:
+            store.writes.failed(exc)
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> Callable[[], object]:
+    return lambda: conn.execute("BEGIN IMMEDIATE")
 
 
 class _ReadUnit:
@@ -268,14 +340,32 @@ class _ReadUnit:
     async def __aenter__(self) -> SqliteTransaction:
         store = self._store
         store._holders.check("a read")
-        await store._read_guard.acquire()
+        reader = store._reader
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + store.timeout
+        if store._read_guard.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await store._read_guard.acquire()
+            except TimeoutError:
+                raise StoreTimeoutError(store.timeout) from None
+        else:
+            await store._read_guard.acquire()
         try:
-            store._reader.execute("BEGIN")
-        except sqlite3.OperationalError as exc:
+            reader.execute("BEGIN")
+            # The snapshot starts with the first read: taken here, where a busy lock (another
+            # connection recovering the WAL, one in exclusive mode) can be waited for off the
+            # loop's back, rather than in whichever statement comes first.
+            await _retry_busy(lambda: reader.execute(q.REVISION).fetchone(), store, deadline)
+        except BaseException as exc:
+            if reader.in_transaction:
+                reader.execute("ROLLBACK")
             store._read_guard.release()
-            raise _unavailable(exc) from exc
+            if isinstance(exc, sqlite3.OperationalError):
+                raise unavailable(exc) from exc
+            raise
         self._task = store._holders.enter("read")
-        self._tx = SqliteTransaction(store._reader)
+        self._tx = SqliteTransaction(reader)
         return self._tx
 
     async def __aexit__(

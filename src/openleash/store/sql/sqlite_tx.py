@@ -10,6 +10,7 @@ from typing import Any
 
 from openleash.domain.models import AllowedAction, AuditEvent
 from openleash.store.sql import queries as q
+from openleash.store.sql.availability import is_unavailable, unavailable
 from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.repositories import Row, SqlRepositories
 from openleash.store.sql.sqlite_chain import ChainWriter
@@ -20,7 +21,10 @@ class SqliteTransaction(SqlRepositories):
     ``BEGIN IMMEDIATE`` transaction. Unusable once the transaction has ended.
 
     The primitives run each statement at once: ``sqlite3`` blocks, and a statement on the local
-    file takes microseconds, less than handing it to a thread would."""
+    file takes microseconds, less than handing it to a thread would. (No statement here waits
+    for a lock: the transaction holds the write lock, or reads a snapshot it already has.)
+    A failure of the file itself (disk full, I/O error, read-only) is ``STORE_UNAVAILABLE``;
+    constraint violations stay ``sqlite3.IntegrityError`` for the repositories to judge."""
 
     __slots__ = ("_chain", "_conn")
 
@@ -33,6 +37,11 @@ class SqliteTransaction(SqlRepositories):
     def end(self) -> None:
         """Called by the store when the transaction commits or rolls back."""
         self._conn = None
+
+    def broken(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the file's failure rather than the unit's: then the whole
+        transaction is in doubt (SQLite ends some of them by itself: disk full, I/O)."""
+        return is_unavailable(exc) or isinstance(exc, sqlite3.OperationalError)
 
     # -- units of a group-commit batch (:mod:`.batch`) ----------------------------------------
 
@@ -60,30 +69,54 @@ class SqliteTransaction(SqlRepositories):
     # -- the primitives -------------------------------------------------------------------------
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._db().execute(sql, params).rowcount
+        try:
+            return self._db().execute(sql, params).rowcount
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
 
     async def _run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        self._db().executemany(sql, params)
+        try:
+            self._db().executemany(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = self._db().execute(sql, params).fetchone()
+        try:
+            row: Row | None = self._db().execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
         return row
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self._db().execute(sql, params).fetchall()
+        try:
+            return self._db().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
 
     async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._db().execute(sql, params).fetchone()[0]
+        try:
+            return self._db().execute(sql, params).fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
 
     # -- SQLite's own ---------------------------------------------------------------------------
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
         """Chained in seq order: see :mod:`openleash.store.sql.sqlite_chain`."""
         if events:
-            self._chain.append(self._db(), events)
+            try:
+                self._chain.append(self._db(), events)
+            except sqlite3.OperationalError as exc:
+                raise unavailable(exc) from exc
 
     async def record_allowed(self, action: AllowedAction) -> None:
-        db = self._db()
+        try:
+            self._record_allowed(self._db(), action)
+        except sqlite3.OperationalError as exc:
+            raise unavailable(exc) from exc
+
+    @staticmethod
+    def _record_allowed(db: sqlite3.Connection, action: AllowedAction) -> None:
         amount = action.amount_minor or 0
         stream_id, total_amount, total_count, at_ms = db.execute(
             q.ADD_TO_STREAM,

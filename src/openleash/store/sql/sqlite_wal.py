@@ -41,8 +41,8 @@ else:
     OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 
 
-#: Event-loop turns to wait for a busy write lock before blocking on it.
-SPIN_TURNS = 8
+#: Seconds of event-loop turns to try a busy write lock between, before a thread waits for it.
+SPIN_SECONDS = 0.0001
 #: Before the checkpoint that takes the write lock: unlocked passes, at most, and how short a
 #: pass must be to show that little is left to copy.
 CATCH_UP_PASSES = 8
@@ -66,11 +66,23 @@ class WriteLock:
     soon as several processes write; a process blocked in ``flock`` wakes the moment the lock is
     released. The lock belongs to the open file description, so two stores opened in one process
     exclude each other too.
+
+    :meth:`acquire_async` never blocks the event loop: it tries the lock; while another process
+    holds it, a thread waits for it to be released, on an open file of its own, and lets it go
+    at once, and the loop tries again. The thread never keeps the lock for the loop: the loop
+    may be busy with other requests for a while, and a lock held meanwhile would hold up the
+    writers of every process.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, OPEN_FLAGS, 0o600)
+        # INVARIANT: its own open file description, so that the waiting thread's lock never
+        # counts as this one's (flock locks belong to the open file, and attempts through the
+        # same one would seem to succeed).
+        self._waiter_fd = os.open(path, OPEN_FLAGS, 0o600)
+        self._mutex = threading.Lock()
+        self._waiting: asyncio.Future[None] | None = None
 
     def acquire(self) -> None:
         _flock(self._fd)
@@ -79,22 +91,57 @@ class WriteLock:
         """Take the lock if it is free; never wait."""
         return _try_flock(self._fd)
 
-    async def acquire_async(self) -> None:
+    async def acquire_async(self, timeout: float) -> None:
         """Take the lock, letting the event loop run other work while another process holds
-        it (its transactions are short); block only if that does not free it soon."""
-        for _ in range(SPIN_TURNS):
+        it. ``TimeoutError`` if it is not taken within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadline, spin_until = now + timeout, now + SPIN_SECONDS
+        # A few turns of the loop first (it goes on serving requests meanwhile): a lock about to
+        # be released costs no thread. Spinning longer measured worse: it burns the CPU the
+        # holder needs, and a loop that waits longer gathers bigger batches anyway.
+        while True:
             if _try_flock(self._fd):
                 return
+            if loop.time() >= spin_until:
+                break
             await asyncio.sleep(0)
-        _flock(self._fd)
+        while True:
+            if self._waiting is None or self._waiting.done():
+                self._waiting = loop.run_in_executor(None, self._wait_until_free)
+            # Shielded: a caller that gives up leaves the wait to the next one; it ends by
+            # itself once the lock is released.
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(self._waiting)
+            if _try_flock(self._fd):
+                return
+            await asyncio.sleep(0)  # taken again meanwhile: wait for the next release
+
+    def _wait_until_free(self) -> None:
+        """In a thread: block until the lock has been released (taking it for an instant)."""
+        with self._mutex:
+            if self._waiter_fd < 0:
+                return
+            # A descriptor of its own for the same open file: close() may close the original
+            # meanwhile without this thread touching a reused number.
+            fd = os.dup(self._waiter_fd)
+        try:
+            _flock(fd)
+            _funlock(fd)
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         _funlock(self._fd)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        with self._mutex:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            if self._waiter_fd >= 0:
+                os.close(self._waiter_fd)
+                self._waiter_fd = -1
 
 
 class Checkpointer:
