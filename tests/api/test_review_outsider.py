@@ -4,14 +4,21 @@ a bearer header that the route never reads, a redirect built from the request's 
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 
-from openleash.config import Settings
+from openleash.config import ConnectionLimits, Settings
 from tests.api.conftest import Api, running_api
 from tests.api.owners import PASSPHRASE
+from tests.support.live import free_port
 from tests.support.owners import set_passphrase
 
 EVIL_HOST = {"Host": "evil.example:8787"}
@@ -108,3 +115,83 @@ def test_a_trailing_slash_never_redirects_to_the_host_header(public: Api, path: 
     response = public.client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
     location = response.headers.get("location", "")
     assert "evil.example" not in location, (response.status_code, location)
+
+
+# -- a client that never reads its response does not hold the connection ----------------------
+
+SLOW_LIMITS = ConnectionLimits(
+    max_header_bytes=8192, header_timeout=1.0, body_timeout=1.0, max_connections=100
+)
+CHUNK = b"x" * 1_048_576
+
+
+async def _large(scope: Any, receive: Any, send: Any) -> None:
+    """16 MiB in chunks: more than any socket buffer holds, so its writer must wait."""
+    if scope["type"] != "http":
+        return
+    await receive()
+    headers = [(b"content-length", str(16 * len(CHUNK)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for _ in range(15):
+        await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
+    await send({"type": "http.response.body", "body": CHUNK})
+
+
+class _Config(uvicorn.Config):
+    def __init__(self, app: Any, *, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.limits = limits
+
+
+@pytest.fixture
+def large_server() -> Iterator[tuple[int, uvicorn.Server]]:
+    port = free_port()
+    config = _Config(
+        _large,
+        limits=SLOW_LIMITS,
+        host="127.0.0.1",
+        port=port,
+        http="openleash.api.protocol:HttpProtocol",
+        lifespan="off",
+        log_level="critical",
+        timeout_keep_alive=1,
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(running.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield port, running
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+def _open_connections(running: uvicorn.Server, within: float) -> int:
+    deadline = time.monotonic() + within
+    while running.server_state.connections and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return len(running.server_state.connections)
+
+
+def test_a_client_that_stops_reading_its_response_is_dropped(
+    large_server: tuple[int, uvicorn.Server],
+) -> None:
+    # Slow-read slowloris: a request, then never a byte read. The head and body timers are
+    # done with; without a bound on a stalled write the connection (and its kernel buffers)
+    # stays for ever, and max_connections of them shut everyone else out.
+    port, running = large_server
+    readers = []
+    for _ in range(3):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        readers.append(sock)
+    try:
+        time.sleep(0.5)
+        assert len(running.server_state.connections) == 3  # all stuck writing
+        assert _open_connections(running, SLOW_LIMITS.body_timeout + 4.0) == 0
+    finally:
+        for sock in readers:
+            sock.close()
