@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+import uvloop
 
 from openleash.config import ConnectionLimits, Settings
 from tests.api.conftest import BASE_URL, Api, running_api
@@ -124,6 +125,8 @@ SLOW_LIMITS = ConnectionLimits(
     max_header_bytes=8192, header_timeout=1.0, body_timeout=1.0, max_connections=100
 )
 CHUNK = b"x" * 1_048_576
+#: What the application's ``send`` raised (a server error log with a traceback each).
+SEND_ERRORS: list[BaseException] = []
 
 
 async def _large(scope: Any, receive: Any, send: Any) -> None:
@@ -132,10 +135,13 @@ async def _large(scope: Any, receive: Any, send: Any) -> None:
         return
     await receive()
     headers = [(b"content-length", str(16 * len(CHUNK)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    for _ in range(15):
-        await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
-    await send({"type": "http.response.body", "body": CHUNK})
+    try:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for _ in range(15):
+            await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
+        await send({"type": "http.response.body", "body": CHUNK})
+    except Exception as exc:
+        SEND_ERRORS.append(exc)
 
 
 class _Config(uvicorn.Config):
@@ -158,7 +164,13 @@ def large_server() -> Iterator[tuple[int, uvicorn.Server]]:
         timeout_keep_alive=1,
     )
     running = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(running.serve()), daemon=True)
+
+    def serve() -> None:
+        # On uvloop, as ``openleash start`` runs (its transports refuse writes once closed).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(running.serve())
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not running.started and time.monotonic() < deadline:
@@ -196,6 +208,25 @@ def test_a_client_that_stops_reading_its_response_is_dropped(
     finally:
         for sock in readers:
             sock.close()
+
+
+def test_a_pipelining_client_that_hangs_up_mid_response_logs_nothing(
+    large_server: tuple[int, uvicorn.Server],
+) -> None:
+    # Requests pipelined behind a response being written, then the connection dropped: the
+    # writer, woken by the loss, wrote to the closed transport and every such hang-up put two
+    # tracebacks in the server log (a cheap way for anyone to flood it).
+    port, running = large_server
+    SEND_ERRORS.clear()
+    for _ in range(3):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        time.sleep(0.3)
+        sock.close()
+    assert _open_connections(running, 3.0) == 0
+    assert SEND_ERRORS == []
 
 
 # -- one IPv6 subscriber is one client, whatever address of its /64 it uses --------------------

@@ -45,6 +45,12 @@ class CoalescingTransport:
         self._held: bytes | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._transport.is_closing():
+            # The client is gone. uvicorn may still write (a response it was waiting to send,
+            # woken by the loss); uvloop raises on a closed transport, and each hang-up would
+            # put tracebacks in the log. Dropped, as asyncio's own transports do.
+            self._held = None
+            return
         held = self._held
         if held is not None:
             self._held = None
@@ -57,8 +63,8 @@ class CoalescingTransport:
 
     def flush(self) -> None:
         held = self._held
-        if held is not None:
-            self._held = None
+        self._held = None
+        if held is not None and not self._transport.is_closing():
             self._transport.write(held)
 
     def writelines(self, lines: Any) -> None:
