@@ -26,7 +26,8 @@ server:
   trusted_proxies: []        # addresses/networks whose X-Forwarded-For/-Proto are believed
   max_header_bytes: 65536    # a request head (request line and headers) larger is refused (431)
   header_timeout_seconds: 10 # a connection that has not sent a whole head by then is closed
-  body_timeout_seconds: 60   # a request body that has not fully arrived by then is dropped
+  body_timeout_seconds: 60   # a request body not arrived by then (or a response the client
+                             # has stopped reading for that long) is dropped
   keep_alive_seconds: 5      # an idle keep-alive connection is closed after this
   max_connections: 1000      # open connections per worker; more are closed at once
   backlog: 2048              # connections waiting to be accepted

@@ -19,6 +19,9 @@ class Recorder:
     def close(self) -> None:
         self.closed = True
 
+    def is_closing(self) -> bool:
+        return self.closed
+
     def get_extra_info(self, name: str) -> Any:
         return ("127.0.0.1", 1) if name == "peername" else None
 
@@ -73,3 +76,16 @@ def test_other_writes_pass_straight_through() -> None:
         return recorder.writes
 
     assert asyncio.run(run()) == [b"chunk one", b"chunk two"]
+
+
+def test_writes_after_the_transport_closed_are_dropped() -> None:
+    async def run() -> list[bytes]:
+        recorder = Recorder()
+        transport: Any = CoalescingTransport(recorder, asyncio.get_running_loop())
+        transport.write(HEAD)
+        recorder.close()  # the client hung up before the body
+        transport.write(b"{}")
+        await asyncio.sleep(0)
+        return recorder.writes
+
+    assert asyncio.run(run()) == []

@@ -135,6 +135,9 @@ def create_app(
         openapi_url="/reference/openapi.json",
         docs_url="/reference",
         redoc_url=None,
+        # Starlette's redirect of a trailing slash is an absolute URL built from the Host
+        # header (a poisoned cache or a phishing link could send it elsewhere): 404 instead.
+        redirect_slashes=False,
         lifespan=lifespan,
     )
     app.add_exception_handler(OpenLeashError, _on_openleash_error)

@@ -31,7 +31,11 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAME_ORIGIN_FETCHES = frozenset({"same-origin", "none"})
 ADMIN_PREFIX = "/v1/admin"
+#: Routes outside ``/v1/admin`` that admit loopback callers as admins (``require_admin``).
+ADMIN_PATHS = frozenset({"/metrics"})
 OWNER_PREFIX = "/v1/owner/"
+#: Owner routes that read no session: a bearer header on them proves nothing.
+OWNER_SIGN_IN = frozenset({"/v1/owner/login", "/v1/owner/setup"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +170,14 @@ def _bearer(scope: Scope) -> bool:
 def check_api(scope: Scope, origins: Origins) -> None:
     """The rules for the JSON API routes that may be authenticated by ambient authority."""
     path, changes = scope["path"], scope["method"] not in SAFE_METHODS
-    if path == ADMIN_PREFIX or path.startswith(f"{ADMIN_PREFIX}/"):
+    if path == ADMIN_PREFIX or path.startswith(f"{ADMIN_PREFIX}/") or path in ADMIN_PATHS:
         # Loopback is ambient whatever else the request carries (a rebinding page can add any
         # header), so every admin request is checked, reads included.
         check_browser(scope, origins)
     elif path.startswith(OWNER_PREFIX) and changes:
-        if not _bearer(scope):  # the session cookie, or no session yet (login, setup)
+        # A bearer session is proof no web page can borrow; anything else (the cookie, or no
+        # session yet: login and set-up ignore a bearer header) is checked.
+        if path in OWNER_SIGN_IN or not _bearer(scope):
             check_browser(scope, origins)
     else:
         return

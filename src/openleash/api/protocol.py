@@ -7,7 +7,10 @@ later requests on a keep-alive connection) and its body within ``body_timeout`` 
 head, else it is closed; a head larger than ``max_header_bytes`` is answered 431 and the
 connection closed (nothing past the limit is kept); past ``max_connections`` open connections a
 new one is closed at once. Idle keep-alive connections are closed by uvicorn's
-``timeout_keep_alive``.
+``timeout_keep_alive``. A response the client stops taking (its writer waits on a full buffer)
+gets ``body_timeout`` seconds to move again, else the connection is dropped: a client that sends
+a request and never reads the answer would otherwise hold the connection, and its kernel
+buffers, for ever.
 
 uvicorn writes a response's status line and headers, then its body, as two writes; on a
 connection without Nagle's algorithm that is two TCP segments and two wake-ups of the client for
@@ -42,6 +45,12 @@ class CoalescingTransport:
         self._held: bytes | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._transport.is_closing():
+            # The client is gone. uvicorn may still write (a response it was waiting to send,
+            # woken by the loss); uvloop raises on a closed transport, and each hang-up would
+            # put tracebacks in the log. Dropped, as asyncio's own transports do.
+            self._held = None
+            return
         held = self._held
         if held is not None:
             self._held = None
@@ -54,8 +63,8 @@ class CoalescingTransport:
 
     def flush(self) -> None:
         held = self._held
-        if held is not None:
-            self._held = None
+        self._held = None
+        if held is not None and not self._transport.is_closing():
             self._transport.write(held)
 
     def writelines(self, lines: Any) -> None:
@@ -101,6 +110,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._head_too_large = False
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         coalescing: Any = CoalescingTransport(transport, self.loop)
@@ -156,6 +166,28 @@ class HttpProtocol(HttpToolsProtocol):
         self._cancel_body_timer()
         super().on_message_complete()
 
+    # -- the response: the client must keep taking it ---------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.limits.body_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_write_timer()
+
+    def _stalled(self) -> None:
+        self._write_timer = None
+        # Dropped, not closed: a close would wait to flush what the client is not reading.
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
     # -- timers ------------------------------------------------------------------------------
 
     def _arm_head_timer(self) -> None:
@@ -188,3 +220,4 @@ class HttpProtocol(HttpToolsProtocol):
     def _cancel_timers(self) -> None:
         self._cancel_head_timer()
         self._cancel_body_timer()
+        self._cancel_write_timer()

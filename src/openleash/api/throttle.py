@@ -9,11 +9,13 @@ An address with no anonymous budget left is answered ``429 RATE_LIMITED`` with `
 before any work is done; failed authentications past their budget are answered the same way,
 but a request that authenticates is always served. Tables live in one worker's memory (see
 :mod:`openleash.service.lockout`: bounded, per worker). The client address is the ASGI scope's
-client, which the server sets from the socket.
+client, which the server sets from the socket; an IPv6 client counts as its /64 (one subscriber
+holds every address of it) and an IPv4-mapped one as its IPv4 address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,9 +112,21 @@ def throttles(request: Request) -> Throttles:
 
 
 def client_address(scope: Any) -> str:
-    """The peer address the server saw (forwarded headers are not trusted here)."""
+    """Who is counted: the client the server saw (forwarded headers are not trusted here), an
+    IPv6 one by its /64, so that rotating through one's own network buys no new budget."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    if not client:
+        return "unknown"
+    text = str(client[0])
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return text
 
 
 async def anonymous(request: Request) -> None:
