@@ -14,7 +14,9 @@ import pytest
 
 from openleash.client import AgentAuth
 from openleash.config import Settings
+from openleash.crypto import issue_device_token
 from openleash.crypto import passphrase as passphrases
+from openleash.service.owner_auth import DEVICE_COOKIE
 from openleash.service.timefmt import iso
 from tests.api.conftest import BASE_URL, Api, new_agent_keys, running_api
 from tests.api.owners import PASSPHRASE, owner_session, set_passphrase
@@ -42,9 +44,16 @@ def from_address(api: Api, address: str, method: str, path: str, **kwargs: Any) 
     return api.run(send())
 
 
-def login_from(api: Api, address: str, owner_id: str, passphrase: str, **extra: str) -> Any:
+def login_from(
+    api: Api,
+    address: str,
+    owner_id: str,
+    passphrase: str,
+    headers: dict[str, str] | None = None,
+    **extra: str,
+) -> Any:
     body = {"user_principal_id": owner_id, "passphrase": passphrase, **extra}
-    return from_address(api, address, "POST", "/v1/owner/login", json=body)
+    return from_address(api, address, "POST", "/v1/owner/login", json=body, headers=headers)
 
 
 def audit_rows(api: Api) -> int:
@@ -108,6 +117,42 @@ def test_without_totp_a_locked_account_refuses_the_passphrase_without_hashing(
     refused = login_from(api, "192.0.2.250", owner_id, PASSPHRASE)
     assert refused.json()["error"]["code"] == "LOGIN_LOCKED"
     assert calls == []
+
+
+def test_an_owner_without_totp_still_signs_in_from_a_browser_used_before(api: Api) -> None:
+    """Strangers' guesses lock the account, but not for the browser the owner signed in with:
+    its device cookie lets the passphrase through, from any address. A forged or another
+    owner's device token does not."""
+    owner_id = api.agent.owner_id
+    set_passphrase(api, owner_id)
+    first = login_from(api, OWNER_ADDRESS, owner_id, PASSPHRASE)
+    assert first.status_code == 200, first.text
+    device = first.cookies[DEVICE_COOKIE]
+    assert "httponly" in first.headers["set-cookie"].lower()
+    _lock_the_account(api, owner_id)
+    cookie = {"Cookie": f"{DEVICE_COOKIE}={device}"}
+    stranger = login_from(api, "192.0.2.240", owner_id, PASSPHRASE)
+    assert stranger.json()["error"]["code"] == "LOGIN_LOCKED"
+    again = login_from(api, "198.51.100.99", owner_id, PASSPHRASE, headers=cookie)
+    assert again.status_code == 200, again.text
+    # The device cookie does not replace the passphrase, and marks only its owner's browser.
+    _lock_the_account(api, owner_id)
+    wrong = login_from(api, "198.51.100.98", owner_id, "not the passphrase", headers=cookie)
+    assert wrong.status_code in (401, 429)
+    assert "token" not in wrong.json()
+    forged = {"Cookie": f"{DEVICE_COOKIE}={device[:-4]}AAAA"}
+    refused = login_from(api, "198.51.100.97", owner_id, PASSPHRASE, headers=forged)
+    assert refused.json()["error"]["code"] == "LOGIN_LOCKED"
+    keyring = api.run(api.services.runtime.snapshot()).keyring
+    for token in (
+        issue_device_token(
+            keyring.active(), now=api.clock(), ttl_seconds=600, user_principal_id="another-owner"
+        ).token,
+        first.json()["token"],  # a session token of this owner is not a device token
+    ):
+        other = {"Cookie": f"{DEVICE_COOKIE}={token}"}
+        refused = login_from(api, "198.51.100.96", owner_id, PASSPHRASE, headers=other)
+        assert refused.json()["error"]["code"] == "LOGIN_LOCKED"
 
 
 def test_a_signed_in_owner_approves_with_totp_while_the_account_is_under_attack(

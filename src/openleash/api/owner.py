@@ -33,7 +33,12 @@ from openleash.service import (
     owner_policies,
     usage,
 )
-from openleash.service.owner_auth import SESSION_COOKIE, OwnerCall
+from openleash.service.owner_auth import (
+    DEVICE_COOKIE,
+    DEVICE_TTL_SECONDS,
+    SESSION_COOKIE,
+    OwnerCall,
+)
 from openleash.service.timefmt import iso
 
 router = APIRouter(tags=["owner"])
@@ -104,6 +109,16 @@ def set_session_cookies(
     response.set_cookie(
         CSRF_COOKIE, login.csrf_token, max_age=max_age, secure=secure, samesite="strict", path="/"
     )
+    # Outlives the session and logout: it marks the browser, not a sign-in.
+    response.set_cookie(
+        DEVICE_COOKIE,
+        login.device_token,
+        max_age=DEVICE_TTL_SECONDS,
+        httponly=True,
+        secure=secure,
+        samesite="strict",
+        path="/",
+    )
 
 
 def clear_session_cookies(response: Response) -> None:
@@ -136,7 +151,13 @@ async def login(request: Request) -> Response:
     snap = await s.runtime.snapshot()
     address, locks = login_client(request)
     done = await owner_auth.login(
-        s.store, snap.keyring, body, s.options, address=address, locks=locks
+        s.store,
+        snap.keyring,
+        body,
+        s.options,
+        address=address,
+        locks=locks,
+        device=request.cookies.get(DEVICE_COOKIE),
     )
     response = json_response({**done.body, "csrf_token": done.csrf_token})
     set_session_cookies(request, response, done, s.options.session_ttl_seconds)

@@ -113,7 +113,13 @@ async def login(request: Request) -> Response:
     address, locks = login_client(request)
     try:
         done = await owner_auth.login(
-            s.store, snap.keyring, body, s.options, address=address, locks=locks
+            s.store,
+            snap.keyring,
+            body,
+            s.options,
+            address=address,
+            locks=locks,
+            device=request.cookies.get(owner_auth.DEVICE_COOKIE),
         )
     except OpenLeashError as exc:
         return _login_form(

@@ -40,6 +40,7 @@ __all__ = [
     "APPROVAL",
     "IAT_LEEWAY",
     "ISSUER",
+    "OWNER_DEVICE",
     "PROOF",
     "USER_SESSION",
     "IssuedToken",
@@ -47,6 +48,7 @@ __all__ = [
     "encode_claims",
     "iso_ms",
     "issue_approval_token",
+    "issue_device_token",
     "issue_proof",
     "issue_session_token",
     "issue_token",
@@ -58,6 +60,8 @@ ISSUER = "openleash"
 PROOF = "proof"
 APPROVAL = "approval"
 USER_SESSION = "user_session"
+#: A browser or client the owner has signed in with before (it names the owner, grants nothing).
+OWNER_DEVICE = "owner_device"
 
 #: How far ahead of the verifier's clock a token's ``iat`` may be (clock drift between hosts).
 IAT_LEEWAY = timedelta(seconds=5)
@@ -204,6 +208,15 @@ def issue_session_token(
         body["sid"] = session_id
     head = {"sub": user_principal_id}
     return issue_token(key, body, now=now, ttl_seconds=ttl_seconds, head=head)
+
+
+def issue_device_token(
+    key: Signer, *, now: datetime, ttl_seconds: int, user_principal_id: str
+) -> IssuedToken:
+    """A token saying "the owner signed in from here before": no session, no authority; it only
+    lets its holder's logins through while the owner's account is locked by strangers' guesses."""
+    head = {"sub": user_principal_id}
+    return issue_token(key, {"purpose": OWNER_DEVICE}, now=now, ttl_seconds=ttl_seconds, head=head)
 
 
 def verify_token(

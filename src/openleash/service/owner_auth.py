@@ -28,8 +28,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from openleash.crypto import (
+    OWNER_DEVICE,
     USER_SESSION,
     KeyRing,
+    issue_device_token,
     issue_session_token,
     secret_matches,
     totp,
@@ -46,6 +48,10 @@ from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import epoch_ms, iso
 
 SESSION_COOKIE = "openleash_session"
+#: Marks a browser the owner signed in with: its logins still go through while strangers'
+#: guesses keep the account locked (see :func:`_trusted_device`).
+DEVICE_COOKIE = "openleash_device"
+DEVICE_TTL_SECONDS = 180 * 24 * 3600
 
 #: Assurance an owner's answer achieves: the session alone, a second factor, or a second factor
 #: together with the passphrase entered again for this answer.
@@ -168,6 +174,8 @@ class Login:
     token: str
     expires_at: str
     csrf_token: str
+    #: Renewed at every login: see :data:`DEVICE_COOKIE`.
+    device_token: str
 
 
 #: Failed logins that count against the client address (and lock it once past the free ones).
@@ -189,15 +197,17 @@ async def login(
     *,
     address: str,
     locks: FailureLocks,
+    device: str | None = None,
 ) -> Login:
     """Passphrase, then the TOTP code (or a backup code) when TOTP is on, then a session.
 
     ``address`` is the client's address and ``locks`` the worker's failures per address: a
-    stranger's failures slow down that stranger's address, not the owner's."""
+    stranger's failures slow down that stranger's address, not the owner's. ``device`` is the
+    device token of a client the owner signed in with before, if it sent one."""
     now_ms = epoch_ms(options.clock())
     locks.check(address, now_ms, "Too many failed logins from this address")
     try:
-        done = await _login(store, keyring, body, options)
+        done = await _login(store, keyring, body, options, device)
     except OpenLeashError as exc:
         if exc.code in _ADDRESS_FAILURES:
             locks.fail(address, now_ms)
@@ -206,15 +216,18 @@ async def login(
     return done
 
 
-async def _login(store: Store, keyring: KeyRing, body: Any, options: Options) -> Login:
+async def _login(
+    store: Store, keyring: KeyRing, body: Any, options: Options, device: str | None
+) -> Login:
     owner_id = _required(body, "user_principal_id")
     passphrase = _required(body, "passphrase")
     code = _optional(body, "totp_code")
     now = options.clock()
+    known = _trusted_device(keyring, device, owner_id, now)
     async with store.read() as tx:
         owner = await tx.get_owner(owner_id)
         creds = await tx.get_credentials(owner_id)
-    if creds is not None and _login_locked(creds, now) and not _may_pass_lock(creds, code):
+    if creds is not None and _login_locked(creds, now) and not _may_pass_lock(creds, code, known):
         _locked(creds, now)  # before hashing: a locked account costs a guesser's target nothing
     passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
     if owner is None or owner.status != "ACTIVE" or creds is None:
@@ -231,7 +244,7 @@ async def _login(store: Store, keyring: KeyRing, body: Any, options: Options) ->
     failure: OpenLeashError | None = None
     async with store.transaction() as tx:
         current = await tx.get_credentials(owner_id) or creds
-        failure = await _check_login(tx, current, passphrase_ok, code, now)
+        failure = await _check_login(tx, current, passphrase_ok, code, now, known)
         if failure is not None:
             await _count_failure(tx, current, now, options)
             await record(tx, now, "USER_LOGIN_FAILED", owner_id, owner_id=owner_id)
@@ -251,14 +264,19 @@ async def _login(store: Store, keyring: KeyRing, body: Any, options: Options) ->
 
 
 async def _check_login(
-    tx: Transaction, creds: OwnerCredentials, passphrase_ok: bool, code: str | None, now: datetime
+    tx: Transaction,
+    creds: OwnerCredentials,
+    passphrase_ok: bool,
+    code: str | None,
+    now: datetime,
+    known_device: bool,
 ) -> OpenLeashError | None:
     """The failure of a login attempt, or None when it may go in.
 
     While the account is locked, only passphrase and second factor together are tried, and every
     failure reads the same (LOGIN_LOCKED): a guesser learns nothing about which part was wrong."""
     locked = _login_locked(creds, now)
-    if locked and not _may_pass_lock(creds, code):
+    if locked and not _may_pass_lock(creds, code, known_device):
         _locked(creds, now)
     if not passphrase_ok:
         failure = OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
@@ -280,10 +298,23 @@ def _login_locked(creds: OwnerCredentials, now: datetime) -> bool:
     return creds.locked_until_ms > epoch_ms(now)
 
 
-def _may_pass_lock(creds: OwnerCredentials, code: str | None) -> bool:
-    # INVARIANT: a locked account is only tried with both factors, so a guesser spread over many
-    # addresses needs the passphrase and a current code at once, while the owner still gets in.
-    return creds.totp_enabled and code is not None
+def _may_pass_lock(creds: OwnerCredentials, code: str | None, known_device: bool) -> bool:
+    # INVARIANT: a locked account is only tried with both factors, or from a client the owner
+    # signed in with before, so a guesser spread over many addresses needs the passphrase and a
+    # current code (or the owner's device token) at once, while the owner still gets in.
+    return known_device or (creds.totp_enabled and code is not None)
+
+
+def _trusted_device(keyring: KeyRing, token: str | None, owner_id: str, now: datetime) -> bool:
+    """Whether ``token`` is a device token this server gave ``owner_id`` at a login; anything
+    else (absent, forged, expired, another owner's, another kind of token) is simply not one."""
+    if not token:
+        return False
+    try:
+        claims = verify_token(token, keyring, now=now, purpose=OWNER_DEVICE)
+    except OpenLeashError:
+        return False
+    return claims.get("sub") == owner_id
 
 
 def _logged_in(keyring: KeyRing, session: OwnerSession, now: datetime, options: Options) -> Login:
@@ -307,6 +338,9 @@ def _logged_in(keyring: KeyRing, session: OwnerSession, now: datetime, options: 
         token=issued.token,
         expires_at=issued.expires_at,
         csrf_token=session.csrf_token,
+        device_token=issue_device_token(
+            keyring.active(), now=now, ttl_seconds=DEVICE_TTL_SECONDS, user_principal_id=owner_id
+        ).token,
     )
 
 
