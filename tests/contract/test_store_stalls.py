@@ -13,6 +13,7 @@ import asyncio
 import fcntl
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from openleash.domain.errors import OpenLeashError
 from openleash.service.ports import Store, Transaction
 from openleash.store.sql import postgres_queries as pq
+from openleash.store.sql.availability import PROBE_REUSE_SECONDS, WriteHealth
 from openleash.store.sql.postgres import PostgresStore
 from openleash.store.sql.sqlite import SqliteStore
 from openleash.store.sql.sqlite_wal import WriteLock, lock_path
@@ -265,3 +267,26 @@ async def test_a_table_locked_elsewhere_times_out_and_nothing_is_half_written(
             await other.close()
         await _add_owner(store, "after")
         assert await _read_owners(store) == {"after"}
+
+
+async def test_a_flood_of_health_checks_writes_a_few_probes_not_one_each() -> None:
+    writes: list[float] = []
+
+    async def read() -> None:
+        return None
+
+    async def write() -> None:
+        writes.append(time.monotonic())
+
+    health = WriteHealth(read, write, timeout=5.0)
+    answers = [await health.readiness() for _ in range(200)]
+    assert set(answers) == {"ok"}
+    assert len(writes) <= 2
+    # A write that fails after the last probe is not hidden by it.
+    health.failed(OpenLeashError("STORE_UNAVAILABLE", "disk full"))
+    assert await health.readiness() == "failing"
+    # Once the reuse window is over, the store is asked again.
+    await asyncio.sleep(PROBE_REUSE_SECONDS)
+    health.succeeded()
+    assert await health.readiness() == "ok"
+    assert len(writes) >= 2

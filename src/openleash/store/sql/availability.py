@@ -29,6 +29,10 @@ HEALTH_TIMEOUT_SECONDS = 1.0
 #: cannot clear a failure that recent.
 FAILURE_HOLD_SECONDS = 5.0
 
+#: A probe that ended this recently answers the next health checks too: health is public, and
+#: a flood of checks must not turn into a flood of writes competing with decisions.
+PROBE_REUSE_SECONDS = 0.5
+
 Readiness = Literal["ok", "failing", "unavailable"]
 
 
@@ -62,7 +66,9 @@ class WriteHealth:
 
     Readiness reads (``read_probe``) and commits a tiny write (``write_probe``) within
     :data:`HEALTH_TIMEOUT_SECONDS` (or the store's own timeout if shorter). Concurrent health
-    checks share one probe, so a flood of them costs one write at a time.
+    checks share one probe, and one that found the store ready less than
+    :data:`PROBE_REUSE_SECONDS` ago answers for it, so a flood of them costs at most a couple of
+    small writes a second.
     """
 
     def __init__(
@@ -78,6 +84,7 @@ class WriteHealth:
         self._failed_at: float | None = None
         self._succeeded_at: float | None = None
         self._probe: asyncio.Task[Readiness] | None = None
+        self._probed_at = 0.0
 
     def succeeded(self) -> None:
         self._succeeded_at = time.monotonic()
@@ -95,13 +102,30 @@ class WriteHealth:
         return time.monotonic() - failed < FAILURE_HOLD_SECONDS
 
     async def readiness(self) -> Readiness:
+        if self._recently_ok():
+            return "failing" if self.failing() else "ok"
         if self._probe is None or self._probe.done():
             self._probe = asyncio.get_running_loop().create_task(self._check())
         # Shielded: one caller going away must not cancel the probe the others wait for. The
         # probe ends by itself within its bound.
         return await asyncio.shield(self._probe)
 
+    def _recently_ok(self) -> bool:
+        """Whether the last probe found the store ready, moments ago (a store found wanting is
+        asked again at once, so that health sees it recover without delay)."""
+        probe = self._probe
+        if probe is None or not probe.done() or probe.cancelled() or probe.exception():
+            return False
+        recent = time.monotonic() - self._probed_at < PROBE_REUSE_SECONDS
+        return recent and probe.result() == "ok"
+
     async def _check(self) -> Readiness:
+        try:
+            return await self._probed()
+        finally:
+            self._probed_at = time.monotonic()
+
+    async def _probed(self) -> Readiness:
         try:
             async with asyncio.timeout(self._bound):
                 await self._read_probe()
