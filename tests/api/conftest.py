@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from openleash.api.app import create_asgi
@@ -153,3 +154,16 @@ async def upsert(services: Services, owner_id: str, yaml_text: str) -> dict[str,
     return await policies.upsert_policy(
         services.store, owner_id=owner_id, policy_yaml=yaml_text, options=services.options
     )
+
+
+def from_address(api: Api, address: str, method: str, path: str, **kwargs: Any) -> Any:
+    """A request to the running application as if from ``address`` (the ASGI scope client)."""
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(
+            app=api.client.app, client=(address, 50000), raise_app_exceptions=False
+        )
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
+            return await c.request(method, path, **kwargs)
+
+    return api.run(send())

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
@@ -18,7 +17,7 @@ from openleash.crypto import issue_device_token
 from openleash.crypto import passphrase as passphrases
 from openleash.service.owner_auth import DEVICE_COOKIE
 from openleash.service.timefmt import iso
-from tests.api.conftest import BASE_URL, Api, new_agent_keys, running_api
+from tests.api.conftest import Api, from_address, new_agent_keys, running_api
 from tests.api.owners import PASSPHRASE, owner_session, set_passphrase
 
 BUDGET = 20
@@ -29,19 +28,6 @@ STRANGER, OWNER_ADDRESS = "203.0.113.66", "198.51.100.7"
 def limited(tmp_path: Path) -> Iterator[Api]:
     settings = Settings(data_dir=tmp_path / "data", anonymous_per_minute=BUDGET)
     yield from running_api(settings)
-
-
-def from_address(api: Api, address: str, method: str, path: str, **kwargs: Any) -> Any:
-    """A request to the running application as if from ``address`` (the ASGI scope client)."""
-
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(
-            app=api.client.app, client=(address, 50000), raise_app_exceptions=False
-        )
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
-            return await c.request(method, path, **kwargs)
-
-    return api.run(send())
 
 
 def login_from(

@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 import uvloop
 
 from openleash.config import ConnectionLimits, Settings
-from tests.api.conftest import BASE_URL, Api, running_api
+from tests.api.conftest import Api, from_address, running_api
 from tests.api.owners import PASSPHRASE
 from tests.support.live import free_port
 from tests.support.owners import set_passphrase
@@ -240,48 +239,41 @@ def limited(tmp_path: Path) -> Iterator[Api]:
     yield from running_api(settings)
 
 
-def _from(api: Api, address: str, method: str, path: str, **kwargs: Any) -> Any:
-    async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(
-            app=api.client.app, client=(address, 50000), raise_app_exceptions=False
-        )
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
-            return await c.request(method, path, **kwargs)
-
-    return api.run(send())
-
-
 def test_anonymous_budget_is_shared_by_the_addresses_of_one_ipv6_64(limited: Api) -> None:
     # Every host on an IPv6 network gets a /64: 2**64 addresses. Counting each apart gives
     # one attacker as many budgets as it likes.
     answers = [
-        _from(limited, f"2001:db8:1:2::{i:x}", "POST", "/v1/verify-proof", json={"token": "x"})
+        from_address(
+            limited, f"2001:db8:1:2::{i:x}", "POST", "/v1/verify-proof", json={"token": "x"}
+        )
         for i in range(1, 2 * V6_BUDGET + 1)
     ]
     assert sum(r.status_code == 429 for r in answers) >= V6_BUDGET - 2
     # Another network is not affected.
-    other = _from(limited, "2001:db8:9::1", "POST", "/v1/verify-proof", json={"token": "x"})
+    other = from_address(limited, "2001:db8:9::1", "POST", "/v1/verify-proof", json={"token": "x"})
     assert other.status_code == 200
 
 
 def test_login_guesses_rotating_through_one_ipv6_64_lock_that_network(api: Api) -> None:
     assert set_passphrase(api.client, api.agent.owner_id, PASSPHRASE).status_code == 200
     body = {"user_principal_id": api.agent.owner_id, "passphrase": "not the passphrase"}
-    codes = [
-        _from(api, f"2001:db8:5:6::{i:x}", "POST", "/v1/owner/login", json=body).json()["error"][
-            "code"
-        ]
+    answers = [
+        from_address(api, f"2001:db8:5:6::{i:x}", "POST", "/v1/owner/login", json=body)
         for i in range(1, 9)
     ]
+    codes = [a.json()["error"]["code"] for a in answers]
     assert codes[:5] == ["INVALID_CREDENTIALS"] * 5
     assert "LOGIN_LOCKED" in codes[5:]
     # The owner, elsewhere, still gets in (the account is far from its own lock).
     good = {**body, "passphrase": PASSPHRASE}
-    assert _from(api, "198.51.100.7", "POST", "/v1/owner/login", json=good).status_code == 200
+    owner = from_address(api, "198.51.100.7", "POST", "/v1/owner/login", json=good)
+    assert owner.status_code == 200
 
 
 def test_ipv4_mapped_addresses_count_as_their_ipv4_address(limited: Api) -> None:
     for _ in range(V6_BUDGET):
-        _from(limited, "203.0.113.9", "POST", "/v1/verify-proof", json={"token": "x"})
-    mapped = _from(limited, "::ffff:203.0.113.9", "POST", "/v1/verify-proof", json={"token": "x"})
+        from_address(limited, "203.0.113.9", "POST", "/v1/verify-proof", json={"token": "x"})
+    mapped = from_address(
+        limited, "::ffff:203.0.113.9", "POST", "/v1/verify-proof", json={"token": "x"}
+    )
     assert mapped.status_code == 429

@@ -92,6 +92,23 @@ def _limit(request: Request, default: int, most: int) -> int:
     return query_int(request, "limit", default, 1, most)
 
 
+async def sign_in(request: Request, body: dict[str, Any]) -> owner_auth.Login:
+    """The owner's login (API and portal alike), slowed down per client address and let through
+    an account lock from a browser the owner signed in with before."""
+    s = services(request)
+    snap = await s.runtime.snapshot()
+    address, locks = login_client(request)
+    return await owner_auth.login(
+        s.store,
+        snap.keyring,
+        body,
+        s.options,
+        address=address,
+        locks=locks,
+        device=request.cookies.get(DEVICE_COOKIE),
+    )
+
+
 def set_session_cookies(
     request: Request, response: Response, login: owner_auth.Login, max_age: int
 ) -> None:
@@ -146,21 +163,9 @@ async def setup(request: Request) -> Response:
     summary="Log in; returns a session token and sets the cookie",
 )
 async def login(request: Request) -> Response:
-    s = services(request)
-    body = await optional_body(request)
-    snap = await s.runtime.snapshot()
-    address, locks = login_client(request)
-    done = await owner_auth.login(
-        s.store,
-        snap.keyring,
-        body,
-        s.options,
-        address=address,
-        locks=locks,
-        device=request.cookies.get(DEVICE_COOKIE),
-    )
+    done = await sign_in(request, await optional_body(request))
     response = json_response({**done.body, "csrf_token": done.csrf_token})
-    set_session_cookies(request, response, done, s.options.session_ttl_seconds)
+    set_session_cookies(request, response, done, services(request).options.session_ttl_seconds)
     return response
 
 

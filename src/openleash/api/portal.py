@@ -18,7 +18,7 @@ from starlette.responses import Response
 from openleash.api import portal_account, portal_policies
 from openleash.api import portal_views as views
 from openleash.api.deps import services
-from openleash.api.owner import clear_session_cookies, set_session_cookies
+from openleash.api.owner import clear_session_cookies, set_session_cookies, sign_in
 from openleash.api.portal_http import (
     HOME_PATH,
     LOGIN_CSRF_COOKIE,
@@ -39,7 +39,7 @@ from openleash.api.portal_http import (
     set_login_csrf,
     static_response,
 )
-from openleash.api.throttle import anonymous, login_client
+from openleash.api.throttle import anonymous
 from openleash.domain.errors import OpenLeashError
 from openleash.service import approvals, owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
@@ -109,18 +109,8 @@ async def login(request: Request) -> Response:
         "passphrase": form.get("passphrase", ""),
         "totp_code": form.get("totp_code", "").strip(),
     }
-    snap = await s.runtime.snapshot()
-    address, locks = login_client(request)
     try:
-        done = await owner_auth.login(
-            s.store,
-            snap.keyring,
-            body,
-            s.options,
-            address=address,
-            locks=locks,
-            device=request.cookies.get(owner_auth.DEVICE_COOKIE),
-        )
+        done = await sign_in(request, body)
     except OpenLeashError as exc:
         return _login_form(
             request,
