@@ -14,9 +14,15 @@ import asyncpg
 import pytest
 
 from openleash.policy.keys import currency_code, host_name
+from openleash.service.owner_auth import DEVICE_COOKIE
 from openleash.store.migrate import available, migrate
 from openleash.store.sql import postgres_migrate
+from tests.api.conftest import Api
+from tests.api.owners import PASSPHRASE, set_passphrase
+from tests.api.test_abuse import OWNER_ADDRESS, _lock_the_account, login_from
 from tests.contract import _postgres
+
+NEW_PASSPHRASE = "a brand new passphrase nobody saw"
 
 # -- migration 0009: usage under another spelling joins the stream the server now counts ------
 
@@ -119,3 +125,33 @@ def test_migration_0009_merges_spellings_as_the_server_reads_them_postgres(
 ) -> None:
     rows = _rows([*WHITESPACE_SPELLINGS, LOOK_ALIKE])
     assert _counted(asyncio.run(_migrate_postgres(postgres_url, rows))) == _expected(rows)
+
+
+# -- the owner device cookie: it must not outlive the passphrase it was earned with -----------
+
+
+def test_a_device_token_from_before_a_passphrase_reset_no_longer_passes_the_account_lock(
+    api: Api,
+) -> None:
+    """Someone who once signed in with the owner's passphrase (phished, shared) keeps the device
+    cookie after the owner resets the passphrase to evict them. It must not keep the one thing
+    it grants: logins that pass the account lock, so passphrase guesses from many addresses
+    while strangers' failures keep the account locked."""
+    owner_id = api.agent.owner_id
+    set_passphrase(api, owner_id)
+    evicted = login_from(api, "198.51.100.50", owner_id, PASSPHRASE)
+    assert evicted.status_code == 200, evicted.text
+    stale = {"Cookie": f"{DEVICE_COOKIE}={evicted.cookies[DEVICE_COOKIE]}"}
+    set_passphrase(api, owner_id, NEW_PASSPHRASE)  # the owner's reset, by a setup invite
+    _lock_the_account(api, owner_id)
+    guess = login_from(api, "198.51.100.51", owner_id, NEW_PASSPHRASE, headers=stale)
+    assert guess.status_code == 429, guess.text
+    assert guess.json()["error"]["code"] == "LOGIN_LOCKED"
+    # The owner's own browser, signed in after the reset, still gets through the lock.
+    api.clock.advance(api.services.options.login_lock_max_seconds + 1)
+    fresh = login_from(api, OWNER_ADDRESS, owner_id, NEW_PASSPHRASE)
+    assert fresh.status_code == 200, fresh.text
+    mine = {"Cookie": f"{DEVICE_COOKIE}={fresh.cookies[DEVICE_COOKIE]}"}
+    _lock_the_account(api, owner_id)
+    again = login_from(api, "198.51.100.52", owner_id, NEW_PASSPHRASE, headers=mine)
+    assert again.status_code == 200, again.text
