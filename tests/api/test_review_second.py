@@ -4,6 +4,7 @@ than the ones the release's own tests cover."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -155,3 +156,24 @@ def test_a_device_token_from_before_a_passphrase_reset_no_longer_passes_the_acco
     _lock_the_account(api, owner_id)
     again = login_from(api, "198.51.100.52", owner_id, NEW_PASSPHRASE, headers=mine)
     assert again.status_code == 200, again.text
+
+
+# -- /v1/health: public, not throttled, so its log must not grow with its callers --------------
+
+
+def test_health_checks_of_a_failing_store_log_once_not_once_per_check(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone may call /v1/health as fast as they like; while the store is down each check
+    probes again (so recovery shows at once), but a traceback per check would let a stranger
+    fill the operator's log during the outage."""
+
+    async def broken() -> int:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(api.services.store, "revision", broken)
+    with caplog.at_level(logging.WARNING, logger="openleash"):
+        for _ in range(30):
+            assert api.client.get("/v1/health").status_code == 503
+    health = [r for r in caplog.records if r.getMessage().startswith("health check")]
+    assert 1 <= len(health) <= 2, [r.getMessage() for r in health]
