@@ -3,6 +3,7 @@ anonymous callers stay bounded, and guessing an owner's passphrase cannot lock t
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,15 +131,29 @@ def test_an_owner_without_totp_still_signs_in_from_a_browser_used_before(api: Ap
     refused = login_from(api, "198.51.100.97", owner_id, PASSPHRASE, headers=forged)
     assert refused.json()["error"]["code"] == "LOGIN_LOCKED"
     keyring = api.run(api.services.runtime.snapshot()).keyring
+    # Marked with this owner's passphrase: only the name it carries differs.
+    mark = _device_mark(device)
     for token in (
         issue_device_token(
-            keyring.active(), now=api.clock(), ttl_seconds=600, user_principal_id="another-owner"
+            keyring.active(),
+            now=api.clock(),
+            ttl_seconds=600,
+            user_principal_id="another-owner",
+            credential=mark,
         ).token,
         first.json()["token"],  # a session token of this owner is not a device token
     ):
         other = {"Cookie": f"{DEVICE_COOKIE}={token}"}
         refused = login_from(api, "198.51.100.96", owner_id, PASSPHRASE, headers=other)
         assert refused.json()["error"]["code"] == "LOGIN_LOCKED"
+
+
+def _device_mark(token: str) -> str:
+    """The ``cred`` claim of a device token (a public token: its claims are readable)."""
+    body = token.split(".")[2]
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    mark: str = orjson.loads(raw[:-64])["cred"]
+    return mark
 
 
 def test_a_signed_in_owner_approves_with_totp_while_the_account_is_under_attack(

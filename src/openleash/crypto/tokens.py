@@ -211,12 +211,15 @@ def issue_session_token(
 
 
 def issue_device_token(
-    key: Signer, *, now: datetime, ttl_seconds: int, user_principal_id: str
+    key: Signer, *, now: datetime, ttl_seconds: int, user_principal_id: str, credential: str
 ) -> IssuedToken:
     """A token saying "the owner signed in from here before": no session, no authority; it only
-    lets its holder's logins through while the owner's account is locked by strangers' guesses."""
+    lets its holder's logins through while the owner's account is locked by strangers' guesses.
+    ``credential`` (claim ``cred``) marks the passphrase it was earned with: a token from before
+    a passphrase reset is no longer one."""
     head = {"sub": user_principal_id}
-    return issue_token(key, {"purpose": OWNER_DEVICE}, now=now, ttl_seconds=ttl_seconds, head=head)
+    body = {"purpose": OWNER_DEVICE, "cred": credential}
+    return issue_token(key, body, now=now, ttl_seconds=ttl_seconds, head=head)
 
 
 def verify_token(

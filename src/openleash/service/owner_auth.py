@@ -20,6 +20,8 @@ Guessing is bounded three ways, none of which a stranger can turn against a sign
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,7 +51,7 @@ from openleash.service.timefmt import epoch_ms, iso
 
 SESSION_COOKIE = "openleash_session"
 #: Marks a browser the owner signed in with: its logins still go through while strangers'
-#: guesses keep the account locked (see :func:`_trusted_device`).
+#: guesses keep the account locked (see :func:`_device_known`).
 DEVICE_COOKIE = "openleash_device"
 DEVICE_TTL_SECONDS = 180 * 24 * 3600
 
@@ -223,10 +225,11 @@ async def _login(
     passphrase = _required(body, "passphrase")
     code = _optional(body, "totp_code")
     now = options.clock()
-    known = _trusted_device(keyring, device, owner_id, now)
+    device_claims = _device_claims(keyring, device, owner_id, now)
     async with store.read() as tx:
         owner = await tx.get_owner(owner_id)
         creds = await tx.get_credentials(owner_id)
+    known = _device_known(device_claims, creds)
     if creds is not None and _login_locked(creds, now) and not _may_pass_lock(creds, code, known):
         _locked(creds, now)  # before hashing: a locked account costs a guesser's target nothing
     passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
@@ -244,6 +247,8 @@ async def _login(
     failure: OpenLeashError | None = None
     async with store.transaction() as tx:
         current = await tx.get_credentials(owner_id) or creds
+        # Against the credentials as they are now: a reset meanwhile ends the device's standing.
+        known = _device_known(device_claims, current)
         failure = await _check_login(tx, current, passphrase_ok, code, now, known)
         if failure is not None:
             await _count_failure(tx, current, now, options)
@@ -260,7 +265,7 @@ async def _login(
             )
     if failure is not None:
         raise failure
-    return _logged_in(keyring, session, now, options)
+    return _logged_in(keyring, session, now, options, _credential_mark(current))
 
 
 async def _check_login(
@@ -305,19 +310,40 @@ def _may_pass_lock(creds: OwnerCredentials, code: str | None, known_device: bool
     return known_device or (creds.totp_enabled and code is not None)
 
 
-def _trusted_device(keyring: KeyRing, token: str | None, owner_id: str, now: datetime) -> bool:
-    """Whether ``token`` is a device token this server gave ``owner_id`` at a login; anything
-    else (absent, forged, expired, another owner's, another kind of token) is simply not one."""
+def _device_claims(
+    keyring: KeyRing, token: str | None, owner_id: str, now: datetime
+) -> dict[str, Any] | None:
+    """The claims of ``token`` if it is a device token this server gave ``owner_id`` at a login;
+    anything else (absent, forged, expired, another owner's, another kind of token) is None."""
     if not token:
-        return False
+        return None
     try:
         claims = verify_token(token, keyring, now=now, purpose=OWNER_DEVICE)
     except OpenLeashError:
+        return None
+    return claims if claims.get("sub") == owner_id else None
+
+
+def _device_known(claims: dict[str, Any] | None, creds: OwnerCredentials | None) -> bool:
+    """Whether a device token (its verified ``claims``) was earned with the owner's current
+    passphrase: a reset, which an owner makes to shut out whoever learnt the old one, ends the
+    standing of every browser signed in before it."""
+    if claims is None or creds is None or creds.passphrase_hash is None:
         return False
-    return claims.get("sub") == owner_id
+    mark = claims.get("cred")
+    return isinstance(mark, str) and hmac.compare_digest(mark, _credential_mark(creds))
 
 
-def _logged_in(keyring: KeyRing, session: OwnerSession, now: datetime, options: Options) -> Login:
+def _credential_mark(creds: OwnerCredentials) -> str:
+    """A mark of the passphrase hash that changes with every reset (the hash has a fresh salt).
+    Read in a token it tells nothing: without the hash's salt no guess can be checked against it."""
+    digest = hashlib.sha256(b"openleash owner device\0" + (creds.passphrase_hash or "").encode())
+    return digest.hexdigest()[:32]
+
+
+def _logged_in(
+    keyring: KeyRing, session: OwnerSession, now: datetime, options: Options, credential: str
+) -> Login:
     owner_id = session.user_principal_id
     issued = issue_session_token(
         keyring.active(),
@@ -339,7 +365,11 @@ def _logged_in(keyring: KeyRing, session: OwnerSession, now: datetime, options: 
         expires_at=issued.expires_at,
         csrf_token=session.csrf_token,
         device_token=issue_device_token(
-            keyring.active(), now=now, ttl_seconds=DEVICE_TTL_SECONDS, user_principal_id=owner_id
+            keyring.active(),
+            now=now,
+            ttl_seconds=DEVICE_TTL_SECONDS,
+            user_principal_id=owner_id,
+            credential=credential,
         ).token,
     )
 

@@ -4,6 +4,28 @@
 -- budget starts again from zero. Streams are never pruned, so a stream's totals are the sums of
 -- its rows.
 
+-- Each stream's one spelling, as the server works it out: every character Python's str.strip()
+-- takes (not only the space) is trimmed, and only ASCII letters change case (a look-alike such
+-- as the long s is no letter of a code, and never joins one).
+CREATE TABLE usage_stream_spellings (
+    stream_id    BIGINT PRIMARY KEY,
+    currency     TEXT NOT NULL,
+    counterparty TEXT NOT NULL
+);
+
+INSERT INTO usage_stream_spellings (stream_id, currency, counterparty)
+SELECT stream_id,
+       upper(trim(currency, w.chars)),
+       rtrim(lower(trim(counterparty, w.chars)), '.')
+FROM usage_streams, (
+    -- The characters Python's str.isspace() is true of: what str.strip() takes.
+    SELECT char(
+        9, 10, 11, 12, 13, 28, 29, 30, 31, 32,
+        133, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198,
+        8199, 8200, 8201, 8202, 8232, 8233, 8239, 8287, 12288
+    ) AS chars
+) w;
+
 CREATE TABLE usage_stream_moves (
     stream_id BIGINT PRIMARY KEY,
     target_id BIGINT NOT NULL
@@ -12,13 +34,14 @@ CREATE TABLE usage_stream_moves (
 INSERT INTO usage_stream_moves (stream_id, target_id)
 SELECT s.stream_id, (
     SELECT min(t.stream_id) FROM usage_streams t
+    JOIN usage_stream_spellings tn ON tn.stream_id = t.stream_id
     WHERE t.owner_id = s.owner_id
       AND t.agent_principal_id = s.agent_principal_id
       AND t.action_type = s.action_type
-      AND upper(trim(t.currency)) = upper(trim(s.currency))
-      AND rtrim(lower(trim(t.counterparty)), '.') = rtrim(lower(trim(s.counterparty)), '.')
+      AND tn.currency = sn.currency
+      AND tn.counterparty = sn.counterparty
 )
-FROM usage_streams s;
+FROM usage_streams s JOIN usage_stream_spellings sn ON sn.stream_id = s.stream_id;
 
 DELETE FROM usage_stream_moves WHERE stream_id = target_id;
 
@@ -65,7 +88,18 @@ WHERE stream_id IN (SELECT target_id FROM usage_stream_moves);
 DELETE FROM usage_streams WHERE stream_id IN (SELECT stream_id FROM usage_stream_moves);
 
 UPDATE usage_streams
-SET currency = upper(trim(currency)), counterparty = rtrim(lower(trim(counterparty)), '.')
-WHERE currency <> upper(trim(currency)) OR counterparty <> rtrim(lower(trim(counterparty)), '.');
+SET currency = (
+        SELECT n.currency FROM usage_stream_spellings n WHERE n.stream_id = usage_streams.stream_id
+    ),
+    counterparty = (
+        SELECT n.counterparty FROM usage_stream_spellings n
+        WHERE n.stream_id = usage_streams.stream_id
+    )
+WHERE stream_id IN (
+    SELECT n.stream_id FROM usage_stream_spellings n
+    JOIN usage_streams u ON u.stream_id = n.stream_id
+    WHERE u.currency <> n.currency OR u.counterparty <> n.counterparty
+);
 
 DROP TABLE usage_stream_moves;
+DROP TABLE usage_stream_spellings;

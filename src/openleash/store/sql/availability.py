@@ -85,6 +85,9 @@ class WriteHealth:
         self._succeeded_at: float | None = None
         self._probe: asyncio.Task[Readiness] | None = None
         self._probed_at = 0.0
+        #: What the last probe found: a probe logs only what changed, since anyone may call
+        #: health as often as they like and the probes of a store found wanting are not reused.
+        self._reported: Readiness = "ok"
 
     def succeeded(self) -> None:
         self._succeeded_at = time.monotonic()
@@ -121,9 +124,15 @@ class WriteHealth:
 
     async def _check(self) -> Readiness:
         try:
-            return await self._probed()
+            found = await self._probed()
         finally:
             self._probed_at = time.monotonic()
+        self._reported = found
+        return found
+
+    def _log(self, found: Readiness, message: str, *args: object, trace: bool = False) -> None:
+        if found != self._reported:
+            log.log(logging.ERROR if trace else logging.WARNING, message, *args, exc_info=trace)
 
     async def _probed(self) -> Readiness:
         try:
@@ -138,12 +147,14 @@ class WriteHealth:
                 except Exception as exc:
                     if not is_unavailable(exc) or isinstance(exc, StoreTimeoutError):
                         raise
-                    log.warning("health check: the store cannot record: %s", exc)
+                    self._log("failing", "health check: the store cannot record: %s", exc)
                     return "failing"
         except (TimeoutError, StoreTimeoutError):
-            log.warning("health check: the store did not answer within %g s", self._bound)
+            self._log(
+                "unavailable", "health check: the store did not answer within %g s", self._bound
+            )
             return "unavailable"
         except Exception:
-            log.exception("health check: the store does not answer")
+            self._log("unavailable", "health check: the store does not answer", trace=True)
             return "unavailable"
         return "ok"
