@@ -141,7 +141,7 @@ def _discharged(evaluation: Evaluation) -> bool:
     return not any(kind in _NOT_DISCHARGED for kind, _ in evaluation.obligations)
 
 
-async def _decide_and_record(
+async def _decide_and_record(  # noqa: C901 - one transaction unit; its closures share the ids
     runtime: Runtime,
     call: AgentCall,
     action: dict[str, Any],
