@@ -1,16 +1,28 @@
-"""The one place that wires settings, store and services together. Nothing runs at import."""
+"""The one place that wires settings, store and services together. Nothing runs at import.
+
+The edges (api, cli) never import the store themselves: what they need of it (opening it, and
+``migrate-store``'s copy from SQLite into PostgreSQL) goes through here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from openleash import __version__
 from openleash.config import Settings
+from openleash.domain.errors import OpenLeashError
 from openleash.service.keys import ensure_key
 from openleash.service.options import Options
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
-from openleash.store import open_store
+from openleash.store import is_postgres_url, open_store, store_path
+from openleash.store import shown_url as shown_url
+from openleash.store.copy import BATCH_ROWS as BATCH_ROWS
+from openleash.store.copy import CopiedTable as CopiedTable
+from openleash.store.copy import StoreMigration as StoreMigration
+from openleash.store.copy import migrate_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +58,36 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     opts = options or options_from(settings)
     await ensure_key(store, opts)
     return Services(settings, opts, store, Runtime(store, opts.config_refresh_seconds))
+
+
+def check_copy_target(target: str) -> None:
+    """``migrate-store`` copies only into PostgreSQL; VALIDATION_ERROR otherwise."""
+    if not is_postgres_url(target):
+        raise OpenLeashError("VALIDATION_ERROR", "--to must be a postgresql:// URL")
+
+
+def sqlite_copy_source(origin: str) -> Path:
+    """The SQLite file ``migrate-store`` copies from; VALIDATION_ERROR saying what to name
+    instead when ``origin`` is a PostgreSQL URL or not a usable path."""
+    if is_postgres_url(origin):
+        raise OpenLeashError(
+            "VALIDATION_ERROR",
+            f"the settings name a PostgreSQL store ({shown_url(origin)}), not a SQLite one: "
+            "name the SQLite file with --from (or unset OPENLEASH_DATABASE_URL)",
+        )
+    try:
+        return store_path(origin)
+    except ValueError as exc:
+        raise OpenLeashError("VALIDATION_ERROR", str(exc)) from None
+
+
+async def copy_sqlite_into_postgres(
+    source: Path,
+    target: str,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    on_table: Callable[[CopiedTable], None] | None = None,
+) -> StoreMigration:
+    """Copy the SQLite store at ``source`` into the empty PostgreSQL database ``target`` and
+    verify the audit chain there (see :func:`openleash.store.copy.migrate_store`)."""
+    return await migrate_store(source, target, batch_rows=batch_rows, on_table=on_table)

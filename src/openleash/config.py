@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.redaction import check_redactions
 from openleash.policy.syntax import YamlError, load_yaml
-from openleash.service.redaction import check_redactions
 
 ADMIN_MODES = ("localhost", "token", "localhost_or_token")
 #: A PEP token is a password anyone who holds it can decide with: no short ones.

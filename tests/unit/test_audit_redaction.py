@@ -8,7 +8,7 @@ import pytest
 
 from openleash.config import load_settings
 from openleash.domain.errors import OpenLeashError
-from openleash.service.redaction import REDACTED, compile_redaction, redact
+from openleash.domain.redaction import REDACTED, compile_redaction, redact
 
 ACTION = {
     "action_type": "purchase",

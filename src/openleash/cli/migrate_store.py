@@ -8,11 +8,17 @@ from pathlib import Path
 
 import click
 
+from openleash.bootstrap import (
+    BATCH_ROWS,
+    CopiedTable,
+    StoreMigration,
+    check_copy_target,
+    copy_sqlite_into_postgres,
+    shown_url,
+    sqlite_copy_source,
+)
 from openleash.cli.audit import print_chain_report
 from openleash.cli.common import config_option, data_dir_option, fails_cleanly, settings_for
-from openleash.domain.errors import OpenLeashError
-from openleash.store import is_postgres_url, shown_url, store_path
-from openleash.store.copy import BATCH_ROWS, CopiedTable, StoreMigration, migrate_store
 
 
 @click.command("migrate-store")
@@ -54,21 +60,12 @@ def migrate_store_command(
     the target is not empty or the chain does not verify on PostgreSQL. Then start the servers
     with store.url (or OPENLEASH_DATABASE_URL) set to the new database.
     """
-    if not is_postgres_url(target):
-        raise OpenLeashError("VALIDATION_ERROR", "--to must be a postgresql:// URL")
-    origin = source or settings_for(data_dir, config_path).database
-    if is_postgres_url(origin):
-        raise OpenLeashError(
-            "VALIDATION_ERROR",
-            f"the settings name a PostgreSQL store ({shown_url(origin)}), not a SQLite one: "
-            "name the SQLite file with --from (or unset OPENLEASH_DATABASE_URL)",
-        )
-    try:
-        path = store_path(origin)
-    except ValueError as exc:
-        raise OpenLeashError("VALIDATION_ERROR", str(exc)) from None
+    check_copy_target(target)
+    path = sqlite_copy_source(source or settings_for(data_dir, config_path).database)
     click.echo(f"Copying {path} into {shown_url(target)}")
-    done = asyncio.run(migrate_store(path, target, batch_rows=batch_rows, on_table=_print_table))
+    done = asyncio.run(
+        copy_sqlite_into_postgres(path, target, batch_rows=batch_rows, on_table=_print_table)
+    )
     _print_outcome(done)
     if not done.ok:
         sys.exit(1)

@@ -1,10 +1,11 @@
 """Cryptography for OpenLeash: canonical JSON, request signatures, tokens and server keys.
 
-The only package that imports ``cryptography``, ``pyseto`` or ``rfc8785``. Everything here is
-deterministic given its arguments (time is always a parameter) except key generation.
+The only package that imports ``cryptography`` or ``nacl``. PASETO v4.public and RFC 8785 are
+written by hand in :mod:`openleash.crypto.hazmat` (which says why); ``pyseto`` and ``rfc8785``
+are only the tests' references, not runtime dependencies. Everything here is deterministic given
+its arguments (time is always a parameter) except key generation.
 """
 
-from openleash.crypto.canonical import action_hash, canonicalize, sha256_hex, stringify
 from openleash.crypto.chain import (
     CHAINED_FIELDS,
     GENESIS_HASH,
@@ -13,6 +14,8 @@ from openleash.crypto.chain import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from openleash.crypto.hazmat.canonical import action_hash, canonicalize, sha256_hex, stringify
+from openleash.crypto.hazmat.jsjson import to_json
 from openleash.crypto.keyformat import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -91,6 +94,7 @@ __all__ = [
     "sign_checkpoint",
     "signing_input",
     "stringify",
+    "to_json",
     "verify_challenge_signature",
     "verify_checkpoint",
     "verify_request_signature",

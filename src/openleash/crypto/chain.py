@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidSignature
 
-from openleash.crypto.canonical import canonicalize
+from openleash.crypto.hazmat.canonical import canonicalize
 from openleash.crypto.keyformat import Ed25519PublicKey, b64decode, load_private_key
 from openleash.domain.errors import OpenLeashError
 

@@ -28,8 +28,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from openleash.crypto import paseto
-from openleash.crypto.canonical import stringify
+from openleash.crypto.hazmat import paseto
+from openleash.crypto.hazmat.canonical import stringify
 from openleash.crypto.keyformat import Ed25519PublicKey, load_private_key
 from openleash.crypto.keys import KeyRing, SigningKey
 from openleash.crypto.timestamps import iso_ms, parse_iso, to_ms

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 
 from openleash.crypto import keyformat, signing, tokens
-from openleash.crypto.canonical import action_hash, canonicalize, sha256_hex, stringify
-from openleash.crypto.jsjson import integer_to_string, number_to_string
+from openleash.crypto.hazmat.canonical import action_hash, canonicalize, sha256_hex, stringify
+from openleash.crypto.hazmat.jsjson import integer_to_string, number_to_string
 from openleash.crypto.keys import SigningKey
 
 _TIMESTAMP = "2024-01-15T10:30:00.000Z"

@@ -25,13 +25,13 @@ from openleash.domain.models import (
     HeldDecision,
     Result,
 )
+from openleash.domain.redaction import redact
 from openleash.policy import EvalContext, Evaluation, evaluate
 from openleash.policy.trust import counterparty_of
 from openleash.service.agent_auth import AgentCall, nonce_use
 from openleash.service.limits import allowed_action, decision_context, store_free_context
 from openleash.service.options import Options
 from openleash.service.ports import Transaction
-from openleash.service.redaction import redact
 from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
 from openleash.service.timefmt import iso
 
@@ -141,7 +141,7 @@ def _discharged(evaluation: Evaluation) -> bool:
     return not any(kind in _NOT_DISCHARGED for kind, _ in evaluation.obligations)
 
 
-async def _decide_and_record(
+async def _decide_and_record(  # noqa: C901 - one transaction unit; its closures share the ids
     runtime: Runtime,
     call: AgentCall,
     action: dict[str, Any],

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from openleash.crypto.jsjson import to_json
+from openleash.crypto import to_json
 from openleash.domain.errors import OpenLeashError
 
 SIGNATURE_HEADER = "X-OpenLeash-Signature"

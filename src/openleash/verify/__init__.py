@@ -27,7 +27,8 @@ from openleash.verify.errors import (
     PROOF_REQUIRED,
     ProofRejected,
 )
-from openleash.verify.replay import InMemoryReplayCache, ReplayCache, SQLiteReplayCache
+from openleash.verify.replay import InMemoryReplayCache, ReplayCache
+from openleash.verify.sqlite_replay import SQLiteReplayCache
 from openleash.verify.verifier import (
     COUNTERPARTY_CLAIM,
     HttpRequest,

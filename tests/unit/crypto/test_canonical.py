@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openleash.crypto import action_hash, canonicalize, sha256_hex, stringify
-from openleash.crypto.jsjson import number_to_string, to_json
+from openleash.crypto.hazmat.jsjson import number_to_string, to_json
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.jsonvalue import js_normalize, parse_json
 

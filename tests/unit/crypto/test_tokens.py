@@ -22,10 +22,10 @@ from openleash.crypto import (
     issue_token,
     load_private_key,
     new_server_key,
-    paseto,
     verify_token,
     verify_token_with_public_keys,
 )
+from openleash.crypto.hazmat import paseto
 from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.domain.models import ServerKey
 

@@ -109,7 +109,7 @@ class BatchWriter(Generic[Tx]):
         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         return [entry for entry in batch if not entry.future.done()]  # callers gone: skipped
 
-    async def _run(self) -> None:
+    async def _run(self) -> None:  # noqa: C901, PLR0912 - group commit reads best whole
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         batch: list[_Entry] = []
         taken = False

@@ -280,7 +280,7 @@ class _Unit:
         self._tx = SqliteTransaction(store._conn, store.audit_checkpoints)
         return self._tx
 
-    async def __aexit__(
+    async def __aexit__(  # noqa: C901 - commit, rollback and release in their one order
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,

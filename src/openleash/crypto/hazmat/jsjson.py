@@ -5,8 +5,8 @@ TypeScript OpenLeash and its SDKs produce, so every detail of the JavaScript ser
 numbers are IEEE doubles printed by ``Number.prototype.toString``, strings escape only what
 ``JSON.stringify`` escapes, and canonical key order is by UTF-16 code units.
 
-This module is the general (and slower) path. :mod:`openleash.crypto.canonical` puts a fast path
-in front of it for the common case and must produce identical bytes.
+This module is the general (and slower) path. :mod:`openleash.crypto.hazmat.canonical` puts a
+fast path in front of it for the common case and must produce identical bytes.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ dicts, lists, strings, booleans, ``None`` and integers JavaScript represents exa
 writes the same bytes as ``JSON.stringify`` (it escapes exactly the same characters, and for
 ASCII keys its key order is the UTF-16 order). Anything else (floats, large integers,
 non-ASCII keys, lone surrogates, subclasses) takes the general path in
-:mod:`openleash.crypto.jsjson`. Property tests check that the two paths agree.
+:mod:`openleash.crypto.hazmat.jsjson`. Property tests check that the two paths agree.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from openleash.crypto import jsjson
+from openleash.crypto.hazmat import jsjson
 from openleash.domain.errors import OpenLeashError
 
 # INVARIANT: orjson must refuse (not round) integers beyond 53 bits; the general path then

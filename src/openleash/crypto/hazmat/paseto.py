@@ -1,7 +1,8 @@
 """PASETO v4.public, signing and verification of raw payload bytes (no claim semantics).
 
-Written directly on ``cryptography``'s Ed25519 rather than through pyseto: it is measurably
-faster on the hot path, and the tests keep pyseto as the reference in both directions.
+Written directly on Ed25519 (:mod:`openleash.crypto.ed25519`) rather than through pyseto: it is
+measurably faster on the hot path (see :mod:`openleash.crypto.hazmat`). pyseto is not a runtime
+dependency; the tests keep it as the reference in both directions.
 
 OpenLeash tokens have no footer and no implicit assertion, so both are fixed to empty here and a
 token carrying a footer is refused.
