@@ -21,6 +21,7 @@ from openleash.domain.models import (
     Agent,
     AllowedAction,
     ApprovalRequest,
+    ApprovalStatus,
     AuditEvent,
     HeldDecision,
     Result,
@@ -120,7 +121,7 @@ async def _approved_request(
         or claims.get("agent_principal_id", agent.agent_principal_id) != agent.agent_principal_id
     ):
         raise OpenLeashError("AGENT_MISMATCH", "The approval was given to another agent or owner")
-    if request.status != "APPROVED":
+    if request.status != ApprovalStatus.APPROVED:
         raise OpenLeashError(
             "INVALID_APPROVAL_STATUS", f"Approval request status is {request.status}"
         )

@@ -48,6 +48,7 @@ from openleash.domain.models import (
     Owner,
     OwnerCredentials,
     OwnerSession,
+    Status,
     assurance_rank,
 )
 from openleash.service.audit import record
@@ -238,7 +239,7 @@ async def _login(
     if creds is not None and _login_locked(creds, now) and not _may_pass_lock(creds, code, known):
         _locked(creds, now)  # before hashing: a locked account costs a guesser's target nothing
     passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
-    if owner is None or owner.status != "ACTIVE" or creds is None:
+    if owner is None or owner.status != Status.ACTIVE or creds is None:
         raise OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
     if creds.passphrase_hash is None:
         raise OpenLeashError("SETUP_REQUIRED", "Set a passphrase with your setup invite first")
@@ -494,7 +495,7 @@ async def authenticate_owner(
         raise OpenLeashError("INVALID_SESSION", "Session ended; log in again")
     if owner is None:
         raise OpenLeashError("USER_NOT_FOUND", "User not found")
-    if owner.status != "ACTIVE":
+    if owner.status != Status.ACTIVE:
         raise OpenLeashError("USER_INACTIVE", "User is not active")
     return OwnerCall(owner, session, now)
 
@@ -510,7 +511,7 @@ async def still_signed_in(store: Store, call: OwnerCall, now: datetime) -> bool:
         and session.revoked_at is None
         and session.expires_at > iso(now)
         and owner is not None
-        and owner.status == "ACTIVE"
+        and owner.status == Status.ACTIVE
     )
 
 
