@@ -41,6 +41,7 @@ from openleash.api.portal_http import (
 )
 from openleash.api.throttle import anonymous
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import ApprovalStatus
 from openleash.service import approvals, owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
 
@@ -195,12 +196,14 @@ async def logout(request: Request) -> Response:
 
 async def _inbox(request: Request, call: OwnerCall) -> dict[str, Any]:
     store = services(request).store
-    pending = await approvals.list_for_owner(store, call, status="PENDING", limit=100)
+    pending = await approvals.list_for_owner(store, call, status=ApprovalStatus.PENDING, limit=100)
     recent = await approvals.list_for_owner(store, call, status=None, limit=30)
     return {
         "pending_agents": await owner_agents.pending_agents(store, call),
         "pending": pending["approval_requests"],
-        "recent": [r for r in recent["approval_requests"] if r["status"] != "PENDING"][:20],
+        "recent": [r for r in recent["approval_requests"] if r["status"] != ApprovalStatus.PENDING][
+            :20
+        ],
         "format_amount": views.format_amount,
     }
 

@@ -25,6 +25,7 @@ from openleash.api.portal_http import (
     second_factor,
 )
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import Status
 from openleash.service import owner_agents, owner_auth, usage
 from openleash.service.owner_auth import OwnerCall
 
@@ -94,12 +95,12 @@ async def agent_invite(request: Request) -> Response:
 
 @router.post(f"{PREFIX}/agents/{{agent_principal_id}}/revoke")
 async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
-    return await _set_agent_status(request, agent_principal_id, "REVOKED", "revoked")
+    return await _set_agent_status(request, agent_principal_id, Status.REVOKED, "revoked")
 
 
 @router.post(f"{PREFIX}/agents/{{agent_principal_id}}/activate")
 async def activate_agent(request: Request, agent_principal_id: str) -> Response:
-    return await _set_agent_status(request, agent_principal_id, "ACTIVE", "activated")
+    return await _set_agent_status(request, agent_principal_id, Status.ACTIVE, "activated")
 
 
 async def _set_agent_status(
@@ -125,7 +126,7 @@ async def usage_page(request: Request) -> Response:
     listed = await owner_agents.list_agents(s.store, call)
     reports = []
     for agent in listed["agents"]:
-        if agent["status"] != "ACTIVE":
+        if agent["status"] != Status.ACTIVE:
             continue
         reports.append(
             await usage.admin_usage(

@@ -22,6 +22,7 @@ from openleash.api.portal_http import (
     second_factor,
 )
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.models import DraftStatus, Status
 from openleash.service import drafts, owner_agents, owner_policies
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
@@ -46,7 +47,7 @@ async def _policies_page(
 ) -> Response:
     store = services(request).store
     listed = await owner_policies.list_owned(store, call)
-    pending = await drafts.list_for_owner(store, call, "PENDING")
+    pending = await drafts.list_for_owner(store, call, DraftStatus.PENDING)
     agent_names = await views.agent_names(services(request), call)
     return page(
         request,
@@ -82,7 +83,7 @@ async def _editor(
         policy=policy,
         fields=fields,
         report=report,
-        agents=[a for a in listed["agents"] if a["status"] == "ACTIVE"],
+        agents=[a for a in listed["agents"] if a["status"] == Status.ACTIVE],
         totp_enabled=await views.totp_enabled(services(request), call),
     )
 

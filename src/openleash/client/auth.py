@@ -13,14 +13,13 @@ from datetime import UTC, datetime
 
 import httpx
 
-from openleash.crypto import sign, signing_input
+from openleash.crypto import iso_ms, sign, signing_input
 
 EMPTY_OBJECT_SHA256 = hashlib.sha256(b"{}").hexdigest()
 
 
 def _timestamp() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return iso_ms(datetime.now(UTC))
 
 
 class AgentAuth(httpx.Auth):

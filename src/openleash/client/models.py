@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Self, get_type_hints
 
-from openleash.domain.models import Result
+from openleash.domain.models import ApprovalStatus, Result
 
 __all__ = [
     "AgentInfo",
@@ -171,10 +171,10 @@ class ApprovalRequest(_WireView):
     approval_token_expires_at: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
 
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    DENIED = "DENIED"
-    EXPIRED = "EXPIRED"
+    PENDING = ApprovalStatus.PENDING
+    APPROVED = ApprovalStatus.APPROVED
+    DENIED = ApprovalStatus.DENIED
+    EXPIRED = ApprovalStatus.EXPIRED
 
     @property
     def pending(self) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from openleash.domain import timefmt
+
 
 def to_ms(moment: datetime) -> datetime:
     """``moment`` in UTC, truncated to whole milliseconds as a JavaScript ``Date`` holds it."""
@@ -20,8 +22,8 @@ def to_ms(moment: datetime) -> datetime:
 
 def iso_ms(moment: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.sssZ`` for an aware datetime."""
-    # isoformat truncates to milliseconds (as Date does) and writes the UTC offset "+00:00".
-    return to_ms(moment).isoformat(timespec="milliseconds")[:-6] + "Z"
+    # to_ms refuses a naive datetime, which the domain formatter would read as local time.
+    return timefmt.iso_ms(to_ms(moment))
 
 
 def parse_iso(text: str) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +17,51 @@ class Result(enum.StrEnum):
 
 
 class Status(enum.StrEnum):
+    """The status of an agent (and, ACTIVE only, of an owner)."""
+
     ACTIVE = "ACTIVE"
     #: An agent enrolled by challenge without an invite, until its owner activates it.
     PENDING = "PENDING"
     REVOKED = "REVOKED"
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"
+    #: Never stored: a PENDING request past its expiry reads as EXPIRED.
+    EXPIRED = "EXPIRED"
+
+
+class DraftStatus(enum.StrEnum):
+    """The status of a policy draft an agent proposed to its owner."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"
+
+
+class AssuranceLevel(enum.StrEnum):
+    """How sure the server is that the owner answered; declared weakest first."""
+
+    LOW = "LOW"
+    SUBSTANTIAL = "SUBSTANTIAL"
+    HIGH = "HIGH"
+
+
+_ASSURANCE_RANK = {level.value: rank for rank, level in enumerate(AssuranceLevel)}
+
+
+def assurance_rank(level: str | None) -> int:
+    """The strength of ``level`` (LOW 0, SUBSTANTIAL 1, HIGH 2). None or an unknown name ranks
+    as LOW: an assurance nobody can name proves no more than none."""
+    return _ASSURANCE_RANK.get(level or "", 0)
+
+
+def strongest_assurance(levels: Iterable[object]) -> AssuranceLevel | None:
+    """The strongest known level among ``levels``; None when none of them is a level."""
+    known = [AssuranceLevel(x) for x in levels if isinstance(x, str) and x in _ASSURANCE_RANK]
+    return max(known, key=assurance_rank, default=None)
 
 
 @dataclass(frozen=True, slots=True)

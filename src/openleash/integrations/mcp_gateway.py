@@ -41,6 +41,7 @@ from openleash.client import (
     OpenLeashClientError,
 )
 from openleash.crypto import iso_ms
+from openleash.domain.models import ApprovalStatus, Result
 from openleash.integrations.mcp_config import GatewayConfig
 
 #: ``_meta`` keys of a forwarded ``tools/call``: the proof token (absent when the policy asks
@@ -131,9 +132,9 @@ class Gateway:
         forward: Forward,
     ) -> ToolResult:
         match decision.result:
-            case "ALLOW":
+            case Result.ALLOW:
                 return await forward(proof_meta(decision, action))
-            case "REQUIRE_APPROVAL" | "REQUIRE_STEP_UP":
+            case Result.REQUIRE_APPROVAL | Result.REQUIRE_STEP_UP:
                 justification = self.config.tool(tool).justification or (
                     f"The agent called the tool `{tool}` of the MCP server `{self.server}`."
                 )
@@ -155,15 +156,15 @@ class Gateway:
             raise
         token = status.approval_token
         match status.status:
-            case "APPROVED" if token is not None:
+            case ApprovalStatus.APPROVED if token is not None:
                 decision = await self.client.authorize(held.action, approval_token=token)
                 if decision.allowed:
                     return await forward(proof_meta(decision, held.action))
                 return _denied(held.tool, decision)
-            case "PENDING":
+            case ApprovalStatus.PENDING:
                 self._hold(held)
                 return _pending(held, self.config.approval_wait_seconds)
-            case "DENIED":
+            case ApprovalStatus.DENIED:
                 return _owner_denied(held, status)
             case _:
                 return _expired(held, status)

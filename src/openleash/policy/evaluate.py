@@ -31,14 +31,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple, assert_never
 
-from openleash.domain.models import Result
+from openleash.domain.models import Result, assurance_rank
 from openleash.policy.constraints import constraints_hold, field_of
 from openleash.policy.explain import Scene, explain
 from openleash.policy.expressions import eval_expr
 from openleash.policy.inputs import unusable_input
 from openleash.policy.limits import Usage, UsageKey, check_limits
 from openleash.policy.model import (
-    ASSURANCE_LEVELS,
     OBLIGATION_TYPES,
     RISK_RANK,
     TRUST_RANK,
@@ -61,8 +60,6 @@ STEP_UP_AUTH = "STEP_UP_AUTH"
 DEPOSIT = "DEPOSIT"
 PROOF_TRUST_PROFILES = frozenset({"HIGH", "REGULATED"})
 FAILED_CLOSED_REASON = "Evaluation failed; denied"
-
-_LEVEL_RANK = {level: rank for rank, level in enumerate(ASSURANCE_LEVELS)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +380,7 @@ def _obligations(rule: Rule, assurance: str | None) -> Obligations:
         (o.type, _copy(o.params) if o.params is not None else {}) for o in rule.obligations or ()
     ]
     required = rule.requirements.min_assurance_level if rule.requirements else None
-    if required is not None and _LEVEL_RANK.get(assurance or "", 0) < _LEVEL_RANK[required]:
+    if required is not None and assurance_rank(assurance) < assurance_rank(required):
         listed.append((STEP_UP_AUTH, {"min_assurance_level": required}))
     return tuple(listed)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from openleash.domain.models import AssuranceLevel
 from openleash.policy.paths import UNDEFINED, JsonPath
 from openleash.policy.regex import JsRegex
 
@@ -51,7 +52,7 @@ OBLIGATION_TYPES: tuple[str, ...] = (
     "COUNTERPARTY_ATTESTATION",
 )
 #: Assurance levels in increasing strength.
-ASSURANCE_LEVELS: tuple[str, ...] = ("LOW", "SUBSTANTIAL", "HIGH")
+ASSURANCE_LEVELS: tuple[str, ...] = tuple(level.value for level in AssuranceLevel)
 #: The owner's risk classes of actions, in increasing order.
 RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high", "critical")
 #: The owner's trust in counterparties, in increasing order.

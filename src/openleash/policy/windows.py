@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
+from openleash.domain.timefmt import iso_ms
 from openleash.policy.checker import Checker, shown
 from openleash.policy.model import Window
 from openleash.policy.syntax import Path
@@ -99,5 +100,4 @@ def iso_utc(now: datetime) -> str:
     """``now`` as ``2026-03-29T01:00:00.000Z``, as JavaScript's ``toISOString`` writes it."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    moment = now.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return iso_ms(now)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from openleash.crypto import load_public_key, signing_input, verify_request_signature
 from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import Agent
+from openleash.domain.models import Agent, Status
 from openleash.service.options import Options
 from openleash.service.ports import NonceUse, Transaction
 from openleash.service.runtime import Runtime, Snapshot
@@ -76,7 +76,7 @@ async def verify_agent(
     snap = await runtime.snapshot()
     headers = _headers(request, options, now)
     agent = snap.agent(headers[0])
-    if agent is None or agent.status != "ACTIVE":
+    if agent is None or agent.status != Status.ACTIVE:
         snap = await runtime.recheck(snap)
     return _authenticated(request, snap, headers, now, allow_pending), snap
 
@@ -110,10 +110,10 @@ def _authenticated(
     agent = snap.agent(agent_id)
     if agent is None:
         raise OpenLeashError("AGENT_NOT_FOUND", f'Agent "{agent_id}" not found')
-    if agent.status not in ("ACTIVE", "PENDING"):
+    if agent.status not in (Status.ACTIVE, Status.PENDING):
         raise OpenLeashError("AGENT_INACTIVE", f'Agent "{agent_id}" is not active')
     _check_signature(request, agent, timestamp, nonce, body_sha256, signature)
-    if agent.status == "PENDING" and not allow_pending:
+    if agent.status == Status.PENDING and not allow_pending:
         # Told only to the holder of the key: the signature verified above.
         raise OpenLeashError(
             "AGENT_PENDING",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import Agent
+from openleash.domain.models import Agent, Status
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.options import Options
@@ -35,7 +35,7 @@ async def revoke_agent(store: Store, agent_principal_id: str, options: Options) 
         if agent is None:
             raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
         await revoke(tx, agent, now, by=None)
-    return {"agent_principal_id": agent_principal_id, "status": "REVOKED"}
+    return {"agent_principal_id": agent_principal_id, "status": Status.REVOKED}
 
 
 async def revoke(tx: Transaction, agent: Agent, now: datetime, *, by: str | None) -> None:

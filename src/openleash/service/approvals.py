@@ -15,7 +15,7 @@ from openleash.crypto import IssuedToken, KeyRing, action_hash, issue_approval_t
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.ids import new_id
-from openleash.domain.models import ApprovalRequest, Result
+from openleash.domain.models import ApprovalRequest, ApprovalStatus, AssuranceLevel, Result
 from openleash.policy import trust_of
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
@@ -32,22 +32,21 @@ from openleash.service.ports import Store, Transaction
 from openleash.service.runtime import Runtime
 from openleash.service.timefmt import iso, parse_timestamp
 
-PENDING, APPROVED, DENIED, EXPIRED = "PENDING", "APPROVED", "DENIED", "EXPIRED"
-STATUSES = (PENDING, APPROVED, DENIED, EXPIRED)
+STATUSES = tuple(ApprovalStatus)
 #: How many stored PENDING requests a PENDING or EXPIRED listing looks at.
 SCAN_PENDING = 2000
 
 
 def effective_status(request: ApprovalRequest, now: datetime) -> str:
     """PENDING past its expiry reads as EXPIRED (nothing sweeps the store)."""
-    if request.status == PENDING and request.expires_at <= iso(now):
-        return EXPIRED
+    if request.status == ApprovalStatus.PENDING and request.expires_at <= iso(now):
+        return ApprovalStatus.EXPIRED
     return request.status
 
 
 def approval_token(keyring: KeyRing, request: ApprovalRequest) -> IssuedToken | None:
     """The token of an APPROVED request: the same claims (and bytes) every time it is asked for."""
-    if request.status != APPROVED or not request.resolved_at:
+    if request.status != ApprovalStatus.APPROVED or not request.resolved_at:
         return None
     resolved = parse_timestamp(request.resolved_at)
     expires = parse_timestamp(request.approval_token_expires_at or "")
@@ -121,7 +120,7 @@ async def create_request(
             action_hash=digest,
             action_type=action["action_type"],
             justification=justification,
-            status=PENDING,
+            status=ApprovalStatus.PENDING,
             created_at=iso(now),
             expires_at=iso(now + timedelta(seconds=options.approval_request_ttl_seconds)),
             kind="step_up" if held.result == Result.REQUIRE_STEP_UP else "approval",
@@ -249,14 +248,14 @@ async def list_for_owner(
     if not 1 <= limit <= 500:
         raise OpenLeashError("INVALID_REQUEST", "limit must be between 1 and 500")
     # EXPIRED is not stored: it is PENDING past expiry.
-    stored = PENDING if status == EXPIRED else status
+    stored = ApprovalStatus.PENDING if status == ApprovalStatus.EXPIRED else status
     async with store.read() as tx:
         # PENDING and EXPIRED share the stored status: look further so the page stays full.
         found = await tx.list_approval_requests(
             owner_id=call.owner_id,
             agent_principal_id=agent_principal_id,
             status=stored,
-            limit=limit if stored != PENDING else max(limit, SCAN_PENDING),
+            limit=limit if stored != ApprovalStatus.PENDING else max(limit, SCAN_PENDING),
         )
     views = [owner_view(r, call.now) for r in found]
     if status is not None:
@@ -294,7 +293,7 @@ async def approve(
     token = approval_token(keyring, resolved)
     return {
         "approval_request_id": approval_request_id,
-        "status": APPROVED,
+        "status": ApprovalStatus.APPROVED,
         "approval_token": token.token if token else None,
         "approval_token_expires_at": token_expires,
         "assurance_level": achieved,
@@ -315,7 +314,7 @@ async def _approve(
         # A rule may ask for both an approval and an assurance level: the answer must reach
         # the level, or the approval could never be used (the policy would still ask).
         level = request.min_assurance_level or (
-            "SUBSTANTIAL" if request.kind == "step_up" else None
+            AssuranceLevel.SUBSTANTIAL if request.kind == "step_up" else None
         )
         achieved = await second_factor(
             tx, call.owner_id, body, now, options, required_level=level, passphrase_ok=passphrase_ok
@@ -324,7 +323,7 @@ async def _approve(
         token_expires = iso(now + timedelta(seconds=options.approval_token_ttl_seconds))
         if not await tx.resolve_approval_request(
             approval_request_id,
-            status=APPROVED,
+            status=ApprovalStatus.APPROVED,
             resolved_at=iso(now),
             resolved_by=call.owner_id,
             assurance_level=achieved,
@@ -351,7 +350,7 @@ async def _approve(
             "approval_request.approved",
             {
                 "approval_request_id": approval_request_id,
-                "status": APPROVED,
+                "status": ApprovalStatus.APPROVED,
                 "approval_token_expires_at": token_expires,
                 "action_type": request.action_type,
             },
@@ -368,13 +367,13 @@ async def deny(
     async with factor_attempts(store, call, options), store.transaction() as tx:
         request = await _owned(tx, call, approval_request_id)
         await second_factor(tx, call.owner_id, body, now, options)
-        if request.status != PENDING:
+        if request.status != ApprovalStatus.PENDING:
             raise OpenLeashError(
                 "INVALID_STATUS", f"Cannot deny request with status {request.status}"
             )
         if not await tx.resolve_approval_request(
             approval_request_id,
-            status=DENIED,
+            status=ApprovalStatus.DENIED,
             resolved_at=iso(now),
             resolved_by=call.owner_id,
             denial_reason=reason,
@@ -398,17 +397,17 @@ async def deny(
             "approval_request.denied",
             {
                 "approval_request_id": approval_request_id,
-                "status": DENIED,
+                "status": ApprovalStatus.DENIED,
                 "denial_reason": reason,
                 "action_type": request.action_type,
             },
             now,
         )
-    return {"approval_request_id": approval_request_id, "status": DENIED}
+    return {"approval_request_id": approval_request_id, "status": ApprovalStatus.DENIED}
 
 
 def _check_pending(request: ApprovalRequest, now: datetime) -> None:
-    if request.status != PENDING:
+    if request.status != ApprovalStatus.PENDING:
         raise OpenLeashError(
             "INVALID_STATUS", f"Cannot approve request with status {request.status}"
         )

@@ -21,9 +21,11 @@ from openleash.domain.models import (
     Agent,
     AllowedAction,
     ApprovalRequest,
+    ApprovalStatus,
     AuditEvent,
     HeldDecision,
     Result,
+    strongest_assurance,
 )
 from openleash.domain.redaction import redact
 from openleash.policy import EvalContext, Evaluation, evaluate
@@ -119,7 +121,7 @@ async def _approved_request(
         or claims.get("agent_principal_id", agent.agent_principal_id) != agent.agent_principal_id
     ):
         raise OpenLeashError("AGENT_MISMATCH", "The approval was given to another agent or owner")
-    if request.status != "APPROVED":
+    if request.status != ApprovalStatus.APPROVED:
         raise OpenLeashError(
             "INVALID_APPROVAL_STATUS", f"Approval request status is {request.status}"
         )
@@ -418,7 +420,7 @@ def _held(agent: Agent, now: datetime, decided: Decided) -> HeldDecision:
         for kind, details in evaluation.obligations
         if kind == "STEP_UP_AUTH" and isinstance(details, dict)
     ]
-    ranked = [level for level in _ASSURANCE_ORDER if level in levels]
+    strongest = strongest_assurance(levels)
     return HeldDecision(
         decision_id=decided.decision_id,
         owner_id=agent.owner_id,
@@ -426,14 +428,11 @@ def _held(agent: Agent, now: datetime, decided: Decided) -> HeldDecision:
         action_hash=decided.digest,
         result=evaluation.result.value,
         matched_rule_id=evaluation.matched_rule_id,
-        min_assurance_level=ranked[-1] if ranked else None,
+        min_assurance_level=strongest.value if strongest else None,
         reason=evaluation.reason,
         explanation=evaluation.explanation,
         created_at=iso(now),
     )
-
-
-_ASSURANCE_ORDER = ("LOW", "SUBSTANTIAL", "HIGH")
 
 
 def _shadow(decided: Decided) -> dict[str, Any] | None:

@@ -36,7 +36,7 @@ from typing import Any
 
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.ids import new_id
-from openleash.domain.models import Agent
+from openleash.domain.models import Agent, Result, Status
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.authorize import authorize
 from openleash.service.options import Options
@@ -162,13 +162,13 @@ def _agent_call(snap: Snapshot, caller: Caller, subject_id: str) -> AgentCall:
         # (AGENT_MISMATCH), as /v1/authorize refuses another principal.agent_id.
         return caller.call
     agent = snap.agent(subject_id)
-    if agent is not None and agent.status == "PENDING":
+    if agent is not None and agent.status == Status.PENDING:
         raise OpenLeashError(
             "AGENT_PENDING",
             f'subject.id "{subject_id}" awaits activation by its owner; nothing is decided '
             "for it until then",
         )
-    if agent is None or agent.status != "ACTIVE":
+    if agent is None or agent.status != Status.ACTIVE:
         raise OpenLeashError("INVALID_AGENT", f'subject.id "{subject_id}" is no active agent')
     return AgentCall(agent=agent, nonce=None, now=caller.now)
 
@@ -214,7 +214,7 @@ def answer(decision: dict[str, Any], action: Mapping[str, Any]) -> dict[str, Any
     """The AuthZEN response: true only for ALLOW; the OpenLeash decision in ``context``, with
     the ``requested_at`` that, with ``action_id``, names the identical action again."""
     context = {**decision, "requested_at": action["requested_at"]}
-    return {"decision": decision["result"] == "ALLOW", "context": context}
+    return {"decision": decision["result"] == Result.ALLOW, "context": context}
 
 
 def _subject_id(request: Mapping[str, Any]) -> str:

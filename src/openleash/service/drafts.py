@@ -9,7 +9,7 @@ from typing import Any
 
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.ids import new_id
-from openleash.domain.models import Agent, PolicyDraft
+from openleash.domain.models import Agent, DraftStatus, PolicyDraft
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.bodies import optional_text
@@ -20,8 +20,7 @@ from openleash.service.policies import check_policy, create_bound_policy
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
 
-PENDING, APPROVED, DENIED = "PENDING", "APPROVED", "DENIED"
-STATUSES = (PENDING, APPROVED, DENIED)
+STATUSES = tuple(DraftStatus)
 
 
 def _status(status: str | None) -> str | None:
@@ -107,7 +106,7 @@ async def create_draft(
             description=optional_text(body, "description"),
             policy_yaml=policy_yaml,
             justification=optional_text(body, "justification"),
-            status=PENDING,
+            status=DraftStatus.PENDING,
             created_at=iso(now),
         )
         await tx.add_draft(draft)
@@ -121,7 +120,11 @@ async def create_draft(
             owner_id=agent.owner_id,
             applies_to_agent_principal_id=target,
         )
-    return {"policy_draft_id": draft.policy_draft_id, "status": PENDING, "created_at": iso(now)}
+    return {
+        "policy_draft_id": draft.policy_draft_id,
+        "status": DraftStatus.PENDING,
+        "created_at": iso(now),
+    }
 
 
 async def list_for_agent(
@@ -196,7 +199,9 @@ async def approve(
             name=draft.name,
             description=draft.description,
         )
-        await _resolve(tx, call, draft, APPROVED, now, resulting_policy_id=policy.policy_id)
+        await _resolve(
+            tx, call, draft, DraftStatus.APPROVED, now, resulting_policy_id=policy.policy_id
+        )
         await record(
             tx,
             now,
@@ -210,7 +215,7 @@ async def approve(
         )
         data = {
             "policy_draft_id": policy_draft_id,
-            "status": APPROVED,
+            "status": DraftStatus.APPROVED,
             "policy_id": policy.policy_id,
             "applies_to_agent_principal_id": target,
         }
@@ -227,7 +232,7 @@ async def deny(
         draft = await _owned(tx, call, policy_draft_id)
         await second_factor(tx, call.owner_id, body, now, options)
         _check_pending(draft)
-        await _resolve(tx, call, draft, DENIED, now, denial_reason=reason)
+        await _resolve(tx, call, draft, DraftStatus.DENIED, now, denial_reason=reason)
         await record(
             tx,
             now,
@@ -238,13 +243,17 @@ async def deny(
             agent_principal_id=draft.agent_principal_id,
             owner_id=call.owner_id,
         )
-        data = {"policy_draft_id": policy_draft_id, "status": DENIED, "denial_reason": reason}
+        data = {
+            "policy_draft_id": policy_draft_id,
+            "status": DraftStatus.DENIED,
+            "denial_reason": reason,
+        }
         await _notify(tx, draft, "policy_draft.denied", data, now)
-    return {"policy_draft_id": policy_draft_id, "status": DENIED}
+    return {"policy_draft_id": policy_draft_id, "status": DraftStatus.DENIED}
 
 
 def _check_pending(draft: PolicyDraft) -> None:
-    if draft.status != PENDING:
+    if draft.status != DraftStatus.PENDING:
         raise OpenLeashError(
             "INVALID_STATUS", f"Cannot resolve a policy draft with status {draft.status}"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import Agent
+from openleash.domain.models import Agent, Status
 from openleash.service import owners
 from openleash.service.agents import activate, revoke
 from openleash.service.audit import read_page
@@ -25,7 +25,7 @@ async def list_agents(store: Store, call: OwnerCall) -> dict[str, Any]:
 async def pending_agents(store: Store, call: OwnerCall) -> list[dict[str, Any]]:
     """The owner's agents that enrolled by challenge and await activation."""
     listed = await list_agents(store, call)
-    return [a for a in listed["agents"] if a["status"] == "PENDING"]
+    return [a for a in listed["agents"] if a["status"] == Status.PENDING]
 
 
 async def set_status(
@@ -35,7 +35,7 @@ async def set_status(
     an active or pending one. Both need the second factor when the owner has TOTP on. A revoked
     registration stays revoked: its owner enrols the id again with an invite."""
     status = body.get("status") if isinstance(body, dict) else None
-    if status not in ("ACTIVE", "REVOKED"):
+    if status not in (Status.ACTIVE, Status.REVOKED):
         raise OpenLeashError(
             "VALIDATION_ERROR",
             'status must be "ACTIVE" (activate a pending agent) or "REVOKED"; a revoked agent '
@@ -46,10 +46,10 @@ async def set_status(
         if agent is None or agent.owner_id != call.owner_id:
             raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
         await second_factor(tx, call.owner_id, body, call.now, options)
-        if status == "ACTIVE":
+        if status == Status.ACTIVE:
             await _activate(tx, agent, call)
         else:
-            if agent.status == "REVOKED":
+            if agent.status == Status.REVOKED:
                 raise OpenLeashError("INVALID_STATUS", "The agent is already revoked")
             await revoke(tx, agent, call.now, by=call.owner_id)
     return {
@@ -60,7 +60,7 @@ async def set_status(
 
 
 async def _activate(tx: Transaction, agent: Agent, call: OwnerCall) -> None:
-    if agent.status != "PENDING":
+    if agent.status != Status.PENDING:
         raise OpenLeashError(
             "INVALID_STATUS",
             "Only an agent awaiting activation can be activated; a revoked agent enrols again "

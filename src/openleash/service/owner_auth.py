@@ -42,7 +42,15 @@ from openleash.crypto import (
 from openleash.crypto import passphrase as passphrases
 from openleash.domain.errors import OpenLeashError, TokenError
 from openleash.domain.ids import new_id
-from openleash.domain.models import Invite, Owner, OwnerCredentials, OwnerSession
+from openleash.domain.models import (
+    AssuranceLevel,
+    Invite,
+    Owner,
+    OwnerCredentials,
+    OwnerSession,
+    Status,
+    assurance_rank,
+)
 from openleash.service.audit import record
 from openleash.service.lockout import FailureLocks, locked_error
 from openleash.service.options import Options
@@ -57,8 +65,6 @@ DEVICE_TTL_SECONDS = 180 * 24 * 3600
 
 #: Assurance an owner's answer achieves: the session alone, a second factor, or a second factor
 #: together with the passphrase entered again for this answer.
-LOW, SUBSTANTIAL, HIGH = "LOW", "SUBSTANTIAL", "HIGH"
-ASSURANCE_RANK = {LOW: 0, SUBSTANTIAL: 1, HIGH: 2}
 
 # Verifying against this keeps an unknown owner as slow as a known one.
 _DUMMY_HASH = passphrases.hash_passphrase(secrets.token_urlsafe(16))
@@ -233,7 +239,7 @@ async def _login(
     if creds is not None and _login_locked(creds, now) and not _may_pass_lock(creds, code, known):
         _locked(creds, now)  # before hashing: a locked account costs a guesser's target nothing
     passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
-    if owner is None or owner.status != "ACTIVE" or creds is None:
+    if owner is None or owner.status != Status.ACTIVE or creds is None:
         raise OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
     if creds.passphrase_hash is None:
         raise OpenLeashError("SETUP_REQUIRED", "Set a passphrase with your setup invite first")
@@ -489,7 +495,7 @@ async def authenticate_owner(
         raise OpenLeashError("INVALID_SESSION", "Session ended; log in again")
     if owner is None:
         raise OpenLeashError("USER_NOT_FOUND", "User not found")
-    if owner.status != "ACTIVE":
+    if owner.status != Status.ACTIVE:
         raise OpenLeashError("USER_INACTIVE", "User is not active")
     return OwnerCall(owner, session, now)
 
@@ -505,7 +511,7 @@ async def still_signed_in(store: Store, call: OwnerCall, now: datetime) -> bool:
         and session.revoked_at is None
         and session.expires_at > iso(now)
         and owner is not None
-        and owner.status == "ACTIVE"
+        and owner.status == Status.ACTIVE
     )
 
 
@@ -645,14 +651,14 @@ async def second_factor(
     *,
     required_level: str | None = None,
     passphrase_ok: bool = False,
-) -> str:
+) -> AssuranceLevel:
     """The TOTP gate of approving, denying, deleting and revoking (inv §8.5, fixed).
 
     Returns the assurance achieved: LOW without a second factor, SUBSTANTIAL with one, HIGH with
     one and the passphrase entered again. ``required_level`` (a step-up) makes the second factor
     mandatory, and HIGH needs the passphrase too."""
     creds = await tx.get_credentials(owner_id)
-    needs_factor = required_level is not None and ASSURANCE_RANK.get(required_level, 0) > 0
+    needs_factor = required_level is not None and assurance_rank(required_level) > 0
     if creds is None or not creds.totp_enabled:
         if options.require_totp or needs_factor:
             raise OpenLeashError(
@@ -660,7 +666,7 @@ async def second_factor(
                 "Set up two-factor authentication (TOTP) first"
                 + (": this request needs a second factor" if needs_factor else ""),
             )
-        return LOW
+        return AssuranceLevel.LOW
     code = _optional(body, "totp_code")
     if code is None:
         raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
@@ -672,10 +678,8 @@ async def second_factor(
         # Both factors right: the owner, not a thief of the session, so the count starts again.
         # (Not on a code alone: a thief holding codes could then guess passphrases for ever.)
         await _reset_factor_failures(tx, owner_id, now)
-    achieved = HIGH if passphrase_ok else SUBSTANTIAL
-    if required_level is not None and ASSURANCE_RANK[achieved] < ASSURANCE_RANK.get(
-        required_level, 0
-    ):
+    achieved = AssuranceLevel.HIGH if passphrase_ok else AssuranceLevel.SUBSTANTIAL
+    if required_level is not None and assurance_rank(achieved) < assurance_rank(required_level):
         raise OpenLeashError(
             "STEP_UP_REQUIRED",
             f"This request needs assurance {required_level}: enter your passphrase as well as "

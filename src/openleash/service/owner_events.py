@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from openleash.domain.audit import AuditRow
+from openleash.domain.models import ApprovalStatus
 from openleash.service.ports import Store
 
 #: Audit events that also announce a change in the approvals inbox.
 _INBOX = {
     "APPROVAL_REQUEST_CREATED": ("approval_created", None),
-    "APPROVAL_REQUEST_APPROVED": ("approval_resolved", "APPROVED"),
-    "APPROVAL_REQUEST_DENIED": ("approval_resolved", "DENIED"),
+    "APPROVAL_REQUEST_APPROVED": ("approval_resolved", ApprovalStatus.APPROVED),
+    "APPROVAL_REQUEST_DENIED": ("approval_resolved", ApprovalStatus.DENIED),
 }
 
 

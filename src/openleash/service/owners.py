@@ -8,7 +8,7 @@ from typing import Any
 
 from openleash.crypto import hash_secret, new_token
 from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import Invite, Owner
+from openleash.domain.models import Invite, Owner, Status
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.ports import Store
@@ -35,7 +35,7 @@ async def create_owner(store: Store, body: Any, options: Options) -> dict[str, A
             {"field_errors": {"display_name": "Required: a non-empty string"}},
         )
     now = options.clock()
-    owner = Owner(str(uuid.uuid4()), name.strip(), "ACTIVE", iso(now))
+    owner = Owner(str(uuid.uuid4()), name.strip(), Status.ACTIVE, iso(now))
     async with store.transaction() as tx:
         await tx.add_owner(owner)
         await tx.bump_revision()

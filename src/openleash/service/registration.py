@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from openleash.crypto import load_public_key, secret_matches, verify_challenge_signature
 from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import Agent, Challenge
+from openleash.domain.models import Agent, Challenge, Status
 from openleash.service.agents import enrol
 from openleash.service.options import Options
 from openleash.service.ports import Store, Transaction
@@ -145,7 +145,7 @@ async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: st
     if not existing:
         return
     if reenrol_owner is not None and all(
-        a.status == "REVOKED" and a.owner_id == reenrol_owner for a in existing
+        a.status == Status.REVOKED and a.owner_id == reenrol_owner for a in existing
     ):
         return
     raise OpenLeashError(
@@ -156,7 +156,7 @@ async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: st
 
 
 async def _check_pending_room(tx: Transaction, owner_id: str) -> None:
-    pending = [a for a in await tx.list_agents(owner_id) if a.status == "PENDING"]
+    pending = [a for a in await tx.list_agents(owner_id) if a.status == Status.PENDING]
     if len(pending) >= MAX_PENDING_PER_OWNER:
         raise OpenLeashError(
             "TOO_MANY_PENDING_AGENTS",
@@ -240,7 +240,7 @@ async def register(store: Store, body: dict[str, Any], options: Options) -> dict
             body["owner_id"],
             now,
             attributes if attributes is not None else challenge.agent_attributes,
-            status="PENDING",
+            status=Status.PENDING,
         )
         await enrol(tx, agent, now, "AGENT_REGISTERED")
     return _agent_summary(agent)
@@ -315,7 +315,7 @@ async def register_with_invite(
         await _check_agent_id_free(tx, body["agent_id"], invite.owner_id)
         if not await tx.use_invite(invite.invite_id, iso(now)):
             raise OpenLeashError("INVITE_USED", "Invite has already been used")
-        agent = _new_agent(body, invite.owner_id, now, {}, status="ACTIVE")
+        agent = _new_agent(body, invite.owner_id, now, {}, status=Status.ACTIVE)
         await enrol(tx, agent, now, "AGENT_REGISTERED_VIA_INVITE", invite_id=invite.invite_id)
     return {
         **_agent_summary(agent),

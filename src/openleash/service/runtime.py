@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from openleash.crypto import KeyRing, canonicalize, sha256_hex
 from openleash.domain.errors import OpenLeashError
-from openleash.domain.models import Agent, Binding, PolicyRecord
+from openleash.domain.models import Agent, Binding, PolicyRecord, Status
 from openleash.policy import Policy, merge_layers, order_bindings, parse_policy
 from openleash.service.ports import Store
 
@@ -57,8 +57,8 @@ class Snapshot:
 
 
 def _preferred(candidate: Agent, known: Agent) -> bool:
-    if (candidate.status == "REVOKED") != (known.status == "REVOKED"):
-        return candidate.status != "REVOKED"
+    if (candidate.status == Status.REVOKED) != (known.status == Status.REVOKED):
+        return candidate.status != Status.REVOKED
     return candidate.created_at > known.created_at
 
 

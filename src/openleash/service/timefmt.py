@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from openleash.domain.timefmt import iso_ms
 
-def iso(moment: datetime) -> str:
-    # isoformat truncates to milliseconds and ends in "+00:00" for UTC; strftime is slower.
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+#: The domain's formatter under the name the services have always called it by.
+iso = iso_ms
 
 
 def epoch_ms(moment: datetime) -> int:

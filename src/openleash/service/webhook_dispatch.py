@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from openleash.domain.models import WebhookDelivery
+from openleash.domain.models import Status, WebhookDelivery
 from openleash.service.approvals import approval_token
 from openleash.service.audit import record
 from openleash.service.ports import Store
@@ -84,7 +84,7 @@ class WebhookDispatcher:
         if keyring is not None:
             token = approval_token(keyring, request) if request is not None else None
             data["approval_token"] = token.token if token else None
-        if agent is None or not agent.webhook_url or agent.status != "ACTIVE":
+        if agent is None or not agent.webhook_url or agent.status != Status.ACTIVE:
             outcome = DeliveryOutcome(
                 False, None, "the agent is revoked or has no webhook", 1, True
             )

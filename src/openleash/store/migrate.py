@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 
+from openleash.domain.timefmt import iso_ms
+
 _FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 _CREATE_TABLE = """
@@ -105,4 +107,4 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None)
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_ms(datetime.now(UTC))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from openleash.domain.timefmt import iso_ms
 from openleash.store.migrate import Migration, available
 from openleash.store.sql.postgres_queries import MIGRATION_LOCK_KEY
 
@@ -74,4 +75,4 @@ async def _apply(conn: asyncpg.Connection[asyncpg.Record], todo: list[Migration]
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_ms(datetime.now(UTC))
