@@ -12,7 +12,7 @@ from pathlib import Path
 
 from openleash import __version__
 from openleash.config import Settings
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.service.keys import ensure_key
 from openleash.service.options import Options
 from openleash.service.ports import Store
@@ -63,14 +63,14 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
 def check_copy_target(target: str) -> None:
     """``migrate-store`` copies only into PostgreSQL; VALIDATION_ERROR otherwise."""
     if not is_postgres_url(target):
-        raise OpenLeashError("VALIDATION_ERROR", "--to must be a postgresql:// URL")
+        raise InvalidInputError("VALIDATION_ERROR", "--to must be a postgresql:// URL")
 
 
 def sqlite_copy_source(origin: str) -> Path:
     """The SQLite file ``migrate-store`` copies from; VALIDATION_ERROR saying what to name
     instead when ``origin`` is a PostgreSQL URL or not a usable path."""
     if is_postgres_url(origin):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"the settings name a PostgreSQL store ({shown_url(origin)}), not a SQLite one: "
             "name the SQLite file with --from (or unset OPENLEASH_DATABASE_URL)",
@@ -78,7 +78,7 @@ def sqlite_copy_source(origin: str) -> Path:
     try:
         return store_path(origin)
     except ValueError as exc:
-        raise OpenLeashError("VALIDATION_ERROR", str(exc)) from None
+        raise InvalidInputError("VALIDATION_ERROR", str(exc)) from None
 
 
 async def copy_sqlite_into_postgres(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.domain.redaction import check_redactions
 from openleash.policy.syntax import YamlError, load_yaml
 
@@ -140,14 +140,14 @@ class Settings:
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name) or {}
     if not isinstance(value, dict):
-        raise OpenLeashError("VALIDATION_ERROR", f"config.yaml: `{name}` must be a mapping")
+        raise InvalidInputError("VALIDATION_ERROR", f"config.yaml: `{name}` must be a mapping")
     return value
 
 
 def _int(section: dict[str, Any], key: str, where: str, default: int) -> int:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR", f"config.yaml: `{where}.{key}` must be a positive integer"
         )
     return value
@@ -156,7 +156,7 @@ def _int(section: dict[str, Any], key: str, where: str, default: int) -> int:
 def _bool(section: dict[str, Any], key: str, where: str, default: bool) -> bool:
     value = section.get(key, default)
     if not isinstance(value, bool):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR", f"config.yaml: `{where}.{key}` must be true or false"
         )
     return value
@@ -165,7 +165,7 @@ def _bool(section: dict[str, Any], key: str, where: str, default: bool) -> bool:
 def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> float:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"config.yaml: `{where}.{key}` must be a number of seconds above 0, at most 3600",
         )
@@ -175,7 +175,7 @@ def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> f
 def _bind(address: str) -> tuple[str, int]:
     host, sep, port = str(address).rpartition(":")
     if not sep or not port.isdigit():
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"config.yaml: `server.bind_address` must look like 127.0.0.1:8787, got {address!r}",
         )
@@ -201,7 +201,7 @@ def _public_url(value: Any) -> str:
         or parts.fragment
         or parts.username is not None
     ):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             "`server.public_url` must look like https://openleash.example.com (scheme, host, "
             f"optional port, no path), got {text!r}",
@@ -214,7 +214,7 @@ def _proxies(value: Any) -> tuple[str, ...]:
     if items is None:
         return ()
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR", "`server.trusted_proxies` must be a list of IP addresses"
         )
     found = []
@@ -224,7 +224,7 @@ def _proxies(value: Any) -> tuple[str, ...]:
         try:
             found.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "VALIDATION_ERROR",
                 f"`server.trusted_proxies`: {item!r} is not an IP address or network",
             ) from None
@@ -236,13 +236,13 @@ def _redactions(audit: dict[str, Any], default: tuple[str, ...]) -> tuple[str, .
     if paths is None:
         return ()
     if not isinstance(paths, list | tuple) or not all(isinstance(p, str) for p in paths):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR", "config.yaml: `audit.redact` must be a list of JSONPaths"
         )
     try:
         return check_redactions(paths)
     except ValueError as exc:
-        raise OpenLeashError("VALIDATION_ERROR", f"config.yaml: `audit.redact`: {exc}") from None
+        raise InvalidInputError("VALIDATION_ERROR", f"config.yaml: `audit.redact`: {exc}") from None
 
 
 def _pep_tokens(authzen: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
@@ -252,7 +252,7 @@ def _pep_tokens(authzen: dict[str, Any], default: tuple[str, ...]) -> tuple[str,
     if not isinstance(tokens, list) or not all(
         isinstance(t, str) and len(t) >= MIN_PEP_TOKEN_LENGTH for t in tokens
     ):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             "config.yaml: `authzen.pep_tokens` must be a list of tokens of at least "
             f"{MIN_PEP_TOKEN_LENGTH} characters",
@@ -265,7 +265,7 @@ def _check_replay_window(settings: Settings) -> None:
     # nonce must be remembered at least that whole window; otherwise a replay sent after the
     # nonce is forgotten but before the timestamp is too old would be accepted.
     if settings.nonce_ttl_seconds < 2 * settings.clock_skew_seconds:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             "config.yaml: `security.nonce_ttl_seconds` must be at least twice "
             f"`security.clock_skew_seconds` ({settings.nonce_ttl_seconds} < "
@@ -283,7 +283,7 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
     host, port = _bind(server.get("bind_address", f"{base.host}:{base.port}"))
     mode = admin.get("mode", base.admin_mode)
     if mode not in ADMIN_MODES:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR", f"config.yaml: `admin.mode` must be one of {', '.join(ADMIN_MODES)}"
         )
     settings = replace(
@@ -346,9 +346,9 @@ def load_settings(
         try:
             data = load_yaml(path.read_text(encoding="utf-8")) or {}
         except YamlError as exc:
-            raise OpenLeashError("VALIDATION_ERROR", f"{path}: {exc}") from None
+            raise InvalidInputError("VALIDATION_ERROR", f"{path}: {exc}") from None
         if not isinstance(data, dict):
-            raise OpenLeashError("VALIDATION_ERROR", f"{path}: expected a mapping of settings")
+            raise InvalidInputError("VALIDATION_ERROR", f"{path}: expected a mapping of settings")
         base = settings_from_mapping(data, base)
     if env.get("OPENLEASH_DATABASE_URL"):
         base = replace(base, store_url=env["OPENLEASH_DATABASE_URL"])

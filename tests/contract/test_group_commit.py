@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import OpenLeashError, StoreUnavailableError
 from openleash.service.ports import Store, Transaction
 from openleash.store.sql.sqlite import SqliteStore
 
@@ -85,7 +85,7 @@ async def test_a_store_that_cannot_begin_fails_every_waiting_unit(store: Store) 
         pytest.skip("SQLite-specific failure injection")
 
     def refuse(timeout: float) -> None:
-        raise OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable: injected")
+        raise StoreUnavailableError("STORE_UNAVAILABLE", "The database is unavailable: injected")
 
     store._lock.acquire_async = refuse  # type: ignore[method-assign,assignment]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import AuthenticationError, OpenLeashError
 from openleash.domain.models import HeldDecision, UsageFilter
 from openleash.service.ports import NonceUse, Store, Transaction
 from tests.contract.records import event
@@ -57,7 +57,7 @@ async def test_a_used_nonce_records_nothing_once_the_unit_is_abandoned(store: St
         if not await tx.record_decision(
             nonce=NONCE, allowed=allowed(9), held=held("d-held"), events=[event(9)]
         ):
-            raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")
+            raise AuthenticationError("NONCE_REPLAY", "Nonce has already been used")
 
     async def fresh(tx: Transaction) -> bool:
         nonce = NonceUse("agent-a", "nonce-fresh", 1_000, 61_000)

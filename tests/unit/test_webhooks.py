@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from openleash.api.errors import status_of
 from openleash.domain.errors import OpenLeashError
 from openleash.service import webhooks as wh
 from openleash.service.webhooks import Deliverer, Delivery, WebhookTargetRefused
@@ -538,7 +539,7 @@ def test_malformed_urls_are_refused_at_registration_and_delivery(url: str) -> No
     with pytest.raises(OpenLeashError) as exc:
         wh.validate_webhook_url(url)
     assert exc.value.code == "INVALID_WEBHOOK_URL"
-    assert exc.value.status == 400
+    assert status_of(exc.value) == 400
     with pytest.raises(WebhookTargetRefused):
         run(wh.check_target(url, allow_private=True, resolve=resolver(["93.184.216.34"])))
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import AuthenticationError
 from openleash.service import agents, keys, owners, policies, usage
 from openleash.service.audit import read_page
 
@@ -48,7 +48,7 @@ def require_admin(request: Request) -> None:
             presented.strip().encode(), token.encode()
         ):
             return
-    raise OpenLeashError("ADMIN_UNAUTHORIZED", "Admin access requires the admin token")
+    raise AuthenticationError("ADMIN_UNAUTHORIZED", "Admin access requires the admin token")
 
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])

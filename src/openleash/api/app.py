@@ -19,6 +19,7 @@ from starlette.routing import Match
 from openleash import __version__
 from openleash.api import admin, agent, metrics, owner, portal, public
 from openleash.api.authzen import router as authzen_router
+from openleash.api.errors import status_of
 from openleash.api.fastpath import AuthorizeFastPath
 from openleash.api.guard import BrowserGuard
 from openleash.api.http import error_response, json_response, log_unexpected
@@ -43,7 +44,7 @@ async def _on_openleash_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OpenLeashError)  # noqa: S101 - registered for this type only
     response = error_response(exc)
     wait = (exc.details or {}).get("retry_after_seconds")
-    if exc.status == 429 and isinstance(wait, int):
+    if status_of(exc) == 429 and isinstance(wait, int):
         response.headers["Retry-After"] = str(wait)  # RATE_LIMITED, LOGIN_LOCKED, ...
     return response
 

@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openleash.api.deps import services
+from openleash.api.errors import status_for_code
 from openleash.api.http import base_url, json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import AuthenticationError
 from openleash.service import authzen
 from openleash.service.agent_auth import verify_agent
 from openleash.service.options import Options
@@ -51,11 +52,20 @@ async def _answer(request: Request, evaluator: Evaluator) -> Response:
     with counting_failures(throttles(request).failures, client_address(request.scope)):
         caller, snap = await _caller(request, raw)
     result = await evaluator(s.runtime, snap, caller, parse_object(raw), s.options)
-    response = json_response(result)
+    response = json_response(_with_item_statuses(result))
     request_id = request.headers.get("x-request-id")
     if request_id:
         response.headers["X-Request-ID"] = request_id  # AuthZEN: echoed to correlate
     return response
+
+
+def _with_item_statuses(result: dict[str, Any]) -> dict[str, Any]:
+    """Each undecidable item's error gets the HTTP status it would have had as a request."""
+    for item in result.get("evaluations", ()):
+        error = item.get("context", {}).get("error")
+        if error is not None:
+            item["context"]["error"] = {"status": status_for_code(error["code"]), **error}
+    return result
 
 
 async def _caller(request: Request, raw: bytes) -> tuple[authzen.Caller, Snapshot]:
@@ -69,7 +79,7 @@ async def _caller(request: Request, raw: bytes) -> tuple[authzen.Caller, Snapsho
         return authzen.Caller(now=now, call=call), snap
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        raise OpenLeashError(
+        raise AuthenticationError(
             "MISSING_TOKEN", "Sign the request as an agent, or send a PEP token as a bearer token"
         )
     caller = authzen.pep_caller(presented.strip(), s.settings.authzen_pep_tokens, now)

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from openleash.api.errors import status_of
 from openleash.api.http import log_unexpected, parse_object, receive_body
 from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
 from openleash.api.throttle import client_address, counting_failures, throttles_of
@@ -52,7 +53,7 @@ class AuthorizeFastPath:
             status, body = 200, await self._authorize(scope, receive)
             DECISIONS.labels(body["result"], "approval" in body).inc()
         except OpenLeashError as error:
-            status, body = error.status, error.to_wire()
+            status, body = status_of(error), error.to_wire()
             REFUSALS.labels(error.code).inc()
             wait = (error.details or {}).get("retry_after_seconds")
             if status == 429 and isinstance(wait, int):

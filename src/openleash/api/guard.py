@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from openleash.api.errors import status_of
 from openleash.config import Settings
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ForbiddenError, InvalidInputError, OpenLeashError
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -95,7 +96,7 @@ def check_host(scope: Scope, origins: Origins) -> str:
     """The request's Host, when it names this server; else ``FORBIDDEN_HOST``."""
     host = header(scope, b"host")
     if host is None or not _is_ours(scope.get("scheme", "http"), host, origins):
-        raise OpenLeashError(
+        raise ForbiddenError(
             "FORBIDDEN_HOST",
             "This server does not answer to that Host name. Use its public URL "
             "(set server.public_url) or a loopback address on its port",
@@ -132,7 +133,7 @@ def check_origin(scope: Scope, host: str, origins: Origins) -> None:
 
 
 def _cross_site(seen: str) -> OpenLeashError:
-    return OpenLeashError(
+    return ForbiddenError(
         "FORBIDDEN_ORIGIN",
         "Requests from another site's pages are refused; call this route from a program, or "
         "from this server's own pages",
@@ -156,7 +157,7 @@ def check_json_or_empty(scope: Scope) -> None:
         and header(scope, b"transfer-encoding") is None
     ):
         return
-    raise OpenLeashError(
+    raise InvalidInputError(
         "UNSUPPORTED_MEDIA_TYPE",
         "Send the body as JSON with Content-Type: application/json (or send no body)",
     )
@@ -208,5 +209,5 @@ async def _refuse(send: Any, error: OpenLeashError) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status_of(error), "headers": headers})
     await send({"type": "http.response.body", "body": body})

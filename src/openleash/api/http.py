@@ -12,8 +12,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openleash.api.errors import status_of
 from openleash.bootstrap import Services
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.domain.jsonvalue import parse_json
 from openleash.service.agent_auth import SignedRequest
 
@@ -32,7 +33,7 @@ def json_response(content: Any, status: int = 200) -> Response:
 
 
 def error_response(error: OpenLeashError, headers: dict[str, str] | None = None) -> Response:
-    response = json_response(error.to_wire(), error.status)
+    response = json_response(error.to_wire(), status_of(error))
     response.headers.update(headers or {})
     return response
 
@@ -43,7 +44,9 @@ def whole_number(text: str | None, what: str) -> int | None:
     if text is None:
         return None
     if not (text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS):
-        raise OpenLeashError("INVALID_REQUEST", f"{what} must be a whole number, got {text[:20]!r}")
+        raise InvalidInputError(
+            "INVALID_REQUEST", f"{what} must be a whole number, got {text[:20]!r}"
+        )
     return int(text)
 
 
@@ -53,14 +56,14 @@ def query_int(request: Request, name: str, default: int, least: int, most: int) 
     if value is None:
         return default
     if not least <= value <= most:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST", f"{name} must be a whole number from {least} to {most}"
         )
     return value
 
 
 def _too_large(limit: int) -> OpenLeashError:
-    return OpenLeashError("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes")
+    return InvalidInputError("PAYLOAD_TOO_LARGE", f"Request body exceeds {limit} bytes")
 
 
 async def receive_body(receive: Receive, declared: str | None, limit: int = MAX_BODY) -> bytes:
@@ -74,7 +77,9 @@ async def receive_body(receive: Receive, declared: str | None, limit: int = MAX_
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise OpenLeashError("INVALID_REQUEST", "Client disconnected before the body arrived")
+            raise InvalidInputError(
+                "INVALID_REQUEST", "Client disconnected before the body arrived"
+            )
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -93,7 +98,7 @@ def media_type(request: Request) -> str:
 
 
 def _unsupported() -> OpenLeashError:
-    return OpenLeashError(
+    return InvalidInputError(
         "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json"
     )
 
@@ -123,10 +128,10 @@ async def optional_json(request: Request) -> dict[str, Any]:
 
 def parse_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
-        raise OpenLeashError("INVALID_JSON", "Request body is empty; send a JSON object")
+        raise InvalidInputError("INVALID_JSON", "Request body is empty; send a JSON object")
     value = parse_json(raw)
     if not isinstance(value, dict):
-        raise OpenLeashError("INVALID_JSON", "Request body must be a JSON object")
+        raise InvalidInputError("INVALID_JSON", "Request body must be a JSON object")
     return value
 
 

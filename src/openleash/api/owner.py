@@ -23,7 +23,7 @@ from openleash.api.deps import services
 from openleash.api.http import base_url, json_response, optional_json, query_int
 from openleash.api.throttle import anonymous, login_client
 from openleash.bootstrap import Services
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ForbiddenError
 from openleash.service import (
     approvals,
     drafts,
@@ -70,7 +70,7 @@ async def owner_call(request: Request) -> OwnerCall:
     if from_cookie and request.method not in _SAFE_METHODS:
         presented = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(presented.encode(), call.session.csrf_token.encode()):
-            raise OpenLeashError(
+            raise ForbiddenError(
                 "CSRF_FAILED", "Send the session's CSRF token in the X-CSRF-Token header"
             )
     return call

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from openleash.api import portal_account, portal_policies
 from openleash.api import portal_views as views
 from openleash.api.deps import services
+from openleash.api.errors import status_of
 from openleash.api.owner import clear_session_cookies, set_session_cookies, sign_in
 from openleash.api.portal_http import (
     HOME_PATH,
@@ -40,7 +41,7 @@ from openleash.api.portal_http import (
     static_response,
 )
 from openleash.api.throttle import anonymous
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.domain.models import ApprovalStatus
 from openleash.service import approvals, owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
@@ -103,7 +104,9 @@ async def login(request: Request) -> Response:
         check_login_csrf(request, form)
     except OpenLeashError as exc:
         # A form left open past its token's life gets a fresh one; nothing is signed in.
-        return _login_form(request, return_to=form.get("returnTo"), error=exc, status=exc.status)
+        return _login_form(
+            request, return_to=form.get("returnTo"), error=exc, status=status_of(exc)
+        )
     s = services(request)
     body = {
         "user_principal_id": form.get("user_principal_id", "").strip(),
@@ -118,7 +121,7 @@ async def login(request: Request) -> Response:
             return_to=form.get("returnTo"),
             user_id=body["user_principal_id"],
             error=exc,
-            status=exc.status,
+            status=status_of(exc),
         )
     response = redirect(safe_return(form.get("returnTo")))
     set_session_cookies(request, response, done, s.options.session_ttl_seconds)
@@ -165,7 +168,7 @@ async def setup(request: Request) -> Response:
     try:
         check_login_csrf(request, form)
         if form.get("passphrase", "") != form.get("confirm", ""):
-            raise OpenLeashError("VALIDATION_ERROR", "The two passphrases differ")
+            raise InvalidInputError("VALIDATION_ERROR", "The two passphrases differ")
         s = services(request)
         done = await owner_auth.setup_owner(
             s.store,
@@ -177,7 +180,7 @@ async def setup(request: Request) -> Response:
             s.options,
         )
     except OpenLeashError as exc:
-        return _setup_form(request, invite_id, invite_token, error=exc, status=exc.status)
+        return _setup_form(request, invite_id, invite_token, error=exc, status=status_of(exc))
     # The invite is used up: on to logging in, with the user ID filled in.
     return _login_form(request, return_to=None, user_id=done["user_principal_id"])
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from openleash.api import portal_views as views
 from openleash.api.deps import services
+from openleash.api.errors import status_of
 from openleash.api.http import base_url
 from openleash.api.portal_http import (
     PREFIX,
@@ -163,7 +164,7 @@ async def audit(request: Request) -> Response:
     return render(
         "audit.html",
         call=call,
-        status=error.status if error else 200,
+        status=status_of(error) if error else 200,
         nav="audit",
         error=error,
         filters=filters,

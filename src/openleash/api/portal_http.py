@@ -24,9 +24,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from openleash.api.deps import services
+from openleash.api.errors import status_of
 from openleash.api.guard import SAFE_METHODS, Origins, check_browser
 from openleash.api.http import base_url, media_type, read_body
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, OpenLeashError
 from openleash.service import owner_auth
 from openleash.service.owner_auth import SESSION_COOKIE, OwnerCall
 
@@ -103,7 +104,7 @@ def static_url(name: str) -> str:
 def static_response(name: str) -> Response:
     found = STATIC_FILES.get(name)
     if found is None:
-        raise OpenLeashError("NOT_FOUND", f"No file {name}")
+        raise NotFoundError("NOT_FOUND", f"No file {name}")
     data, media, _ = found
     return Response(
         data, media_type=media, headers={"Cache-Control": "public, max-age=86400, immutable"}
@@ -230,13 +231,13 @@ async def read_form(request: Request) -> dict[str, str]:
     if not raw:
         return {}
     if media_type(request) != "application/x-www-form-urlencoded":
-        raise OpenLeashError("UNSUPPORTED_MEDIA_TYPE", "Send the form URL-encoded")
+        raise InvalidInputError("UNSUPPORTED_MEDIA_TYPE", "Send the form URL-encoded")
     try:
         pairs = parse_qsl(
             raw.decode("utf-8"), keep_blank_values=True, max_num_fields=100, errors="strict"
         )
     except (UnicodeDecodeError, ValueError):
-        raise OpenLeashError("INVALID_REQUEST", "The form could not be read") from None
+        raise InvalidInputError("INVALID_REQUEST", "The form could not be read") from None
     return dict(pairs)
 
 
@@ -245,7 +246,7 @@ def _same_token(presented: str, expected: str) -> bool:
 
 
 def csrf_refused() -> OpenLeashError:
-    return OpenLeashError(
+    return ForbiddenError(
         "CSRF_FAILED",
         "This form is out of date or was not sent from this site; reload the page and try again",
     )
@@ -316,7 +317,7 @@ def page(
 ) -> HTMLResponse:
     """A page of the signed-in owner, with the refusal of a form sent from it (``error``, and
     its status) and the message of a form that went through (named by the redirect)."""
-    status = error.status if error else 200
+    status = status_of(error) if error else 200
     return render(
         template, call=call, status=status, nav=nav, error=error, flash=flash(request), **context
     )
@@ -353,7 +354,7 @@ class PortalRoute(APIRoute):
                 if signal.had_cookie:
                     response.delete_cookie(SESSION_COOKIE, path="/")
             except OpenLeashError as exc:
-                response = render("error.html", status=exc.status, error=exc)
+                response = render("error.html", status=status_of(exc), error=exc)
             return harden(response)
 
         return portal_handler

@@ -27,8 +27,9 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from openleash.api.errors import status_of
 from openleash.config import ConnectionLimits
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 
 _HEAD_START = b"HTTP/"
 _HEAD_END = b"\r\n\r\n"
@@ -88,12 +89,12 @@ class _HeadTooLargeError(Exception):
 
 
 def _refusal(code: str, message: str) -> bytes:
-    error = OpenLeashError(code, message)
+    error = InvalidInputError(code, message)
     body = orjson.dumps(error.to_wire())
     reason = b"Request Header Fields Too Large"
     return b"".join(
         (
-            b"HTTP/1.1 %d %s\r\n" % (error.status, reason),
+            b"HTTP/1.1 %d %s\r\n" % (status_of(error), reason),
             b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body),
             b"connection: close\r\n\r\n",
             body,

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from openleash.cli.common import fails_cleanly
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.integrations.mcp_config import GatewayConfig, gateway_config
 from openleash.policy.syntax import YamlError, load_yaml
 
@@ -123,7 +123,7 @@ def _config(path: Path | None, server_name: str | None, wait: float | None) -> G
         try:
             data = load_yaml(path.read_text(encoding="utf-8"))
         except YamlError as exc:
-            raise OpenLeashError("VALIDATION_ERROR", f"{path}: {exc}") from None
+            raise InvalidInputError("VALIDATION_ERROR", f"{path}: {exc}") from None
     config = gateway_config(data)
     if server_name:
         config = replace(config, server=server_name)

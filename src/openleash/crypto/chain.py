@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature
 
 from openleash.crypto.hazmat.canonical import canonicalize
 from openleash.crypto.keyformat import Ed25519PublicKey, b64decode, load_private_key
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import AuthenticationError
 
 #: The hash the first record chains from.
 GENESIS_HASH = "0" * 64
@@ -123,9 +123,9 @@ def verify_checkpoint(
     except ValueError:
         signature = b""
     if len(signature) != _SIGNATURE_LENGTH:
-        raise OpenLeashError("INVALID_SIGNATURE", "Invalid checkpoint signature")
+        raise AuthenticationError("INVALID_SIGNATURE", "Invalid checkpoint signature")
     message = checkpoint_message(seq=seq, head_hash=head_hash, kid=kid, created_at=created_at)
     try:
         public_key.verify(signature, message)
     except InvalidSignature:
-        raise OpenLeashError("INVALID_SIGNATURE", "Invalid checkpoint signature") from None
+        raise AuthenticationError("INVALID_SIGNATURE", "Invalid checkpoint signature") from None

@@ -15,7 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 
 __all__ = [
     "Ed25519PrivateKey",
@@ -54,15 +54,15 @@ def load_public_key(public_key_b64: str) -> Ed25519PublicKey:
     try:
         der = b64decode(public_key_b64)
     except ValueError:
-        raise OpenLeashError("INVALID_KEY", "Public key is not valid base64") from None
+        raise InvalidInputError("INVALID_KEY", "Public key is not valid base64") from None
     try:
         key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_KEY", "Public key is not a DER-encoded SubjectPublicKeyInfo"
         ) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise OpenLeashError("INVALID_KEY", "Public key is not an Ed25519 key")
+        raise InvalidInputError("INVALID_KEY", "Public key is not an Ed25519 key")
     return key
 
 
@@ -75,15 +75,15 @@ def load_private_key(private_key_b64: str) -> Ed25519PrivateKey:
     try:
         der = b64decode(private_key_b64)
     except ValueError:
-        raise OpenLeashError("INVALID_KEY", "Private key is not valid base64") from None
+        raise InvalidInputError("INVALID_KEY", "Private key is not valid base64") from None
     try:
         key = serialization.load_der_private_key(der, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_KEY", "Private key is not an unencrypted PKCS#8 key"
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise OpenLeashError("INVALID_KEY", "Private key is not an Ed25519 key")
+        raise InvalidInputError("INVALID_KEY", "Private key is not an Ed25519 key")
     return key
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from openleash.crypto import ed25519, keyformat
 from openleash.crypto.keyformat import Ed25519PrivateKey, Ed25519PublicKey
 from openleash.crypto.timestamps import iso_ms
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ConflictError, InternalError, NotFoundError
 from openleash.domain.models import ServerKey
 
 
@@ -83,7 +83,7 @@ class KeyRing:
         """The key named ``kid``; ``KEY_NOT_FOUND`` otherwise."""
         key = self._by_kid.get(kid)
         if key is None:
-            raise OpenLeashError("KEY_NOT_FOUND", f'Key "{kid}" not found')
+            raise NotFoundError("KEY_NOT_FOUND", f'Key "{kid}" not found')
         return key
 
     def active(self) -> ServerKey:
@@ -91,7 +91,7 @@ class KeyRing:
         for key in self._keys:
             if key.active:
                 return key
-        raise OpenLeashError("INTERNAL_ERROR", "No active server signing key")
+        raise InternalError("INTERNAL_ERROR", "No active server signing key")
 
     def signer(self) -> SigningKey:
         """The active key loaded for signing (the parsed key is cached by its text)."""
@@ -113,7 +113,7 @@ class KeyRing:
     def rotate(self, new_key: ServerKey) -> KeyRing:
         """A ring where ``new_key`` is added and active, and the previous active key is not."""
         if new_key.kid in self._by_kid:
-            raise OpenLeashError("INTERNAL_ERROR", f'Key "{new_key.kid}" already exists')
+            raise InternalError("INTERNAL_ERROR", f'Key "{new_key.kid}" already exists')
         demoted = [replace(key, active=False) for key in self._keys]
         return KeyRing([*demoted, replace(new_key, active=True)])
 
@@ -121,7 +121,7 @@ class KeyRing:
         """A ring where ``kid`` is revoked. The active key must be rotated away first."""
         key = self.public_key(kid)
         if key.active:
-            raise OpenLeashError("KEY_ACTIVE", "The active key cannot be revoked; rotate first")
+            raise ConflictError("KEY_ACTIVE", "The active key cannot be revoked; rotate first")
         if key.revoked_at is not None:
             return self  # revoking twice keeps the first revocation time
         revoked = replace(key, revoked_at=iso_ms(now))
@@ -134,9 +134,9 @@ class KeyRing:
 
 def _check_invariants(keys: tuple[ServerKey, ...], by_kid: dict[str, ServerKey]) -> None:
     if len(by_kid) != len(keys):
-        raise OpenLeashError("INTERNAL_ERROR", "Server keys have duplicate kids")
+        raise InternalError("INTERNAL_ERROR", "Server keys have duplicate kids")
     active = [key for key in keys if key.active]
     if len(active) > 1:
-        raise OpenLeashError("INTERNAL_ERROR", "More than one active server key")
+        raise InternalError("INTERNAL_ERROR", "More than one active server key")
     if active and active[0].revoked_at is not None:
-        raise OpenLeashError("INTERNAL_ERROR", "The active server key is revoked")
+        raise InternalError("INTERNAL_ERROR", "The active server key is revoked")

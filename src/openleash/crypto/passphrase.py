@@ -13,7 +13,7 @@ import unicodedata
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 
 MIN_PASSPHRASE_LENGTH = 12
 #: Far above any real passphrase; only bounds the work a single request can ask for.
@@ -57,18 +57,18 @@ def check_passphrase_policy(passphrase: str) -> None:
     """
     text = _normalise(passphrase).strip()
     if not text:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"The passphrase is blank; it must be at least {MIN_PASSPHRASE_LENGTH} characters long",
         )
     if len(text) < MIN_PASSPHRASE_LENGTH:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"The passphrase is too short; it must be at least {MIN_PASSPHRASE_LENGTH} "
             f"characters long (got {len(text)})",
         )
     if len(text) > MAX_PASSPHRASE_LENGTH:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"The passphrase is too long; it must be at most {MAX_PASSPHRASE_LENGTH} characters",
         )

@@ -14,7 +14,7 @@ from openleash.crypto.keyformat import (
     load_private_key,
     load_public_key,
 )
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import AuthenticationError
 
 _SIGNATURE_LENGTH = 64
 
@@ -57,7 +57,7 @@ def _verify(key: Ed25519PublicKey, data: bytes, signature_b64: str) -> None:
     try:
         ed25519.verify(key, signature, data)
     except ed25519.BadSignatureError:
-        raise OpenLeashError("INVALID_SIGNATURE", "Invalid signature") from None
+        raise AuthenticationError("INVALID_SIGNATURE", "Invalid signature") from None
 
 
 def _decode_signature(signature_b64: str) -> bytes:
@@ -68,5 +68,5 @@ def _decode_signature(signature_b64: str) -> bytes:
     except ValueError:
         signature = b""
     if len(signature) != _SIGNATURE_LENGTH:
-        raise OpenLeashError("INVALID_SIGNATURE", "Invalid signature")
+        raise AuthenticationError("INVALID_SIGNATURE", "Invalid signature")
     return signature

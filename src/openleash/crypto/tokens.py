@@ -33,7 +33,7 @@ from openleash.crypto.hazmat.canonical import stringify
 from openleash.crypto.keyformat import Ed25519PublicKey, load_private_key
 from openleash.crypto.keys import KeyRing, SigningKey
 from openleash.crypto.timestamps import iso_ms, parse_iso, to_ms
-from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.domain.errors import InternalError, TokenError
 from openleash.domain.models import ServerKey
 
 __all__ = [
@@ -96,7 +96,7 @@ def _signing_key(key: Signer) -> SigningKey:
         return key
     if key.revoked_at is not None:
         # INVARIANT: a revoked key verifies nothing, so a token it signed could never be used.
-        raise OpenLeashError("INTERNAL_ERROR", "Refusing to sign with a revoked key")
+        raise InternalError("INTERNAL_ERROR", "Refusing to sign with a revoked key")
     return SigningKey(key.kid, load_private_key(key.private_key_b64))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 
 # Fix (PROTOCOL §3.6): any 8-4-4-4-12 hex UUID, not only RFC 9562 versions.
 UUID_RE = re.compile(
@@ -64,7 +64,7 @@ _MISSING = object()
 def parse_action(raw: Any) -> dict[str, Any]:
     """Validate and strip an ActionRequest; raise ``INVALID_ACTION_REQUEST`` with details."""
     if not isinstance(raw, dict):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_ACTION_REQUEST",
             f"Invalid action request: expected object, received {_type_name(raw)}",
             {
@@ -106,7 +106,7 @@ def parse_action(raw: Any) -> dict[str, Any]:
 
     if issues.fields:
         first_key, msgs = next(iter(issues.fields.items()))
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_ACTION_REQUEST",
             f"Invalid action request: {first_key}: {msgs[0]}",
             {"formErrors": [], "fieldErrors": issues.fields},

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, OpenLeashError
 
 _SAFE = 2**53
 #: Arrays and objects may nest this deep; real actions and policies use a handful of levels.
@@ -48,7 +48,7 @@ def js_normalize(value: Any) -> Any:
 
 
 def _invalid(message: str) -> OpenLeashError:
-    return OpenLeashError("INVALID_JSON", message)
+    return InvalidInputError("INVALID_JSON", message)
 
 
 def _too_deep() -> OpenLeashError:

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, OpenLeashError
 
 #: Where a counterparty argument goes: OpenLeash reads ``payload.merchant_domain``, then
 #: ``payload.domain``, then ``relying_party.domain`` as an action's counterparty.
@@ -152,4 +152,4 @@ def _seconds(
 
 
 def _error(message: str) -> OpenLeashError:
-    return OpenLeashError("VALIDATION_ERROR", f"MCP gateway configuration: {message}")
+    return InvalidInputError("VALIDATION_ERROR", f"MCP gateway configuration: {message}")

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from openleash.crypto import load_public_key, signing_input, verify_request_signature
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    InvalidInputError,
+    OpenLeashError,
+)
 from openleash.domain.models import Agent, Status
 from openleash.service.options import Options
 from openleash.service.ports import NonceUse, Transaction
@@ -96,7 +101,7 @@ def authenticate(
 def _headers(request: SignedRequest, options: Options, now: datetime) -> list[str]:
     values = [request.headers.get(name, "") for name in SIGNING_HEADERS]
     if not all(values):
-        raise OpenLeashError("MISSING_HEADERS", "Missing required signing headers")
+        raise AuthenticationError("MISSING_HEADERS", "Missing required signing headers")
     _check_lengths(values)
     _check_timestamp(values[1], now, options.clock_skew_seconds)
     _check_body(request, values[3])
@@ -109,13 +114,13 @@ def _authenticated(
     agent_id, timestamp, nonce, body_sha256, signature = values
     agent = snap.agent(agent_id)
     if agent is None:
-        raise OpenLeashError("AGENT_NOT_FOUND", f'Agent "{agent_id}" not found')
+        raise AuthenticationError("AGENT_NOT_FOUND", f'Agent "{agent_id}" not found')
     if agent.status not in (Status.ACTIVE, Status.PENDING):
-        raise OpenLeashError("AGENT_INACTIVE", f'Agent "{agent_id}" is not active')
+        raise AuthenticationError("AGENT_INACTIVE", f'Agent "{agent_id}" is not active')
     _check_signature(request, agent, timestamp, nonce, body_sha256, signature)
     if agent.status == Status.PENDING and not allow_pending:
         # Told only to the holder of the key: the signature verified above.
-        raise OpenLeashError(
+        raise ForbiddenError(
             "AGENT_PENDING",
             f'Agent "{agent_id}" awaits activation: ask its owner to activate it (owner portal, '
             "Agents page, or PUT /v1/owner/agents/{agent_principal_id} with status ACTIVE); "
@@ -128,7 +133,7 @@ def _check_lengths(values: list[str]) -> None:
     for name, value in zip(SIGNING_HEADERS, values, strict=True):
         most = MAX_HEADER_LENGTH[name]
         if len(value) > most:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "HEADER_TOO_LONG",
                 f"{name} is longer than {most} characters",
                 {"header": name, "max_length": most},
@@ -139,17 +144,19 @@ def _check_timestamp(timestamp: str, now: datetime, skew_seconds: int) -> None:
     moment = parse_timestamp(timestamp)
     # Fix (PROTOCOL §3.1): an unparseable timestamp is refused, not waved through.
     if moment is None or abs(now - moment) > timedelta(seconds=skew_seconds):
-        raise OpenLeashError("TIMESTAMP_SKEW", "Request timestamp is outside the allowed window")
+        raise AuthenticationError(
+            "TIMESTAMP_SKEW", "Request timestamp is outside the allowed window"
+        )
 
 
 def _check_body(request: SignedRequest, body_sha256: str) -> None:
     if request.method in ("GET", "HEAD"):
         return  # the header is still signed; GET bodies are not hashed (inv §1.1 step 4)
     if request.body is None:
-        raise OpenLeashError("MISSING_BODY", "Request body is required")
+        raise InvalidInputError("MISSING_BODY", "Request body is required")
     digest = hashlib.sha256(request.body).hexdigest()
     if not hmac.compare_digest(digest, body_sha256):
-        raise OpenLeashError("BODY_HASH_MISMATCH", "X-Body-Sha256 does not match the body")
+        raise AuthenticationError("BODY_HASH_MISMATCH", "X-Body-Sha256 does not match the body")
 
 
 def _check_signature(
@@ -186,4 +193,4 @@ async def record_nonce(tx: Transaction, call: AgentCall, options: Options) -> No
     if use is not None and not await tx.use_nonce(
         use.agent_id, use.nonce, use.now_ms, use.expires_ms
     ):
-        raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")
+        raise AuthenticationError("NONCE_REPLAY", "Nonce has already been used")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.models import Agent, Status
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
@@ -33,7 +33,7 @@ async def revoke_agent(store: Store, agent_principal_id: str, options: Options) 
     async with store.transaction() as tx:
         agent = await tx.get_agent(agent_principal_id)
         if agent is None:
-            raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+            raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
         await revoke(tx, agent, now, by=None)
     return {"agent_principal_id": agent_principal_id, "status": Status.REVOKED}
 
@@ -78,7 +78,9 @@ async def enrol(
 async def activate(tx: Transaction, agent: Agent, now: datetime, *, by: str) -> None:
     """Make a PENDING agent ACTIVE (its owner consented) and audit who did."""
     if not await tx.activate_agent(agent.agent_principal_id):
-        raise OpenLeashError("INVALID_STATUS", "Only an agent awaiting activation can be activated")
+        raise InvalidInputError(
+            "INVALID_STATUS", "Only an agent awaiting activation can be activated"
+        )
     await tx.bump_revision()
     await record(
         tx,

@@ -13,7 +13,7 @@ from typing import Any
 
 from openleash.crypto import IssuedToken, KeyRing, action_hash, issue_approval_token
 from openleash.domain.action import parse_action
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, OpenLeashError
 from openleash.domain.ids import new_id
 from openleash.domain.models import ApprovalRequest, ApprovalStatus, AssuranceLevel, Result
 from openleash.policy import trust_of
@@ -74,32 +74,32 @@ async def create_request(
     store: Store, call: AgentCall, body: Any, options: Options
 ) -> dict[str, Any]:
     if not isinstance(body, dict) or not body.get("decision_id") or body.get("action") is None:
-        raise OpenLeashError("INVALID_REQUEST", "decision_id and action are required")
+        raise InvalidInputError("INVALID_REQUEST", "decision_id and action are required")
     decision_id = body["decision_id"]
     if not isinstance(decision_id, str):
-        raise OpenLeashError("INVALID_REQUEST", "decision_id must be a string")
+        raise InvalidInputError("INVALID_REQUEST", "decision_id must be a string")
     action = parse_action(body["action"])
     agent, now = call.agent, call.now
     if action["principal"]["agent_id"] != agent.agent_id:
-        raise OpenLeashError(
+        raise ForbiddenError(
             "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
         )
     justification = optional_text(body, "justification")
     context = body.get("context")
     if context is not None and not isinstance(context, dict):
-        raise OpenLeashError("INVALID_REQUEST", "context must be an object")
+        raise InvalidInputError("INVALID_REQUEST", "context must be an object")
     digest = action_hash(action)
     async with store.transaction() as tx:
         await record_nonce(tx, call, options)
         held = await tx.get_held_decision(decision_id)
         if held is None or held.agent_principal_id != agent.agent_principal_id:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "DECISION_NOT_FOUND",
                 "decision_id must name a decision of this agent that required approval or "
                 "step-up (the decision_id of that /v1/authorize response)",
             )
         if held.action_hash != digest:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "DECISION_MISMATCH",
                 "The action differs from the one that was decided: send the identical action "
                 "(same action_id and requested_at)",
@@ -162,7 +162,7 @@ async def get_for_agent(
         await record_nonce(tx, call, options)
         request = await tx.get_approval_request(approval_request_id)
     if request is None or request.agent_principal_id != call.agent.agent_principal_id:
-        raise OpenLeashError("NOT_FOUND", f"Approval request {approval_request_id} not found")
+        raise NotFoundError("NOT_FOUND", f"Approval request {approval_request_id} not found")
     view: dict[str, Any] = {
         "approval_request_id": request.approval_request_id,
         "status": effective_status(request, call.now),
@@ -244,9 +244,9 @@ async def list_for_owner(
     agent_principal_id: str | None = None,
 ) -> dict[str, Any]:
     if status is not None and status not in STATUSES:
-        raise OpenLeashError("INVALID_REQUEST", f"status must be one of {', '.join(STATUSES)}")
+        raise InvalidInputError("INVALID_REQUEST", f"status must be one of {', '.join(STATUSES)}")
     if not 1 <= limit <= 500:
-        raise OpenLeashError("INVALID_REQUEST", "limit must be between 1 and 500")
+        raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 500")
     # EXPIRED is not stored: it is PENDING past expiry.
     stored = ApprovalStatus.PENDING if status == ApprovalStatus.EXPIRED else status
     async with store.read() as tx:
@@ -266,7 +266,7 @@ async def list_for_owner(
 async def _owned(tx: Transaction, call: OwnerCall, approval_request_id: str) -> ApprovalRequest:
     request = await tx.get_approval_request(approval_request_id)
     if request is None or request.owner_id != call.owner_id:
-        raise OpenLeashError("NOT_FOUND", f"Approval request {approval_request_id} not found")
+        raise NotFoundError("NOT_FOUND", f"Approval request {approval_request_id} not found")
     return request
 
 
@@ -329,7 +329,7 @@ async def _approve(
             assurance_level=achieved,
             approval_token_expires_at=token_expires,
         ):
-            raise OpenLeashError("INVALID_STATUS", "The request was resolved meanwhile")
+            raise InvalidInputError("INVALID_STATUS", "The request was resolved meanwhile")
         resolved = await _owned(tx, call, approval_request_id)
         await record(
             tx,
@@ -368,7 +368,7 @@ async def deny(
         request = await _owned(tx, call, approval_request_id)
         await second_factor(tx, call.owner_id, body, now, options)
         if request.status != ApprovalStatus.PENDING:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "INVALID_STATUS", f"Cannot deny request with status {request.status}"
             )
         if not await tx.resolve_approval_request(
@@ -378,7 +378,7 @@ async def deny(
             resolved_by=call.owner_id,
             denial_reason=reason,
         ):
-            raise OpenLeashError("REQUEST_EXPIRED", "The request has expired")
+            raise InvalidInputError("REQUEST_EXPIRED", "The request has expired")
         await record(
             tx,
             now,
@@ -408,8 +408,10 @@ async def deny(
 
 def _check_pending(request: ApprovalRequest, now: datetime) -> None:
     if request.status != ApprovalStatus.PENDING:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_STATUS", f"Cannot approve request with status {request.status}"
         )
     if request.expires_at <= iso(now):
-        raise OpenLeashError("REQUEST_EXPIRED", "The request has expired; the agent must ask again")
+        raise InvalidInputError(
+            "REQUEST_EXPIRED", "The request has expired; the agent must ask again"
+        )

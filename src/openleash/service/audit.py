@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.domain.ids import new_id
 from openleash.domain.models import AuditEvent
 from openleash.service.ports import AuditLog, Store
@@ -37,7 +37,7 @@ async def read_page(
 ) -> dict[str, Any]:
     """A page of audit events, newest first, in the wire shape ``{items, total, next_cursor}``."""
     if not 1 <= limit <= 500:
-        raise OpenLeashError("INVALID_REQUEST", "limit must be between 1 and 500")
+        raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 500")
     before = _cursor(cursor)
     async with store.read() as tx:
         rows, total = await tx.page(limit=limit, before_seq=before, filters=filters)
@@ -54,5 +54,5 @@ def _cursor(cursor: str | None) -> int | None:
         return None
     # ASCII digits only ("²" is a digit to str.isdigit) and within a 64-bit integer.
     if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-        raise OpenLeashError("INVALID_REQUEST", "cursor must be a value from next_cursor")
+        raise InvalidInputError("INVALID_REQUEST", "cursor must be a value from next_cursor")
     return int(cursor)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso, parse_timestamp
 
@@ -43,7 +43,7 @@ async def search(
 ) -> list[dict[str, Any]]:
     """Matching records, newest first, each with its ``seq``."""
     if not 1 <= limit <= 100_000:
-        raise OpenLeashError("INVALID_REQUEST", "limit must be between 1 and 100000")
+        raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 100000")
     async with store.read() as tx:
         filters = await _filters(tx, query, now)
         found, _ = await tx.page(limit=limit, filters=filters)
@@ -79,7 +79,7 @@ async def tail(
     """The newest ``count`` records, oldest first; with ``follow``, then every new record as it
     is committed, until the caller stops iterating."""
     if count < 0:
-        raise OpenLeashError("INVALID_REQUEST", "the number of records must not be negative")
+        raise InvalidInputError("INVALID_REQUEST", "the number of records must not be negative")
     async with store.read() as tx:
         end = await tx.last_seq()
         rows = await tx.audit_rows(after_seq=max(end - count, 0), limit=count)
@@ -134,7 +134,7 @@ def _moment(text: str | None, now: datetime, name: str) -> str | None:
         text += "T00:00:00Z"
     moment = parse_timestamp(text)
     if moment is None:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST",
             f"{name} must be an ISO-8601 time with a zone (2026-01-31T09:00:00Z), a date, "
             f"or a span back from now such as 30m, 12h or 7d; got {text!r}",

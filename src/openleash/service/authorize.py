@@ -15,7 +15,12 @@ from typing import Any
 
 from openleash.crypto import APPROVAL, KeyRing, action_hash, issue_proof, verify_token
 from openleash.domain.action import parse_action
-from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.domain.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    InvalidInputError,
+    TokenError,
+)
 from openleash.domain.ids import new_id
 from openleash.domain.models import (
     Agent,
@@ -60,18 +65,18 @@ async def authorize(
     runtime: Runtime, snap: Snapshot, call: AgentCall, body: Any, options: Options
 ) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise OpenLeashError("INVALID_ACTION_REQUEST", "Request body must be a JSON object")
+        raise InvalidInputError("INVALID_ACTION_REQUEST", "Request body must be a JSON object")
     approval = _approval_claims(body.get("approval_token"), snap.keyring, call.now)
     action = parse_action(body)
     agent = call.agent
     if action["principal"]["agent_id"] != agent.agent_id:
         # Fix (PROTOCOL §3.4): an agent may not act (or get proofs) in another agent's name.
-        raise OpenLeashError(
+        raise ForbiddenError(
             "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
         )
     effective = await runtime.effective_policy(snap, agent)
     if effective is None:
-        raise OpenLeashError("NO_POLICY", "No policy bound to this agent or owner")
+        raise ForbiddenError("NO_POLICY", "No policy bound to this agent or owner")
     decided = await _decide_and_record(runtime, call, action, effective, options, approval)
     token, expires_at = _proof(snap, call, decided, options)
     response = decision_body(
@@ -87,13 +92,13 @@ def _approval_claims(token: Any, keyring: KeyRing, now: datetime) -> dict[str, A
     if token is None or token == "":
         return None
     if not isinstance(token, str):
-        raise OpenLeashError("INVALID_APPROVAL_TOKEN", "approval_token must be a string")
+        raise AuthenticationError("INVALID_APPROVAL_TOKEN", "approval_token must be a string")
     try:
         claims = verify_token(token, keyring, now=now, purpose=APPROVAL)
     except TokenError as exc:
-        raise OpenLeashError("INVALID_APPROVAL_TOKEN", exc.reason) from None
+        raise AuthenticationError("INVALID_APPROVAL_TOKEN", exc.reason) from None
     if not isinstance(claims.get("approval_request_id"), str):
-        raise OpenLeashError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
+        raise InvalidInputError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
     return claims
 
 
@@ -113,22 +118,22 @@ async def _approved_request(
     """The approval the token names, checked against the calling agent and action (§3.9)."""
     request = await tx.get_approval_request(claims["approval_request_id"])
     if request is None:
-        raise OpenLeashError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
+        raise InvalidInputError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
     if (
         request.agent_principal_id != agent.agent_principal_id
         or request.owner_id != agent.owner_id
         or claims.get("agent_id") != agent.agent_id
         or claims.get("agent_principal_id", agent.agent_principal_id) != agent.agent_principal_id
     ):
-        raise OpenLeashError("AGENT_MISMATCH", "The approval was given to another agent or owner")
+        raise ForbiddenError("AGENT_MISMATCH", "The approval was given to another agent or owner")
     if request.status != ApprovalStatus.APPROVED:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_APPROVAL_STATUS", f"Approval request status is {request.status}"
         )
     if request.consumed_at is not None:
-        raise OpenLeashError("APPROVAL_TOKEN_CONSUMED", "Approval token has already been used")
+        raise InvalidInputError("APPROVAL_TOKEN_CONSUMED", "Approval token has already been used")
     if claims.get("action_hash") != digest or request.action_hash != digest:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "ACTION_HASH_MISMATCH",
             "The action differs from the approved one: send the identical action",
         )
@@ -182,7 +187,7 @@ async def _decide_and_record(  # noqa: C901 - one transaction unit; its closures
         allowed, held, event = rows
         events = [*before, event]
         if not await tx.record_decision(nonce=nonce, allowed=allowed, held=held, events=events):
-            raise OpenLeashError("NONCE_REPLAY", "Nonce has already been used")
+            raise AuthenticationError("NONCE_REPLAY", "Nonce has already been used")
 
     if approval is None:
         # Most policies need nothing from the store for this action (no limit applies, no count
@@ -225,7 +230,7 @@ async def _decide_and_record(  # noqa: C901 - one transaction unit; its closures
         if request is not None and _discharged(evaluation):
             # INVARIANT: one approval, one action: of racing requests exactly one consumes it.
             if not await tx.consume_approval(request.approval_request_id, iso(now)):
-                raise OpenLeashError(
+                raise InvalidInputError(
                     "APPROVAL_TOKEN_CONSUMED", "Approval token has already been used"
                 )
             used = replace(request, consumed_at=iso(now))

@@ -34,7 +34,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    InvalidInputError,
+    OpenLeashError,
+)
 from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, Result, Status
 from openleash.service.agent_auth import AgentCall, record_nonce
@@ -75,7 +80,7 @@ def pep_caller(presented: str, tokens: Sequence[str], now: datetime) -> Caller:
         # about which token, or how much of one, was guessed.
         matched |= hmac.compare_digest(presented.encode(), token.encode())
     if not presented or not matched:
-        raise OpenLeashError("INVALID_CREDENTIALS", "The bearer token is not a PEP token")
+        raise AuthenticationError("INVALID_CREDENTIALS", "The bearer token is not a PEP token")
     return Caller(now=now)
 
 
@@ -111,9 +116,9 @@ async def evaluate_many(
     if items is None or items == []:
         return await evaluate(runtime, snap, caller, request, options)  # AuthZEN §7.1
     if not isinstance(items, list):
-        raise OpenLeashError("INVALID_REQUEST", "evaluations must be an array")
+        raise InvalidInputError("INVALID_REQUEST", "evaluations must be an array")
     if len(items) > MAX_EVALUATIONS:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST", f"At most {MAX_EVALUATIONS} evaluations in one request"
         )
     semantic = _semantic(request.get("options"))
@@ -143,7 +148,8 @@ async def _evaluate_item(
         merged = {**defaults, **_object(item, "each evaluation")}
         return await evaluate(runtime, snap, caller, merged, options)
     except OpenLeashError as exc:
-        error = {"status": exc.status, "code": exc.code, "message": exc.message}
+        # The API adds the HTTP status this error would have had alone (item_statuses).
+        error = {"code": exc.code, "message": exc.message}
         return {"decision": False, "context": {"error": error}}
 
 
@@ -163,13 +169,13 @@ def _agent_call(snap: Snapshot, caller: Caller, subject_id: str) -> AgentCall:
         return caller.call
     agent = snap.agent(subject_id)
     if agent is not None and agent.status == Status.PENDING:
-        raise OpenLeashError(
+        raise ForbiddenError(
             "AGENT_PENDING",
             f'subject.id "{subject_id}" awaits activation by its owner; nothing is decided '
             "for it until then",
         )
     if agent is None or agent.status != Status.ACTIVE:
-        raise OpenLeashError("INVALID_AGENT", f'subject.id "{subject_id}" is no active agent')
+        raise InvalidInputError("INVALID_AGENT", f'subject.id "{subject_id}" is no active agent')
     return AgentCall(agent=agent, nonce=None, now=caller.now)
 
 
@@ -228,7 +234,7 @@ def _semantic(options: Any) -> str:
         return EXECUTE_ALL
     semantic = _object(options, "options").get("evaluations_semantic", EXECUTE_ALL)
     if semantic not in SEMANTICS:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST", f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}"
         )
     return str(semantic)
@@ -236,12 +242,12 @@ def _semantic(options: Any) -> str:
 
 def _object(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise OpenLeashError("INVALID_REQUEST", f"{where} must be a JSON object")
+        raise InvalidInputError("INVALID_REQUEST", f"{where} must be a JSON object")
     return value
 
 
 def _text(part: Mapping[str, Any], key: str, where: str) -> str:
     value = part.get(key)
     if not isinstance(value, str) or not value:
-        raise OpenLeashError("INVALID_REQUEST", f"{where}.{key} must be a non-empty string")
+        raise InvalidInputError("INVALID_REQUEST", f"{where}.{key} must be a non-empty string")
     return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 
 #: The longest free text (justifications, reasons, descriptions) kept.
 MAX_TEXT = 2000
@@ -16,8 +16,8 @@ def optional_text(body: Any, name: str, limit: int = MAX_TEXT) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise OpenLeashError("INVALID_REQUEST", f"{name} must be a string")
+        raise InvalidInputError("INVALID_REQUEST", f"{name} must be a string")
     value = value.strip()
     if len(value) > limit:
-        raise OpenLeashError("INVALID_REQUEST", f"{name} is longer than {limit} characters")
+        raise InvalidInputError("INVALID_REQUEST", f"{name} is longer than {limit} characters")
     return value or None

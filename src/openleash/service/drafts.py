@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, DraftStatus, PolicyDraft
 from openleash.service.agent_auth import AgentCall, record_nonce
@@ -25,7 +25,7 @@ STATUSES = tuple(DraftStatus)
 
 def _status(status: str | None) -> str | None:
     if status is not None and status not in STATUSES:
-        raise OpenLeashError("INVALID_REQUEST", f"status must be one of {', '.join(STATUSES)}")
+        raise InvalidInputError("INVALID_REQUEST", f"status must be one of {', '.join(STATUSES)}")
     return status
 
 
@@ -73,7 +73,7 @@ async def _target(tx: Transaction, owner_id: str, agent_principal_id: str | None
         return None
     target = await tx.get_agent(agent_principal_id)
     if target is None or target.owner_id != owner_id:
-        raise OpenLeashError("INVALID_AGENT", "Target agent does not belong to your owner")
+        raise InvalidInputError("INVALID_AGENT", "Target agent does not belong to your owner")
     return agent_principal_id
 
 
@@ -84,14 +84,14 @@ async def create_draft(
     store: Store, call: AgentCall, body: Any, options: Options
 ) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
-        raise OpenLeashError("INVALID_REQUEST", "policy_yaml is required")
+        raise InvalidInputError("INVALID_REQUEST", "policy_yaml is required")
     policy_yaml = body["policy_yaml"]
     await check_policy(policy_yaml)
     agent, now = call.agent, call.now
     # Absent: the agent itself; an explicit null: every agent of the owner.
     target_ref = body.get("applies_to_agent_principal_id", agent.agent_principal_id)
     if target_ref is not None and not isinstance(target_ref, str):
-        raise OpenLeashError("INVALID_REQUEST", "applies_to_agent_principal_id must be a string")
+        raise InvalidInputError("INVALID_REQUEST", "applies_to_agent_principal_id must be a string")
     async with store.transaction() as tx:
         await record_nonce(tx, call, options)
         target = await _target(tx, agent.owner_id, target_ref)
@@ -146,7 +146,7 @@ async def get_for_agent(
         await record_nonce(tx, call, options)
         draft = await tx.get_draft(policy_draft_id)
     if draft is None or draft.agent_principal_id != call.agent.agent_principal_id:
-        raise OpenLeashError("NOT_FOUND", f"Policy draft {policy_draft_id} not found")
+        raise NotFoundError("NOT_FOUND", f"Policy draft {policy_draft_id} not found")
     view = full_view(draft)
     for key in ("agent_id", "owner_type", "owner_id", "agent_principal_id", "resolved_by"):
         view.pop(key)
@@ -166,7 +166,7 @@ async def list_for_owner(store: Store, call: OwnerCall, status: str | None) -> d
 async def _owned(tx: Transaction, call: OwnerCall, policy_draft_id: str) -> PolicyDraft:
     draft = await tx.get_draft(policy_draft_id)
     if draft is None or draft.owner_id != call.owner_id:
-        raise OpenLeashError("NOT_FOUND", f"Policy draft {policy_draft_id} not found")
+        raise NotFoundError("NOT_FOUND", f"Policy draft {policy_draft_id} not found")
     return draft
 
 
@@ -188,7 +188,7 @@ async def approve(
         await second_factor(tx, call.owner_id, body, now, options)
         _check_pending(draft)
         if draft.policy_yaml != checked:
-            raise OpenLeashError("INVALID_STATUS", "The policy draft changed meanwhile")
+            raise InvalidInputError("INVALID_STATUS", "The policy draft changed meanwhile")
         target = await _target(tx, call.owner_id, draft.applies_to_agent_principal_id)
         policy = await create_bound_policy(
             tx,
@@ -254,7 +254,7 @@ async def deny(
 
 def _check_pending(draft: PolicyDraft) -> None:
     if draft.status != DraftStatus.PENDING:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_STATUS", f"Cannot resolve a policy draft with status {draft.status}"
         )
 
@@ -274,7 +274,7 @@ async def _resolve(
         resolved_by=call.owner_id,
         **extra,
     ):
-        raise OpenLeashError("INVALID_STATUS", "The policy draft was resolved meanwhile")
+        raise InvalidInputError("INVALID_STATUS", "The policy draft was resolved meanwhile")
 
 
 async def _notify(

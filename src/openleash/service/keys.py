@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openleash.crypto import new_server_key
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ConflictError, NotFoundError
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.ports import Store
@@ -47,9 +47,9 @@ async def revoke_key(store: Store, kid: str, options: Options) -> dict[str, Any]
         keys = {k.kid: k for k in await tx.list_keys()}
         key = keys.get(kid)
         if key is None:
-            raise OpenLeashError("KEY_NOT_FOUND", f"Key {kid} not found")
+            raise NotFoundError("KEY_NOT_FOUND", f"Key {kid} not found")
         if key.active:
-            raise OpenLeashError("KEY_ACTIVE", "The active key cannot be revoked; rotate first")
+            raise ConflictError("KEY_ACTIVE", "The active key cannot be revoked; rotate first")
         if key.revoked_at is None:
             await tx.revoke_key(kid, iso(now))
             await tx.bump_revision()

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import TooManyRequestsError
 
 #: Addresses remembered per table; about 100 bytes each.
 MAX_KEYS = 50_000
@@ -86,8 +86,8 @@ class FailureLocks:
         self._table.pop(key)
 
 
-def locked_error(wait_ms: int, message: str, code: str = "LOGIN_LOCKED") -> OpenLeashError:
+def locked_error(wait_ms: int, message: str, code: str = "LOGIN_LOCKED") -> TooManyRequestsError:
     wait = max(1, -(-wait_ms // 1000))
-    return OpenLeashError(
+    return TooManyRequestsError(
         code, f"{message}; try again in {wait} seconds", {"retry_after_seconds": wait}
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from openleash.service.options import Options
 from openleash.service.policies import upsert_policy, validate_policy
 from openleash.service.ports import Store
@@ -28,10 +28,10 @@ async def _sole_owner(store: Store, policy_id: str | None) -> str | None:
         {"user_principal_id": o.user_principal_id, "display_name": o.display_name} for o in owners
     ]
     if not owners:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST", "No owner exists yet; create one first", {"owners": choices}
         )
-    raise OpenLeashError(
+    raise InvalidInputError(
         "INVALID_REQUEST", f"{len(owners)} owners exist; name the owner", {"owners": choices}
     )
 
@@ -80,7 +80,7 @@ async def playground_run_stored(
         if policy_id is not None:
             chosen = await tx.get_policy(policy_id)
             if chosen is None:
-                raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+                raise NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
         else:
             stored = await tx.list_policies()
             chosen = max(stored, key=lambda p: p.created_at) if stored else None
@@ -88,6 +88,6 @@ async def playground_run_stored(
         result = playground_run({"policy_yaml": chosen.policy_yaml, "action": action}, options)
         return {**result, "policy": {"policy_id": chosen.policy_id, "name": chosen.name}}
     if fallback_policy_yaml is None:
-        raise OpenLeashError("NO_POLICY", "No policy is stored")
+        raise ForbiddenError("NO_POLICY", "No policy is stored")
     result = playground_run({"policy_yaml": fallback_policy_yaml, "action": action}, options)
     return {**result, "policy": {"policy_id": None, "name": None}}

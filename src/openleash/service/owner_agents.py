@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from openleash.domain.models import Agent, Status
 from openleash.service import owners
 from openleash.service.agents import activate, revoke
@@ -36,7 +36,7 @@ async def set_status(
     registration stays revoked: its owner enrols the id again with an invite."""
     status = body.get("status") if isinstance(body, dict) else None
     if status not in (Status.ACTIVE, Status.REVOKED):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             'status must be "ACTIVE" (activate a pending agent) or "REVOKED"; a revoked agent '
             "enrols again with a new invite",
@@ -44,13 +44,13 @@ async def set_status(
     async with factor_attempts(store, call, options), store.transaction() as tx:
         agent = await tx.get_agent(agent_principal_id)
         if agent is None or agent.owner_id != call.owner_id:
-            raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+            raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
         await second_factor(tx, call.owner_id, body, call.now, options)
         if status == Status.ACTIVE:
             await _activate(tx, agent, call)
         else:
             if agent.status == Status.REVOKED:
-                raise OpenLeashError("INVALID_STATUS", "The agent is already revoked")
+                raise InvalidInputError("INVALID_STATUS", "The agent is already revoked")
             await revoke(tx, agent, call.now, by=call.owner_id)
     return {
         "agent_principal_id": agent_principal_id,
@@ -61,7 +61,7 @@ async def set_status(
 
 async def _activate(tx: Transaction, agent: Agent, call: OwnerCall) -> None:
     if agent.status != Status.PENDING:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_STATUS",
             "Only an agent awaiting activation can be activated; a revoked agent enrols again "
             "with a new invite",
@@ -89,11 +89,13 @@ async def audit_page(
         async with store.read() as tx:
             agent = await tx.get_agent(agent_principal_id)
         if agent is None:
-            raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+            raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
         if agent.owner_id != call.owner_id:
-            raise OpenLeashError("FORBIDDEN", "That agent is not yours")
+            raise ForbiddenError("FORBIDDEN", "That agent is not yours")
     if since is not None and parse_timestamp(since) is None:
-        raise OpenLeashError("INVALID_REQUEST", "since must be an ISO-8601 timestamp with a zone")
+        raise InvalidInputError(
+            "INVALID_REQUEST", "since must be an ISO-8601 timestamp with a zone"
+        )
     filters = {
         "owner_id": call.owner_id,
         "agent_principal_id": agent_principal_id,

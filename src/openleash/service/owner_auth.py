@@ -40,7 +40,14 @@ from openleash.crypto import (
     verify_token,
 )
 from openleash.crypto import passphrase as passphrases
-from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.domain.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    OpenLeashError,
+    TokenError,
+)
 from openleash.domain.ids import new_id
 from openleash.domain.models import (
     AssuranceLevel,
@@ -70,7 +77,7 @@ DEVICE_TTL_SECONDS = 180 * 24 * 3600
 _DUMMY_HASH = passphrases.hash_passphrase(secrets.token_urlsafe(16))
 
 
-class SecondFactorError(OpenLeashError):
+class SecondFactorError(AuthenticationError):
     """A wrong TOTP or backup code, or a wrong passphrase, given to confirm an owner's action.
 
     Counted against the owner like a failed login (see :func:`factor_attempts`)."""
@@ -94,7 +101,7 @@ def _optional(body: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR", f"{name} must be a string", {"field_errors": {name: "Not a string"}}
         )
     return value
@@ -103,7 +110,7 @@ def _optional(body: Any, name: str) -> str | None:
 def _required(body: Any, name: str) -> str:
     value = _optional(body, name)
     if value is None:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"{name} is required",
             {"field_errors": {name: "Required: a non-empty string"}},
@@ -140,7 +147,7 @@ async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, An
         # Again, in the transaction: the invite may have been used meanwhile.
         invite = _check_setup_invite(await tx.get_invite(invite_id), invite_token, now)
         if not await tx.use_invite(invite_id, iso(now)):
-            raise OpenLeashError("INVITE_USED", "Invite has already been used")
+            raise InvalidInputError("INVITE_USED", "Invite has already been used")
         owner_id = invite.owner_id
         creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso(now))
         await tx.put_credentials(
@@ -163,13 +170,13 @@ async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, An
 
 def _check_setup_invite(invite: Invite | None, token: str, now: datetime) -> Invite:
     if invite is None or invite.kind != "setup":
-        raise OpenLeashError("INVITE_NOT_FOUND", "Invite not found")
+        raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
     if invite.used_at is not None:
-        raise OpenLeashError("INVITE_USED", "Invite has already been used")
+        raise InvalidInputError("INVITE_USED", "Invite has already been used")
     if invite.expires_at <= iso(now):
-        raise OpenLeashError("INVITE_EXPIRED", "Invite has expired")
+        raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
     if not secret_matches(token, invite.token_hash, invite.token_salt):
-        raise OpenLeashError("INVALID_INVITE_TOKEN", "Invalid invite token")
+        raise AuthenticationError("INVALID_INVITE_TOKEN", "Invalid invite token")
     return invite
 
 
@@ -240,9 +247,9 @@ async def _login(
         _locked(creds, now)  # before hashing: a locked account costs a guesser's target nothing
     passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
     if owner is None or owner.status != Status.ACTIVE or creds is None:
-        raise OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
+        raise AuthenticationError("INVALID_CREDENTIALS", "Invalid user or passphrase")
     if creds.passphrase_hash is None:
-        raise OpenLeashError("SETUP_REQUIRED", "Set a passphrase with your setup invite first")
+        raise AuthenticationError("SETUP_REQUIRED", "Set a passphrase with your setup invite first")
     session = OwnerSession(
         session_id=new_id(),
         user_principal_id=owner_id,
@@ -289,15 +296,16 @@ async def _check_login(
     locked = _login_locked(creds, now)
     if locked and not _may_pass_lock(creds, code, known_device):
         _locked(creds, now)
+    failure: OpenLeashError | None
     if not passphrase_ok:
-        failure = OpenLeashError("INVALID_CREDENTIALS", "Invalid user or passphrase")
+        failure = AuthenticationError("INVALID_CREDENTIALS", "Invalid user or passphrase")
     elif not creds.totp_enabled:
         failure = None
     elif code is None:
         # Not a failed guess: the passphrase was right; the client must ask for the code.
-        raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
+        raise ForbiddenError("TOTP_REQUIRED", "Two-factor authentication code is required")
     elif await _second_factor_matches(tx, creds, code, now) is None:
-        failure = OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+        failure = InvalidInputError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
     else:
         failure = None
     if failure is not None and locked:
@@ -475,14 +483,14 @@ async def authenticate_owner(
 ) -> OwnerCall:
     """The owner behind a session token, or 401 saying why not."""
     if not token:
-        raise OpenLeashError("MISSING_TOKEN", "Owner session token required")
+        raise AuthenticationError("MISSING_TOKEN", "Owner session token required")
     try:
         claims = verify_token(token, keyring, now=now, purpose=USER_SESSION)
     except TokenError as exc:
-        raise OpenLeashError("INVALID_SESSION", exc.reason) from None
+        raise AuthenticationError("INVALID_SESSION", exc.reason) from None
     session_id, owner_id = claims.get("sid"), claims.get("sub")
     if not isinstance(session_id, str) or not isinstance(owner_id, str):
-        raise OpenLeashError("INVALID_SESSION", "Session token names no session")
+        raise AuthenticationError("INVALID_SESSION", "Session token names no session")
     async with store.read() as tx:
         session = await tx.get_session(session_id)
         owner = await tx.get_owner(owner_id)
@@ -492,11 +500,11 @@ async def authenticate_owner(
         or session.revoked_at is not None
         or session.expires_at <= iso(now)
     ):
-        raise OpenLeashError("INVALID_SESSION", "Session ended; log in again")
+        raise AuthenticationError("INVALID_SESSION", "Session ended; log in again")
     if owner is None:
-        raise OpenLeashError("USER_NOT_FOUND", "User not found")
+        raise NotFoundError("USER_NOT_FOUND", "User not found")
     if owner.status != Status.ACTIVE:
-        raise OpenLeashError("USER_INACTIVE", "User is not active")
+        raise AuthenticationError("USER_INACTIVE", "User is not active")
     return OwnerCall(owner, session, now)
 
 
@@ -553,7 +561,7 @@ async def totp_setup(store: Store, call: OwnerCall, body: Any, options: Options)
         creds = await tx.get_credentials(call.owner_id) or OwnerCredentials(call.owner_id, iso(now))
         if creds.totp_enabled:
             if code is None:
-                raise OpenLeashError(
+                raise ForbiddenError(
                     "TOTP_REQUIRED", "TOTP is on: enter a current code to enrol a new device"
                 )
             _check_unlocked(creds, now)
@@ -575,10 +583,10 @@ async def totp_confirm(store: Store, call: OwnerCall, body: Any) -> dict[str, An
     async with store.transaction() as tx:
         creds = await tx.get_credentials(call.owner_id)
         if creds is None or creds.totp_pending is None:
-            raise OpenLeashError("TOTP_NOT_SETUP", "Start TOTP setup first")
+            raise InvalidInputError("TOTP_NOT_SETUP", "Start TOTP setup first")
         counter = totp.verify(creds.totp_pending, code, now.timestamp(), None)
         if counter is None:
-            raise OpenLeashError("INVALID_TOTP_CODE", "Invalid TOTP code")
+            raise InvalidInputError("INVALID_TOTP_CODE", "Invalid TOTP code")
         await tx.put_credentials(
             replace(
                 creds,
@@ -600,14 +608,14 @@ async def totp_disable(
     code = _required(body, "code")
     now = call.now
     if options.require_totp:
-        raise OpenLeashError(
+        raise ForbiddenError(
             "FORBIDDEN",
             "This server requires TOTP (security.require_totp); it cannot be turned off",
         )
     async with factor_attempts(store, call, options), store.transaction() as tx:
         creds = await tx.get_credentials(call.owner_id)
         if creds is None or not creds.totp_enabled:
-            raise OpenLeashError("TOTP_NOT_ENABLED", "TOTP is not enabled")
+            raise InvalidInputError("TOTP_NOT_ENABLED", "TOTP is not enabled")
         _check_unlocked(creds, now)
         if await _second_factor_matches(tx, creds, code, now) is None:
             raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
@@ -661,7 +669,7 @@ async def second_factor(
     needs_factor = required_level is not None and assurance_rank(required_level) > 0
     if creds is None or not creds.totp_enabled:
         if options.require_totp or needs_factor:
-            raise OpenLeashError(
+            raise ForbiddenError(
                 "TOTP_SETUP_REQUIRED",
                 "Set up two-factor authentication (TOTP) first"
                 + (": this request needs a second factor" if needs_factor else ""),
@@ -669,7 +677,7 @@ async def second_factor(
         return AssuranceLevel.LOW
     code = _optional(body, "totp_code")
     if code is None:
-        raise OpenLeashError("TOTP_REQUIRED", "Two-factor authentication code is required")
+        raise ForbiddenError("TOTP_REQUIRED", "Two-factor authentication code is required")
     _check_unlocked(creds, now)
     if await _second_factor_matches(tx, creds, code, now) is None:
         # Callers run inside factor_attempts, which counts this against the owner.
@@ -680,7 +688,7 @@ async def second_factor(
         await _reset_factor_failures(tx, owner_id, now)
     achieved = AssuranceLevel.HIGH if passphrase_ok else AssuranceLevel.SUBSTANTIAL
     if required_level is not None and assurance_rank(achieved) < assurance_rank(required_level):
-        raise OpenLeashError(
+        raise ForbiddenError(
             "STEP_UP_REQUIRED",
             f"This request needs assurance {required_level}: enter your passphrase as well as "
             "your two-factor code",

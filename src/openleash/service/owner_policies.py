@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
 from openleash.domain.models import Binding, PolicyRecord
 from openleash.service.audit import record
@@ -65,7 +65,7 @@ async def list_owned(store: Store, call: OwnerCall) -> dict[str, Any]:
 async def _owned(tx: Transaction, call: OwnerCall, policy_id: str) -> PolicyRecord:
     policy = await tx.get_policy(policy_id)
     if policy is None or policy.owner_id != call.owner_id:
-        raise OpenLeashError("NOT_FOUND", f"Policy {policy_id} not found")
+        raise NotFoundError("NOT_FOUND", f"Policy {policy_id} not found")
     return policy
 
 
@@ -79,7 +79,7 @@ async def get_owned(store: Store, call: OwnerCall, policy_id: str) -> dict[str, 
 def _text_field(body: dict[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
-        raise OpenLeashError("VALIDATION_ERROR", f"{name} must be a string or null")
+        raise InvalidInputError("VALIDATION_ERROR", f"{name} must be a string or null")
     return value.strip() or None if isinstance(value, str) else None
 
 
@@ -89,7 +89,7 @@ async def _agent_target(tx: Transaction, call: OwnerCall, body: dict[str, Any]) 
         return None
     agent = await tx.get_agent(target) if isinstance(target, str) else None
     if agent is None or agent.owner_id != call.owner_id:
-        raise OpenLeashError("INVALID_AGENT", "Target agent does not belong to you")
+        raise InvalidInputError("INVALID_AGENT", "Target agent does not belong to you")
     return agent.agent_principal_id
 
 
@@ -97,11 +97,13 @@ async def create_owned(
     store: Store, call: OwnerCall, body: Any, options: Options
 ) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
-        raise OpenLeashError("INVALID_POLICY", "policy_yaml is required")
+        raise InvalidInputError("INVALID_POLICY", "policy_yaml is required")
     await check_policy(body["policy_yaml"])
     mode = body.get("mode", "enforce")
     if mode not in BINDING_MODES:
-        raise OpenLeashError("VALIDATION_ERROR", f"mode must be one of {', '.join(BINDING_MODES)}")
+        raise InvalidInputError(
+            "VALIDATION_ERROR", f"mode must be one of {', '.join(BINDING_MODES)}"
+        )
     now = call.now
     async with factor_attempts(store, call, options), store.transaction() as tx:
         await second_factor(tx, call.owner_id, body, now, options)
@@ -146,11 +148,11 @@ async def update_owned(
     """Change the YAML, name or description; with ``applies_to_agent_principal_id`` present,
     bind the policy to that agent (or, with null, to every agent of the owner) instead."""
     if not isinstance(body, dict):
-        raise OpenLeashError("VALIDATION_ERROR", "Request body must be a JSON object")
+        raise InvalidInputError("VALIDATION_ERROR", "Request body must be a JSON object")
     policy_yaml = body.get("policy_yaml")
     if policy_yaml is not None:
         if not isinstance(policy_yaml, str) or not policy_yaml.strip():
-            raise OpenLeashError("VALIDATION_ERROR", "policy_yaml must be a non-empty string")
+            raise InvalidInputError("VALIDATION_ERROR", "policy_yaml must be a non-empty string")
         await check_policy(policy_yaml)
     now = call.now
     async with factor_attempts(store, call, options), store.transaction() as tx:
@@ -219,13 +221,13 @@ async def reorder(store: Store, call: OwnerCall, body: Any, options: Options) ->
     tier = body.get("tier") if isinstance(body, dict) else None
     ordered = body.get("ordered_policy_ids") if isinstance(body, dict) else None
     if tier not in TIERS:
-        raise OpenLeashError("INVALID_BODY", f"tier must be one of {', '.join(TIERS)}")
+        raise InvalidInputError("INVALID_BODY", f"tier must be one of {', '.join(TIERS)}")
     if not isinstance(ordered, list):
-        raise OpenLeashError("INVALID_BODY", "ordered_policy_ids must be an array")
+        raise InvalidInputError("INVALID_BODY", "ordered_policy_ids must be an array")
     if not all(isinstance(p, str) for p in ordered):
-        raise OpenLeashError("INVALID_BODY", "ordered_policy_ids must hold policy ids (strings)")
+        raise InvalidInputError("INVALID_BODY", "ordered_policy_ids must hold policy ids (strings)")
     if len(set(ordered)) != len(ordered):
-        raise OpenLeashError("INVALID_BODY", "ordered_policy_ids has duplicates")
+        raise InvalidInputError("INVALID_BODY", "ordered_policy_ids has duplicates")
     async with factor_attempts(store, call, options), store.transaction() as tx:
         await second_factor(tx, call.owner_id, body, call.now, options)
         in_tier = {
@@ -233,11 +235,11 @@ async def reorder(store: Store, call: OwnerCall, body: Any, options: Options) ->
         }
         for policy_id in ordered:
             if policy_id not in in_tier:
-                raise OpenLeashError(
+                raise InvalidInputError(
                     "INVALID_BODY", f"Policy {policy_id} is not in the {tier} tier"
                 )
         if len(ordered) != len(in_tier):
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "INVALID_BODY",
                 f"Expected {len(in_tier)} policy IDs (every policy of the {tier} tier), "
                 f"got {len(ordered)}",

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from openleash.crypto import hash_secret, new_token
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.models import Invite, Owner, Status
 from openleash.service.audit import record
 from openleash.service.options import Options
@@ -29,7 +29,7 @@ def owner_view(owner: Owner) -> dict[str, Any]:
 async def create_owner(store: Store, body: Any, options: Options) -> dict[str, Any]:
     name = body.get("display_name") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip():
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             "display_name is required",
             {"field_errors": {"display_name": "Required: a non-empty string"}},
@@ -77,7 +77,7 @@ async def create_invite(store: Store, owner_id: str, kind: str, options: Options
     )
     async with store.transaction() as tx:
         if await tx.get_owner(owner_id) is None:
-            raise OpenLeashError("USER_NOT_FOUND", f"User {owner_id} not found")
+            raise NotFoundError("USER_NOT_FOUND", f"User {owner_id} not found")
         await tx.add_invite(invite)
         event = "AGENT_INVITE_CREATED" if kind == "agent" else "USER_SETUP_INVITE_CREATED"
         await record(tx, now, event, owner_id, owner_id=owner_id, invite_id=invite.invite_id)

@@ -6,7 +6,7 @@ import functools
 import uuid
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.models import Binding, PolicyRecord
 from openleash.policy import parse_policy
 from openleash.service.audit import record
@@ -54,7 +54,7 @@ async def _resolve_agent(tx: Transaction, owner_id: str, agent_ref: str | None) 
         return None
     agent = await tx.get_agent(agent_ref) or await tx.find_active_agent(agent_ref)
     if agent is None or agent.owner_id != owner_id:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST", f"Agent {agent_ref!r} is not an agent of this owner"
         )
     return agent.agent_principal_id
@@ -77,7 +77,9 @@ async def upsert_policy(
     A new policy's binding ``mode`` is ``enforce``, or ``observe`` for shadow mode."""
     await check_policy(policy_yaml)
     if mode not in BINDING_MODES:
-        raise OpenLeashError("INVALID_REQUEST", f"mode must be one of {', '.join(BINDING_MODES)}")
+        raise InvalidInputError(
+            "INVALID_REQUEST", f"mode must be one of {', '.join(BINDING_MODES)}"
+        )
     now = iso(options.clock())
     async with store.transaction() as tx:
         existing = await tx.get_policy(policy_id) if policy_id else None
@@ -134,9 +136,9 @@ async def _create(
     mode: str,
 ) -> PolicyRecord:
     if not owner_id:
-        raise OpenLeashError("INVALID_REQUEST", "An owner is required to create a policy")
+        raise InvalidInputError("INVALID_REQUEST", "An owner is required to create a policy")
     if await tx.get_owner(owner_id) is None:
-        raise OpenLeashError("USER_NOT_FOUND", f"User {owner_id} not found")
+        raise NotFoundError("USER_NOT_FOUND", f"User {owner_id} not found")
     return await create_bound_policy(
         tx,
         owner_id=owner_id,
@@ -196,7 +198,7 @@ async def delete_policy(store: Store, policy_id: str, options: Options) -> dict[
     async with store.transaction() as tx:
         existing = await tx.get_policy(policy_id)
         if existing is None or not await tx.delete_policy(policy_id):
-            raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+            raise NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
         await tx.bump_revision()
         await record(
             tx,
@@ -219,5 +221,5 @@ async def get_policy(store: Store, policy_id: str) -> dict[str, Any]:
     async with store.read() as tx:
         found = await tx.get_policy(policy_id)
     if found is None:
-        raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+        raise NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
     return policy_view(found, with_yaml=True)

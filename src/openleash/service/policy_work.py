@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import UnavailableError
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ _pool = _Pool()
 async def run_policy_work(work: Callable[[], T], *, timeout: float = TIMEOUT_SECONDS) -> T:
     """``work()`` on a worker thread; raise ``POLICY_TIMEOUT`` or ``POLICY_WORK_BUSY``."""
     if _pool.jobs >= MAX_JOBS:
-        raise OpenLeashError(
+        raise UnavailableError(
             "POLICY_WORK_BUSY", "Too many policies are being checked right now; retry shortly"
         )
     _pool.jobs += 1
@@ -60,7 +60,7 @@ async def run_policy_work(work: Callable[[], T], *, timeout: float = TIMEOUT_SEC
         call = functools.partial(contextvars.copy_context().run, work)
         return await asyncio.wait_for(loop.run_in_executor(_pool.executor(), call), timeout)
     except TimeoutError:
-        raise OpenLeashError(
+        raise UnavailableError(
             "POLICY_TIMEOUT",
             f"Reading and checking the policy took longer than {timeout:g} s; make it smaller"
             " or simpler (fewer rules, shorter regular expressions)",

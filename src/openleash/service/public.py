@@ -9,7 +9,7 @@ from typing import Any
 
 from openleash.crypto import action_hash, verify_token
 from openleash.domain.action import parse_action
-from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.domain.errors import InvalidInputError, TokenError
 from openleash.policy import EvalContext, evaluate, parse_policy
 from openleash.service.authorize import decision_body
 from openleash.service.options import Options
@@ -81,9 +81,9 @@ def playground_run(body: Any, options: Options) -> dict[str, Any]:
     CPU work that grows with the policy: from the event loop, use
     :func:`playground_run_bounded`."""
     if not isinstance(body, dict) or not body.get("policy_yaml") or not body.get("action"):
-        raise OpenLeashError("INVALID_REQUEST", "policy_yaml and action are required")
+        raise InvalidInputError("INVALID_REQUEST", "policy_yaml and action are required")
     if not isinstance(body["policy_yaml"], str):
-        raise OpenLeashError("INVALID_REQUEST", "policy_yaml must be a string")
+        raise InvalidInputError("INVALID_REQUEST", "policy_yaml must be a string")
     action = parse_action(body["action"])
     policy = parse_policy(body["policy_yaml"])
     context = EvalContext(

@@ -19,7 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from openleash.crypto import load_public_key, secret_matches, verify_challenge_signature
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    TooManyRequestsError,
+)
 from openleash.domain.models import Agent, Challenge, Status
 from openleash.service.agents import enrol
 from openleash.service.options import Options
@@ -41,7 +47,7 @@ def _text(body: dict[str, Any], key: str) -> str:
 def _require(body: dict[str, Any], *keys: str) -> None:
     missing = [k for k in keys if not _text(body, k)]
     if missing:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST",
             f"Missing required fields: {', '.join(missing)}",
             {"missing": missing},
@@ -73,7 +79,7 @@ def _check_lengths(body: dict[str, Any]) -> None:
     for key, limit in MAX_LENGTH.items():
         value = body.get(key)
         if isinstance(value, str) and len(value) > limit:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "INVALID_REQUEST",
                 f"{key} is too long: at most {limit} characters",
                 {"field": key, "max_length": limit},
@@ -86,7 +92,7 @@ def _check_visible_agent_id(body: dict[str, Any]) -> None:
     an agent the owner knows."""
     agent_id = body.get("agent_id")
     if isinstance(agent_id, str) and not all("!" <= ch <= "~" for ch in agent_id):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST",
             "agent_id must be visible ASCII (letters, digits and punctuation, no spaces) when "
             "registering without an invite",
@@ -103,7 +109,7 @@ def _attributes(value: Any) -> dict[str, Any] | None:
     except (TypeError, ValueError, RecursionError):
         size = MAX_ATTRIBUTES_BYTES + 1
     if size > MAX_ATTRIBUTES_BYTES:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "ATTRIBUTES_TOO_LARGE",
             f"agent_attributes_json must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON",
             {"max_bytes": MAX_ATTRIBUTES_BYTES},
@@ -117,10 +123,10 @@ def _check_webhook_fields(body: dict[str, Any]) -> None:
         return
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise OpenLeashError("INVALID_WEBHOOK_URL", "webhook_url must be an http(s) URL")
+        raise InvalidInputError("INVALID_WEBHOOK_URL", "webhook_url must be an http(s) URL")
     if len(_text(body, "webhook_secret")) < MIN_WEBHOOK_SECRET:
         # Deliveries are signed with it: an empty or short secret would let anyone forge them.
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST",
             f"webhook_secret must have at least {MIN_WEBHOOK_SECRET} characters when "
             "webhook_url is set",
@@ -131,7 +137,7 @@ async def check_webhook_free(tx: Transaction, url: str, owner_id: str) -> None:
     """A webhook URL is unique among one owner's ACTIVE agents only: no one can block another
     owner's URL, and a pending agent (which anyone may create) blocks nothing."""
     if await tx.webhook_url_taken(url, owner_id):
-        raise OpenLeashError(
+        raise ConflictError(
             "WEBHOOK_URL_NOT_UNIQUE",
             "webhook_url is used by another active agent of this owner; give each agent its "
             "own URL (or revoke the other agent first)",
@@ -148,7 +154,7 @@ async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: st
         a.status == Status.REVOKED and a.owner_id == reenrol_owner for a in existing
     ):
         return
-    raise OpenLeashError(
+    raise ConflictError(
         "AGENT_ID_TAKEN",
         f'Agent id "{agent_id}" is already registered; choose another agent_id (an agent id '
         "is never re-assigned; its owner may enrol a revoked one again with an invite)",
@@ -158,7 +164,7 @@ async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: st
 async def _check_pending_room(tx: Transaction, owner_id: str) -> None:
     pending = [a for a in await tx.list_agents(owner_id) if a.status == Status.PENDING]
     if len(pending) >= MAX_PENDING_PER_OWNER:
-        raise OpenLeashError(
+        raise TooManyRequestsError(
             "TOO_MANY_PENDING_AGENTS",
             f"This owner already has {len(pending)} agents awaiting activation; ask the owner "
             "to activate or reject them, or to send you an invite instead",
@@ -168,9 +174,9 @@ async def _check_pending_room(tx: Transaction, owner_id: str) -> None:
 
 async def _require_owner(tx: Transaction, owner_type: Any, owner_id: Any) -> None:
     if owner_type != "user":
-        raise OpenLeashError("INVALID_REQUEST", 'owner_type must be "user"')
+        raise InvalidInputError("INVALID_REQUEST", 'owner_type must be "user"')
     if not isinstance(owner_id, str) or await tx.get_owner(owner_id) is None:
-        raise OpenLeashError("OWNER_NOT_FOUND", f"Owner {owner_id!r} does not exist")
+        raise NotFoundError("OWNER_NOT_FOUND", f"Owner {owner_id!r} does not exist")
 
 
 async def issue_challenge(store: Store, body: dict[str, Any], options: Options) -> dict[str, Any]:
@@ -223,9 +229,9 @@ async def register(store: Store, body: dict[str, Any], options: Options) -> dict
     async with store.transaction() as tx:
         challenge = await tx.take_challenge(body["challenge_id"])
         if challenge is None:
-            raise OpenLeashError("CHALLENGE_NOT_FOUND", "Challenge not found")
+            raise InvalidInputError("CHALLENGE_NOT_FOUND", "Challenge not found")
         if challenge.expires_at <= iso(now):
-            raise OpenLeashError("CHALLENGE_EXPIRED", "Challenge expired")
+            raise InvalidInputError("CHALLENGE_EXPIRED", "Challenge expired")
         _match_challenge(challenge, body)
         await _require_owner(tx, body["owner_type"], body["owner_id"])
         verify_challenge_signature(
@@ -252,11 +258,11 @@ def _match_challenge(challenge: Challenge, body: dict[str, Any]) -> None:
         challenge.agent_id != body["agent_id"]
         or challenge.agent_pubkey_b64 != body["agent_pubkey_b64"]
     ):
-        raise OpenLeashError(
+        raise InvalidInputError(
             "CHALLENGE_MISMATCH", "agent_id and agent_pubkey_b64 must match the challenge"
         )
     if challenge.owner_id is not None and challenge.owner_id != body["owner_id"]:
-        raise OpenLeashError("CHALLENGE_MISMATCH", "owner_id must match the challenge")
+        raise InvalidInputError("CHALLENGE_MISMATCH", "owner_id must match the challenge")
 
 
 def _new_agent(
@@ -304,17 +310,17 @@ async def register_with_invite(
         load_public_key(body["agent_pubkey_b64"])
         invite = await tx.get_invite(body["invite_id"])
         if invite is None or invite.kind != "agent":
-            raise OpenLeashError("INVITE_NOT_FOUND", "Invite not found")
+            raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
         if invite.used_at is not None:
-            raise OpenLeashError("INVITE_USED", "Invite has already been used")
+            raise InvalidInputError("INVITE_USED", "Invite has already been used")
         if invite.expires_at <= iso(now):
-            raise OpenLeashError("INVITE_EXPIRED", "Invite has expired")
+            raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
         if not secret_matches(body["invite_token"], invite.token_hash, invite.token_salt):
-            raise OpenLeashError("INVALID_INVITE_TOKEN", "Invalid invite token")
+            raise AuthenticationError("INVALID_INVITE_TOKEN", "Invalid invite token")
         await check_webhook_free(tx, _text(body, "webhook_url"), invite.owner_id)
         await _check_agent_id_free(tx, body["agent_id"], invite.owner_id)
         if not await tx.use_invite(invite.invite_id, iso(now)):
-            raise OpenLeashError("INVITE_USED", "Invite has already been used")
+            raise InvalidInputError("INVITE_USED", "Invite has already been used")
         agent = _new_agent(body, invite.owner_id, now, {}, status=Status.ACTIVE)
         await enrol(tx, agent, now, "AGENT_REGISTERED_VIA_INVITE", invite_id=invite.invite_id)
     return {
@@ -348,7 +354,7 @@ async def register_with_invite(
 def invite_instructions(invite_id: str, invite_token: str, base_url: str) -> dict[str, Any]:
     """What an agent reading an invite link needs to know; the invite is checked on POST."""
     if not invite_id or not invite_token:
-        raise OpenLeashError("INVALID_REQUEST", "invite_id and invite_token are required")
+        raise InvalidInputError("INVALID_REQUEST", "invite_id and invite_token are required")
     url = f"{base_url}/v1/agents/register-with-invite"
     return {
         "message": "You have been invited to register as an agent with OpenLeash.",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.policy import Policy, Window
 from openleash.service.timefmt import parse_timestamp
 
@@ -33,7 +33,7 @@ def parse_since(text: str | None, now: datetime) -> datetime | None:
         text += "T00:00:00Z"
     moment = parse_timestamp(text)
     if moment is None:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "INVALID_REQUEST",
             "since must be an ISO-8601 time with a zone (2026-01-31T09:00:00Z), a date, or a "
             f"span back from now such as 30m, 12h or 7d; got {text!r}",

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, replace
 
 from openleash.crypto import KeyRing, canonicalize, sha256_hex
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import NotFoundError
 from openleash.domain.models import Agent, Binding, PolicyRecord, Status
 from openleash.policy import Policy, merge_layers, order_bindings, parse_policy
 from openleash.service.ports import Store
@@ -145,7 +145,7 @@ class Runtime:
     ) -> EffectivePolicy:
         present = [r for r in (records[b.policy_id] for b in bindings) if r is not None]
         if not present:
-            raise OpenLeashError("POLICY_NOT_FOUND", "Bound policy not found")
+            raise NotFoundError("POLICY_NOT_FOUND", "Bound policy not found")
         merged = merge_layers([self._parse(r) for r in present])
         digest = sha256_hex(canonicalize(merged.canonical_data()))
         return EffectivePolicy(merged, tuple(r.policy_id for r in present), digest)

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from openleash.crypto import load_public_key
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.domain.models import Agent, Binding, Owner, PolicyRecord, Status
 from openleash.service.agents import enrol
 from openleash.service.audit import record
@@ -21,9 +21,9 @@ def _checked(owner_name: str, agent_id: str, public_key_b64: str, policy_yaml: s
     """Everything that can be checked before the store is touched, so a bad input leaves
     nothing half made."""
     if not owner_name.strip():
-        raise OpenLeashError("VALIDATION_ERROR", "The owner name must not be empty")
+        raise InvalidInputError("VALIDATION_ERROR", "The owner name must not be empty")
     if not agent_id.strip():
-        raise OpenLeashError("VALIDATION_ERROR", "The agent id must not be empty")
+        raise InvalidInputError("VALIDATION_ERROR", "The agent id must not be empty")
     load_public_key(public_key_b64)
     validate_policy(policy_yaml)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import NotFoundError
 from openleash.domain.models import Agent, UsageFilter
 from openleash.policy import Limit, Rule, window_start
 from openleash.service.agent_auth import AgentCall, record_nonce
@@ -97,5 +97,5 @@ async def admin_usage(
     async with store.read() as tx:
         agent = await tx.get_agent(agent_principal_id)
     if agent is None or (owner_id is not None and agent.owner_id != owner_id):
-        raise OpenLeashError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+        raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
     return await usage_of(runtime, agent, options.clock())

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from openleash.crypto import to_json
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 
 SIGNATURE_HEADER = "X-OpenLeash-Signature"
 #: The TypeScript server's header: hex HMAC-SHA256 of the body alone.
@@ -57,7 +57,7 @@ _RETRYABLE_STATUS = frozenset({408, 429})
 _SYSTEM_RANDOM = secrets.SystemRandom()
 
 
-class WebhookTargetRefused(OpenLeashError):  # noqa: N818 -- a refusal, named as the API documents it
+class WebhookTargetRefused(InvalidInputError):  # noqa: N818 -- a refusal, named as the API documents it
     """A webhook URL the server will not send to; ``reason`` says why (never a secret)."""
 
     def __init__(self, reason: str) -> None:

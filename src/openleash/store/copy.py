@@ -35,7 +35,7 @@ from typing import Any
 
 import asyncpg
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 from openleash.service.audit_chain import ChainReport, verify_chain
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql.postgres import (
@@ -183,7 +183,7 @@ async def copy_store(
         raise ValueError("batch_rows must be positive")
     source = Path(source).expanduser()
     if not source.is_file():
-        raise OpenLeashError("VALIDATION_ERROR", f"no SQLite store at {source}")
+        raise InvalidInputError("VALIDATION_ERROR", f"no SQLite store at {source}")
     # Brings the source to the current schema version, as starting its server would.
     await SqliteStore.open(source, checkpoint_interval=None).close()
     moment = int(time.time() * 1000) if now_ms is None else now_ms
@@ -311,7 +311,7 @@ async def _copy_table(
             except UNAVAILABLE as exc:
                 raise unavailable(exc) from exc
             except (TypeError, ValueError, OverflowError, asyncpg.PostgresError) as exc:
-                raise OpenLeashError(
+                raise InvalidInputError(
                     "VALIDATION_ERROR",
                     f"table {table}: a row among rows {rows + 1} to {rows + len(batch)} "
                     f"cannot be stored in PostgreSQL ({exc}); nothing was copied",
@@ -335,7 +335,7 @@ def _check_schemas(source: dict[str, list[str]], target: dict[str, list[_Column]
     known = set(TABLES)
     for side, tables in (("SQLite", set(source)), ("PostgreSQL", set(target))):
         if tables != known:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "VALIDATION_ERROR",
                 f"the {side} schema does not match this OpenLeash: tables "
                 f"{sorted(tables ^ known)} are in one but not the other",
@@ -343,7 +343,7 @@ def _check_schemas(source: dict[str, list[str]], target: dict[str, list[_Column]
     for table in TABLES:
         theirs, ours = set(source[table]), {c.name for c in target[table]}
         if theirs != ours:
-            raise OpenLeashError(
+            raise InvalidInputError(
                 "VALIDATION_ERROR",
                 f"table {table} differs between SQLite and PostgreSQL: columns "
                 f"{sorted(theirs ^ ours)}",
@@ -359,7 +359,7 @@ async def _check_empty(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     revision = await conn.fetchval("SELECT value FROM meta WHERE key = 'revision'")
     if holding or revision:
         what = ", ".join(holding) if holding else "the revision counter"
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"the target database is not empty ({what}): the store is copied into an empty "
             "database only, so that nothing there is mixed with or lost under the copy. "

@@ -7,6 +7,7 @@ import time
 import pytest
 from argon2 import PasswordHasher, Type, extract_parameters
 
+from openleash.api.errors import status_of
 from openleash.crypto import passphrase as pp
 from openleash.domain.errors import OpenLeashError
 
@@ -126,7 +127,7 @@ def test_short_passphrases_are_refused_with_the_minimum_named(short: str) -> Non
     with pytest.raises(OpenLeashError) as exc:
         pp.check_passphrase_policy(short)
     assert exc.value.code == "VALIDATION_ERROR"
-    assert exc.value.status == 400
+    assert status_of(exc.value) == 400
     assert "at least 12 characters" in exc.value.message
 
 

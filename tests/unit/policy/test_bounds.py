@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from openleash.api.errors import status_of
 from openleash.domain.errors import PolicyError, PolicyTooLargeError
 from openleash.policy import parse_policy
 from openleash.policy.expressions import MAX_EXPR_DEPTH
@@ -92,7 +93,7 @@ def test_a_policy_over_the_byte_bound_is_payload_too_large() -> None:
     with pytest.raises(PolicyTooLargeError) as caught:
         parse_policy(text)
     assert caught.value.code == "PAYLOAD_TOO_LARGE"
-    assert caught.value.status == 413
+    assert status_of(caught.value) == 413
     assert str(MAX_POLICY_BYTES) in caught.value.message
 
 

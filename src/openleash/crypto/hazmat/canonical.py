@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from openleash.crypto.hazmat import jsjson
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError
 
 # INVARIANT: orjson must refuse (not round) integers beyond 53 bits; the general path then
 # prints them as the doubles JavaScript would have made of them.
@@ -53,7 +53,7 @@ def _serialize(value: Any, *, sort_keys: bool) -> bytes:
                 pass  # a big integer, a lone surrogate or deep nesting: the general path decides
         return jsjson.to_json(value, sort_keys=sort_keys).encode("utf-8")
     except RecursionError:
-        raise OpenLeashError("INVALID_JSON", "JSON value is nested too deeply") from None
+        raise InvalidInputError("INVALID_JSON", "JSON value is nested too deeply") from None
 
 
 def _is_plain(value: Any, *, ascii_keys: bool) -> bool:

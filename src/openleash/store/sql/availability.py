@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import OpenLeashError, StoreUnavailableError
 
 log = logging.getLogger("openleash")
 
@@ -36,7 +36,7 @@ PROBE_REUSE_SECONDS = 0.5
 Readiness = Literal["ok", "failing", "unavailable"]
 
 
-class StoreTimeoutError(OpenLeashError):
+class StoreTimeoutError(StoreUnavailableError):
     """The store did not answer within ``store.timeout_seconds``. Nothing was written."""
 
     def __init__(self, seconds: float) -> None:
@@ -51,14 +51,16 @@ def unavailable(exc: BaseException) -> OpenLeashError:
     """``STORE_UNAVAILABLE`` for a failure of the database or of the way to it. Clients get
     nothing of the database's own text, which may name hosts, users, files, tables or values;
     that goes to the log (bounded), for the operator."""
-    if isinstance(exc, OpenLeashError) and exc.code == "STORE_UNAVAILABLE":
+    if isinstance(exc, StoreUnavailableError):
         return exc
     log.warning("database unavailable: %s: %.300s", type(exc).__name__, exc)
-    return OpenLeashError("STORE_UNAVAILABLE", "The database is unavailable; try again shortly")
+    return StoreUnavailableError(
+        "STORE_UNAVAILABLE", "The database is unavailable; try again shortly"
+    )
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, OpenLeashError) and exc.code == "STORE_UNAVAILABLE"
+    return isinstance(exc, StoreUnavailableError)
 
 
 class WriteHealth:

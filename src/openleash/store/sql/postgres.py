@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql.availability import (
@@ -324,7 +324,7 @@ def pool_options(url: str) -> tuple[str, int, int]:
     size = _pool_number(found, "pool_size", POOL_SIZE, 2)
     min_size = _pool_number(found, "pool_min", POOL_MIN, 1)
     if min_size > size:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"store URL: pool_min ({min_size}) must not be more than pool_size ({size})",
         )
@@ -339,7 +339,7 @@ def _pool_number(found: dict[str, str], name: str, default: int, least: int) -> 
         return default
     text = found[name]
     if not (text.isascii() and text.isdigit()) or int(text) < least:
-        raise OpenLeashError(
+        raise InvalidInputError(
             "VALIDATION_ERROR",
             f"store URL: {name} must be a whole number of at least {least}, got {text!r}",
         )

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
-from openleash.domain.errors import OpenLeashError
+from openleash.domain.errors import ConflictError, NotFoundError
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -122,7 +122,7 @@ class SqlRepositories:
         # Checked first rather than left to the unique index: on PostgreSQL a failed statement
         # would abort the whole transaction. The index stays as the backstop.
         if await self._one(q.FIND_LIVE_AGENT, (agent.agent_id,)) is not None:
-            raise OpenLeashError(
+            raise ConflictError(
                 "AGENT_ID_TAKEN",
                 f'Agent id "{agent.agent_id}" is already registered; choose another agent_id',
             )
@@ -189,7 +189,7 @@ class SqlRepositories:
         # would abort the whole transaction. Under the write lock no writer can delete the
         # policy in between; the foreign key stays as the backstop.
         if await self._one(q.HAS_POLICY, (binding.policy_id,)) is None:
-            raise OpenLeashError("POLICY_NOT_FOUND", f"Policy {binding.policy_id} not found")
+            raise NotFoundError("POLICY_NOT_FOUND", f"Policy {binding.policy_id} not found")
         await self._run(q.ADD_BINDING, rows.binding_params(binding))
 
     async def list_bindings(self, owner_type: str, owner_id: str) -> list[Binding]:
