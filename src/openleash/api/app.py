@@ -24,6 +24,7 @@ from openleash.api.fastpath import AuthorizeFastPath
 from openleash.api.guard import BrowserGuard
 from openleash.api.http import error_response, json_response, log_unexpected
 from openleash.api.proxy import ForwardedHeaders
+from openleash.api.wire.common import install_openapi
 from openleash.bootstrap import Services, open_services
 from openleash.config import Settings, load_settings
 from openleash.domain.errors import OpenLeashError
@@ -141,6 +142,7 @@ def create_app(
         redirect_slashes=False,
         lifespan=lifespan,
     )
+    install_openapi(app)
     app.add_exception_handler(OpenLeashError, _on_openleash_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)

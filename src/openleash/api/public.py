@@ -10,6 +10,8 @@ from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response
 from openleash.api.metrics import PROOF_CHECKS
 from openleash.api.throttle import anonymous
+from openleash.api.wire import public as wire
+from openleash.api.wire.common import operation
 from openleash.policy import policy_schema_document
 from openleash.service import public as use
 from openleash.service import registration
@@ -38,6 +40,7 @@ async def public_keys(request: Request) -> Response:
     "/v1/verify-proof",
     dependencies=LIMITED,
     summary="Verify a proof token (always 200 with a verdict)",
+    **operation(ok=wire.VerifyProofResponse, body=wire.VerifyProofRequest, errors=(400, 413, 415)),
 )
 async def verify_proof(request: Request) -> Response:
     _, body = await json_body(request)
