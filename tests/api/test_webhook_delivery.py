@@ -19,6 +19,7 @@ import pytest
 
 from openleash.client.auth import AgentAuth
 from openleash.config import Settings
+from openleash.crypto import NotVerifiedError
 from openleash.service.timefmt import iso
 from openleash.service.webhooks import verify_signature
 from tests.api.conftest import Agent, Api, new_agent_keys, running_api
@@ -121,8 +122,9 @@ def test_an_approval_is_delivered_signed_with_the_token(api: Api, receiver: Rece
     receiver.wait_for(1)
     headers, body = receiver.received[0]
     sent_at = float(headers["x-openleash-signature"].split(",")[0].removeprefix("t="))
-    assert verify_signature(WEBHOOK_SECRET, headers["x-openleash-signature"], body, sent_at + 1)
-    assert not verify_signature("wrong-secret", headers["x-openleash-signature"], body, sent_at)
+    verify_signature(WEBHOOK_SECRET, headers["x-openleash-signature"], body, sent_at + 1)
+    with pytest.raises(NotVerifiedError, match="does not match"):
+        verify_signature("wrong-secret", headers["x-openleash-signature"], body, sent_at)
     assert headers["authorization"] == "Bearer auth-0123456789"
     assert headers["x-openleash-event"] == "approval_request.approved"
     event = json.loads(body)

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from openleash.api.errors import status_of
+from openleash.crypto import NotVerifiedError
 from openleash.domain.errors import OpenLeashError
 from openleash.service import webhooks as wh
 from openleash.service.webhooks import Deliverer, Delivery, WebhookTargetRefused
@@ -27,6 +28,15 @@ from openleash.service.webhooks import Deliverer, Delivery, WebhookTargetRefused
 SECRET = "whsec-test-secret-0123456789"
 TOKEN = "bearer-token-abcdef"
 NOW = 1_764_000_000
+
+
+def _verifies(*args: Any, **kwargs: Any) -> bool:
+    """Whether the receiver's check passes (it raises NotVerifiedError when it does not)."""
+    try:
+        wh.verify_signature(*args, **kwargs)
+    except NotVerifiedError:
+        return False
+    return True
 
 
 def run(coro: Awaitable[Any]) -> Any:
@@ -176,8 +186,8 @@ def test_delivery_reaches_a_real_receiver_with_a_signature_it_can_verify() -> No
     assert headers["x-openleash-delivery"] == "dlv-1"
     signature = headers["x-openleash-signature"]
     assert signature.startswith(f"t={int(sent_at)},v1=")
-    assert wh.verify_signature(SECRET, signature, request.body, now_s=sent_at + 1)
-    assert not wh.verify_signature("another secret", signature, request.body, now_s=sent_at)
+    assert _verifies(SECRET, signature, request.body, now_s=sent_at + 1)
+    assert not _verifies("another secret", signature, request.body, now_s=sent_at)
     legacy = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
     assert headers["x-webhook-signature"] == legacy
 
@@ -598,8 +608,8 @@ def test_the_signature_binds_the_timestamp() -> None:
     header = wh.sign(SECRET, NOW, body)
     mac = header.partition(",v1=")[2]
     moved = f"t={NOW + 100},v1={mac}"
-    assert wh.verify_signature(SECRET, header, body, NOW + 100)
-    assert not wh.verify_signature(SECRET, moved, body, NOW + 100)
+    assert _verifies(SECRET, header, body, NOW + 100)
+    assert not _verifies(SECRET, moved, body, NOW + 100)
 
 
 @pytest.mark.parametrize(
@@ -608,26 +618,26 @@ def test_the_signature_binds_the_timestamp() -> None:
 def test_stale_or_future_timestamps_are_refused(skew: int, valid: bool) -> None:
     body = b"{}"
     header = wh.sign(SECRET, NOW, body)
-    assert wh.verify_signature(SECRET, header, body, NOW + skew) is valid
+    assert _verifies(SECRET, header, body, NOW + skew) is valid
 
 
 def test_tolerance_can_be_tightened() -> None:
     header = wh.sign(SECRET, NOW, b"{}")
-    assert wh.verify_signature(SECRET, header, b"{}", NOW + 30, tolerance_s=60)
-    assert not wh.verify_signature(SECRET, header, b"{}", NOW + 61, tolerance_s=60)
+    assert _verifies(SECRET, header, b"{}", NOW + 30, tolerance_s=60)
+    assert not _verifies(SECRET, header, b"{}", NOW + 61, tolerance_s=60)
 
 
 def test_a_changed_body_or_wrong_secret_is_refused() -> None:
     header = wh.sign(SECRET, NOW, b'{"amount":1}')
-    assert not wh.verify_signature(SECRET, header, b'{"amount":9}', NOW)
-    assert not wh.verify_signature("other", header, b'{"amount":1}', NOW)
+    assert not _verifies(SECRET, header, b'{"amount":9}', NOW)
+    assert not _verifies("other", header, b'{"amount":1}', NOW)
 
 
 def test_any_of_several_v1_signatures_may_match_and_hex_case_does_not_matter() -> None:
     body = b"{}"
     good = wh.sign(SECRET, NOW, body).partition(",v1=")[2]
     header = f"t={NOW},v1={'0' * 64},v1={good.upper()},v0=ignored"
-    assert wh.verify_signature(SECRET, header, body, NOW)
+    assert _verifies(SECRET, header, body, NOW)
 
 
 @pytest.mark.parametrize(
@@ -644,12 +654,12 @@ def test_any_of_several_v1_signatures_may_match_and_hex_case_does_not_matter() -
     ],
 )
 def test_malformed_signature_headers_are_refused(header: str) -> None:
-    assert not wh.verify_signature(SECRET, header, b"{}", NOW)
+    assert not _verifies(SECRET, header, b"{}", NOW)
 
 
 def test_non_finite_time_is_refused() -> None:
     header = wh.sign(SECRET, NOW, b"{}")
-    assert not wh.verify_signature(SECRET, header, b"{}", float("nan"))
+    assert not _verifies(SECRET, header, b"{}", float("nan"))
 
 
 def test_headers_without_an_auth_token_have_no_authorization() -> None:

@@ -14,6 +14,7 @@ from openleash.crypto.chain import (
     sign_checkpoint,
     verify_checkpoint,
 )
+from openleash.crypto.errors import NotVerifiedError
 from openleash.crypto.hazmat.canonical import action_hash, canonicalize, sha256_hex, stringify
 from openleash.crypto.hazmat.jsjson import to_json
 from openleash.crypto.keyformat import (
@@ -25,7 +26,7 @@ from openleash.crypto.keyformat import (
     public_key_b64_of,
 )
 from openleash.crypto.keys import KeyRing, SigningKey, new_server_key
-from openleash.crypto.secrets import hash_secret, new_token, secret_matches
+from openleash.crypto.secrets import hash_secret, new_token, verify_secret
 from openleash.crypto.signing import (
     sign,
     signing_input,
@@ -64,6 +65,7 @@ __all__ = [
     "Ed25519PublicKey",
     "IssuedToken",
     "KeyRing",
+    "NotVerifiedError",
     "Signer",
     "SigningKey",
     "action_hash",
@@ -88,7 +90,6 @@ __all__ = [
     "public_key_b64_of",
     "record_hash",
     "render_testvectors",
-    "secret_matches",
     "sha256_hex",
     "sign",
     "sign_checkpoint",
@@ -98,6 +99,7 @@ __all__ = [
     "verify_challenge_signature",
     "verify_checkpoint",
     "verify_request_signature",
+    "verify_secret",
     "verify_token",
     "verify_token_with_public_keys",
 ]

@@ -13,6 +13,7 @@ import unicodedata
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from openleash.crypto.errors import NotVerifiedError
 from openleash.domain.errors import InvalidInputError
 
 MIN_PASSPHRASE_LENGTH = 12
@@ -79,26 +80,26 @@ def hash_passphrase(passphrase: str) -> str:
     return _HASHER.hash(_normalise(passphrase))
 
 
-def verify_passphrase(stored: str, passphrase: str) -> bool:
-    """True only when ``passphrase`` matches ``stored``.
-
-    Never raises for a wrong passphrase or an unreadable, foreign or oversized stored hash:
-    all of these are simply not a match.
-    """
+def verify_passphrase(stored: str, passphrase: str) -> None:
+    """Return only when ``passphrase`` matches ``stored``; raise :class:`NotVerifiedError`
+    otherwise: for a wrong passphrase and for an unreadable, foreign or oversized stored hash
+    alike (none of them is a match, and argon2's own errors never escape)."""
     if not isinstance(stored, str) or not isinstance(passphrase, str):
-        return False
+        raise NotVerifiedError("the passphrase does not match")
     if "\x00" in stored:
         # The argon2 C library reads the hash as a C string and would ignore what follows.
-        return False
+        raise NotVerifiedError("the passphrase does not match")
     try:
         params = extract_parameters(stored)
-        if not _within_bounds(params.memory_cost, params.time_cost, params.parallelism):
-            return False
-        return _HASHER.verify(stored, _normalise(passphrase))
+        matched = _within_bounds(params.memory_cost, params.time_cost, params.parallelism) and (
+            _HASHER.verify(stored, _normalise(passphrase))
+        )
     except (VerificationError, InvalidHashError, ValueError):
         # VerificationError covers a mismatch and argon2's own decoding failures; ValueError a
         # stored text that is not ASCII or has non-numeric parameters.
-        return False
+        matched = False
+    if not matched:
+        raise NotVerifiedError("the passphrase does not match")
 
 
 def needs_rehash(stored: str) -> bool:

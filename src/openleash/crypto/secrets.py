@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from openleash.crypto.errors import NotVerifiedError
+
 
 def new_token() -> str:
     """32 random bytes, base64url without padding: a bearer secret for an invite."""
@@ -26,6 +28,9 @@ def hash_secret(secret: str, salt: str | None = None) -> tuple[str, str]:
     return base64.b64encode(derived).decode(), salt
 
 
-def secret_matches(secret: str, hash_b64: str, salt: str) -> bool:
+def verify_secret(secret: str, hash_b64: str, salt: str) -> None:
+    """Return when ``secret`` hashes to ``hash_b64`` with ``salt``; raise
+    :class:`NotVerifiedError` otherwise."""
     candidate, _ = hash_secret(secret, salt)
-    return hmac.compare_digest(candidate.encode(), hash_b64.encode())
+    if not hmac.compare_digest(candidate.encode(), hash_b64.encode()):
+        raise NotVerifiedError("the secret does not match")

@@ -35,11 +35,11 @@ from openleash.crypto import (
     KeyRing,
     issue_device_token,
     issue_session_token,
-    secret_matches,
     totp,
     verify_token,
 )
 from openleash.crypto import passphrase as passphrases
+from openleash.crypto.errors import NotVerifiedError
 from openleash.domain.errors import (
     AuthenticationError,
     ForbiddenError,
@@ -51,7 +51,6 @@ from openleash.domain.errors import (
 from openleash.domain.ids import new_id
 from openleash.domain.models import (
     AssuranceLevel,
-    Invite,
     Owner,
     OwnerCredentials,
     OwnerSession,
@@ -61,6 +60,7 @@ from openleash.domain.models import (
 from openleash.service.audit import record
 from openleash.service.lockout import FailureLocks, locked_error
 from openleash.service.options import Options
+from openleash.service.owners import redeemable_invite
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import epoch_ms, iso
 
@@ -123,8 +123,14 @@ async def _hash(passphrase: str) -> str:
 
 
 async def _verify(stored: str | None, passphrase: str) -> bool:
-    ok = await asyncio.to_thread(passphrases.verify_passphrase, stored or _DUMMY_HASH, passphrase)
-    return ok and stored is not None
+    """Whether ``passphrase`` is the owner's. A login needs the outcome as a value: what it
+    answers depends on the account's lock too (see :func:`_check_login`). An owner without a
+    passphrase is checked against a dummy hash, so both take the same time."""
+    try:
+        await asyncio.to_thread(passphrases.verify_passphrase, stored or _DUMMY_HASH, passphrase)
+    except NotVerifiedError:
+        return False
+    return stored is not None
 
 
 # -- set-up by invite ---------------------------------------------------------------------------
@@ -141,11 +147,11 @@ async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, An
     passphrases.check_passphrase_policy(passphrase)
     now = options.clock()
     async with store.read() as tx:
-        _check_setup_invite(await tx.get_invite(invite_id), invite_token, now)
+        redeemable_invite(await tx.get_invite(invite_id), "setup", invite_token, now)
     hashed = await _hash(passphrase)
     async with store.transaction() as tx:
         # Again, in the transaction: the invite may have been used meanwhile.
-        invite = _check_setup_invite(await tx.get_invite(invite_id), invite_token, now)
+        invite = redeemable_invite(await tx.get_invite(invite_id), "setup", invite_token, now)
         if not await tx.use_invite(invite_id, iso(now)):
             raise InvalidInputError("INVITE_USED", "Invite has already been used")
         owner_id = invite.owner_id
@@ -166,18 +172,6 @@ async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, An
             tx, now, "USER_SETUP_COMPLETED", owner_id, owner_id=owner_id, invite_id=invite_id
         )
     return {"status": "setup_complete", "user_principal_id": owner_id}
-
-
-def _check_setup_invite(invite: Invite | None, token: str, now: datetime) -> Invite:
-    if invite is None or invite.kind != "setup":
-        raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
-    if invite.used_at is not None:
-        raise InvalidInputError("INVITE_USED", "Invite has already been used")
-    if invite.expires_at <= iso(now):
-        raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
-    if not secret_matches(token, invite.token_hash, invite.token_salt):
-        raise AuthenticationError("INVALID_INVITE_TOKEN", "Invalid invite token")
-    return invite
 
 
 # -- login, sessions ----------------------------------------------------------------------------

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from openleash.crypto import hash_secret, new_token
-from openleash.domain.errors import InvalidInputError, NotFoundError
+from openleash.crypto import NotVerifiedError, hash_secret, new_token, verify_secret
+from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
 from openleash.domain.models import Invite, Owner, Status
 from openleash.service.audit import record
 from openleash.service.options import Options
@@ -56,6 +56,22 @@ async def list_owners(store: Store) -> dict[str, Any]:
     async with store.read() as tx:
         owners = await tx.list_owners()
     return {"users": [owner_view(o) for o in owners]}
+
+
+def redeemable_invite(invite: Invite | None, kind: str, token: str, now: datetime) -> Invite:
+    """``invite`` if it is a ``kind`` invite that is unused, unexpired and whose token is
+    ``token``; raises the wire error of the first check it fails otherwise."""
+    if invite is None or invite.kind != kind:
+        raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
+    if invite.used_at is not None:
+        raise InvalidInputError("INVITE_USED", "Invite has already been used")
+    if invite.expires_at <= iso(now):
+        raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
+    try:
+        verify_secret(token, invite.token_hash, invite.token_salt)
+    except NotVerifiedError:
+        raise AuthenticationError("INVALID_INVITE_TOKEN", "Invalid invite token") from None
+    return invite
 
 
 async def create_invite(store: Store, owner_id: str, kind: str, options: Options) -> dict[str, Any]:

@@ -18,9 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from openleash.crypto import load_public_key, secret_matches, verify_challenge_signature
+from openleash.crypto import load_public_key, verify_challenge_signature
 from openleash.domain.errors import (
-    AuthenticationError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -29,6 +28,7 @@ from openleash.domain.errors import (
 from openleash.domain.models import Agent, Challenge, Status
 from openleash.service.agents import enrol
 from openleash.service.options import Options
+from openleash.service.owners import redeemable_invite
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
 
@@ -308,15 +308,9 @@ async def register_with_invite(
     now = options.clock()
     async with store.transaction() as tx:
         load_public_key(body["agent_pubkey_b64"])
-        invite = await tx.get_invite(body["invite_id"])
-        if invite is None or invite.kind != "agent":
-            raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
-        if invite.used_at is not None:
-            raise InvalidInputError("INVITE_USED", "Invite has already been used")
-        if invite.expires_at <= iso(now):
-            raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
-        if not secret_matches(body["invite_token"], invite.token_hash, invite.token_salt):
-            raise AuthenticationError("INVALID_INVITE_TOKEN", "Invalid invite token")
+        invite = redeemable_invite(
+            await tx.get_invite(body["invite_id"]), "agent", body["invite_token"], now
+        )
         await check_webhook_free(tx, _text(body, "webhook_url"), invite.owner_id)
         await _check_agent_id_free(tx, body["agent_id"], invite.owner_id)
         if not await tx.use_invite(invite.invite_id, iso(now)):

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from openleash.crypto import to_json
+from openleash.crypto.errors import NotVerifiedError
 from openleash.domain.errors import InvalidInputError
 
 SIGNATURE_HEADER = "X-OpenLeash-Signature"
@@ -104,20 +105,22 @@ def verify_signature(
     body: bytes,
     now_s: float,
     tolerance_s: float = DEFAULT_TOLERANCE_S,
-) -> bool:
-    """For receivers: True only for a genuine :func:`sign` value no older (or newer) than
-    ``tolerance_s``. Several ``v1=`` entries are allowed (any one may match)."""
+) -> None:
+    """For receivers: return only for a genuine :func:`sign` value no older (or newer) than
+    ``tolerance_s``, raise :class:`NotVerifiedError` otherwise. Several ``v1=`` entries are
+    allowed (any one may match)."""
     parsed = _parse_signature(header_value)
-    if parsed is None or not math.isfinite(now_s):
-        return False
+    if parsed is None:
+        raise NotVerifiedError("the signature header is not t=<seconds>,v1=<hex>")
     timestamp, macs = parsed
-    if abs(now_s - timestamp) > tolerance_s:
-        return False
+    if not (math.isfinite(now_s) and abs(now_s - timestamp) <= tolerance_s):
+        raise NotVerifiedError("the signature's timestamp is outside the tolerance")
     expected = _mac(secret, f"{timestamp}.".encode("ascii") + body).encode("ascii")
     matched = False
     for candidate in macs:
         matched |= hmac.compare_digest(expected, candidate.lower().encode("ascii"))
-    return matched
+    if not matched:
+        raise NotVerifiedError("the signature does not match the body")
 
 
 def _parse_signature(header_value: str) -> tuple[int, list[str]] | None:
