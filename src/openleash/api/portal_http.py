@@ -147,6 +147,7 @@ def render(
         "error": None,
         "flash": None,
         "nav": None,
+        "status": status,
     }
     values.update(context)
     return HTMLResponse(_env.get_template(template).render(values), status_code=status)
