@@ -8,6 +8,7 @@ stored answer (deterministic Ed25519 over fixed claims), so no token is ever sto
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,14 @@ from openleash.crypto import IssuedToken, KeyRing, action_hash, issue_approval_t
 from openleash.domain.action import parse_action
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, OpenLeashError
 from openleash.domain.ids import new_id
-from openleash.domain.models import ApprovalRequest, ApprovalStatus, AssuranceLevel, Result
+from openleash.domain.models import (
+    Agent,
+    ApprovalRequest,
+    ApprovalStatus,
+    AssuranceLevel,
+    HeldDecision,
+    Result,
+)
 from openleash.policy import trust_of
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
@@ -70,66 +78,50 @@ def approval_token(keyring: KeyRing, request: ApprovalRequest) -> IssuedToken | 
 # -- the agent's side ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalAsk:
+    """An agent's request for its owner's approval of a held decision."""
+
+    decision_id: str
+    action: dict[str, Any]
+    justification: str | None
+    context: dict[str, Any] | None
+
+    @classmethod
+    def from_body(cls, body: Any) -> ApprovalAsk:
+        if not isinstance(body, dict) or not body.get("decision_id") or body.get("action") is None:
+            raise InvalidInputError("INVALID_REQUEST", "decision_id and action are required")
+        decision_id = body["decision_id"]
+        if not isinstance(decision_id, str):
+            raise InvalidInputError("INVALID_REQUEST", "decision_id must be a string")
+        action = parse_action(body["action"])
+        justification = optional_text(body, "justification")
+        context = body.get("context")
+        if context is not None and not isinstance(context, dict):
+            raise InvalidInputError("INVALID_REQUEST", "context must be an object")
+        return cls(decision_id, action, justification, context)
+
+
 async def create_request(
     store: Store, call: AgentCall, body: Any, options: Options
 ) -> dict[str, Any]:
-    if not isinstance(body, dict) or not body.get("decision_id") or body.get("action") is None:
-        raise InvalidInputError("INVALID_REQUEST", "decision_id and action are required")
-    decision_id = body["decision_id"]
-    if not isinstance(decision_id, str):
-        raise InvalidInputError("INVALID_REQUEST", "decision_id must be a string")
-    action = parse_action(body["action"])
+    """File an approval (or step-up) request for a decision of this agent that was held; the
+    same decision asked again returns the request already filed."""
+    ask = ApprovalAsk.from_body(body)
     agent, now = call.agent, call.now
-    if action["principal"]["agent_id"] != agent.agent_id:
+    if ask.action["principal"]["agent_id"] != agent.agent_id:
         raise ForbiddenError(
             "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
         )
-    justification = optional_text(body, "justification")
-    context = body.get("context")
-    if context is not None and not isinstance(context, dict):
-        raise InvalidInputError("INVALID_REQUEST", "context must be an object")
-    digest = action_hash(action)
+    digest = action_hash(ask.action)
     async with store.transaction() as tx:
         await record_nonce(tx, call, options)
-        held = await tx.get_held_decision(decision_id)
-        if held is None or held.agent_principal_id != agent.agent_principal_id:
-            raise InvalidInputError(
-                "DECISION_NOT_FOUND",
-                "decision_id must name a decision of this agent that required approval or "
-                "step-up (the decision_id of that /v1/authorize response)",
-            )
-        if held.action_hash != digest:
-            raise InvalidInputError(
-                "DECISION_MISMATCH",
-                "The action differs from the one that was decided: send the identical action "
-                "(same action_id and requested_at)",
-                {"expected_action_hash": held.action_hash, "action_hash": digest},
-            )
-        existing = await tx.list_approval_requests(decision_id=decision_id, limit=1)
+        held = await _held_decision(tx, agent, ask.decision_id, digest)
+        existing = await tx.list_approval_requests(decision_id=ask.decision_id, limit=1)
         if existing:
             # The same decision asked again (a retry): the request already filed answers it.
             return _created_view(existing[0])
-        request = ApprovalRequest(
-            approval_request_id=new_id(),
-            owner_type=agent.owner_type,
-            owner_id=agent.owner_id,
-            agent_principal_id=agent.agent_principal_id,
-            agent_id=agent.agent_id,
-            decision_id=decision_id,
-            action=action,
-            action_hash=digest,
-            action_type=action["action_type"],
-            justification=justification,
-            status=ApprovalStatus.PENDING,
-            created_at=iso(now),
-            expires_at=iso(now + timedelta(seconds=options.approval_request_ttl_seconds)),
-            kind="step_up" if held.result == Result.REQUIRE_STEP_UP else "approval",
-            min_assurance_level=held.min_assurance_level,
-            matched_rule_id=held.matched_rule_id,
-            reason=held.reason,
-            explanation=held.explanation,
-            context=context,
-        )
+        request = _new_request(agent, ask, held, digest, now, options)
         await tx.add_approval_request(request)
         await record(
             tx,
@@ -137,7 +129,7 @@ async def create_request(
             "APPROVAL_REQUEST_CREATED",
             agent.agent_principal_id,
             approval_request_id=request.approval_request_id,
-            decision_id=decision_id,
+            decision_id=ask.decision_id,
             kind=request.kind,
             action_type=request.action_type,
             action_hash=digest,
@@ -145,6 +137,58 @@ async def create_request(
             owner_id=agent.owner_id,
         )
     return _created_view(request)
+
+
+async def _held_decision(
+    tx: Transaction, agent: Agent, decision_id: str, digest: str
+) -> HeldDecision:
+    """The held decision ``decision_id`` of ``agent``, for the action whose hash is ``digest``."""
+    held = await tx.get_held_decision(decision_id)
+    if held is None or held.agent_principal_id != agent.agent_principal_id:
+        raise InvalidInputError(
+            "DECISION_NOT_FOUND",
+            "decision_id must name a decision of this agent that required approval or "
+            "step-up (the decision_id of that /v1/authorize response)",
+        )
+    if held.action_hash != digest:
+        raise InvalidInputError(
+            "DECISION_MISMATCH",
+            "The action differs from the one that was decided: send the identical action "
+            "(same action_id and requested_at)",
+            {"expected_action_hash": held.action_hash, "action_hash": digest},
+        )
+    return held
+
+
+def _new_request(
+    agent: Agent,
+    ask: ApprovalAsk,
+    held: HeldDecision,
+    digest: str,
+    now: datetime,
+    options: Options,
+) -> ApprovalRequest:
+    return ApprovalRequest(
+        approval_request_id=new_id(),
+        owner_type=agent.owner_type,
+        owner_id=agent.owner_id,
+        agent_principal_id=agent.agent_principal_id,
+        agent_id=agent.agent_id,
+        decision_id=ask.decision_id,
+        action=ask.action,
+        action_hash=digest,
+        action_type=ask.action["action_type"],
+        justification=ask.justification,
+        status=ApprovalStatus.PENDING,
+        created_at=iso(now),
+        expires_at=iso(now + timedelta(seconds=options.approval_request_ttl_seconds)),
+        kind="step_up" if held.result == Result.REQUIRE_STEP_UP else "approval",
+        min_assurance_level=held.min_assurance_level,
+        matched_rule_id=held.matched_rule_id,
+        reason=held.reason,
+        explanation=held.explanation,
+        context=ask.context,
+    )
 
 
 def _created_view(request: ApprovalRequest) -> dict[str, Any]:
@@ -331,30 +375,13 @@ async def _approve(
         ):
             raise InvalidInputError("INVALID_STATUS", "The request was resolved meanwhile")
         resolved = await _owned(tx, call, approval_request_id)
-        await record(
+        await _announce(
             tx,
-            now,
-            "APPROVAL_REQUEST_APPROVED",
-            call.owner_id,
-            approval_request_id=approval_request_id,
-            decision_id=request.decision_id,
-            kind=request.kind,
-            assurance_level=achieved,
-            action_type=request.action_type,
-            agent_principal_id=request.agent_principal_id,
-            owner_id=call.owner_id,
-        )
-        await notify_agent(
-            tx,
-            await tx.get_agent(request.agent_principal_id),
-            "approval_request.approved",
-            {
-                "approval_request_id": approval_request_id,
-                "status": ApprovalStatus.APPROVED,
-                "approval_token_expires_at": token_expires,
-                "action_type": request.action_type,
-            },
-            now,
+            call,
+            request,
+            ApprovalStatus.APPROVED,
+            audit={"kind": request.kind, "assurance_level": achieved},
+            event={"approval_token_expires_at": token_expires},
         )
     return resolved, achieved, token_expires
 
@@ -379,31 +406,51 @@ async def deny(
             denial_reason=reason,
         ):
             raise InvalidInputError("REQUEST_EXPIRED", "The request has expired")
-        await record(
+        await _announce(
             tx,
-            now,
-            "APPROVAL_REQUEST_DENIED",
-            call.owner_id,
-            approval_request_id=approval_request_id,
-            decision_id=request.decision_id,
-            denial_reason=reason,
-            action_type=request.action_type,
-            agent_principal_id=request.agent_principal_id,
-            owner_id=call.owner_id,
-        )
-        await notify_agent(
-            tx,
-            await tx.get_agent(request.agent_principal_id),
-            "approval_request.denied",
-            {
-                "approval_request_id": approval_request_id,
-                "status": ApprovalStatus.DENIED,
-                "denial_reason": reason,
-                "action_type": request.action_type,
-            },
-            now,
+            call,
+            request,
+            ApprovalStatus.DENIED,
+            audit={"denial_reason": reason},
+            event={"denial_reason": reason},
         )
     return {"approval_request_id": approval_request_id, "status": ApprovalStatus.DENIED}
+
+
+async def _announce(
+    tx: Transaction,
+    call: OwnerCall,
+    request: ApprovalRequest,
+    status: ApprovalStatus,
+    *,
+    audit: dict[str, Any],
+    event: dict[str, Any],
+) -> None:
+    """The audit record of the owner's answer, and the event its agent's webhook receives."""
+    await record(
+        tx,
+        call.now,
+        f"APPROVAL_REQUEST_{status}",
+        call.owner_id,
+        approval_request_id=request.approval_request_id,
+        decision_id=request.decision_id,
+        **audit,
+        action_type=request.action_type,
+        agent_principal_id=request.agent_principal_id,
+        owner_id=call.owner_id,
+    )
+    await notify_agent(
+        tx,
+        await tx.get_agent(request.agent_principal_id),
+        f"approval_request.{status.lower()}",
+        {
+            "approval_request_id": request.approval_request_id,
+            "status": status,
+            **event,
+            "action_type": request.action_type,
+        },
+        call.now,
+    )
 
 
 def _check_pending(request: ApprovalRequest, now: datetime) -> None:
