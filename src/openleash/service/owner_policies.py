@@ -142,6 +142,27 @@ async def create_owned(
     }
 
 
+async def _rebind(
+    tx: Transaction, call: OwnerCall, policy: PolicyRecord, target: str | None
+) -> PolicyRecord:
+    """Bind ``policy`` to the agent ``target`` (None: every agent of the owner) instead of
+    what it was bound to, keeping its rank and mode; returns the policy as it now applies."""
+    old = (await _bindings(tx, call.owner_id)).get(policy.policy_id)
+    await tx.delete_bindings(policy.policy_id, call.owner_id)
+    await tx.add_binding(
+        Binding(
+            binding_id=new_id(),
+            owner_type="user",
+            owner_id=call.owner_id,
+            policy_id=policy.policy_id,
+            applies_to_agent_principal_id=target,
+            rank=old.rank if old else None,
+            mode=old.mode if old else "enforce",
+        )
+    )
+    return replace(policy, applies_to_agent_principal_id=target)
+
+
 async def update_owned(
     store: Store, call: OwnerCall, policy_id: str, body: Any, options: Options
 ) -> dict[str, Any]:
@@ -169,24 +190,8 @@ async def update_owned(
         )
         rebound = "applies_to_agent_principal_id" in body
         if rebound:
-            target = await _agent_target(tx, call, body)
-            old = (await _bindings(tx, call.owner_id)).get(policy_id)
-            await tx.delete_bindings(policy_id, call.owner_id)
-            updated = replace(updated, applies_to_agent_principal_id=target)
-            await tx.put_policy(updated)
-            await tx.add_binding(
-                Binding(
-                    binding_id=new_id(),
-                    owner_type="user",
-                    owner_id=call.owner_id,
-                    policy_id=policy_id,
-                    applies_to_agent_principal_id=target,
-                    rank=old.rank if old else None,
-                    mode=old.mode if old else "enforce",
-                )
-            )
-        else:
-            await tx.put_policy(updated)
+            updated = await _rebind(tx, call, updated, await _agent_target(tx, call, body))
+        await tx.put_policy(updated)
         await tx.bump_revision()
         await record(
             tx,

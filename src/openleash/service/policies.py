@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
@@ -84,16 +85,12 @@ async def upsert_policy(
     async with store.transaction() as tx:
         existing = await tx.get_policy(policy_id) if policy_id else None
         if existing is not None:
-            updated = PolicyRecord(
-                existing.policy_id,
-                existing.owner_type,
-                existing.owner_id,
-                existing.applies_to_agent_principal_id,
-                name or existing.name,
-                description or existing.description,
-                policy_yaml,
-                existing.created_at,
-                now,
+            updated = replace(
+                existing,
+                name=name or existing.name,
+                description=description or existing.description,
+                policy_yaml=policy_yaml,
+                updated_at=now,
             )
             await tx.put_policy(updated)
             event, result = "POLICY_UPDATED", updated

@@ -17,6 +17,39 @@ from openleash.service.ports import Store
 from openleash.service.timefmt import iso
 
 
+def _new_records(
+    owner_name: str,
+    agent_id: str,
+    public_key_b64: str,
+    policy_yaml: str,
+    policy_name: str | None,
+    stamp: str,
+) -> tuple[Owner, Agent, PolicyRecord]:
+    """The owner, its agent and its policy that local set-up creates together."""
+    owner = Owner(str(uuid.uuid4()), owner_name.strip(), Status.ACTIVE.value, stamp)
+    agent = Agent(
+        agent_principal_id=str(uuid.uuid4()),
+        agent_id=agent_id.strip(),
+        owner_type="user",
+        owner_id=owner.user_principal_id,
+        public_key_b64=public_key_b64,
+        status=Status.ACTIVE.value,
+        created_at=stamp,
+    )
+    policy = PolicyRecord(
+        str(uuid.uuid4()),
+        "user",
+        owner.user_principal_id,
+        None,
+        policy_name,
+        None,
+        policy_yaml,
+        stamp,
+        stamp,
+    )
+    return owner, agent, policy
+
+
 def _checked(owner_name: str, agent_id: str, public_key_b64: str, policy_yaml: str) -> None:
     """Everything that can be checked before the store is touched, so a bad input leaves
     nothing half made."""
@@ -43,27 +76,8 @@ async def setup_owner_and_agent(
     owner. One transaction: all of it exists afterwards, or none of it."""
     _checked(owner_name, agent_id, public_key_b64, policy_yaml)
     now = options.clock()
-    stamp = iso(now)
-    owner = Owner(str(uuid.uuid4()), owner_name.strip(), Status.ACTIVE.value, stamp)
-    agent = Agent(
-        agent_principal_id=str(uuid.uuid4()),
-        agent_id=agent_id.strip(),
-        owner_type="user",
-        owner_id=owner.user_principal_id,
-        public_key_b64=public_key_b64,
-        status=Status.ACTIVE.value,
-        created_at=stamp,
-    )
-    policy = PolicyRecord(
-        str(uuid.uuid4()),
-        "user",
-        owner.user_principal_id,
-        None,
-        policy_name,
-        None,
-        policy_yaml,
-        stamp,
-        stamp,
+    owner, agent, policy = _new_records(
+        owner_name, agent_id, public_key_b64, policy_yaml, policy_name, iso(now)
     )
     owner_id = owner.user_principal_id
     async with store.transaction() as tx:
