@@ -64,17 +64,9 @@ _MISSING = object()
 def parse_action(raw: Any) -> dict[str, Any]:
     """Validate and strip an ActionRequest; raise ``INVALID_ACTION_REQUEST`` with details."""
     if not isinstance(raw, dict):
-        raise InvalidInputError(
-            "INVALID_ACTION_REQUEST",
-            f"Invalid action request: expected object, received {_type_name(raw)}",
-            {
-                "formErrors": [f"Invalid input: expected object, received {_type_name(raw)}"],
-                "fieldErrors": {},
-            },
-        )
+        raise _not_an_object(raw)
     issues = _Issues()
     out: dict[str, Any] = {}
-
     action_id = raw.get("action_id", _MISSING)
     issues.expect_uuid("action_id", action_id, missing=action_id is _MISSING)
     out["action_id"] = action_id
@@ -84,26 +76,10 @@ def parse_action(raw: Any) -> dict[str, Any]:
     requested_at = raw.get("requested_at", _MISSING)
     issues.expect_string("requested_at", requested_at, missing=requested_at is _MISSING)
     out["requested_at"] = requested_at
-
-    principal = raw.get("principal", _MISSING)
-    if issues.expect_object("principal", principal, missing=principal is _MISSING):
-        agent_id = principal.get("agent_id", _MISSING)
-        issues.expect_string("principal", agent_id, missing=agent_id is _MISSING, min_len=1)
-        out["principal"] = {"agent_id": agent_id}
-
-    subject = raw.get("subject", _MISSING)
-    if issues.expect_object("subject", subject, missing=subject is _MISSING):
-        pid = subject.get("principal_id", _MISSING)
-        issues.expect_uuid("subject", pid, missing=pid is _MISSING)
-        out["subject"] = {"principal_id": pid}
-
-    if "relying_party" in raw:
-        out["relying_party"] = _relying_party(raw["relying_party"], issues)
-
+    _parties(raw, issues, out)
     payload = raw.get("payload", _MISSING)
     if issues.expect_object("payload", payload, missing=payload is _MISSING):
         out["payload"] = payload
-
     if issues.fields:
         first_key, msgs = next(iter(issues.fields.items()))
         raise InvalidInputError(
@@ -112,6 +88,33 @@ def parse_action(raw: Any) -> dict[str, Any]:
             {"formErrors": [], "fieldErrors": issues.fields},
         )
     return out
+
+
+def _not_an_object(raw: Any) -> InvalidInputError:
+    return InvalidInputError(
+        "INVALID_ACTION_REQUEST",
+        f"Invalid action request: expected object, received {_type_name(raw)}",
+        {
+            "formErrors": [f"Invalid input: expected object, received {_type_name(raw)}"],
+            "fieldErrors": {},
+        },
+    )
+
+
+def _parties(raw: dict[str, Any], issues: _Issues, out: dict[str, Any]) -> None:
+    """The principal (the agent), the subject (whom it acts for) and the relying party."""
+    principal = raw.get("principal", _MISSING)
+    if issues.expect_object("principal", principal, missing=principal is _MISSING):
+        agent_id = principal.get("agent_id", _MISSING)
+        issues.expect_string("principal", agent_id, missing=agent_id is _MISSING, min_len=1)
+        out["principal"] = {"agent_id": agent_id}
+    subject = raw.get("subject", _MISSING)
+    if issues.expect_object("subject", subject, missing=subject is _MISSING):
+        pid = subject.get("principal_id", _MISSING)
+        issues.expect_uuid("subject", pid, missing=pid is _MISSING)
+        out["subject"] = {"principal_id": pid}
+    if "relying_party" in raw:
+        out["relying_party"] = _relying_party(raw["relying_party"], issues)
 
 
 def _relying_party(rp: Any, issues: _Issues) -> dict[str, Any]:
