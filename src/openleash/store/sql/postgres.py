@@ -97,6 +97,31 @@ BEGIN_WRITE = f"BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE; {pq.LOCK_WRITE
 BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
+async def _create_pool(url: str, min_size: int, size: int, timeout: float) -> asyncpg.Pool:
+    """The store's pool: every session bounds its own statements, lock waits and idle
+    transactions, so a stalled client cannot hold up the writers of every replica."""
+    return await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=size,
+        timeout=min(timeout, CONNECT_TIMEOUT_SECONDS),
+        command_timeout=timeout,
+        reset=_keep_session,
+        server_settings={
+            "application_name": "openleash",
+            # A process that stalls inside a transaction would hold up the writers of
+            # every replica: the server ends such a session, and so frees the lock.
+            "idle_in_transaction_session_timeout": _ms(
+                max(1.0, IDLE_IN_TRANSACTION_TIMEOUTS * timeout)
+            ),
+            # Bounds the server keeps by itself, should the client's cancel request
+            # not reach it; the lock's covers the wait for the writers' advisory lock.
+            "statement_timeout": _ms(timeout),
+            "lock_timeout": _ms(timeout),
+        },
+    )
+
+
 def _ms(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
@@ -159,26 +184,7 @@ class PostgresStore:
                 await migrate(conn)
             finally:
                 await conn.close()
-            pool = await asyncpg.create_pool(
-                url,
-                min_size=min_size,
-                max_size=size,
-                timeout=min(timeout, CONNECT_TIMEOUT_SECONDS),
-                command_timeout=timeout,
-                reset=_keep_session,
-                server_settings={
-                    "application_name": "openleash",
-                    # A process that stalls inside a transaction would hold up the writers of
-                    # every replica: the server ends such a session, and so frees the lock.
-                    "idle_in_transaction_session_timeout": _ms(
-                        max(1.0, IDLE_IN_TRANSACTION_TIMEOUTS * timeout)
-                    ),
-                    # Bounds the server keeps by itself, should the client's cancel request
-                    # not reach it; the lock's covers the wait for the writers' advisory lock.
-                    "statement_timeout": _ms(timeout),
-                    "lock_timeout": _ms(timeout),
-                },
-            )
+            pool = await _create_pool(url, min_size, size, timeout)
         except UNAVAILABLE as exc:
             raise unavailable(exc) from exc
         return cls(pool, audit_checkpoints, timeout=timeout)

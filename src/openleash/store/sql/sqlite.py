@@ -67,6 +67,26 @@ REWIND_PAGES = 16_000
 AUTOCHECKPOINT_PAGES = 50_000
 
 
+def _writer(path: Path, lock: WriteLock) -> sqlite3.Connection:
+    """The writing connection, the database in WAL mode and its schema up to date (under the
+    write lock: another process may be opening the same file)."""
+    conn = _connect(path)
+    try:
+        lock.acquire()
+        try:
+            _enable_wal(conn)
+            migrate(conn)
+        finally:
+            lock.release()
+        # INVARIANT: from here on SQLite never waits for a lock by itself: it would wait on
+        # the event loop. The store retries busy locks with sleeps of the loop instead.
+        conn.execute("PRAGMA busy_timeout = 0")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 class SqliteStore:
     """The :class:`~openleash.service.ports.Store` over one SQLite file. Open with :meth:`open`."""
 
@@ -126,19 +146,11 @@ class SqliteStore:
         lock = WriteLock(lock_path(path))
         opened: list[sqlite3.Connection] = []
         try:
-            opened.append(conn := _connect(path))
-            lock.acquire()
-            try:
-                _enable_wal(conn)
-                migrate(conn)
-            finally:
-                lock.release()
-            # INVARIANT: from here on SQLite never waits for a lock by itself: it would wait on
-            # the event loop. The store retries busy locks with sleeps of the loop instead.
-            conn.execute("PRAGMA busy_timeout = 0")
+            opened.append(conn := _writer(path, lock))
             opened.append(reader := _connect(path))
             reader.execute("PRAGMA query_only = ON")
             reader.execute("PRAGMA busy_timeout = 0")
+            checkpointer = None
             if checkpoint_interval is not None:
                 conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES:d}")
                 checkpointer = Checkpointer(
@@ -147,8 +159,6 @@ class SqliteStore:
                     interval=checkpoint_interval,
                     rewind_pages=REWIND_PAGES,
                 )
-            else:
-                checkpointer = None
         except BaseException:
             for c in opened:
                 c.close()
