@@ -336,6 +336,7 @@ def test_the_portal_lists_pending_agents_and_activates_them_with_csrf_and_code(a
     path = f"/gui/agents/{agent_principal_id}/activate"
     no_csrf = api.client.post(path, data={"totp_code": owner.code()})
     assert no_csrf.status_code == 403
+    assert "This was refused." in no_csrf.text
     no_code = api.client.post(path, data={"csrf_token": token})
     assert 'data-code="TOTP_REQUIRED"' in no_code.text
     assert not _works_for_authorize(api, agent)

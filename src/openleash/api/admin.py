@@ -12,6 +12,9 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
+from openleash.api.wire import admin as wire
+from openleash.api.wire.agent import AgentUsage
+from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
 from openleash.service import agents, keys, owners, policies, usage
 from openleash.service.audit import read_page
@@ -53,20 +56,39 @@ def require_admin(request: Request) -> None:
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)])
 
+#: Every admin route: no admin token (or not from loopback where that is allowed) is 401.
+READ = (401,)
+#: A change must carry JSON or no body at all (api/guard.py): anything else is 415.
+CHANGE = (401, 415)
 
-@router.post("/users", summary="Create an owner (user)")
+
+@router.post(
+    "/users",
+    summary="Create an owner (user)",
+    description="400 `VALIDATION_ERROR` (with `details.field_errors`) without a display_name.",
+    **operation(
+        ok=wire.UserCreated, body=wire.CreateUserRequest, errors=(*CHANGE, 400, 413), security=ADMIN
+    ),
+)
 async def create_user(request: Request) -> Response:
     _, body = await json_body(request)
     s = services(request)
     return json_response(await owners.create_owner(s.store, body, s.options))
 
 
-@router.get("/users", summary="List owners")
+@router.get(
+    "/users", summary="List owners", **operation(ok=wire.UserList, errors=READ, security=ADMIN)
+)
 async def list_users(request: Request) -> Response:
     return json_response(await owners.list_owners(services(request).store))
 
 
-@router.post("/users/{user_id}/setup-invite", summary="Invite an owner to set a passphrase")
+@router.post(
+    "/users/{user_id}/setup-invite",
+    summary="Invite an owner to set a passphrase",
+    description="404 `USER_NOT_FOUND`. The token is shown once.",
+    **operation(ok=wire.SetupInvite, errors=(*CHANGE, 404), security=ADMIN),
+)
 async def setup_invite(request: Request, user_id: str) -> Response:
     s = services(request)
     result = await owners.create_invite(s.store, user_id, "setup", s.options)
@@ -77,7 +99,12 @@ async def setup_invite(request: Request, user_id: str) -> Response:
     return json_response(result)
 
 
-@router.post("/users/{user_id}/agent-invite", summary="Invite an agent to enrol for an owner")
+@router.post(
+    "/users/{user_id}/agent-invite",
+    summary="Invite an agent to enrol for an owner",
+    description="404 `USER_NOT_FOUND`. The token is shown once.",
+    **operation(ok=wire.AgentInvite, errors=(*CHANGE, 404), security=ADMIN),
+)
 async def agent_invite(request: Request, user_id: str) -> Response:
     s = services(request)
     result = await owners.create_invite(s.store, user_id, "agent", s.options)
@@ -88,73 +115,122 @@ async def agent_invite(request: Request, user_id: str) -> Response:
     return json_response(result)
 
 
-@router.get("/agents", summary="List agents (no secrets)")
-async def list_agents(request: Request) -> Response:
-    owner = request.query_params.get("owner_id")
-    return json_response(await agents.list_agents(services(request).store, owner))
+@router.get(
+    "/agents",
+    summary="List agents (no secrets)",
+    **operation(ok=wire.AgentList, errors=READ, security=ADMIN),
+)
+async def list_agents(request: Request, owner_id: wire.OwnerFilter = None) -> Response:
+    return json_response(await agents.list_agents(services(request).store, owner_id))
 
 
-@router.delete("/agents/{agent_principal_id}", summary="Revoke an agent")
+@router.delete(
+    "/agents/{agent_principal_id}",
+    summary="Revoke an agent",
+    description="404 `NOT_FOUND`. Its signatures stop verifying at once, in every process.",
+    **operation(ok=wire.AgentRevoked, errors=(*CHANGE, 404), security=ADMIN),
+)
 async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
     s = services(request)
     return json_response(await agents.revoke_agent(s.store, agent_principal_id, s.options))
 
 
-@router.get("/agents/{agent_principal_id}/usage", summary="An agent's use of its limits")
+@router.get(
+    "/agents/{agent_principal_id}/usage",
+    summary="An agent's use of its limits",
+    description="404 `NOT_FOUND`.",
+    **operation(ok=AgentUsage, errors=(*READ, 404), security=ADMIN),
+)
 async def agent_usage(request: Request, agent_principal_id: str) -> Response:
     s = services(request)
     return json_response(await usage.admin_usage(s.runtime, s.store, agent_principal_id, s.options))
 
 
-@router.get("/policies", summary="List policies with their YAML")
-async def list_policies(request: Request) -> Response:
-    owner = request.query_params.get("owner_id")
-    return json_response(await policies.list_policies(services(request).store, owner))
+@router.get(
+    "/policies",
+    summary="List policies with their YAML",
+    **operation(ok=wire.PolicyList, errors=READ, security=ADMIN),
+)
+async def list_policies(request: Request, owner_id: wire.OwnerFilter = None) -> Response:
+    return json_response(await policies.list_policies(services(request).store, owner_id))
 
 
-@router.get("/policies/{policy_id}", summary="One policy with its YAML")
+@router.get(
+    "/policies/{policy_id}",
+    summary="One policy with its YAML",
+    description="404 `POLICY_NOT_FOUND`.",
+    **operation(ok=wire.StoredPolicy, errors=(*READ, 404), security=ADMIN),
+)
 async def get_policy(request: Request, policy_id: str) -> Response:
     return json_response(await policies.get_policy(services(request).store, policy_id))
 
 
-@router.get("/keys", summary="Server signing keys")
+@router.get(
+    "/keys",
+    summary="Server signing keys",
+    **operation(ok=wire.ServerKeyList, errors=READ, security=ADMIN),
+)
 async def list_keys(request: Request) -> Response:
     return json_response({"keys": await keys.list_keys(services(request).store)})
 
 
-@router.post("/keys/rotate", summary="Make a new active signing key")
+@router.post(
+    "/keys/rotate",
+    summary="Make a new active signing key",
+    **operation(ok=wire.ServerKey, errors=CHANGE, security=ADMIN),
+)
 async def rotate_key(request: Request) -> Response:
     s = services(request)
     return json_response(await keys.rotate_key(s.store, s.options))
 
 
-@router.post("/keys/{kid}/revoke", summary="Revoke a signing key")
+@router.post(
+    "/keys/{kid}/revoke",
+    summary="Revoke a signing key",
+    description="404 `KEY_NOT_FOUND`; 409 `KEY_ACTIVE` (rotate first).",
+    **operation(ok=wire.KeyRevoked, errors=(*CHANGE, 404, 409), security=ADMIN),
+)
 async def revoke_key(request: Request, kid: str) -> Response:
     s = services(request)
     return json_response(await keys.revoke_key(s.store, kid, s.options))
 
 
-AUDIT_FILTERS = (
-    "owner_id",
-    "agent_principal_id",
-    "event_type",
-    "principal_id",
-    "action_type",
-    "result",
-    "since",
-    "until",
+@router.get(
+    "/audit",
+    summary="Audit events, newest first",
+    description="400 `INVALID_REQUEST` for a limit outside 1..500 or a cursor not from "
+    "next_cursor.",
+    **operation(ok=wire.AuditPage, errors=(*READ, 400), security=ADMIN),
 )
-
-
-@router.get("/audit", summary="Audit events, newest first")
-async def audit(request: Request) -> Response:
-    q = request.query_params
-    limit = query_int(request, "limit", 50, 1, 500)
-    filters: dict[str, Any] = {k: q[k] for k in AUDIT_FILTERS if q.get(k)}
+async def audit(
+    request: Request,
+    limit: wire.AuditLimit = None,
+    cursor: wire.AuditCursor = None,
+    owner_id: wire.OwnerFilter = None,
+    agent_principal_id: wire.AgentPrincipalFilter = None,
+    event_type: wire.EventTypeFilter = None,
+    principal_id: wire.PrincipalFilter = None,
+    action_type: wire.ActionTypeFilter = None,
+    result: wire.ResultFilter = None,
+    since: wire.SinceFilter = None,
+    until: wire.UntilFilter = None,
+) -> Response:
+    # ``limit`` is read, with its bounds and messages, by query_int (the same value).
+    given = {
+        "owner_id": owner_id,
+        "agent_principal_id": agent_principal_id,
+        "event_type": event_type,
+        "principal_id": principal_id,
+        "action_type": action_type,
+        "result": result,
+        "since": since,
+        "until": until,
+    }
+    filters: dict[str, Any] = {k: v for k, v in given.items() if v}
     page = await read_page(
         services(request).store,
-        limit=limit,
-        cursor=q.get("cursor"),
+        limit=query_int(request, "limit", 50, 1, 500),
+        cursor=cursor,
         filters=filters or None,
     )
     return json_response(page)

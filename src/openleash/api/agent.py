@@ -9,6 +9,8 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
+from openleash.api.wire import agent as wire
+from openleash.api.wire.common import AGENT, operation
 from openleash.service import agents, approvals, drafts, usage
 from openleash.service.agent_auth import AgentCall, verify_agent
 from openleash.service.authorize import authorize as decide
@@ -41,7 +43,18 @@ async def authorize(request: Request) -> Response:
     return json_response(await decide(s.runtime, snap, call, parse_object(raw), s.options))
 
 
-@router.get("/v1/agent/self", summary="The calling agent's own record")
+#: What the signature check refuses (PROTOCOL §3): a header too long (400); missing headers, a
+#: stale timestamp, a replayed nonce, an unknown agent or a bad signature (401). An agent
+#: awaiting activation is refused 403 ``AGENT_PENDING``, a status every operation documents.
+AUTH_ERRORS = (400, 401)
+
+
+@router.get(
+    "/v1/agent/self",
+    summary="The calling agent's own record",
+    description="The one call an agent awaiting activation (PENDING) may make.",
+    **operation(ok=wire.AgentSelf, errors=AUTH_ERRORS, security=AGENT),
+)
 async def agent_self(request: Request) -> Response:
     # The one call an agent awaiting activation may make: it tells it that it waits.
     call, _ = await _verified(request, None, allow_pending=True)
@@ -49,14 +62,30 @@ async def agent_self(request: Request) -> Response:
     return json_response(await agents.agent_self(s.store, call, s.options))
 
 
-@router.get("/v1/agent/usage", summary="The calling agent's use of its limits")
+@router.get(
+    "/v1/agent/usage",
+    summary="The calling agent's use of its limits",
+    **operation(ok=wire.AgentUsage, errors=AUTH_ERRORS, security=AGENT),
+)
 async def agent_usage(request: Request) -> Response:
     call, _ = await _verified(request, None)
     s = services(request)
     return json_response(await usage.agent_usage(s.runtime, call, s.options))
 
 
-@router.post("/v1/agent/approval-requests", summary="Ask the owner to approve a held action")
+@router.post(
+    "/v1/agent/approval-requests",
+    summary="Ask the owner to approve a held action",
+    description="400 `INVALID_REQUEST`, `INVALID_ACTION_REQUEST`, `DECISION_NOT_FOUND` (not a "
+    "held decision of this agent) or `DECISION_MISMATCH` (another action); 403 "
+    "`AGENT_MISMATCH` when principal.agent_id is not the signing agent.",
+    **operation(
+        ok=wire.ApprovalRequestCreated,
+        body=wire.ApprovalRequestCreate,
+        errors=(*AUTH_ERRORS, 413),
+        security=AGENT,
+    ),
+)
 async def create_approval_request(request: Request) -> Response:
     raw = await read_body(request)
     call, _ = await _verified(request, raw or None)
@@ -69,6 +98,7 @@ async def create_approval_request(request: Request) -> Response:
 @router.get(
     "/v1/agent/approval-requests/{approval_request_id}",
     summary="An approval request; with the approval token once approved",
+    **operation(ok=wire.AgentApprovalRequest, errors=(*AUTH_ERRORS, 404), security=AGENT),
 )
 async def get_approval_request(request: Request, approval_request_id: str) -> Response:
     call, snap = await _verified(request, None)
@@ -78,7 +108,18 @@ async def get_approval_request(request: Request, approval_request_id: str) -> Re
     )
 
 
-@router.post("/v1/agent/policy-drafts", summary="Propose a policy to the owner")
+@router.post(
+    "/v1/agent/policy-drafts",
+    summary="Propose a policy to the owner",
+    description="400 `INVALID_POLICY` (with `details.issues`) or `INVALID_AGENT`; 413 for a "
+    "policy beyond the language's bounds; 503 when policy work is busy.",
+    **operation(
+        ok=wire.PolicyDraftCreated,
+        body=wire.PolicyDraftCreate,
+        errors=(*AUTH_ERRORS, 413),
+        security=AGENT,
+    ),
+)
 async def create_policy_draft(request: Request) -> Response:
     raw = await read_body(request)
     call, _ = await _verified(request, raw or None)
@@ -86,15 +127,22 @@ async def create_policy_draft(request: Request) -> Response:
     return json_response(await drafts.create_draft(s.store, call, parse_object(raw), s.options))
 
 
-@router.get("/v1/agent/policy-drafts", summary="The agent's own policy drafts")
-async def list_policy_drafts(request: Request) -> Response:
+@router.get(
+    "/v1/agent/policy-drafts",
+    summary="The agent's own policy drafts",
+    **operation(ok=wire.PolicyDraftList, errors=AUTH_ERRORS, security=AGENT),
+)
+async def list_policy_drafts(request: Request, status: wire.DraftStatusQuery = None) -> Response:
     call, _ = await _verified(request, None)
     s = services(request)
-    status = request.query_params.get("status") or None
-    return json_response(await drafts.list_for_agent(s.store, call, status, s.options))
+    return json_response(await drafts.list_for_agent(s.store, call, status or None, s.options))
 
 
-@router.get("/v1/agent/policy-drafts/{policy_draft_id}", summary="One of the agent's drafts")
+@router.get(
+    "/v1/agent/policy-drafts/{policy_draft_id}",
+    summary="One of the agent's drafts",
+    **operation(ok=wire.AgentPolicyDraft, errors=(*AUTH_ERRORS, 404), security=AGENT),
+)
 async def get_policy_draft(request: Request, policy_draft_id: str) -> Response:
     call, _ = await _verified(request, None)
     s = services(request)

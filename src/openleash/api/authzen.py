@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,6 +20,8 @@ from openleash.api.deps import services
 from openleash.api.errors import status_for_code
 from openleash.api.http import base_url, json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
+from openleash.api.wire import authzen as wire
+from openleash.api.wire.common import PEP_OR_AGENT, operation
 from openleash.domain.errors import AuthenticationError
 from openleash.service import authzen
 from openleash.service.agent_auth import verify_agent
@@ -30,17 +33,50 @@ router = APIRouter(tags=["authzen"])
 Evaluator = Callable[[Runtime, Snapshot, authzen.Caller, Any, Options], Awaitable[dict[str, Any]]]
 
 
-@router.get("/.well-known/authzen-configuration", summary="AuthZEN policy decision point metadata")
+#: A malformed or undecidable request (400), a body too large (413), no or a wrong PEP token or
+#: agent signature (401). A signed agent naming another subject, an agent with no policy and
+#: one awaiting activation are 403, which every operation documents.
+ERRORS = (400, 401, 413)
+
+
+def _decision_operation(ok: type[BaseModel], body: type[BaseModel]) -> dict[str, Any]:
+    """The operation of a decision route; its 200 echoes the caller's X-Request-ID."""
+    spec = operation(ok=ok, body=body, errors=ERRORS, security=PEP_OR_AGENT)
+    spec["responses"][200]["headers"] = {
+        "X-Request-ID": {
+            "description": "The request's X-Request-ID, echoed to correlate.",
+            "schema": {"type": "string"},
+        }
+    }
+    return spec
+
+
+@router.get(
+    "/.well-known/authzen-configuration",
+    summary="AuthZEN policy decision point metadata",
+    **operation(ok=wire.AuthZenConfiguration),
+)
 async def configuration(request: Request) -> Response:
     return json_response(authzen.configuration(base_url(request)))
 
 
-@router.post(authzen.EVALUATION_PATH, summary="AuthZEN: decide one access request")
+@router.post(
+    authzen.EVALUATION_PATH,
+    summary="AuthZEN: decide one access request",
+    **_decision_operation(wire.EvaluationResponse, wire.EvaluationRequest),
+)
 async def evaluation(request: Request) -> Response:
     return await _answer(request, authzen.evaluate)
 
 
-@router.post(authzen.EVALUATIONS_PATH, summary="AuthZEN: decide several access requests")
+@router.post(
+    authzen.EVALUATIONS_PATH,
+    summary="AuthZEN: decide several access requests",
+    description="Without `evaluations` (or with an empty list) the body is one request, "
+    "answered as /access/v1/evaluation answers. An item that cannot be decided is answered "
+    "`decision: false` with the error in its context; the others are still decided.",
+    **_decision_operation(wire.EvaluationsAnswer, wire.EvaluationsRequest),
+)
 async def evaluations(request: Request) -> Response:
     return await _answer(request, authzen.evaluate_many)
 

@@ -8,6 +8,7 @@ each start) and a scrape of any worker adds them up.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from prometheus_client import (
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openleash.api.admin import require_admin
+from openleash.api.wire.common import ADMIN, operation
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -57,10 +59,21 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
+def _text_operation() -> dict[str, Any]:
+    """The 200 is Prometheus text, the refusals the JSON error envelope. The plain Response
+    class names no media type, so the framework adds none to the 200 and gives the error
+    models theirs (JSON)."""
+    spec = operation(ok=None, errors=(401,), security=ADMIN, ok_description="Prometheus metrics")
+    spec["responses"][200]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    return {**spec, "response_class": Response}
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics (admin access)",
+    description="The Prometheus text exposition format (`text/plain; version=0.0.4`).",
     dependencies=[Depends(require_admin)],
+    **_text_operation(),
 )
 async def metrics(request: Request) -> Response:
     return Response(render(), media_type=CONTENT_TYPE_LATEST)

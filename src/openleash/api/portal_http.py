@@ -140,8 +140,10 @@ def render(
     status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """A page. ``call`` (the signed-in owner) gives the navigation and the forms' CSRF token."""
+    """A page. ``call`` (the signed-in owner) gives the navigation and the forms' CSRF token;
+    ``status`` is the HTTP status, which templates see too."""
     values: dict[str, Any] = {
+        "status": status,
         "call": call,
         "csrf_token": call.session.csrf_token if call is not None else "",
         "error": None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,9 +21,25 @@ from openleash.service import registration
 router = APIRouter(tags=["public"])
 #: Routes anyone may call that do work or write rows: each spends the caller's address budget.
 LIMITED = [Depends(anonymous)]
+#: What a JSON body can be refused for: malformed or invalid (400), too large, not JSON.
+BODY_ERRORS = (400, 413, 415)
 
 
-@router.get("/v1/health", summary="Liveness, readiness (the store answers) and version")
+def _health_operation() -> dict[str, Any]:
+    """Health answers 503 with its own body (not the error envelope) when not ready."""
+    spec = operation(ok=wire.Health)
+    spec["responses"][503] = {
+        "model": wire.Health,
+        "description": "Not ready: the store does not take writes (`store` says why).",
+    }
+    return spec
+
+
+@router.get(
+    "/v1/health",
+    summary="Liveness, readiness (the store answers) and version",
+    **_health_operation(),
+)
 async def health(request: Request) -> Response:
     s = services(request)
     ready, body = await use.health(s.store, s.options)
@@ -31,7 +49,11 @@ async def health(request: Request) -> Response:
     return json_response(body, 200 if ready else 503)
 
 
-@router.get("/v1/public-keys", summary="The server's proof-signing keys")
+@router.get(
+    "/v1/public-keys",
+    summary="The server's proof-signing keys",
+    **operation(ok=wire.PublicKeys),
+)
 async def public_keys(request: Request) -> Response:
     return json_response(await use.public_keys(services(request).runtime))
 
@@ -40,7 +62,7 @@ async def public_keys(request: Request) -> Response:
     "/v1/verify-proof",
     dependencies=LIMITED,
     summary="Verify a proof token (always 200 with a verdict)",
-    **operation(ok=wire.VerifyProofResponse, body=wire.VerifyProofRequest, errors=(400, 413, 415)),
+    **operation(ok=wire.VerifyProofResponse, body=wire.VerifyProofRequest, errors=BODY_ERRORS),
 )
 async def verify_proof(request: Request) -> Response:
     _, body = await json_body(request)
@@ -54,13 +76,21 @@ async def verify_proof(request: Request) -> Response:
     "/v1/playground/run",
     dependencies=LIMITED,
     summary="Evaluate an action against a policy, no side effects",
+    description="400 `INVALID_REQUEST`, `INVALID_ACTION_REQUEST` or `INVALID_POLICY` for bad "
+    "input; 413 for a policy beyond the language's bounds; 503 when policy work is busy or "
+    "takes too long.",
+    **operation(ok=wire.PlaygroundRunResponse, body=wire.PlaygroundRunRequest, errors=BODY_ERRORS),
 )
 async def playground_run(request: Request) -> Response:
     _, body = await json_body(request)
     return json_response(await use.playground_run_bounded(body, services(request).options))
 
 
-@router.get("/v1/agents/policy-schema", summary="The policy language: schema, reference, examples")
+@router.get(
+    "/v1/agents/policy-schema",
+    summary="The policy language: schema, reference, examples",
+    **operation(ok=wire.PolicySchemaDocument),
+)
 async def policy_schema() -> Response:
     return json_response(policy_schema_document())
 
@@ -69,6 +99,12 @@ async def policy_schema() -> Response:
     "/v1/agents/registration-challenge",
     dependencies=LIMITED,
     summary="Start enrolment by challenge",
+    description="404 `OWNER_NOT_FOUND` when owner_id names no owner; 413 `ATTRIBUTES_TOO_LARGE`.",
+    **operation(
+        ok=wire.RegistrationChallenge,
+        body=wire.RegistrationChallengeRequest,
+        errors=(*BODY_ERRORS, 404),
+    ),
 )
 async def registration_challenge(request: Request) -> Response:
     _, body = await json_body(request)
@@ -76,31 +112,65 @@ async def registration_challenge(request: Request) -> Response:
     return json_response(await registration.issue_challenge(s.store, body, s.options))
 
 
-@router.post("/v1/agents/register", dependencies=LIMITED, summary="Finish enrolment by challenge")
+@router.post(
+    "/v1/agents/register",
+    dependencies=LIMITED,
+    summary="Finish enrolment by challenge",
+    description="The agent is PENDING until its owner activates it. 400 `CHALLENGE_NOT_FOUND`, "
+    "`CHALLENGE_EXPIRED`, `CHALLENGE_MISMATCH`, `INVALID_WEBHOOK_URL`; 401 "
+    "`INVALID_SIGNATURE`; 404 `OWNER_NOT_FOUND`; 409 `AGENT_ID_TAKEN`; 429 "
+    "`TOO_MANY_PENDING_AGENTS`.",
+    **operation(
+        ok=wire.AgentRegistration,
+        body=wire.RegisterRequest,
+        errors=(*BODY_ERRORS, 401, 404, 409),
+    ),
+)
 async def register(request: Request) -> Response:
     _, body = await json_body(request)
     s = services(request)
     return json_response(await registration.register(s.store, body, s.options))
 
 
-@router.get("/v1/agents/register-with-invite", summary="How to redeem an agent invite")
-async def invite_instructions(request: Request) -> Response:
-    q = request.query_params
+@router.get(
+    "/v1/agents/register-with-invite",
+    summary="How to redeem an agent invite",
+    description="Both query parameters are required (400 otherwise); the invite itself is "
+    "checked when it is redeemed (POST).",
+    **operation(ok=wire.InviteInstructions, errors=(400,)),
+)
+async def invite_instructions(
+    request: Request,
+    invite_id: wire.InviteIdQuery = None,
+    invite_token: wire.InviteTokenQuery = None,
+) -> Response:
     return json_response(
-        registration.invite_instructions(
-            q.get("invite_id", ""), q.get("invite_token", ""), base_url(request)
-        )
+        registration.invite_instructions(invite_id or "", invite_token or "", base_url(request))
     )
 
 
 @router.post(
-    "/v1/agents/register-with-invite", dependencies=LIMITED, summary="Enrol an agent with an invite"
+    "/v1/agents/register-with-invite",
+    dependencies=LIMITED,
+    summary="Enrol an agent with an invite",
+    description="invite_id and invite_token come from the body, else from the query. 401 "
+    "`INVALID_INVITE_TOKEN`; 404 `INVITE_NOT_FOUND`; 400 `INVITE_USED`, `INVITE_EXPIRED`, "
+    "`INVALID_KEY`; 409 `AGENT_ID_TAKEN`, `WEBHOOK_URL_NOT_UNIQUE`.",
+    **operation(
+        ok=wire.InviteRegistration,
+        body=wire.InviteRegistrationRequest,
+        errors=(*BODY_ERRORS, 401, 404, 409),
+    ),
 )
-async def register_with_invite(request: Request) -> Response:
+async def register_with_invite(
+    request: Request,
+    invite_id: wire.InviteIdQuery = None,
+    invite_token: wire.InviteTokenQuery = None,
+) -> Response:
     _, body = await json_body(request)
-    for key in ("invite_id", "invite_token"):
-        if not body.get(key) and request.query_params.get(key):
-            body[key] = request.query_params[key]
+    for key, given in (("invite_id", invite_id), ("invite_token", invite_token)):
+        if not body.get(key) and given:
+            body[key] = given
     s = services(request)
     return json_response(
         await registration.register_with_invite(s.store, body, s.options, base_url(request))

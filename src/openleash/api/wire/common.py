@@ -118,6 +118,8 @@ PEP_OR_AGENT: Final[Security] = ({"pepToken": []}, {"agentSignature": []})
 ANONYMOUS: Final[Security] = ()
 
 _documented: dict[str, type[BaseModel]] = {}
+#: Response models, by name: their examples are restored after FastAPI renders the document.
+_answered: dict[str, type[BaseModel]] = {}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -146,6 +148,7 @@ def operation(
     ok_response: dict[str, Any] = {"description": ok_description}
     if ok is not None:
         ok_response["model"] = ok
+        _answered[ok.__name__] = ok
     responses[ok_status] = ok_response
     extra: dict[str, Any] = {"security": list(security)}
     if body is not None:
@@ -201,6 +204,24 @@ def _drop_framework_validation(document: dict[str, Any]) -> None:
         schemas.pop(name, None)
 
 
+def _restore_examples(schemas: dict[str, Any]) -> None:
+    """FastAPI renders the document without ``null`` values (``exclude_none``), examples
+    included: an example whose nullable field is ``null`` loses that required property and no
+    longer matches its own schema. Put the response models' examples back as they are."""
+    for model in _answered.values():
+        schema = model.model_json_schema(ref_template=_REF, mode="serialization")
+        for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+            target = schemas.get(name)
+            if target is None:
+                continue
+            if "examples" in definition:
+                target["examples"] = definition["examples"]
+            properties = target.get("properties", {})
+            for field, spec in definition.get("properties", {}).items():
+                if "examples" in spec and field in properties:
+                    properties[field]["examples"] = spec["examples"]
+
+
 def install_openapi(app: FastAPI) -> None:
     """Make ``app.openapi()`` a 3.1 document with the security schemes and every model that
     operations refer to by reference."""
@@ -218,6 +239,7 @@ def install_openapi(app: FastAPI) -> None:
         _drop_framework_validation(document)
         components = document.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
+        _restore_examples(schemas)
         for name, model in sorted(_documented.items()):
             schema = model.model_json_schema(ref_template=_REF)
             for inner, definition in schema.pop("$defs", {}).items():
