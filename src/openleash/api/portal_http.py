@@ -149,7 +149,6 @@ def render(
         "error": None,
         "flash": None,
         "nav": None,
-        "status": status,
     }
     values.update(context)
     return HTMLResponse(_env.get_template(template).render(values), status_code=status)
