@@ -17,7 +17,7 @@ from openleash.service.keys import ensure_key
 from openleash.service.options import Options
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
-from openleash.store import is_postgres_url, open_store, store_path
+from openleash.store import MEMORY_URL, is_memory_url, is_postgres_url, open_store, store_path
 from openleash.store import shown_url as shown_url
 from openleash.store.copy import BATCH_ROWS as BATCH_ROWS
 from openleash.store.copy import CopiedTable as CopiedTable
@@ -60,6 +60,24 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     return Services(settings, opts, store, Runtime(store, opts.config_refresh_seconds))
 
 
+def store_is_transient(settings: Settings) -> bool:
+    """Whether the settings name the in-memory store (``store.url: memory:``): for tests and
+    demos, it keeps nothing once the process ends, and no other process shares it."""
+    return is_memory_url(settings.database)
+
+
+def require_persistent_store(settings: Settings, what: str) -> None:
+    """VALIDATION_ERROR when the settings name the in-memory store and ``what`` (a command)
+    needs a store that outlives it or that another process shares."""
+    if store_is_transient(settings):
+        raise InvalidInputError(
+            "VALIDATION_ERROR",
+            f"{what} needs a store that is kept: store.url is {MEMORY_URL} (in memory, for tests "
+            "and demos; each process has its own, gone when it ends). Set store.url (or "
+            "OPENLEASH_DATABASE_URL) to a SQLite file or a postgresql:// URL, or unset it",
+        )
+
+
 def check_copy_target(target: str) -> None:
     """``migrate-store`` copies only into PostgreSQL; VALIDATION_ERROR otherwise."""
     if not is_postgres_url(target):
@@ -69,6 +87,12 @@ def check_copy_target(target: str) -> None:
 def sqlite_copy_source(origin: str) -> Path:
     """The SQLite file ``migrate-store`` copies from; VALIDATION_ERROR saying what to name
     instead when ``origin`` is a PostgreSQL URL or not a usable path."""
+    if is_memory_url(origin):
+        raise InvalidInputError(
+            "VALIDATION_ERROR",
+            f"the settings name the in-memory store ({MEMORY_URL}), which keeps nothing to copy: "
+            "name the SQLite file with --from",
+        )
     if is_postgres_url(origin):
         raise InvalidInputError(
             "VALIDATION_ERROR",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 
+import pytest
+
 from openleash.crypto import GENESIS_HASH, KeyRing, record_hash, verify_checkpoint
 from openleash.domain.audit import CHAINED_WIDTH, AuditRow
 from openleash.domain.models import AuditEvent
@@ -98,6 +100,9 @@ async def test_two_stores_on_one_file_share_the_chain(store_factory: StoreFactor
     assert (await verify_chain(second)).ok
 
 
+@pytest.mark.sql_only(
+    "processes writing at once over one database (an in-memory store is one process's)"
+)
 def test_processes_writing_at_once_keep_one_chain(store_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     workers, nonces = 3, [f"n-{n}" for n in range(60)]

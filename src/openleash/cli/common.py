@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from openleash.bootstrap import Services, open_services
+from openleash.bootstrap import Services, open_services, require_persistent_store
 from openleash.config import Settings, load_settings
 from openleash.domain.errors import OpenLeashError, PolicyError
 
@@ -39,7 +39,10 @@ def settings_for(data_dir: Path | None, config_path: Path | None) -> Settings:
 
 
 def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
-    """Open the store, run ``work``, close the store."""
+    """Open the store, run ``work``, close the store. Refused (VALIDATION_ERROR) when the
+    settings name the in-memory store: the command would act on an empty store of its own,
+    gone when it exits."""
+    require_persistent_store(settings, "This command")
 
     async def main() -> T:
         services = await open_services(settings)

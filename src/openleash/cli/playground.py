@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from openleash.bootstrap import Services, options_from
+from openleash.bootstrap import Services, options_from, store_is_transient
 from openleash.cli.common import (
     config_option,
     data_dir_option,
@@ -92,7 +92,10 @@ def list_command() -> None:
 
 
 def _store_exists(settings: Settings) -> bool:
-    # Looking at a stored policy must not create a data folder where there is none.
+    # Looking at a stored policy must not create a data folder where there is none. An
+    # in-memory store would be a new, empty one: nothing is stored there.
+    if store_is_transient(settings):
+        return False
     return bool(settings.store_url) or Path(settings.database).is_file()
 
 

@@ -13,7 +13,7 @@ import click
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from openleash.bootstrap import open_services
+from openleash.bootstrap import open_services, require_persistent_store, store_is_transient
 from openleash.cli.common import config_option, data_dir_option, fails_cleanly, settings_for
 from openleash.config import ConnectionLimits, Settings
 
@@ -67,6 +67,10 @@ def start(
 ) -> None:
     """Start the OpenLeash server (SQLite in ./data unless configured otherwise)."""
     settings = settings_for(data_dir, config_path).with_overrides(host=host, port=port)
+    if workers > 1:
+        # Each worker would have a store of its own: a nonce used with one could be used again
+        # with another, and limits would count each worker's actions apart.
+        require_persistent_store(settings, "--workers above 1")
     asyncio.run(_prepare(data_dir, config_path))
     # Workers rebuild the settings from the environment.
     os.environ["OPENLEASH_DATA_DIR"] = str(settings.data_dir.resolve())
@@ -92,6 +96,11 @@ def start(
 def startup_warnings(settings: Settings) -> list[str]:
     """What an operator must know before exposing this server."""
     found = []
+    if store_is_transient(settings):
+        found.append(
+            "the store is in memory (store.url: memory:), for tests and demos: everything "
+            "(owners, agents, policies, the audit log) is gone when the server stops"
+        )
     if settings.admin_mode in ("localhost", "localhost_or_token"):
         found.append(
             "admin access (/v1/admin) is open WITHOUT A TOKEN to any process on this machine "

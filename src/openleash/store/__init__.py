@@ -9,21 +9,43 @@ from openleash.service.ports import Store
 from openleash.store.sql.availability import DEFAULT_TIMEOUT_SECONDS
 from openleash.store.sql.sqlite import SqliteStore
 
-__all__ = ["is_postgres_url", "open_store", "shown_url", "store_path"]
+__all__ = [
+    "MEMORY_URL",
+    "is_memory_url",
+    "is_postgres_url",
+    "open_store",
+    "shown_url",
+    "store_path",
+]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+#: Names a new, empty in-memory store (:mod:`openleash.store.memory`), for tests and demos:
+#: nothing is kept once the process ends, and no other process sees it.
+MEMORY_URL = "memory:"
 
 
 async def open_store(url_or_path: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Store:
     """Open the store named by a filesystem path, a ``sqlite:///`` URL or a ``postgresql://``
-    URL, creating (SQLite) and migrating it if needed. ``timeout`` (seconds) bounds every wait
-    for the store once open; then ``STORE_UNAVAILABLE``."""
+    URL, creating (SQLite) and migrating it if needed; or ``memory:``, a new in-memory store
+    that keeps nothing. ``timeout`` (seconds) bounds every wait for the store once open; then
+    ``STORE_UNAVAILABLE``."""
     if is_postgres_url(url_or_path):
         # Imported here: a SQLite deployment never loads the PostgreSQL driver.
         from openleash.store.sql.postgres import PostgresStore
 
         return await PostgresStore.open(url_or_path.strip(), timeout=timeout)
+    if is_memory_url(url_or_path):
+        from openleash.store.memory import MemoryStore
+
+        return MemoryStore(timeout=timeout)
     return SqliteStore.open(store_path(url_or_path), timeout=timeout)
+
+
+def is_memory_url(url_or_path: str) -> bool:
+    """Whether ``url_or_path`` names the in-memory store (``memory:``): one that is not
+    persistent, and that no other process shares."""
+    return url_or_path.strip().lower() == MEMORY_URL
 
 
 def is_postgres_url(url_or_path: str) -> bool:
@@ -40,6 +62,8 @@ def store_path(url_or_path: str) -> Path:
     ``sqlite:////var/lib/openleash.db`` absolute (three slashes, then the path), as elsewhere.
     """
     text = url_or_path.strip()
+    if is_memory_url(text):
+        raise ValueError("memory: names an in-memory store, which keeps nothing: name a file")
     scheme, sep, rest = text.partition("://")
     if not sep:
         if not text or text == ":memory:":
@@ -58,7 +82,8 @@ def store_path(url_or_path: str) -> Path:
             )
         case _:
             raise ValueError(
-                f"unsupported store URL scheme {scheme!r}; use a path, sqlite:/// or postgresql://"
+                f"unsupported store URL scheme {scheme!r}; use a path, sqlite:///, postgresql:// "
+                "or memory:"
             )
 
 

@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from openleash.domain.errors import InvalidInputError, OpenLeashError
+from openleash.store.chain import AuditCheckpointRule
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql.availability import (
@@ -56,7 +57,6 @@ from openleash.store.sql.availability import (
     unavailable,
 )
 from openleash.store.sql.batch import BatchWriter
-from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.nesting import UnitHolders
 from openleash.store.sql.postgres_migrate import migrate
 from openleash.store.sql.postgres_tx import (

@@ -1,7 +1,7 @@
 """The audit hash chain on PostgreSQL, extended inside one write transaction (docs/audit.md).
 
 The records and checkpoints are those of the SQLite store, value for value: the same
-``rows.chained_event_params`` computes each hash, the same :class:`AuditCheckpointRule` says
+``openleash.store.chain.chained_row`` computes each hash, the same :class:`AuditCheckpointRule` says
 when a checkpoint is due, and the same key signs it. ``openleash audit verify`` therefore reads
 either store alike.
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from openleash.domain.models import AuditEvent
+from openleash.store.chain import ChainState, Prepared, checkpoint_params
 from openleash.store.sql import queries as q
-from openleash.store.sql.chain import ChainState, Prepared, checkpoint_params
 from openleash.store.sql.postgres_queries import pg
 
 if TYPE_CHECKING:
@@ -25,15 +25,15 @@ if TYPE_CHECKING:
 
 
 class ChainWriter(ChainState):
-    """The shared :class:`~.chain.ChainState`, read and written over the transaction's
-    connection; :meth:`prepared` and :meth:`appended` let ``record_decision`` put the rows into
-    its own statement."""
+    """The shared :class:`~openleash.store.chain.ChainState`, read and written over the
+    transaction's connection; :meth:`prepared` and :meth:`appended` let ``record_decision`` put
+    the rows into its own statement."""
 
     __slots__ = ()
 
     async def append(self, db: Conn, events: Sequence[AuditEvent]) -> None:
         prepared = await self.prepared(db, events)
-        await db.executemany(pg(q.APPEND_CHAINED), prepared.params)
+        await db.executemany(pg(q.APPEND_CHAINED), prepared.rows)
         await self.appended(db, prepared)
 
     async def prepared(self, db: Conn, events: Sequence[AuditEvent]) -> Prepared:

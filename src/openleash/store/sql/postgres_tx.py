@@ -22,11 +22,11 @@ from asyncpg.pool import PoolConnectionProxy
 
 from openleash.domain.models import AllowedAction, AuditEvent, HeldDecision
 from openleash.service.ports import NonceUse
+from openleash.store.chain import AuditCheckpointRule
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
 from openleash.store.sql.availability import is_unavailable
-from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.postgres_chain import ChainWriter
 from openleash.store.sql.postgres_queries import pg
 from openleash.store.sql.repositories import Row, SqlRepositories, next_purge_turn
@@ -180,8 +180,8 @@ class PostgresTransaction(SqlRepositories):
             params += [*_stream_params(allowed), allowed.decision_id, allowed.amount_minor]
         if held is not None:
             params += rows.held_params(held)
-        for values in prepared.params:
-            params += values
+        for row in prepared.rows:
+            params += row
         statement = pq.decision_statement(allowed is not None, held is not None, len(events))
         if not await db.fetchval(statement, *params):
             return False  # nothing was written; the caller abandons the unit

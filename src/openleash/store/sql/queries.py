@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 from openleash.domain.models import UsageFilter
+from openleash.store.records import AUDIT_FILTERS as AUDIT_FILTER_NAMES
+from openleash.store.records import USAGE_BY_FIELDS, check_count_by, check_group_by
 
 # -- meta -------------------------------------------------------------------------------------
 
@@ -146,8 +148,6 @@ PURGE_SOME_CHALLENGES = (
     "DELETE FROM challenges WHERE challenge_id IN "
     "(SELECT challenge_id FROM challenges WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"
 )
-#: Expired challenges deleted per challenge issued (more than one: the table shrinks).
-CHALLENGE_PURGE_PER_ISSUE = 8
 
 # -- invites ----------------------------------------------------------------------------------
 
@@ -203,8 +203,7 @@ COUNT_ALL_EVENTS = (
     " + 1, 0)"
 )
 
-#: filter name -> condition. Names outside this table are refused, so no caller text reaches SQL.
-AUDIT_FILTERS: dict[str, str] = {
+_AUDIT_CONDITIONS = {
     "owner_id": "owner_id = ?",
     "agent_principal_id": "agent_principal_id = ?",
     "event_type": "event_type = ?",
@@ -214,6 +213,9 @@ AUDIT_FILTERS: dict[str, str] = {
     "since": "timestamp >= ?",
     "until": "timestamp < ?",
 }
+#: filter name -> condition, for each filter the ports accept (``records.AUDIT_FILTERS``; one
+#: missing here fails at import). Other names are refused, so no caller text reaches SQL.
+AUDIT_FILTERS: dict[str, str] = {name: _AUDIT_CONDITIONS[name] for name in AUDIT_FILTER_NAMES}
 
 _EVENT_COLUMNS = (
     "seq, event_id, timestamp, event_type, principal_id, action_id, decision_id, metadata_json"
@@ -275,7 +277,7 @@ ALLOWED_BEFORE = (
     " WHERE owner_id = ? AND counterparty = ?"
 )
 #: Columns a limit may count ``by``; the only names ever put into usage SQL.
-USAGE_BY_COLUMNS = frozenset({"currency", "counterparty", "action_type"})
+USAGE_BY_COLUMNS = USAGE_BY_FIELDS
 
 _BEFORE = (
     "(SELECT a.{col} FROM allowed_actions a WHERE a.stream_id = s.stream_id AND a.at_ms < ?"
@@ -285,9 +287,7 @@ _BEFORE = (
 
 def usage_groups_sql(where: UsageFilter, group_by: tuple[str, ...]) -> tuple[str, list[Any]]:
     """Usage per distinct value of the ``group_by`` columns (a limit's ``by`` fields)."""
-    unknown = set(group_by) - USAGE_BY_COLUMNS
-    if unknown:
-        raise ValueError(f"cannot group by {sorted(unknown)}")
+    check_group_by(group_by)
     sql, params = usage_sql(where)
     columns = ", ".join(f"s.{c}" for c in group_by)
     head, _, rest = sql.partition(" FROM usage_streams s")
@@ -312,8 +312,7 @@ def usage_sql(where: UsageFilter) -> tuple[str, list[Any]]:
         prefix = where.action_prefix + "."
         params += [where.action_prefix, len(prefix), prefix]
     for column, value in where.by:
-        if column not in USAGE_BY_COLUMNS:
-            raise ValueError(f"cannot count by {column!r}")
+        check_count_by(column)
         clauses.append(f"s.{column} = ?")
         params.append("" if value is None else value)
     amount = _BEFORE.format(col="total_amount")

@@ -25,11 +25,10 @@ each migration in both ``migrations/`` and ``migrations/postgres/``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
-from openleash.domain.errors import ConflictError, NotFoundError
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -49,6 +48,13 @@ from openleash.domain.models import (
     WebhookDelivery,
 )
 from openleash.service.ports import NonceUse
+from openleash.store.records import (
+    CHALLENGE_PURGE_PER_ISSUE,
+    agent_id_taken,
+    audit_filters,
+    policy_not_found,
+    whole_number,
+)
 from openleash.store.sql import queries as q
 from openleash.store.sql import rows
 
@@ -59,15 +65,6 @@ _uses = itertools.count()
 
 def next_purge_turn() -> bool:
     return next(_uses) % q.PURGE_EVERY == 0
-
-
-def _number(value: float | int) -> float | int:
-    """Amounts are 8-byte floats in both databases; whole ones come back as ``int``, as
-    JavaScript prints them (``100``, not ``100.0``), which also keeps them on the fast path of
-    canonical JSON."""
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-        return int(value)
-    return value
 
 
 class SqlRepositories:
@@ -122,10 +119,7 @@ class SqlRepositories:
         # Checked first rather than left to the unique index: on PostgreSQL a failed statement
         # would abort the whole transaction. The index stays as the backstop.
         if await self._one(q.FIND_LIVE_AGENT, (agent.agent_id,)) is not None:
-            raise ConflictError(
-                "AGENT_ID_TAKEN",
-                f'Agent id "{agent.agent_id}" is already registered; choose another agent_id',
-            )
+            raise agent_id_taken(agent.agent_id)
         await self._run(q.ADD_AGENT, rows.agent_params(agent))
 
     async def find_agents_by_id(self, agent_id: str) -> list[Agent]:
@@ -189,7 +183,7 @@ class SqlRepositories:
         # would abort the whole transaction. Under the write lock no writer can delete the
         # policy in between; the foreign key stays as the backstop.
         if await self._one(q.HAS_POLICY, (binding.policy_id,)) is None:
-            raise NotFoundError("POLICY_NOT_FOUND", f"Policy {binding.policy_id} not found")
+            raise policy_not_found(binding.policy_id)
         await self._run(q.ADD_BINDING, rows.binding_params(binding))
 
     async def list_bindings(self, owner_type: str, owner_id: str) -> list[Binding]:
@@ -270,7 +264,7 @@ class SqlRepositories:
         return None if row is None else rows.challenge_from(row)
 
     async def purge_challenges(self, now: str) -> int:
-        return await self._run(q.PURGE_SOME_CHALLENGES, (now, q.CHALLENGE_PURGE_PER_ISSUE))
+        return await self._run(q.PURGE_SOME_CHALLENGES, (now, CHALLENGE_PURGE_PER_ISSUE))
 
     # -- invites --------------------------------------------------------------------------------
 
@@ -293,7 +287,7 @@ class SqlRepositories:
         of :meth:`page`. Without filters, a range scan of the table in seq order."""
         if limit < 0:
             raise ValueError("limit must not be negative")
-        names, values = _audit_filters(filters or {})
+        names, values = audit_filters(filters or {})
         found = await self._all(q.audit_rows(names), (*values, after_seq, limit))
         return list(map(AuditRow._make, found))
 
@@ -320,7 +314,7 @@ class SqlRepositories:
         """
         if limit < 0:
             raise ValueError("limit must not be negative")
-        names, values = _audit_filters(filters or {})
+        names, values = audit_filters(filters or {})
         params = (*values, before_seq, limit) if before_seq is not None else (*values, limit)
         found = await self._all(q.audit_page(names, before_seq is not None), params)
         count_sql = q.audit_count(names) if names else q.COUNT_ALL_EVENTS
@@ -335,7 +329,7 @@ class SqlRepositories:
         if row is None:  # pragma: no cover - an aggregate always returns a row
             return 0, 0
         amount, count = row
-        return _number(amount), int(count)
+        return whole_number(amount), int(count)
 
     async def usage_groups(
         self, where: UsageFilter, group_by: tuple[str, ...]
@@ -343,7 +337,7 @@ class SqlRepositories:
         sql, params = q.usage_groups_sql(where, group_by)
         width = len(group_by)
         return [
-            (tuple(v or None for v in row[:width]), _number(row[width]), int(row[width + 1]))
+            (tuple(v or None for v in row[:width]), whole_number(row[width]), int(row[width + 1]))
             for row in await self._all(sql, params)
         ]
 
@@ -527,11 +521,3 @@ class SqlRepositories:
     async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None:
         row = await self._one(q.GET_WEBHOOK, (delivery_id,))
         return None if row is None else rows.webhook_from(row)
-
-
-def _audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
-    unknown = set(filters) - set(q.AUDIT_FILTERS)
-    if unknown:
-        raise ValueError(f"unknown audit filters: {sorted(unknown)}")
-    names = tuple(n for n in q.AUDIT_FILTERS if filters.get(n) is not None)
-    return names, [filters[n] for n in names]

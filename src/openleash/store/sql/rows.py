@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from openleash.crypto.chain import record_hash
 from openleash.domain.audit import AuditCheckpoint
 from openleash.domain.models import (
     Agent,
@@ -25,16 +22,9 @@ from openleash.domain.models import (
     ServerKey,
     WebhookDelivery,
 )
+from openleash.store.records import dump_json, event_columns, load_json
 
 Row = Sequence[Any]
-
-
-def dump_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-def load_json(text: str) -> Any:
-    return orjson.loads(text)
 
 
 def owner_params(o: Owner) -> tuple[Any, ...]:
@@ -176,32 +166,9 @@ def invite_from(row: Row) -> Invite:
 
 
 def event_params(e: AuditEvent) -> tuple[Any, ...]:
-    """The event's own columns (``APPEND_EVENT``); the chained ones follow its ``seq``."""
-    meta = e.metadata_json
-    return (
-        e.event_id,
-        e.timestamp,
-        e.event_type,
-        e.principal_id,
-        e.action_id,
-        e.decision_id,
-        _text(meta.get("owner_id")),
-        _text(meta.get("agent_principal_id")),
-        _text(meta.get("action_type")),
-        _text(meta.get("result")),
-        dump_json(meta),
-    )
-
-
-def chained_event_params(e: AuditEvent, seq: int, prev_hash: str) -> tuple[tuple[Any, ...], str]:
-    """``(parameters of APPEND_CHAINED, the record's hash)`` for the record after ``prev_hash``.
-
-    INVARIANT: the hash covers the values exactly as they are stored (``metadata_json`` as the
-    text written here), in the order of ``openleash.crypto.chain.CHAINED_FIELDS``.
-    """
-    fields = (seq, *event_params(e))
-    digest = record_hash(prev_hash, fields)
-    return (*fields, prev_hash, digest), digest
+    """The event's own columns (``APPEND_EVENT``); the chained ones follow its ``seq``
+    (``openleash.store.chain.chained_row``)."""
+    return event_columns(e)
 
 
 def checkpoint_from(row: Row) -> AuditCheckpoint:
@@ -220,11 +187,6 @@ def event_from(row: Row) -> tuple[int, AuditEvent]:
         metadata_json=load_json(row[7]),
     )
     return row[0], event
-
-
-def _text(value: Any) -> str | None:
-    # Only text is indexed; anything else in those keys is still kept in metadata_json.
-    return value if isinstance(value, str) else None
 
 
 def approval_params(a: ApprovalRequest) -> tuple[Any, ...]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from openleash.store.chain import AuditCheckpointRule
 from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
 from openleash.store.sql.availability import (
@@ -39,7 +40,6 @@ from openleash.store.sql.availability import (
     unavailable,
 )
 from openleash.store.sql.batch import BatchWriter
-from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.nesting import UnitHolders
 from openleash.store.sql.sqlite_tx import SqliteTransaction
 from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, lock_path

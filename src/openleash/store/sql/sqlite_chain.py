@@ -1,5 +1,5 @@
-"""The audit chain's writer on SQLite: the shared :class:`~.chain.ChainState`, read and written
-with the transaction's connection."""
+"""The audit chain's writer on SQLite: the shared :class:`~openleash.store.chain.ChainState`,
+read and written with the transaction's connection."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Sequence
 
 from openleash.domain.models import AuditEvent
+from openleash.store.chain import ChainState, checkpoint_params
 from openleash.store.sql import queries as q
-from openleash.store.sql.chain import ChainState, checkpoint_params
 
 
 class ChainWriter(ChainState):
@@ -18,7 +18,7 @@ class ChainWriter(ChainState):
         if not self._loaded:
             self.load(db.execute(q.CHAIN_HEAD).fetchone())
         prepared = self.prepare(events)
-        db.executemany(q.APPEND_CHAINED, prepared.params)
+        db.executemany(q.APPEND_CHAINED, prepared.rows)
         self.advance(prepared)
         for seq, head, created_at in prepared.due:
             key = db.execute(q.ACTIVE_SIGNING_KEY).fetchone()

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openleash.domain.models import AllowedAction, AuditEvent
+from openleash.store.chain import AuditCheckpointRule
 from openleash.store.sql import queries as q
 from openleash.store.sql.availability import is_unavailable, unavailable
-from openleash.store.sql.chain import AuditCheckpointRule
 from openleash.store.sql.repositories import Row, SqlRepositories
 from openleash.store.sql.sqlite_chain import ChainWriter
 

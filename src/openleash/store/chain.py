@@ -1,5 +1,10 @@
 """The audit hash chain, extended inside one write transaction (format: docs/audit.md).
 
+Every adapter extends it alike (the SQL ones and the in-memory one), so records and checkpoints
+are the same value for value whichever store wrote them. The adapters' writers
+(``sql/sqlite_chain``, ``sql/postgres_chain``, ``memory``) read the head and write the records
+and checkpoints this module prepares.
+
 The head of the chain (last seq and hash) is read once per transaction, under the write lock
 every process takes, and advanced in memory as records are appended: so the chain follows seq
 order whichever process or worker writes, at the cost of one read per transaction however many
@@ -17,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from openleash.crypto import GENESIS_HASH, iso_ms, sign_checkpoint
+from openleash.crypto import GENESIS_HASH, iso_ms, record_hash, sign_checkpoint
+from openleash.domain.audit import AuditRow
 from openleash.domain.models import AuditEvent
-from openleash.store.sql import rows
+from openleash.store.records import event_columns
 
 #: Records of these types are checkpointed at once: after a rotation the new key pins the head,
 #: and after a revocation the records the revoked key's checkpoints covered stay pinned by a
@@ -52,12 +58,23 @@ class AuditCheckpointRule:
         return None if moment is None else iso_ms(moment + timedelta(seconds=self.every_seconds))
 
 
+def chained_row(e: AuditEvent, seq: int, prev_hash: str) -> AuditRow:
+    """The stored record of ``e`` at ``seq``, after the record whose hash is ``prev_hash``.
+
+    INVARIANT: the hash covers the values exactly as they are stored (``metadata_json`` as the
+    text written here), in the order of ``openleash.crypto.chain.CHAINED_FIELDS``.
+    """
+    fields = (seq, *event_columns(e))
+    return AuditRow._make((*fields, prev_hash, record_hash(prev_hash, fields)))
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """Audit rows chained and ready to insert: parameters of ``queries.APPEND_CHAINED``, the
-    head after them, and the checkpoints ``(seq, hash, created_at)`` they make due."""
+    """Audit records chained and ready to store (an :class:`AuditRow` is also the parameters
+    of ``queries.APPEND_CHAINED``), the head after them, and the checkpoints
+    ``(seq, hash, created_at)`` they make due."""
 
-    params: list[tuple[Any, ...]]
+    rows: list[AuditRow]
     seq: int
     head: str
     due: list[tuple[int, str, str]]
@@ -65,7 +82,7 @@ class Prepared:
 
 class ChainState:
     """The chain's head in one write transaction, advanced in memory as records go in; the
-    adapters' writers (``sqlite_chain``, ``postgres_chain``) read and write the rows.
+    adapters' writers read and write the rows.
     :meth:`forget` after a partial rollback."""
 
     __slots__ = ("_hash", "_loaded", "_next_at", "_rule", "_seq")
@@ -96,16 +113,17 @@ class ChainState:
         """The rows of ``events`` chained after the (loaded) head; nothing is advanced."""
         rule, next_at = self._rule, self._next_at
         seq, head = self._seq, self._hash
-        params: list[tuple[Any, ...]] = []
+        chained: list[AuditRow] = []
         due: list[tuple[int, str, str]] = []
         for event in events:
             seq += 1
-            values, head = rows.chained_event_params(event, seq, head)
-            params.append(values)
+            row = chained_row(event, seq, head)
+            head = row.hash
+            chained.append(row)
             if rule.due(seq, event, next_at):
                 due.append((seq, head, event.timestamp))
                 next_at = rule.next_at(event.timestamp) or next_at
-        return Prepared(params, seq, head, due)
+        return Prepared(chained, seq, head, due)
 
     def advance(self, prepared: Prepared) -> None:
         # INVARIANT: called only once the rows are in; a failed insert leaves the head alone.

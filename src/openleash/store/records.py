@@ -1,0 +1,125 @@
+"""What every adapter of the store keeps and answers alike, whatever it keeps it in.
+
+The SQL adapters and the in-memory one share these: the stored form of an audit record (which
+its hash covers, so it must be the same everywhere), JSON values as stored, how amounts come
+back, the filters the ports accept, and the conflicts they report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from openleash.domain.errors import ConflictError, NotFoundError
+from openleash.domain.models import AuditEvent
+
+
+def dump_json(value: Any) -> str:
+    """A JSON value as stored (also the ``metadata_json`` text an audit record's hash covers)."""
+    return orjson.dumps(value).decode()
+
+
+def load_json(text: str) -> Any:
+    return orjson.loads(text)
+
+
+def whole_number(value: float | int) -> float | int:
+    """Amounts are 8-byte floats in every store; whole ones come back as ``int``, as
+    JavaScript prints them (``100``, not ``100.0``), which also keeps them on the fast path of
+    canonical JSON."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+# -- audit records ------------------------------------------------------------------------------
+
+
+def event_columns(e: AuditEvent) -> tuple[Any, ...]:
+    """The event as stored, after its ``seq``: its own fields, the four that filters look up
+    (copied out of the metadata when they are text), and the metadata as stored text. In the
+    order of :data:`openleash.crypto.chain.CHAINED_FIELDS` (without ``seq``)."""
+    meta = e.metadata_json
+    return (
+        e.event_id,
+        e.timestamp,
+        e.event_type,
+        e.principal_id,
+        e.action_id,
+        e.decision_id,
+        _text(meta.get("owner_id")),
+        _text(meta.get("agent_principal_id")),
+        _text(meta.get("action_type")),
+        _text(meta.get("result")),
+        dump_json(meta),
+    )
+
+
+def _text(value: Any) -> str | None:
+    # Only text is looked up; anything else in those keys is still kept in metadata_json.
+    return value if isinstance(value, str) else None
+
+
+#: The filters of ``AuditLog.page`` and ``audit_rows``, in the order adapters apply them.
+#: ``since`` and ``until`` bound the timestamp (``>=`` and ``<``); the others are equalities on
+#: the stored column of the same name.
+AUDIT_FILTERS = (
+    "owner_id",
+    "agent_principal_id",
+    "event_type",
+    "principal_id",
+    "action_type",
+    "result",
+    "since",
+    "until",
+)
+
+
+def audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
+    """The filters given a value (``None`` means absent), and their values, in the order of
+    :data:`AUDIT_FILTERS`. ``ValueError`` for a name outside it."""
+    unknown = set(filters) - set(AUDIT_FILTERS)
+    if unknown:
+        raise ValueError(f"unknown audit filters: {sorted(unknown)}")
+    names = tuple(n for n in AUDIT_FILTERS if filters.get(n) is not None)
+    return names, [filters[n] for n in names]
+
+
+# -- usage ----------------------------------------------------------------------------------------
+
+#: Fields of an allowed action a limit may count ``by`` (and usage be grouped by).
+USAGE_BY_FIELDS = frozenset({"currency", "counterparty", "action_type"})
+
+
+def check_group_by(group_by: tuple[str, ...]) -> None:
+    unknown = set(group_by) - USAGE_BY_FIELDS
+    if unknown:
+        raise ValueError(f"cannot group by {sorted(unknown)}")
+
+
+def check_count_by(column: str) -> None:
+    if column not in USAGE_BY_FIELDS:
+        raise ValueError(f"cannot count by {column!r}")
+
+
+# -- bounded clean-up -----------------------------------------------------------------------------
+
+#: Expired challenges deleted per challenge issued (more than one: the table shrinks).
+CHALLENGE_PURGE_PER_ISSUE = 8
+
+
+# -- conflicts ------------------------------------------------------------------------------------
+
+
+def agent_id_taken(agent_id: str) -> ConflictError:
+    """An ACTIVE or PENDING agent holds ``agent_id`` already (``AgentRepo.add_agent``)."""
+    return ConflictError(
+        "AGENT_ID_TAKEN", f'Agent id "{agent_id}" is already registered; choose another agent_id'
+    )
+
+
+def policy_not_found(policy_id: str) -> NotFoundError:
+    """A binding names a policy that is not stored (``PolicyRepo.add_binding``)."""
+    return NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
