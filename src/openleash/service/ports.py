@@ -360,6 +360,21 @@ class Transaction(
         ...
 
 
+TxT = TypeVar("TxT", covariant=True)
+
+
+class Units(Protocol[TxT]):
+    """What a use case needs of the store: units of work whose transaction offers the roles
+    ``TxT`` names (a Protocol combining the few role ports above that the use case uses). Any
+    :class:`Store` is one, for any such ``TxT``; a use case typed ``Units[ApprovalsTx]`` shows
+    in its signature which parts of the store it touches, and a test can hand it a fake that
+    has only those."""
+
+    def transaction(self) -> AbstractAsyncContextManager[TxT]: ...
+
+    def read(self) -> AbstractAsyncContextManager[TxT]: ...
+
+
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A unit of work: commits on normal exit, rolls back on an exception."""
