@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
+from openleash.domain.errors import AuthenticationError
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -46,6 +47,12 @@ class NonceUse:
     nonce: str
     now_ms: int
     expires_ms: int
+
+
+def nonce_replay() -> AuthenticationError:
+    """What recording a nonce used within its lifetime raises (PROTOCOL §3.2), whichever
+    port records it."""
+    return AuthenticationError("NONCE_REPLAY", "Nonce has already been used")
 
 
 class OwnerRepo(Protocol):
@@ -351,12 +358,14 @@ class Transaction(
         allowed: AllowedAction | None,
         held: HeldDecision | None,
         events: Sequence[AuditEvent],
-    ) -> bool:
+    ) -> None:
         """Record a decided action at once: its nonce if any (as :meth:`use_nonce`), the allowed
-        action, the held decision, the audit records. False when the nonce was used already:
-        the caller must then abandon the unit of work (raising does), which undoes the rest.
+        action, the held decision, the audit records.
 
-        Adapters may write it all in one statement (one round trip to a database server)."""
+        Raise ``AuthenticationError("NONCE_REPLAY")`` when the nonce is recorded and unexpired,
+        having written nothing: the exception abandons the unit of work, which undoes whatever
+        else it wrote. Adapters may write it all in one statement (one round trip to a database
+        server)."""
         ...
 
 
