@@ -11,7 +11,6 @@ from openleash.api.http import json_response, parse_object, read_body, signed_re
 from openleash.api.throttle import client_address, counting_failures, throttles
 from openleash.service import agents, approvals, drafts, usage
 from openleash.service.agent_auth import AgentCall, verify_agent
-from openleash.service.authorize import authorize as decide
 from openleash.service.runtime import Snapshot
 
 router = APIRouter(tags=["agent"])
@@ -30,15 +29,6 @@ async def _verified(
             s.options.clock(),
             allow_pending=allow_pending,
         )
-
-
-@router.post("/v1/authorize", summary="Ask whether an action may go ahead")
-async def authorize(request: Request) -> Response:
-    raw = await read_body(request)
-    # The signature covers the exact bytes, so they are verified before they are parsed.
-    call, snap = await _verified(request, raw or None)
-    s = services(request)
-    return json_response(await decide(s.runtime, snap, call, parse_object(raw), s.options))
 
 
 @router.get("/v1/agent/self", summary="The calling agent's own record")
