@@ -1,9 +1,13 @@
 """``POST /v1/authorize``: verified call -> effective policy -> decision -> record -> proof.
 
-The decision is taken inside the write transaction that records it: the nonce, the usage the
-limits read, the allowed action they will count next time and the audit record commit
-together, so concurrent requests in any number of processes see each other's effect exactly.
-Signing the proof happens after the commit, outside the lock.
+A decision is plan -> read -> evaluate -> record (:mod:`openleash.service.decision_context`).
+The plans (what the enforced and the observed policy need from the ledger for this action) are
+made before the write transaction; when they need nothing, so are the decision and its records,
+and the transaction only records them. Otherwise the ledger is read and the action evaluated in
+the write transaction that records it: the nonce, the usage the limits read, the allowed action
+they will count next time and the audit record commit together, so concurrent requests in any
+number of processes see each other's effect exactly. Signing the proof happens after the
+commit, outside the lock.
 """
 
 from __future__ import annotations

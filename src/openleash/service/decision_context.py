@@ -6,9 +6,10 @@ decides by earlier allowed actions. Every decider finds them the same way:
 1. :func:`plan_context` (pure): what the policy needs to know for this action at this time:
    one usage query per limit that applies, and whether to count earlier actions with the
    counterparty (``$.context.counterparty.allowed_before``);
-2. :func:`read_context`: the answers, from a :class:`LedgerView`: the store's write
-   transaction on the server, a :class:`~openleash.service.memory_ledger.MemoryLedger` for
-   ``openleash.Engine``, ``policy replay`` and ``policy test``;
+2. :func:`read_context`: the answers, from a :class:`~openleash.service.ports.LedgerView`:
+   the store's write transaction on the server, a
+   :class:`~openleash.service.memory_ledger.MemoryLedger` for ``openleash.Engine``,
+   ``policy replay`` and ``policy test``;
 3. ``evaluate`` with :meth:`DecisionContext.evaluation` (pure).
 
 A plan that needs nothing (most policies, for most actions) gives its context without a ledger
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from openleash.domain.models import UsageFilter
 from openleash.policy import (
@@ -33,19 +34,8 @@ from openleash.policy import (
     counterparty_of,
     usage_queries,
 )
+from openleash.service.ports import LedgerView
 from openleash.service.timefmt import epoch_ms
-
-
-class LedgerView(Protocol):
-    """What deciding reads of the allowed actions of earlier decisions."""
-
-    async def usage(self, where: UsageFilter) -> tuple[float, int]:
-        """``(sum of amount_minor, number of actions)`` matching ``where``."""
-        ...
-
-    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
-        """How many actions of this owner with this counterparty were allowed."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

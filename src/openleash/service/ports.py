@@ -308,23 +308,29 @@ class WebhookOutbox(Protocol):
     async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None: ...
 
 
-class Ledger(Protocol):
-    """Allowed actions, counted by limits. Written in the transaction that allowed them."""
+class LedgerView(Protocol):
+    """What deciding reads of the actions allowed earlier: the store's :class:`Ledger` in the
+    deciding transaction, or the in-memory ledger of the offline deciders
+    (:mod:`openleash.service.memory_ledger`)."""
 
-    async def record_allowed(self, action: AllowedAction) -> None: ...
     async def usage(self, where: UsageFilter) -> tuple[float, int]:
         """``(sum of amount_minor, number of actions)`` matching ``where``."""
         ...
 
+    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
+        """How many actions of this owner with this counterparty were allowed."""
+        ...
+
+
+class Ledger(LedgerView, Protocol):
+    """Allowed actions, counted by limits. Written in the transaction that allowed them."""
+
+    async def record_allowed(self, action: AllowedAction) -> None: ...
     async def usage_groups(
         self, where: UsageFilter, group_by: tuple[str, ...]
     ) -> list[tuple[tuple[str | None, ...], float, int]]:
         """Usage per distinct value of the ``group_by`` fields: ``[(values, amount, count)]``
         (None for a missing value); groups with nothing in the window are left out."""
-        ...
-
-    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
-        """How many actions of this owner with this counterparty were allowed."""
         ...
 
 
