@@ -63,7 +63,11 @@ _StreamKey = tuple[str, str | None, str | None, str | None]
 
 class MemoryLedger:
     """The allowed actions of any number of owners. Each look-up costs one binary search per
-    stream (agent, action type, currency, counterparty), however many actions were recorded."""
+    stream (agent, action type, currency, counterparty), however many actions were recorded.
+
+    The look-ups are the store's (:class:`~openleash.service.ports.LedgerView`), coroutines
+    that never wait: the server's reading of a plan serves this ledger too, and
+    :func:`offline_context` runs it without an event loop."""
 
     def __init__(self) -> None:
         self._streams: dict[str, dict[_StreamKey, _Stream]] = {}
