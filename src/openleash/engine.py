@@ -19,7 +19,8 @@ from typing import Any
 
 from openleash.domain.action import parse_action
 from openleash.domain.models import Result
-from openleash.policy import EvalContext, Evaluation, Policy, evaluate, parse_policy
+from openleash.policy import Evaluation, Policy, evaluate, parse_policy
+from openleash.service.decision_context import plan_context
 from openleash.service.memory_ledger import MemoryLedger, offline_context
 from openleash.service.options import utc_now
 
@@ -71,18 +72,12 @@ class Engine:
         an allowed action counts towards later limits."""
         checked = parse_action(dict(action)) if validate else action
         moment = now or self._clock()
-        context, usage = offline_context(
-            self._ledger, self.policy, checked, self._owner, self._agent, moment
-        )
+        plan = plan_context(self.policy, checked, self._owner, self._agent, moment)
+        context = offline_context(self._ledger, plan)
         evaluation = evaluate(
             self.policy,
             checked,
-            EvalContext(
-                now=moment,
-                default_proof_ttl_seconds=self._ttl,
-                server_context=context,
-                usage=usage,
-            ),
+            context.evaluation(moment, default_proof_ttl_seconds=self._ttl),
         )
         if record and evaluation.result is Result.ALLOW:
             self._ledger.record(self._owner, self._agent, checked, moment)

@@ -418,6 +418,7 @@ def test_another_owners_request_is_not_found(api: Api) -> None:
     response = api.client.get("/gui/approvals/00000000-0000-4000-8000-000000000000")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
+    assert "Nothing here." in response.text
 
 
 # -- policies -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The in-memory ledger of policy tests and replay answers usage exactly as each store does."""
+"""The in-memory ledger of ``openleash.Engine``, policy tests and replay answers every plan exactly
+as each store does."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from openleash.policy import parse_policy, usage_queries
-from openleash.service.limits import allowed_action, read_usage
-from openleash.service.memory_ledger import MemoryLedger
+from openleash.policy import parse_policy
+from openleash.service.decision_context import plan_context, read_context
+from openleash.service.limits import allowed_action
+from openleash.service.memory_ledger import MemoryLedger, offline_context
 from openleash.service.ports import Store
 
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
@@ -68,10 +70,14 @@ async def test_every_usage_query_is_answered_alike(store: Store) -> None:
     for action, agent in itertools.product(ACTIONS, AGENTS):
         for after_last in (0, 1, 50, 300, 1440, 1800):
             now = T0 + timedelta(minutes=37 * 39 + after_last)
-            queries = usage_queries(POLICY, action, agent, now)
+            plan = plan_context(POLICY, action, "owner-1", agent, now)
+            assert plan.queries, "every action here has limits to count"
             async with store.read() as tx:
-                stored = await read_usage(tx, "owner-1", queries)
-            assert ledger.usage("owner-1", queries) == stored, (action, agent, after_last)
+                stored = await read_context(tx, plan)
+                for _, where in plan.queries:
+                    assert await ledger.usage(where) == await tx.usage(where), where
+            assert await read_context(ledger, plan) == stored, (action, agent, after_last)
+            assert offline_context(ledger, plan) == stored, (action, agent, after_last)
 
 
 async def test_allowed_before_counts_by_owner_and_counterparty(store: Store) -> None:
@@ -83,4 +89,5 @@ async def test_allowed_before_counts_by_owner_and_counterparty(store: Store) -> 
                 ledger.record(owner, "a", action, T0)
     for owner, domain in itertools.product(("owner-1", "owner-2"), ("shop.example", "x.example")):
         async with store.read() as tx:
-            assert ledger.allowed_before(owner, domain) == await tx.allowed_before(owner, domain)
+            stored = await tx.allowed_before(owner, domain)
+            assert await ledger.allowed_before(owner, domain) == stored

@@ -13,7 +13,6 @@ from openleash.api.wire import agent as wire
 from openleash.api.wire.common import AGENT, operation
 from openleash.service import agents, approvals, drafts, usage
 from openleash.service.agent_auth import AgentCall, verify_agent
-from openleash.service.authorize import authorize as decide
 from openleash.service.runtime import Snapshot
 
 router = APIRouter(tags=["agent"])
@@ -32,15 +31,6 @@ async def _verified(
             s.options.clock(),
             allow_pending=allow_pending,
         )
-
-
-@router.post("/v1/authorize", summary="Ask whether an action may go ahead")
-async def authorize(request: Request) -> Response:
-    raw = await read_body(request)
-    # The signature covers the exact bytes, so they are verified before they are parsed.
-    call, snap = await _verified(request, raw or None)
-    s = services(request)
-    return json_response(await decide(s.runtime, snap, call, parse_object(raw), s.options))
 
 
 #: What the signature check refuses (PROTOCOL §3): a header too long (400); missing headers, a

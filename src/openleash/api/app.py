@@ -8,7 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
@@ -20,10 +20,11 @@ from openleash import __version__
 from openleash.api import admin, agent, metrics, owner, portal, public
 from openleash.api.authzen import router as authzen_router
 from openleash.api.errors import status_of
-from openleash.api.fastpath import AuthorizeFastPath
+from openleash.api.fastpath import AuthorizeFastPath, authorize_route
 from openleash.api.guard import BrowserGuard
 from openleash.api.http import error_response, json_response, log_unexpected
 from openleash.api.proxy import ForwardedHeaders
+from openleash.api.wire import authorize as authorize_wire
 from openleash.api.wire.common import install_openapi
 from openleash.bootstrap import Services, open_services
 from openleash.config import Settings, load_settings
@@ -153,10 +154,25 @@ def create_app(
     app.include_router(portal.router)
     app.include_router(metrics.router)
     app.include_router(authzen_router)
+    _serve_authorize(app)
     # The last added runs first: forwarded headers are settled before the guard reads them.
     app.add_middleware(BrowserGuard, settings=resolved)
     app.add_middleware(ForwardedHeaders, trusted=resolved.trusted_proxies)
     return app
+
+
+def _serve_authorize(app: FastAPI) -> None:
+    """``POST /v1/authorize``: routed to the fast path's handler, which serves the path ahead
+    of the application (:mod:`openleash.api.fastpath`), and added to ``app.openapi()`` from its
+    wire models (it is no FastAPI route, so FastAPI cannot describe it)."""
+    app.router.routes.append(authorize_route(app))
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return authorize_wire.add_to_openapi(generate())
+
+    # FastAPI documents replacing app.openapi as the way to extend the generated document.
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_asgi(
@@ -164,8 +180,7 @@ def create_asgi(
     services: Callable[[], Awaitable[Services]] | None = None,
 ) -> AuthorizeFastPath:
     """The served application: :func:`create_app` behind the ``/v1/authorize`` fast path."""
-    app = create_app(settings, services)
-    return AuthorizeFastPath(app, lambda: cast(Services, app.state.services))
+    return AuthorizeFastPath(create_app(settings, services))
 
 
 def create_app_from_env() -> AuthorizeFastPath:

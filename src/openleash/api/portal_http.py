@@ -356,7 +356,8 @@ class PortalRoute(APIRoute):
                 if signal.had_cookie:
                     response.delete_cookie(SESSION_COOKIE, path="/")
             except OpenLeashError as exc:
-                response = render("error.html", status=status_of(exc), error=exc)
+                status = status_of(exc)
+                response = render("error.html", status=status, error=exc, error_status=status)
             return harden(response)
 
         return portal_handler

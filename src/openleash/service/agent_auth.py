@@ -25,7 +25,7 @@ from openleash.domain.errors import (
 )
 from openleash.domain.models import Agent, Status
 from openleash.service.options import Options
-from openleash.service.ports import NonceUse, Transaction
+from openleash.service.ports import NonceUse, Transaction, nonce_replay
 from openleash.service.runtime import Runtime, Snapshot
 from openleash.service.timefmt import epoch_ms, parse_timestamp
 
@@ -193,4 +193,4 @@ async def record_nonce(tx: Transaction, call: AgentCall, options: Options) -> No
     if use is not None and not await tx.use_nonce(
         use.agent_id, use.nonce, use.now_ms, use.expires_ms
     ):
-        raise AuthenticationError("NONCE_REPLAY", "Nonce has already been used")
+        raise nonce_replay()

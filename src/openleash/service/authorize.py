@@ -1,14 +1,19 @@
 """``POST /v1/authorize``: verified call -> effective policy -> decision -> record -> proof.
 
-The decision is taken inside the write transaction that records it: the nonce, the usage the
-limits read, the allowed action they will count next time and the audit record commit
-together, so concurrent requests in any number of processes see each other's effect exactly.
-Signing the proof happens after the commit, outside the lock.
+A decision is plan -> read -> evaluate -> record (:mod:`openleash.service.decision_context`).
+The plans (what the enforced and the observed policy need from the ledger for this action) are
+made before the write transaction; when they need nothing, so are the decision and its records,
+and the transaction only records them. Otherwise the ledger is read and the action evaluated in
+the write transaction that records it: the nonce, the usage the limits read, the allowed action
+they will count next time and the audit record commit together, so concurrent requests in any
+number of processes see each other's effect exactly. Signing the proof happens after the
+commit, outside the lock.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -33,12 +38,19 @@ from openleash.domain.models import (
     strongest_assurance,
 )
 from openleash.domain.redaction import redact
-from openleash.policy import EvalContext, Evaluation, evaluate
+from openleash.policy import Evaluation, evaluate
 from openleash.policy.trust import counterparty_of
 from openleash.service.agent_auth import AgentCall, nonce_use
-from openleash.service.limits import allowed_action, decision_context, store_free_context
+from openleash.service.decision_context import (
+    ContextPlan,
+    DecisionContext,
+    ledger_free_context,
+    plan_context,
+    read_context,
+)
+from openleash.service.limits import allowed_action
 from openleash.service.options import Options
-from openleash.service.ports import Transaction
+from openleash.service.ports import NonceUse, Transaction
 from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
 from openleash.service.timefmt import iso
 
@@ -148,7 +160,7 @@ def _discharged(evaluation: Evaluation) -> bool:
     return not any(kind in _NOT_DISCHARGED for kind, _ in evaluation.obligations)
 
 
-async def _decide_and_record(  # noqa: C901 - one transaction unit; its closures share the ids
+async def _decide_and_record(
     runtime: Runtime,
     call: AgentCall,
     action: dict[str, Any],
@@ -156,126 +168,198 @@ async def _decide_and_record(  # noqa: C901 - one transaction unit; its closures
     options: Options,
     approval: dict[str, Any] | None = None,
 ) -> Decided:
-    agent, now = call.agent, call.now
-    digest = action_hash(action)
-    decision_id = new_id()
-    nonce = nonce_use(call, options)
-    # Redacted outside the transaction (it holds every process's write lock); hashed before.
-    stored_action = redact(action, options.audit_redact) if options.audit_redact else action
+    """Decide and record in one unit of the write transaction.
 
-    def rows_of(decided: Decided) -> tuple[AllowedAction | None, HeldDecision | None, AuditEvent]:
-        evaluation = decided.evaluation
-        allowed = (
-            allowed_action(decision_id, agent.owner_id, agent.agent_principal_id, action, now)
-            if evaluation.result is Result.ALLOW
-            else None
-        )
-        held = (
-            _held(agent, now, decided)
-            if evaluation.result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP)
-            else None
-        )
-        return allowed, held, _audit_event(agent, now, decided, stored_action)
-
-    async def record(
-        tx: Transaction,
-        rows: tuple[AllowedAction | None, HeldDecision | None, AuditEvent],
-        before: list[AuditEvent],
-    ) -> None:
-        """The nonce, the allowed action or held decision, and the audit records, at once; a
-        used nonce undoes the whole unit (an approval consumed in it included)."""
-        allowed, held, event = rows
-        events = [*before, event]
-        if not await tx.record_decision(nonce=nonce, allowed=allowed, held=held, events=events):
-            raise AuthenticationError("NONCE_REPLAY", "Nonce has already been used")
-
-    if approval is None:
-        # Most policies need nothing from the store for this action (no limit applies, no count
-        # of earlier actions): they are evaluated, and their records built, before the write
-        # transaction, which then only records; it holds every writer's lock, on PostgreSQL
-        # every replica's.
-        ahead = _evaluate_ahead(agent, action, effective, options, now)
-        if ahead is not None:
-            decided_ahead = Decided(action, digest, decision_id, ahead[0], effective, ahead[1])
-            prepared = rows_of(decided_ahead)
-
-            async def record_only(tx: Transaction) -> Decided:
-                await record(tx, prepared, [])
-                return decided_ahead
-
-            return await runtime.store.submit(record_only)
-
-    async def decide(
-        tx: Transaction, policy: EffectivePolicy, assurance: str | None = None
-    ) -> Evaluation:
-        server_context, usage = await decision_context(
-            tx, policy.policy, action, agent.owner_id, agent.agent_principal_id, now
-        )
-        context = EvalContext(
-            now=now,
-            default_proof_ttl_seconds=options.default_ttl_seconds,
-            server_context=server_context,
-            usage=usage,
-            assurance_level=assurance,
-        )
-        return evaluate(policy.policy, action, context)
-
-    async def work(tx: Transaction) -> Decided:
-        request = await _approved_request(tx, approval, agent, digest) if approval else None
-        assurance = request.assurance_level if request is not None else None
-        evaluation = await decide(tx, effective, assurance)
-        shadow = await decide(tx, effective.observed) if effective.observed else None
-        used: ApprovalRequest | None = None
-        events: list[AuditEvent] = []
-        if request is not None and _discharged(evaluation):
-            # INVARIANT: one approval, one action: of racing requests exactly one consumes it.
-            if not await tx.consume_approval(request.approval_request_id, iso(now)):
-                raise InvalidInputError(
-                    "APPROVAL_TOKEN_CONSUMED", "Approval token has already been used"
-                )
-            used = replace(request, consumed_at=iso(now))
-            evaluation = replace(
-                evaluation,
-                result=Result.ALLOW,
-                matched_rule_id=None,
-                reason=APPROVED_REASON,
-                obligations=(),
-                proof_required=True,
-                proof_ttl_seconds=options.default_ttl_seconds,
-                explanation=None,
-                explanation_details=None,
-            )
-            events.append(_approval_used_event(agent, now, decision_id, used, digest))
-        decided = Decided(action, digest, decision_id, evaluation, effective, shadow, used)
-        await record(tx, rows_of(decided), events)
-        return decided
-
-    return await runtime.store.submit(work)
+    Most policies need nothing from the ledger for an action (no limit applies, no count of
+    earlier actions with the counterparty): then, unless an approval is to be checked, the
+    decision and its records are made before the write transaction, which only records. It
+    holds every writer's lock (on PostgreSQL every replica's)."""
+    unit = _unit(call, action, effective, options, approval)
+    if approval is None and not unit.reads_ledger():
+        decided = unit.decide_ahead()
+        return await runtime.store.submit(_Prepared(unit, decided, unit.rows(decided)).record)
+    return await runtime.store.submit(unit.decide)
 
 
-def _evaluate_ahead(
-    agent: Agent,
+def _unit(
+    call: AgentCall,
     action: dict[str, Any],
     effective: EffectivePolicy,
     options: Options,
-    now: datetime,
-) -> tuple[Evaluation, Evaluation | None] | None:
-    """The decision (and the shadow one) when neither policy needs the store for this action;
-    None when one does (its limits, or its count of earlier actions with the counterparty)."""
-    evaluations: list[Evaluation] = []
-    for layered in (effective, effective.observed):
-        if layered is None:
-            continue
-        server_context = store_free_context(layered.policy, action, agent.agent_principal_id, now)
-        if server_context is None:
-            return None
-        context = EvalContext(
-            now=now,
-            default_proof_ttl_seconds=options.default_ttl_seconds,
-            server_context=server_context,
+    approval: dict[str, Any] | None,
+) -> _Unit:
+    agent, now = call.agent, call.now
+    observed = effective.observed
+    return _Unit(
+        agent=agent,
+        now=now,
+        action=action,
+        digest=action_hash(action),
+        decision_id=new_id(),
+        nonce=nonce_use(call, options),
+        # Redacted outside the transaction (it holds every process's write lock); hashed before.
+        stored_action=redact(action, options.audit_redact) if options.audit_redact else action,
+        effective=effective,
+        plan=_plan(effective, action, agent, now),
+        shadow_plan=_plan(observed, action, agent, now) if observed is not None else None,
+        default_ttl_seconds=options.default_ttl_seconds,
+        approval=approval,
+    )
+
+
+def _plan(
+    layered: EffectivePolicy, action: dict[str, Any], agent: Agent, now: datetime
+) -> ContextPlan:
+    return plan_context(layered.policy, action, agent.owner_id, agent.agent_principal_id, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """What recording a decision writes besides its nonce."""
+
+    allowed: AllowedAction | None
+    held: HeldDecision | None
+    event: AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One decision as it stands before the write transaction: who asks for what and when,
+    under which policies, and what each of them needs from the ledger."""
+
+    agent: Agent
+    now: datetime
+    action: dict[str, Any]
+    digest: str
+    decision_id: str
+    nonce: NonceUse | None
+    #: The action as the audit log keeps it (redacted when the log redacts fields).
+    stored_action: dict[str, Any]
+    effective: EffectivePolicy
+    plan: ContextPlan
+    #: The plan of the observed (shadow) policy, if the agent has one.
+    shadow_plan: ContextPlan | None
+    default_ttl_seconds: int
+    #: The verified claims of the approval token the request carries.
+    approval: dict[str, Any] | None
+
+    def reads_ledger(self) -> bool:
+        shadow = self.shadow_plan
+        return self.plan.reads_ledger or (shadow is not None and shadow.reads_ledger)
+
+    def evaluate(
+        self, plan: ContextPlan, context: DecisionContext, assurance: str | None = None
+    ) -> Evaluation:
+        return evaluate(
+            plan.policy,
+            self.action,
+            context.evaluation(
+                self.now,
+                default_proof_ttl_seconds=self.default_ttl_seconds,
+                assurance_level=assurance,
+            ),
         )
-        evaluations.append(evaluate(layered.policy, action, context))
-    return evaluations[0], (evaluations[1] if len(evaluations) > 1 else None)
+
+    def decided(self, evaluation: Evaluation, shadow: Evaluation | None) -> Decided:
+        return Decided(
+            self.action, self.digest, self.decision_id, evaluation, self.effective, shadow
+        )
+
+    def decide_ahead(self) -> Decided:
+        """The decision when no plan reads the ledger."""
+        evaluation = self.evaluate(self.plan, ledger_free_context(self.plan))
+        shadow_plan = self.shadow_plan
+        shadow = None
+        if shadow_plan is not None:
+            shadow = self.evaluate(shadow_plan, ledger_free_context(shadow_plan))
+        return self.decided(evaluation, shadow)
+
+    async def decide(self, tx: Transaction) -> Decided:
+        """In the write transaction: check the approval, read the ledger, evaluate, record."""
+        request = None
+        if self.approval is not None:
+            request = await _approved_request(tx, self.approval, self.agent, self.digest)
+        assurance = request.assurance_level if request is not None else None
+        evaluation = self.evaluate(self.plan, await read_context(tx, self.plan), assurance)
+        shadow = None
+        if self.shadow_plan is not None:
+            shadow = self.evaluate(self.shadow_plan, await read_context(tx, self.shadow_plan))
+        decided = self.decided(evaluation, shadow)
+        before: list[AuditEvent] = []
+        if request is not None and _discharged(evaluation):
+            decided, used = await self._use_approval(tx, request, decided)
+            before.append(used)
+        await self.record(tx, self.rows(decided), before)
+        return decided
+
+    async def _use_approval(
+        self, tx: Transaction, request: ApprovalRequest, decided: Decided
+    ) -> tuple[Decided, AuditEvent]:
+        """Use up the owner's approval: the decision becomes an ALLOW that says so."""
+        at = iso(self.now)
+        # INVARIANT: one approval, one action: of racing requests exactly one consumes it.
+        if not await tx.consume_approval(request.approval_request_id, at):
+            raise InvalidInputError(
+                "APPROVAL_TOKEN_CONSUMED", "Approval token has already been used"
+            )
+        used = replace(request, consumed_at=at)
+        approved = replace(
+            decided,
+            evaluation=_approved(decided.evaluation, self.default_ttl_seconds),
+            approval=used,
+        )
+        return approved, _approval_used_event(
+            self.agent, self.now, self.decision_id, used, self.digest
+        )
+
+    def rows(self, decided: Decided) -> _Rows:
+        agent, result = self.agent, decided.evaluation.result
+        allowed = None
+        if result is Result.ALLOW:
+            allowed = allowed_action(
+                self.decision_id, agent.owner_id, agent.agent_principal_id, self.action, self.now
+            )
+        held = None
+        if result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP):
+            held = _held(agent, self.now, decided)
+        return _Rows(allowed, held, _audit_event(agent, self.now, decided, self.stored_action))
+
+    async def record(self, tx: Transaction, rows: _Rows, before: Sequence[AuditEvent] = ()) -> None:
+        """The nonce, the allowed action or held decision, and the audit records, at once; a
+        used nonce raises and so undoes the whole unit (an approval consumed in it included)."""
+        events = [*before, rows.event]
+        await tx.record_decision(
+            nonce=self.nonce, allowed=rows.allowed, held=rows.held, events=events
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A decision taken before the write transaction, with its records: its unit of the
+    transaction only records."""
+
+    unit: _Unit
+    decided: Decided
+    rows: _Rows
+
+    async def record(self, tx: Transaction) -> Decided:
+        await self.unit.record(tx, self.rows)
+        return self.decided
+
+
+def _approved(evaluation: Evaluation, default_ttl_seconds: int) -> Evaluation:
+    """The decision an owner's approval makes of ``evaluation``."""
+    return replace(
+        evaluation,
+        result=Result.ALLOW,
+        matched_rule_id=None,
+        reason=APPROVED_REASON,
+        obligations=(),
+        proof_required=True,
+        proof_ttl_seconds=default_ttl_seconds,
+        explanation=None,
+        explanation_details=None,
+    )
 
 
 def _proof(

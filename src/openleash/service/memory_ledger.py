@@ -1,32 +1,27 @@
 """Allowed actions kept in memory, counted as the store's ledger counts them.
 
-Policy tests and replay decide without a store: they record the actions they allow here and
-answer a policy's usage queries and ``allowed_before`` from it, with the same selection rules
-as :class:`~openleash.service.ports.Ledger` (owner, agent for ``per: agent``, action pattern,
-``by`` values with a missing value matching only missing ones, and every action recorded at or
-after the window's start).
+``openleash.Engine``, policy tests and replay decide without a store: they record the actions
+they allow here, and :func:`offline_context` answers a policy's plan
+(:mod:`openleash.service.decision_context`) from it with the same selection rules as the
+store's :class:`~openleash.service.ports.Ledger` (owner, agent for ``per: agent``, action type
+exact or by prefix, ``by`` values with a missing value matching only missing ones, and every
+action recorded at or after the window's start).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from openleash.policy import (
-    Policy,
-    Usage,
-    UsageKey,
-    UsageQuery,
-    UsageRecord,
-    build_server_context,
-    counterparty_of,
-    usage_queries,
-    usage_record,
-)
+from openleash.domain.models import UsageFilter
+from openleash.policy import UsageRecord, usage_record
+from openleash.service.decision_context import ContextPlan, DecisionContext, read_context
 from openleash.service.timefmt import epoch_ms
+
+T = TypeVar("T")
 
 _BY_FIELD = {"currency": "currency", "counterparty": "counterparty", "action_type": "action_type"}
 
@@ -68,7 +63,11 @@ _StreamKey = tuple[str, str | None, str | None, str | None]
 
 class MemoryLedger:
     """The allowed actions of any number of owners. Each look-up costs one binary search per
-    stream (agent, action type, currency, counterparty), however many actions were recorded."""
+    stream (agent, action type, currency, counterparty), however many actions were recorded.
+
+    The look-ups are the store's (:class:`~openleash.service.ports.LedgerView`), coroutines
+    that never wait: the server's reading of a plan serves this ledger too, and
+    :func:`offline_context` runs it without an event loop."""
 
     def __init__(self) -> None:
         self._streams: dict[str, dict[_StreamKey, _Stream]] = {}
@@ -88,46 +87,49 @@ class MemoryLedger:
         if record.counterparty is not None:
             self._with[(owner_id, record.counterparty)] += 1
 
-    def allowed_before(self, owner_id: str, counterparty: str) -> int:
+    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
         return self._with[(owner_id, counterparty)]
 
-    def usage(self, owner_id: str, queries: Iterable[UsageQuery]) -> dict[UsageKey, Usage]:
-        return {query.key: self._answer(owner_id, query) for query in queries}
-
-    def _answer(self, owner_id: str, query: UsageQuery) -> Usage:
-        since_ms = epoch_ms(query.since)
+    async def usage(self, where: UsageFilter) -> tuple[float, int]:
         amount: int | float = 0
         count = 0
-        for (agent, _, _, _), stream in self._streams.get(owner_id, {}).items():
-            if _selected(agent, stream.record, query):
-                more_amount, more_count = stream.since(since_ms)
+        for (agent, _, _, _), stream in self._streams.get(where.owner_id, {}).items():
+            if _selected(agent, stream.record, where):
+                more_amount, more_count = stream.since(where.since_ms)
                 amount += more_amount
                 count += more_count
-        return Usage(amount, count)
+        return amount, count
 
 
-def _selected(agent_principal_id: str, record: UsageRecord, query: UsageQuery) -> bool:
-    if query.agent_principal_id is not None and agent_principal_id != query.agent_principal_id:
+def _selected(agent_principal_id: str, record: UsageRecord, where: UsageFilter) -> bool:
+    if where.agent_principal_id is not None and agent_principal_id != where.agent_principal_id:
         return False
-    if not query.action_pattern.matches(record.action_type):
+    action_type = record.action_type
+    if where.action_exact is not None and action_type != where.action_exact:
         return False
-    return all(getattr(record, _BY_FIELD[name]) == value for name, value in query.by)
+    prefix = where.action_prefix
+    if prefix is not None and not (
+        action_type == prefix or (action_type or "").startswith(prefix + ".")
+    ):
+        return False
+    return all(getattr(record, _BY_FIELD[name]) == value for name, value in where.by)
 
 
-def offline_context(
-    ledger: MemoryLedger,
-    policy: Policy,
-    action: Mapping[str, Any],
-    owner_id: str,
-    agent_principal_id: str,
-    now: datetime,
-) -> tuple[dict[str, Any], dict[UsageKey, Usage]]:
-    """``$.context`` and usage for ``action`` from ``ledger``, as
-    :func:`openleash.service.limits.decision_context` reads them from the store."""
-    counterparty = counterparty_of(action)
-    before = 0
-    if counterparty and policy.reads_allowed_before:
-        before = ledger.allowed_before(owner_id, counterparty)
-    context = build_server_context(policy, action, now=now, allowed_before=before)
-    queries = usage_queries(policy, action, agent_principal_id, now)
-    return context, ledger.usage(owner_id, queries)
+def offline_context(ledger: MemoryLedger, plan: ContextPlan) -> DecisionContext:
+    """The context of ``plan`` answered from ``ledger``: the server's own reading
+    (:func:`~openleash.service.decision_context.read_context`), run without an event loop."""
+    return settle(read_context(ledger, plan))
+
+
+def settle(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never waits, run to its end here and now.
+
+    INVARIANT: the coroutine awaits nothing but a :class:`MemoryLedger`, whose methods return
+    without suspending; anything that would wait for an event loop is refused."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        result: T = finished.value
+        return result
+    coroutine.close()
+    raise RuntimeError("the coroutine waited for something: only a MemoryLedger may be read here")

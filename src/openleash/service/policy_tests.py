@@ -14,7 +14,6 @@ from typing import Any
 
 from openleash.domain.errors import PolicyError
 from openleash.policy import (
-    EvalContext,
     Evaluation,
     Policy,
     Usage,
@@ -26,6 +25,7 @@ from openleash.policy import (
 )
 from openleash.policy.checker import Checker
 from openleash.policy.syntax import load_document
+from openleash.service.decision_context import DecisionContext, plan_context
 from openleash.service.memory_ledger import MemoryLedger, offline_context
 from openleash.service.policy_test_file import (
     TEST_OWNER,
@@ -242,15 +242,15 @@ def decide_case(policy: Policy, case: Case) -> Evaluation:
         for _ in range(earlier.repeat):
             ledger.record(TEST_OWNER, earlier.agent, earlier.action, earlier.at)
     agent = case.action["principal"]["agent_id"]
-    context, usage = offline_context(ledger, policy, case.action, TEST_OWNER, agent, case.now)
+    plan = plan_context(policy, case.action, TEST_OWNER, agent, case.now)
+    context = offline_context(ledger, plan)
+    server_context = context.server_context
     if case.allowed_before is not None:
-        context = build_server_context(
+        server_context = build_server_context(
             policy, case.action, now=case.now, allowed_before=case.allowed_before
         )
-    context_of = EvalContext(
-        now=case.now, server_context=context, usage=_given_usage(policy, case, usage)
-    )
-    return evaluate(policy, case.action, context_of)
+    given = DecisionContext(server_context, _given_usage(policy, case, context.usage))
+    return evaluate(policy, case.action, given.evaluation(case.now))
 
 
 def _given_usage(

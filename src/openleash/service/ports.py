@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
+from openleash.domain.errors import AuthenticationError
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -46,6 +47,12 @@ class NonceUse:
     nonce: str
     now_ms: int
     expires_ms: int
+
+
+def nonce_replay() -> AuthenticationError:
+    """What recording a nonce used within its lifetime raises (PROTOCOL §3.2), whichever
+    port records it."""
+    return AuthenticationError("NONCE_REPLAY", "Nonce has already been used")
 
 
 class OwnerRepo(Protocol):
@@ -301,23 +308,29 @@ class WebhookOutbox(Protocol):
     async def get_webhook(self, delivery_id: str) -> WebhookDelivery | None: ...
 
 
-class Ledger(Protocol):
-    """Allowed actions, counted by limits. Written in the transaction that allowed them."""
+class LedgerView(Protocol):
+    """What deciding reads of the actions allowed earlier: the store's :class:`Ledger` in the
+    deciding transaction, or the in-memory ledger of the offline deciders
+    (:mod:`openleash.service.memory_ledger`)."""
 
-    async def record_allowed(self, action: AllowedAction) -> None: ...
     async def usage(self, where: UsageFilter) -> tuple[float, int]:
         """``(sum of amount_minor, number of actions)`` matching ``where``."""
         ...
 
+    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
+        """How many actions of this owner with this counterparty were allowed."""
+        ...
+
+
+class Ledger(LedgerView, Protocol):
+    """Allowed actions, counted by limits. Written in the transaction that allowed them."""
+
+    async def record_allowed(self, action: AllowedAction) -> None: ...
     async def usage_groups(
         self, where: UsageFilter, group_by: tuple[str, ...]
     ) -> list[tuple[tuple[str | None, ...], float, int]]:
         """Usage per distinct value of the ``group_by`` fields: ``[(values, amount, count)]``
         (None for a missing value); groups with nothing in the window are left out."""
-        ...
-
-    async def allowed_before(self, owner_id: str, counterparty: str) -> int:
-        """How many actions of this owner with this counterparty were allowed."""
         ...
 
 
@@ -351,12 +364,14 @@ class Transaction(
         allowed: AllowedAction | None,
         held: HeldDecision | None,
         events: Sequence[AuditEvent],
-    ) -> bool:
+    ) -> None:
         """Record a decided action at once: its nonce if any (as :meth:`use_nonce`), the allowed
-        action, the held decision, the audit records. False when the nonce was used already:
-        the caller must then abandon the unit of work (raising does), which undoes the rest.
+        action, the held decision, the audit records.
 
-        Adapters may write it all in one statement (one round trip to a database server)."""
+        Raise ``AuthenticationError("NONCE_REPLAY")`` when the nonce is recorded and unexpired,
+        having written nothing: the exception abandons the unit of work, which undoes whatever
+        else it wrote. Adapters may write it all in one statement (one round trip to a database
+        server)."""
         ...
 
 

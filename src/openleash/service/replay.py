@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from openleash.domain.models import AuditEvent, Result
-from openleash.policy import EvalContext, Evaluation, Policy, evaluate, parse_policy
+from openleash.policy import Evaluation, Policy, evaluate, parse_policy
+from openleash.service.decision_context import plan_context
 from openleash.service.memory_ledger import MemoryLedger, offline_context
 from openleash.service.ports import Store
 from openleash.service.replay_window import parse_since, warm_up_start
@@ -182,10 +183,9 @@ def _selected(event: AuditEvent, agent: str | None, since: datetime | None) -> b
 
 def _redecide(candidate: Policy, recorded: _Recorded, ledger: MemoryLedger) -> Evaluation:
     owner, agent, at = recorded.owner_id, recorded.agent_principal_id, recorded.at
-    context, usage = offline_context(ledger, candidate, recorded.action, owner, agent, at)
-    evaluation = evaluate(
-        candidate, recorded.action, EvalContext(now=at, server_context=context, usage=usage)
-    )
+    plan = plan_context(candidate, recorded.action, owner, agent, at)
+    context = offline_context(ledger, plan)
+    evaluation = evaluate(candidate, recorded.action, context.evaluation(at))
     if evaluation.result is Result.ALLOW:
         ledger.record(owner, agent, recorded.action, at)
     return evaluation

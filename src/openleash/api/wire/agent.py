@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from openleash.api.wire.authorize import ActionRequest
 from openleash.api.wire.common import WireModel
 from openleash.api.wire.fields import (
     EXAMPLE_AGENT_PRINCIPAL_ID,
@@ -24,8 +25,7 @@ from openleash.api.wire.fields import (
     time_field,
     uuid_field,
 )
-from openleash.domain.models import ApprovalStatus, AssuranceLevel, DraftStatus, Result, Status
-from openleash.policy.model import LIMIT_BY
+from openleash.domain.models import ApprovalStatus, AssuranceLevel, DraftStatus, Status
 from openleash.service.bodies import MAX_TEXT
 
 HASH_PATTERN = "^[0-9a-f]{64}$"
@@ -45,107 +45,7 @@ EXAMPLE_ACTION: dict[str, Any] = {
 }
 
 
-# -- the action ---------------------------------------------------------------------------------
-
-
-class ActionPrincipal(WireModel):
-    agent_id: str = Field(
-        min_length=1,
-        description="The acting agent's agent_id; must equal the signing agent (X-Agent-Id).",
-        examples=["shopping-agent"],
-    )
-
-
-class ActionSubject(WireModel):
-    principal_id: str = uuid_field(
-        "The owner the agent acts for (their user_principal_id).", examples=[EXAMPLE_OWNER_ID]
-    )
-
-
-class RelyingParty(WireModel):
-    rp_id: str | Omitted = omittable(
-        "The counterparty's id, if it has one (a UUID).", examples=[EXAMPLE_UUID]
-    )
-    domain: str | Omitted = omittable(
-        "The counterparty's domain (what `counterparties` and proofs name).",
-        examples=["books.example"],
-    )
-    trust_profile: TrustProfile | Omitted = omittable(
-        "How much the counterparty requires; HIGH and REGULATED always get a proof token.",
-        examples=["HIGH"],
-    )
-
-
-class ActionRequest(WireModel):
-    """One action an agent wants to take (inv §4.1). Unknown keys are accepted and removed
-    before the action hash is computed; ``payload`` is kept verbatim."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_ACTION]})
-
-    action_id: str = uuid_field(
-        "A UUID the agent chooses for this action; send it unchanged to use an approval."
-    )
-    action_type: str = Field(
-        min_length=1,
-        description="What the agent wants to do, as the policy's `action` patterns name it.",
-        examples=["purchase", "communication.email.send"],
-    )
-    requested_at: str = Field(
-        description="When the agent asked (ISO 8601); part of the action hash.",
-        examples=[EXAMPLE_TIME],
-    )
-    principal: ActionPrincipal = Field(description="Who acts.")
-    subject: ActionSubject = Field(description="For whom.")
-    relying_party: RelyingParty | Omitted = omittable(
-        "The counterparty of the action, if there is one."
-    )
-    payload: dict[str, Any] = Field(
-        description="The details the policy judges (amounts in minor units, recipients...).",
-        examples=[{"amount_minor": 2500, "currency": "EUR"}],
-    )
-
-
-# -- the decision (the answer of /v1/authorize, also given by the playground and AuthZEN) -------
-
-
-class Obligation(BaseModel):
-    obligation_id: str = uuid_field("This obligation's id.")
-    type: str = Field(
-        description="What must happen before the action: HUMAN_APPROVAL, STEP_UP_AUTH, "
-        "DEPOSIT, COUNTERPARTY_ATTESTATION, or a type the policy names.",
-        examples=["HUMAN_APPROVAL"],
-    )
-    status: Literal["PENDING"] = Field(description="Always PENDING when decided.")
-    details_json: dict[str, Any] = Field(
-        description="The obligation's parameters from the policy (`{}` when none).",
-        examples=[{"min_assurance_level": "HIGH"}],
-    )
-
-
-class GrantedLimit(BaseModel):
-    kind: LimitKind = Field(description="`spend` counts minor units, `count` actions.")
-    max: float = Field(description="The limit of the window.", examples=[15000])
-    used: float = Field(description="Used in the window before this action.", examples=[2500])
-    this: float = Field(description="What this action uses.", examples=[1200])
-    remaining: float = Field(description="`max - used - this`.", examples=[11300])
-    window: str = Field(description="The window, as the policy writes it.", examples=["24h"])
-    per: LimitPer = Field(description="Counted per agent or for the owner's agents together.")
-    by: dict[str, str] = Field(
-        description=f"The values this budget is kept for (keys among {', '.join(LIMIT_BY)}).",
-        examples=[{"currency": "EUR"}],
-    )
-
-
-class ApprovalProvenance(BaseModel):
-    approval_request_id: str = uuid_field("The approval request the owner approved.")
-    approved_by: str | None = Field(
-        description="The owner who approved (user_principal_id).", examples=[EXAMPLE_OWNER_ID]
-    )
-    approved_at: str | None = time_field("When the owner approved.")
-    assurance_level: AssuranceLevel | None = Field(
-        description="How surely the owner answered (a step-up confirms more)."
-    )
-
+# -- the action and the decision: their models are /v1/authorize's (wire/authorize.py) ------
 
 EXAMPLE_DECISION: dict[str, Any] = {
     "decision_id": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
@@ -159,53 +59,6 @@ EXAMPLE_DECISION: dict[str, Any] = {
     "obligations": [],
     "risk_level": "low",
 }
-
-
-class AuthorizeResponse(BaseModel):
-    """A decision on one action (inv §4.3): HTTP 200 whatever the result."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_DECISION]})
-
-    decision_id: str = uuid_field("This decision's id (an approval request names it).")
-    action_id: str = Field(description="The action's action_id.", examples=[EXAMPLE_UUID])
-    action_hash: str = Field(
-        pattern=HASH_PATTERN,
-        description="SHA-256 hex of the canonical (RFC 8785) action.",
-        examples=[EXAMPLE_HASH],
-    )
-    result: Result = Field(description="The decision; act only on ALLOW.")
-    matched_rule_id: str | None = Field(
-        description="The rule that decided; null for the policy's default or an approval.",
-        examples=["small_purchases"],
-    )
-    reason: str = Field(
-        description="Why, in fixed wording.",
-        examples=['Allowed by rule "small_purchases"', "No rule matched; default policy: deny"],
-    )
-    proof_token: str | None = Field(
-        description="A PASETO v4.public proof for the counterparty, when the rule (or the "
-        "relying party's trust profile) asks for one and the result is ALLOW.",
-        examples=["v4.public.eyJpc3MiOiJvcGVubGVhc2gi..."],
-    )
-    proof_expires_at: str | None = time_field("When the proof token expires.")
-    obligations: list[Obligation] = Field(
-        description="What must happen first (approval, step-up...), in the policy's order."
-    )
-    risk_level: RiskLevel | None = Field(
-        description="The action's risk level by the policy; null only when evaluation failed "
-        "closed.",
-        examples=["low"],
-    )
-    limits: list[GrantedLimit] | Omitted = omittable(
-        "For an ALLOW under limits: each limit with what this action used of it."
-    )
-    explanation: str | Omitted = omittable(
-        "For any result but ALLOW: why, in the owner's terms.",
-        examples=["Purchases above 100.00 need your approval"],
-    )
-    approval: ApprovalProvenance | Omitted = omittable(
-        "When the action was allowed with an approval token: who approved it, and how."
-    )
 
 
 # -- the agent's own record and usage -----------------------------------------------------------

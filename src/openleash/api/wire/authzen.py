@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from openleash.api.wire.agent import EXAMPLE_DECISION, AuthorizeResponse
+from openleash.api.wire.agent import EXAMPLE_DECISION
+from openleash.api.wire.authorize import AuthorizeResponse
 from openleash.api.wire.common import WireModel
 from openleash.api.wire.fields import EXAMPLE_TIME, EXAMPLE_UUID, Omitted, omittable
 from openleash.api.wire.public import BASE

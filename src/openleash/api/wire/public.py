@@ -12,12 +12,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from openleash.api.wire.agent import (
-    EXAMPLE_ACTION,
-    EXAMPLE_DECISION,
-    ActionRequest,
-    AuthorizeResponse,
-)
+from openleash.api.wire.agent import EXAMPLE_ACTION, EXAMPLE_DECISION
+from openleash.api.wire.authorize import ActionRequest, AuthorizeResponse
 from openleash.api.wire.common import WireModel
 from openleash.api.wire.fields import (
     EXAMPLE_AGENT_PRINCIPAL_ID,

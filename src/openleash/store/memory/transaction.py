@@ -37,7 +37,7 @@ from openleash.domain.models import (
     UsageFilter,
     WebhookDelivery,
 )
-from openleash.service.ports import NonceUse
+from openleash.service.ports import NonceUse, nonce_replay
 from openleash.store.chain import AuditCheckpointRule, ChainState, checkpoint_params
 from openleash.store.memory.tables import (
     Mark,
@@ -726,19 +726,18 @@ class MemoryTransaction:
         allowed: AllowedAction | None,
         held: HeldDecision | None,
         events: Sequence[AuditEvent],
-    ) -> bool:
-        """Step by step, as the SQLite adapter does. False when the nonce was used already (and
-        nothing else was written): the caller abandons the unit."""
+    ) -> None:
+        """Step by step, as the SQLite adapter does. Raises ``NONCE_REPLAY`` when the nonce was
+        used already, having written nothing else; the exception abandons the unit."""
         if nonce is not None and not await self.use_nonce(
             nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms
         ):
-            return False
+            raise nonce_replay()
         if allowed is not None:
             await self.record_allowed(allowed)
         if held is not None:
             await self.hold_decision(held)
         await self.append(events)
-        return True
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from openleash.domain.models import AllowedAction, AuditEvent, HeldDecision
-from openleash.service.ports import NonceUse
+from openleash.service.ports import NonceUse, nonce_replay
 from openleash.store.chain import AuditCheckpointRule
 from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
@@ -164,15 +164,14 @@ class PostgresTransaction(SqlRepositories):
         allowed: AllowedAction | None,
         held: HeldDecision | None,
         events: Sequence[AuditEvent],
-    ) -> bool:
+    ) -> None:
         """Everything in one statement, one round trip: on PostgreSQL the write lock of every
         replica is held meanwhile, so round trips, not rows, bound the throughput. Every row
         of the statement is written only if the nonce was fresh, so when it is a unit's first
         statement the unit needs no savepoint (another round trip): refused, it wrote nothing."""
         if nonce is None:
-            return await super().record_decision(
-                nonce=None, allowed=allowed, held=held, events=events
-            )
+            await super().record_decision(nonce=None, allowed=allowed, held=held, events=events)
+            return
         db = self._db()
         prepared = await self._chain.prepared(db, events)
         params: list[Any] = [nonce.agent_id, nonce.nonce, nonce.expires_ms, nonce.now_ms]
@@ -184,11 +183,10 @@ class PostgresTransaction(SqlRepositories):
             params += row
         statement = pq.decision_statement(allowed is not None, held is not None, len(events))
         if not await db.fetchval(statement, *params):
-            return False  # nothing was written; the caller abandons the unit
+            raise nonce_replay()  # nothing was written; raising abandons the unit
         await self._chain.appended(db, prepared)
         if next_purge_turn():
             await self._run(q.PURGE_SOME_NONCES, (nonce.now_ms, q.PURGE_PER_TURN))
-        return True
 
     async def record_allowed(self, action: AllowedAction) -> None:
         """The stream's upsert and the action's row in one statement (one round trip)."""

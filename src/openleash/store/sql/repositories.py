@@ -47,7 +47,7 @@ from openleash.domain.models import (
     UsageFilter,
     WebhookDelivery,
 )
-from openleash.service.ports import NonceUse
+from openleash.service.ports import NonceUse, nonce_replay
 from openleash.store.records import (
     CHALLENGE_PURGE_PER_ISSUE,
     agent_id_taken,
@@ -227,18 +227,17 @@ class SqlRepositories:
         allowed: AllowedAction | None,
         held: HeldDecision | None,
         events: Sequence[AuditEvent],
-    ) -> bool:
+    ) -> None:
         """Statement by statement (an embedded database has no round trips to save)."""
         if nonce is not None and not await self.use_nonce(
             nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms
         ):
-            return False
+            raise nonce_replay()
         if allowed is not None:
             await self.record_allowed(allowed)
         if held is not None:
             await self.hold_decision(held)
         await self.append(events)
-        return True
 
     async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
         """One upsert decides (see ``queries.USE_NONCE``): of callers racing with the same pair,
