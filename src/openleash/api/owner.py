@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import AsyncIterator
+from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
@@ -30,6 +31,7 @@ from openleash.api.wire import owner_policies as policies_wire
 from openleash.api.wire.common import ANONYMOUS, OWNER, operation, schema_ref
 from openleash.bootstrap import Services
 from openleash.domain.errors import ForbiddenError
+from openleash.domain.models import ApprovalStatus, DraftStatus
 from openleash.service import (
     approvals,
     drafts,
@@ -175,8 +177,10 @@ def _filter(description: str) -> Any:
     return Query(description=f"{description} (400 `INVALID_REQUEST` for another value).")
 
 
-def _one_of(values: tuple[str, ...]) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "enum": list(values)})
+def _one_of(enum: type[StrEnum]) -> WithJsonSchema:
+    """One of the values of ``enum``, by reference to its schema, which the models of the
+    responses put in the document: a generated client has one type for both."""
+    return WithJsonSchema({"$ref": f"#/components/schemas/{enum.__name__}"})
 
 
 CsrfHeader = Annotated[
@@ -197,7 +201,7 @@ ApprovalPath = Annotated[str, Path(description="The approval request's id.")]
 DraftPath = Annotated[str, Path(description="The policy draft's id.")]
 ApprovalsLimit = Annotated[str | None, _limit(100, 500), _whole_number(500)]
 ApprovalStatusQuery = Annotated[
-    str | None, _filter("Only requests with this status"), _one_of(approvals.STATUSES)
+    str | None, _filter("Only requests with this status"), _one_of(ApprovalStatus)
 ]
 ApprovalAgentQuery = Annotated[
     str | None,
@@ -205,7 +209,7 @@ ApprovalAgentQuery = Annotated[
     _TEXT,
 ]
 DraftStatusQuery = Annotated[
-    str | None, _filter("Only drafts with this status"), _one_of(drafts.STATUSES)
+    str | None, _filter("Only drafts with this status"), _one_of(DraftStatus)
 ]
 AuditLimit = Annotated[str | None, _limit(50, 500), _whole_number(500)]
 AuditCursor = Annotated[
