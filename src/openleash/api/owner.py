@@ -24,6 +24,8 @@ from starlette.responses import Response, StreamingResponse
 from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
+from openleash.api.wire import admin as admin_wire
+from openleash.api.wire import agent as agent_wire
 from openleash.api.wire import owner as wire
 from openleash.api.wire import owner_agents as agents_wire
 from openleash.api.wire import owner_approvals as approvals_wire
@@ -362,7 +364,7 @@ async def totp_disable(request: Request) -> Response:
 @router.get(
     "/v1/owner/agents",
     summary="The owner's agents (no secrets)",
-    **operation(ok=agents_wire.OwnerAgentList, errors=SESSION_ERRORS, security=OWNER),
+    **operation(ok=admin_wire.AgentList, errors=SESSION_ERRORS, security=OWNER),
 )
 async def list_agents(request: Request) -> Response:
     call = await owner_call(request)
@@ -390,7 +392,7 @@ async def set_agent_status(request: Request, agent_principal_id: AgentPath) -> R
 @router.get(
     "/v1/owner/agents/{agent_principal_id}/usage",
     summary="An agent's use of limits",
-    **operation(ok=agents_wire.OwnerAgentUsage, errors=SESSION_ERRORS, security=OWNER),
+    **operation(ok=agent_wire.AgentUsage, errors=SESSION_ERRORS, security=OWNER),
 )
 async def agent_usage(request: Request, agent_principal_id: AgentPath) -> Response:
     call = await owner_call(request)
@@ -407,7 +409,7 @@ async def agent_usage(request: Request, agent_principal_id: AgentPath) -> Respon
     dependencies=CHANGES,
     summary="An invite for a new agent of this owner",
     **operation(
-        ok=agents_wire.OwnerAgentInvite,
+        ok=admin_wire.AgentInvite,
         errors=(*SESSION_ERRORS, *CHANGE_ERRORS),
         security=OWNER,
     ),
@@ -659,7 +661,7 @@ async def deny_draft(request: Request, policy_draft_id: DraftPath) -> Response:
 @router.get(
     "/v1/owner/audit",
     summary="The owner's audit events, newest first",
-    **operation(ok=agents_wire.OwnerAuditPage, errors=(*SESSION_ERRORS, 400), security=OWNER),
+    **operation(ok=admin_wire.AuditPage, errors=(*SESSION_ERRORS, 400), security=OWNER),
 )
 async def audit(
     request: Request,

@@ -1,7 +1,7 @@
 """Wire models of the owner's sign-in, session, profile and TOTP routes, and what the other
 owner models (:mod:`~openleash.api.wire.owner_agents`, :mod:`~openleash.api.wire.owner_policies`,
-:mod:`~openleash.api.wire.owner_approvals`) share: the second factor a change may need, the
-timestamp type and the example values.
+:mod:`~openleash.api.wire.owner_approvals`) share: the second factor a change may need and the
+example values.
 
 The request models document the bodies; the services read them (their codes and messages are
 part of the wire: ``VALIDATION_ERROR`` with ``field_errors`` and so on), so an empty string
@@ -12,27 +12,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
 from openleash.api.wire.common import WireModel
+from openleash.api.wire.fields import (
+    EXAMPLE_OWNER_ID,
+    EXAMPLE_TIME,
+    time_field,
+    uuid_field,
+)
 from openleash.crypto.passphrase import MIN_PASSPHRASE_LENGTH
 from openleash.domain.models import Status
 from openleash.service.bodies import MAX_TEXT
 
-#: An ISO-8601 UTC time with milliseconds, as the server writes them.
-Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
-
-# Example values, the same in every model so that the examples read as one story.
-OWNER_ID = "5f0c6f1e-2d4b-4c8e-9a57-3b8f1d2e7c10"
-AGENT_PRINCIPAL_ID = "9b2d4f60-1c3e-4a7b-8e5f-6d7c8b9a0e1f"
+# Example values of the owner models (with those of openleash.api.wire.fields).
 AGENT_ID = "shopping-agent"
 POLICY_ID = "c4a1e2b3-7d6f-4e5a-9b8c-0f1e2d3c4b5a"
 APPROVAL_REQUEST_ID = "2e7f9a1b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 DECISION_ID = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
 POLICY_DRAFT_ID = "d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a"
-AT = "2026-01-31T09:00:00.000Z"
-LATER = "2026-01-31T17:00:00.000Z"
-SESSION_EXAMPLE = "v4.public.eyJpc3MiOiJvcGVubGVhc2giLCJzdWIiOiI1ZjBjNmYxZS..."
+#: Eight hours after ``EXAMPLE_TIME``: when an example session or request ends.
+LATER = "2026-12-03T23:04:05.123Z"
+SESSION_EXAMPLE = "v4.public.eyJpc3MiOiJvcGVubGVhc2giLCJzdWIiOiIwZDlmOGU3Yy02YjVh..."
 POLICY_YAML = (
     "version: 1\ndefault: deny\nrules:\n"
     "  - id: small_purchases\n    effect: allow\n    action: purchase\n"
@@ -93,17 +94,17 @@ class OwnerSetupBody(WireModel):
 
 
 class OwnerSetupResult(BaseModel):
-    model_config = examples({"status": "setup_complete", "user_principal_id": OWNER_ID})
+    model_config = examples({"status": "setup_complete", "user_principal_id": EXAMPLE_OWNER_ID})
 
     status: Literal["setup_complete"] = Field(description="The passphrase is set.")
-    user_principal_id: str = Field(description="The owner the invite was for; log in with it.")
+    user_principal_id: str = uuid_field("The owner the invite was for; log in with it.")
 
 
 class OwnerLoginBody(WireModel):
     model_config = examples(
-        {"user_principal_id": OWNER_ID, "passphrase": "correct horse battery staple"},
+        {"user_principal_id": EXAMPLE_OWNER_ID, "passphrase": "correct horse battery staple"},
         {
-            "user_principal_id": OWNER_ID,
+            "user_principal_id": EXAMPLE_OWNER_ID,
             "passphrase": "correct horse battery staple",
             "totp_code": "492039",
         },
@@ -127,7 +128,7 @@ class OwnerLoginResult(BaseModel):
         {
             "token": SESSION_EXAMPLE,
             "expires_at": LATER,
-            "user_principal_id": OWNER_ID,
+            "user_principal_id": EXAMPLE_OWNER_ID,
             "system_roles": [],
             "org_memberships": [],
             "csrf_token": "mX2c7Qe9Vb4nT1kR8sYw3Lp6Jd0Hf5Ga2Uz7Io4Ke1N",
@@ -135,8 +136,8 @@ class OwnerLoginResult(BaseModel):
     )
 
     token: str = Field(description="The session token: send it as `Authorization: Bearer <token>`.")
-    expires_at: Timestamp = Field(description="When the session ends.")
-    user_principal_id: str = Field(description="The owner signed in.")
+    expires_at: str = time_field("When the session ends.")
+    user_principal_id: str = uuid_field("The owner signed in.")
     system_roles: list[str] = Field(description="Always empty: owners have no system roles.")
     org_memberships: list[dict[str, Any]] = Field(
         description="Always empty: this server has no organizations."
@@ -160,10 +161,10 @@ class OwnerProfile(BaseModel):
 
     model_config = examples(
         {
-            "user_principal_id": OWNER_ID,
+            "user_principal_id": EXAMPLE_OWNER_ID,
             "display_name": "Ada",
             "status": "ACTIVE",
-            "created_at": AT,
+            "created_at": EXAMPLE_TIME,
             "identity_assurance_level": "NONE",
             "system_roles": [],
             "totp_enabled": True,
@@ -172,17 +173,17 @@ class OwnerProfile(BaseModel):
         }
     )
 
-    user_principal_id: str = Field(description="The owner's id.")
+    user_principal_id: str = uuid_field("The owner's id.")
     display_name: str = Field(description="The owner's name, as the operator gave it.")
     status: Status = Field(description="Always `ACTIVE` (an inactive owner cannot sign in).")
-    created_at: Timestamp = Field(description="When the owner was created.")
+    created_at: str = time_field("When the owner was created.")
     identity_assurance_level: Literal["NONE"] = Field(
         description="Always `NONE`: this server verifies no identities."
     )
     system_roles: list[str] = Field(description="Always empty.")
     totp_enabled: bool = Field(description="Whether TOTP is on for this owner.")
     backup_codes_remaining: int = Field(description="Unused backup codes left.", ge=0)
-    session_expires_at: Timestamp = Field(description="When this session ends.")
+    session_expires_at: str = time_field("When this session ends.")
 
 
 # -- TOTP -----------------------------------------------------------------------------------------

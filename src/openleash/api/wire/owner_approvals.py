@@ -6,16 +6,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from openleash.api.wire.fields import (
+    EXAMPLE_AGENT_PRINCIPAL_ID,
+    EXAMPLE_OWNER_ID,
+    EXAMPLE_TIME,
+    time_field,
+    uuid_field,
+)
 from openleash.api.wire.owner import (
     AGENT_ID,
-    AGENT_PRINCIPAL_ID,
     APPROVAL_REQUEST_ID,
-    AT,
     DECISION_ID,
     LATER,
-    OWNER_ID,
     SecondFactor,
-    Timestamp,
     examples,
 )
 from openleash.domain.models import ApprovalStatus, AssuranceLevel
@@ -23,17 +26,17 @@ from openleash.domain.models import ApprovalStatus, AssuranceLevel
 _ACTION = {
     "action_id": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",
     "action_type": "purchase",
-    "requested_at": AT,
+    "requested_at": EXAMPLE_TIME,
     "principal": {"agent_id": AGENT_ID},
-    "subject": {"principal_id": OWNER_ID},
+    "subject": {"principal_id": EXAMPLE_OWNER_ID},
     "payload": {"amount_minor": 50000, "currency": "EUR", "merchant_domain": "shop.example"},
 }
 _REQUEST = {
     "approval_request_id": APPROVAL_REQUEST_ID,
     "decision_id": DECISION_ID,
     "owner_type": "user",
-    "owner_id": OWNER_ID,
-    "agent_principal_id": AGENT_PRINCIPAL_ID,
+    "owner_id": EXAMPLE_OWNER_ID,
+    "agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
     "agent_id": AGENT_ID,
     "kind": "approval",
     "min_assurance_level": None,
@@ -46,7 +49,7 @@ _REQUEST = {
     "reason": "Rule large_purchases requires REQUIRE_APPROVAL",
     "explanation": None,
     "status": "PENDING",
-    "created_at": AT,
+    "created_at": EXAMPLE_TIME,
     "expires_at": LATER,
     "resolved_at": None,
     "resolved_by": None,
@@ -62,11 +65,11 @@ class OwnerApprovalRequest(BaseModel):
 
     model_config = examples(_REQUEST)
 
-    approval_request_id: str = Field(description="The request's id.")
-    decision_id: str = Field(description="The decision that held the action.")
+    approval_request_id: str = uuid_field("The request's id.")
+    decision_id: str = uuid_field("The decision that held the action.")
     owner_type: Literal["user"] = Field(description="Always `user`.")
-    owner_id: str = Field(description="The owner's id.")
-    agent_principal_id: str = Field(description="The agent that asks.")
+    owner_id: str = uuid_field("The owner's id.")
+    agent_principal_id: str = uuid_field("The agent that asks.")
     agent_id: str = Field(description="Its agent id.")
     kind: Literal["approval", "step_up"] = Field(
         description="`approval` (the policy asks for a human) or `step_up` (it asks for an "
@@ -86,20 +89,18 @@ class OwnerApprovalRequest(BaseModel):
     status: ApprovalStatus = Field(
         description="`PENDING`, `APPROVED`, `DENIED`, or `EXPIRED` (pending past `expires_at`)."
     )
-    created_at: Timestamp = Field(description="When the agent asked.")
-    expires_at: Timestamp = Field(description="When it expires unanswered.")
-    resolved_at: Timestamp | None = Field(description="When the owner answered.")
+    created_at: str = time_field("When the agent asked.")
+    expires_at: str = time_field("When it expires unanswered.")
+    resolved_at: str | None = time_field("When the owner answered.")
     resolved_by: str | None = Field(description="Who answered.")
     denial_reason: str | None = Field(description="Why it was denied, if the owner said.")
     assurance_level: AssuranceLevel | None = Field(
         description="The assurance the owner's approval reached."
     )
-    approval_token_expires_at: Timestamp | None = Field(
-        description="Until when the approval token may be used, once approved."
+    approval_token_expires_at: str | None = time_field(
+        "Until when the approval token may be used, once approved."
     )
-    consumed_at: Timestamp | None = Field(
-        description="When the agent used the approval token (it works once)."
-    )
+    consumed_at: str | None = time_field("When the agent used the approval token (it works once).")
 
 
 class OwnerApprovalRequestList(BaseModel):
@@ -134,13 +135,13 @@ class OwnerApprovalApproved(BaseModel):
         }
     )
 
-    approval_request_id: str = Field(description="The request approved.")
+    approval_request_id: str = uuid_field("The request approved.")
     status: Literal["APPROVED"] = Field(description="It is approved.")
     approval_token: str | None = Field(
         description="The approval token (PASETO v4.public) the agent sends with the same "
         "action to `/v1/authorize`; the agent can also fetch it."
     )
-    approval_token_expires_at: Timestamp = Field(description="Until when it may be used.")
+    approval_token_expires_at: str = time_field("Until when it may be used.")
     assurance_level: AssuranceLevel = Field(
         description="What the answer reached: `LOW` (the session alone), `SUBSTANTIAL` (a "
         "second factor), `HIGH` (a second factor and the passphrase)."
@@ -150,5 +151,5 @@ class OwnerApprovalApproved(BaseModel):
 class OwnerApprovalDenied(BaseModel):
     model_config = examples({"approval_request_id": APPROVAL_REQUEST_ID, "status": "DENIED"})
 
-    approval_request_id: str = Field(description="The request denied.")
+    approval_request_id: str = uuid_field("The request denied.")
     status: Literal["DENIED"] = Field(description="It is denied.")

@@ -6,16 +6,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from openleash.api.wire.fields import (
+    EXAMPLE_AGENT_PRINCIPAL_ID,
+    EXAMPLE_OWNER_ID,
+    EXAMPLE_TIME,
+    time_field,
+    uuid_field,
+)
 from openleash.api.wire.owner import (
     AGENT_ID,
-    AGENT_PRINCIPAL_ID,
-    AT,
-    OWNER_ID,
     POLICY_DRAFT_ID,
     POLICY_ID,
     POLICY_YAML,
     SecondFactor,
-    Timestamp,
     examples,
 )
 from openleash.domain.models import DraftStatus
@@ -26,12 +29,12 @@ Mode = Literal["enforce", "observe"]
 _POLICY = {
     "policy_id": POLICY_ID,
     "owner_type": "user",
-    "owner_id": OWNER_ID,
-    "applies_to_agent_principal_id": AGENT_PRINCIPAL_ID,
+    "owner_id": EXAMPLE_OWNER_ID,
+    "applies_to_agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
     "name": "Small purchases",
     "description": "Up to 100 EUR without asking",
-    "created_at": AT,
-    "updated_at": AT,
+    "created_at": EXAMPLE_TIME,
+    "updated_at": EXAMPLE_TIME,
     "policy_yaml": POLICY_YAML,
     "tier": "agent",
     "rank": 100,
@@ -44,16 +47,16 @@ class OwnerPolicy(BaseModel):
 
     model_config = examples(_POLICY)
 
-    policy_id: str = Field(description="The policy's id.")
+    policy_id: str = uuid_field("The policy's id.")
     owner_type: Literal["user"] = Field(description="Always `user`.")
-    owner_id: str = Field(description="The owner's id.")
+    owner_id: str = uuid_field("The owner's id.")
     applies_to_agent_principal_id: str | None = Field(
         description="The agent it is bound to; null when bound to every agent of the owner."
     )
     name: str | None = Field(description="A name for people.")
     description: str | None = Field(description="What it is for.")
-    created_at: Timestamp = Field(description="When it was created.")
-    updated_at: Timestamp = Field(description="When it last changed.")
+    created_at: str = time_field("When it was created.")
+    updated_at: str = time_field("When it last changed.")
     policy_yaml: str = Field(description="The policy (the policy language, POLICY.md).")
     tier: Tier | None = Field(
         description="`agent` (bound to one agent, decides first) or `owner_wide`; null when "
@@ -81,7 +84,7 @@ class OwnerPolicyCreateBody(SecondFactor):
     model_config = examples(
         {
             "policy_yaml": POLICY_YAML,
-            "applies_to_agent_principal_id": AGENT_PRINCIPAL_ID,
+            "applies_to_agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
             "name": "Small purchases",
         },
         {"policy_yaml": POLICY_YAML, "mode": "observe"},
@@ -108,13 +111,13 @@ class OwnerPolicyCreated(BaseModel):
     model_config = examples(
         {
             "policy_id": POLICY_ID,
-            "user_principal_id": OWNER_ID,
-            "applies_to_agent_principal_id": AGENT_PRINCIPAL_ID,
+            "user_principal_id": EXAMPLE_OWNER_ID,
+            "applies_to_agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
         }
     )
 
-    policy_id: str = Field(description="The new policy's id.")
-    user_principal_id: str = Field(description="The owner.")
+    policy_id: str = uuid_field("The new policy's id.")
+    user_principal_id: str = uuid_field("The owner.")
     applies_to_agent_principal_id: str | None = Field(
         description="The agent it is bound to; null for every agent of the owner."
     )
@@ -147,7 +150,7 @@ class OwnerPolicyUpdateBody(SecondFactor):
 class OwnerPolicyUpdated(BaseModel):
     model_config = examples({"policy_id": POLICY_ID, "status": "updated"})
 
-    policy_id: str = Field(description="The policy changed.")
+    policy_id: str = uuid_field("The policy changed.")
     status: Literal["updated"] = Field(description="It changed.")
 
 
@@ -180,7 +183,7 @@ class OwnerPolicyDeleteBody(SecondFactor):
 class OwnerPolicyDeleted(BaseModel):
     model_config = examples({"policy_id": POLICY_ID, "status": "deleted"})
 
-    policy_id: str = Field(description="The policy deleted, with its bindings.")
+    policy_id: str = uuid_field("The policy deleted, with its bindings.")
     status: Literal["deleted"] = Field(description="It is gone.")
 
 
@@ -188,17 +191,17 @@ class OwnerPolicyDeleted(BaseModel):
 
 _DRAFT = {
     "policy_draft_id": POLICY_DRAFT_ID,
-    "agent_principal_id": AGENT_PRINCIPAL_ID,
+    "agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
     "agent_id": AGENT_ID,
     "owner_type": "user",
-    "owner_id": OWNER_ID,
+    "owner_id": EXAMPLE_OWNER_ID,
     "status": "PENDING",
     "name": "Groceries",
     "description": None,
     "policy_yaml": POLICY_YAML,
-    "applies_to_agent_principal_id": AGENT_PRINCIPAL_ID,
+    "applies_to_agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
     "justification": "I buy groceries every week",
-    "created_at": AT,
+    "created_at": EXAMPLE_TIME,
     "resolved_at": None,
     "resolved_by": None,
     "denial_reason": None,
@@ -211,11 +214,11 @@ class OwnerPolicyDraft(BaseModel):
 
     model_config = examples(_DRAFT)
 
-    policy_draft_id: str = Field(description="The draft's id.")
-    agent_principal_id: str = Field(description="The agent that proposed it.")
+    policy_draft_id: str = uuid_field("The draft's id.")
+    agent_principal_id: str = uuid_field("The agent that proposed it.")
     agent_id: str = Field(description="Its agent id.")
     owner_type: Literal["user"] = Field(description="Always `user`.")
-    owner_id: str = Field(description="The owner's id.")
+    owner_id: str = uuid_field("The owner's id.")
     status: DraftStatus = Field(description="`PENDING` until the owner approves or denies it.")
     name: str | None = Field(description="A name for people.")
     description: str | None = Field(description="What it is for.")
@@ -224,8 +227,8 @@ class OwnerPolicyDraft(BaseModel):
         description="The agent it would be bound to; null for every agent of the owner."
     )
     justification: str | None = Field(description="Why the agent asks.")
-    created_at: Timestamp = Field(description="When it was proposed.")
-    resolved_at: Timestamp | None = Field(description="When it was approved or denied.")
+    created_at: str = time_field("When it was proposed.")
+    resolved_at: str | None = time_field("When it was approved or denied.")
     resolved_by: str | None = Field(description="Who approved or denied it.")
     denial_reason: str | None = Field(description="Why it was denied, if the owner said.")
     resulting_policy_id: str | None = Field(description="The policy made of it, once approved.")
@@ -247,13 +250,13 @@ class OwnerDraftApproved(BaseModel):
             "policy_draft_id": POLICY_DRAFT_ID,
             "status": "APPROVED",
             "policy_id": POLICY_ID,
-            "applies_to_agent_principal_id": AGENT_PRINCIPAL_ID,
+            "applies_to_agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
         }
     )
 
-    policy_draft_id: str = Field(description="The draft approved.")
+    policy_draft_id: str = uuid_field("The draft approved.")
     status: Literal["APPROVED"] = Field(description="It is approved.")
-    policy_id: str = Field(description="The policy made of it, now bound and in force.")
+    policy_id: str = uuid_field("The policy made of it, now bound and in force.")
     applies_to_agent_principal_id: str | None = Field(
         description="The agent it is bound to; null for every agent of the owner."
     )
@@ -262,5 +265,5 @@ class OwnerDraftApproved(BaseModel):
 class OwnerDraftDenied(BaseModel):
     model_config = examples({"policy_draft_id": POLICY_DRAFT_ID, "status": "DENIED"})
 
-    policy_draft_id: str = Field(description="The draft denied.")
+    policy_draft_id: str = uuid_field("The draft denied.")
     status: Literal["DENIED"] = Field(description="It is denied.")
