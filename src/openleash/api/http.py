@@ -52,7 +52,13 @@ def whole_number(text: str | None, what: str) -> int | None:
 
 def query_int(request: Request, name: str, default: int, least: int, most: int) -> int:
     """The query parameter ``name`` as a whole number from ``least`` to ``most``."""
-    value = whole_number(request.query_params.get(name), name)
+    return int_in_range(request.query_params.get(name), name, default, least, most)
+
+
+def int_in_range(text: str | None, name: str, default: int, least: int, most: int) -> int:
+    """``text``, the value of the parameter ``name``, as a whole number from ``least`` to
+    ``most``; ``default`` when absent."""
+    value = whole_number(text, name)
     if value is None:
         return default
     if not least <= value <= most:

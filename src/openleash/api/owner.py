@@ -12,18 +12,28 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import AsyncIterator
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Path, Query
+from pydantic import WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from openleash.api.deps import services
-from openleash.api.http import base_url, json_response, optional_json, query_int
+from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
+from openleash.api.wire import admin as admin_wire
+from openleash.api.wire import agent as agent_wire
+from openleash.api.wire import owner as wire
+from openleash.api.wire import owner_agents as agents_wire
+from openleash.api.wire import owner_approvals as approvals_wire
+from openleash.api.wire import owner_policies as policies_wire
+from openleash.api.wire.common import ANONYMOUS, OWNER, operation, schema_ref
 from openleash.bootstrap import Services
 from openleash.domain.errors import ForbiddenError
+from openleash.domain.models import ApprovalStatus, DraftStatus
 from openleash.service import (
     approvals,
     drafts,
@@ -88,10 +98,6 @@ async def owner_change(request: Request) -> tuple[OwnerCall, Services, dict[str,
     return call, services(request), await optional_body(request)
 
 
-def _limit(request: Request, default: int, most: int) -> int:
-    return query_int(request, "limit", default, 1, most)
-
-
 async def sign_in(request: Request, body: dict[str, Any]) -> owner_auth.Login:
     """The owner's login (API and portal alike), slowed down per client address and let through
     an account lock from a browser the owner signed in with before."""
@@ -143,6 +149,103 @@ def clear_session_cookies(response: Response) -> None:
     response.delete_cookie(CSRF_COOKIE, path="/")
 
 
+# -- what the document says about the owner routes ----------------------------------------------
+
+#: Any route with a session: 401 without one (or with an ended one), 404 when its owner is gone.
+SESSION_ERRORS = (401, 404)
+#: A route that reads a JSON body (or none): malformed, too large, or not JSON.
+BODY_ERRORS = (400, 413, 415)
+#: A change without a bearer token is checked by the browser guard: JSON or no body (415).
+CHANGE_ERRORS = (415,)
+
+# Parameters are declared for the document and read as text, never refused by FastAPI (no
+# 422): the routes and the services parse them and answer a bad value with 400
+# INVALID_REQUEST. The document shows what a good value is.
+_TEXT = WithJsonSchema({"type": "string"})
+
+
+def _limit(default: int, most: int) -> Any:
+    return Query(
+        description=f"How many to return, 1 to {most}; {default} when absent (400 "
+        "`INVALID_REQUEST` otherwise)."
+    )
+
+
+def _whole_number(most: int) -> WithJsonSchema:
+    return WithJsonSchema({"type": "integer", "minimum": 1, "maximum": most})
+
+
+def _filter(description: str) -> Any:
+    return Query(description=f"{description} (400 `INVALID_REQUEST` for another value).")
+
+
+def _one_of(enum: type[StrEnum]) -> WithJsonSchema:
+    """One of the values of ``enum``, by reference to its schema, which the models of the
+    responses put in the document: a generated client has one type for both."""
+    return WithJsonSchema({"$ref": f"#/components/schemas/{enum.__name__}"})
+
+
+CsrfHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-CSRF-Token",
+        description="The session's CSRF token (`csrf_token` of the login). Required when the "
+        "session comes from the `openleash_session` cookie (403 `CSRF_FAILED` otherwise); not "
+        "needed with a bearer token.",
+    ),
+    _TEXT,
+]
+AgentPath = Annotated[
+    str, Path(description="The agent's `agent_principal_id` (one of the owner's agents).")
+]
+PolicyPath = Annotated[str, Path(description="The policy's id (one of the owner's policies).")]
+ApprovalPath = Annotated[str, Path(description="The approval request's id.")]
+DraftPath = Annotated[str, Path(description="The policy draft's id.")]
+ApprovalsLimit = Annotated[str | None, _limit(100, 500), _whole_number(500)]
+ApprovalStatusQuery = Annotated[
+    str | None, _filter("Only requests with this status"), _one_of(ApprovalStatus)
+]
+ApprovalAgentQuery = Annotated[
+    str | None,
+    Query(description="Only the requests of this agent (its `agent_principal_id`)."),
+    _TEXT,
+]
+DraftStatusQuery = Annotated[
+    str | None, _filter("Only drafts with this status"), _one_of(DraftStatus)
+]
+AuditLimit = Annotated[str | None, _limit(50, 500), _whole_number(500)]
+AuditCursor = Annotated[
+    str | None,
+    Query(description="Where to continue: the `next_cursor` of the previous page."),
+    _TEXT,
+]
+AuditAgentQuery = Annotated[
+    str | None,
+    Query(
+        description="Only events of this agent of the owner (404 when there is no such agent, "
+        "403 `FORBIDDEN` when it is another owner's)."
+    ),
+    _TEXT,
+]
+AuditSince = Annotated[
+    str | None,
+    Query(description="Only events from this time on: ISO-8601 with a zone (400 otherwise)."),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+AuditEventType = Annotated[
+    str | None, Query(description="Only events of this type, e.g. `POLICY_UPSERTED`."), _TEXT
+]
+
+
+async def csrf_header(x_csrf_token: CsrfHeader = None) -> None:
+    """Documents the header of the routes that change something; :func:`owner_call` checks
+    it (the portal's forms carry the token in a field instead)."""
+
+
+#: Dependencies of an owner route that changes something.
+CHANGES = [Depends(csrf_header)]
+
+
 # -- sign-in ------------------------------------------------------------------------------------
 
 
@@ -150,6 +253,12 @@ def clear_session_cookies(response: Response) -> None:
     "/v1/owner/setup",
     dependencies=[Depends(anonymous)],
     summary="Set (or reset) the passphrase with a setup invite",
+    **operation(
+        ok=wire.OwnerSetupResult,
+        body=wire.OwnerSetupBody,
+        errors=(*BODY_ERRORS, 401, 404),
+        security=ANONYMOUS,
+    ),
 )
 async def setup(request: Request) -> Response:
     s = services(request)
@@ -161,6 +270,12 @@ async def setup(request: Request) -> Response:
     "/v1/owner/login",
     dependencies=[Depends(anonymous)],
     summary="Log in; returns a session token and sets the cookie",
+    **operation(
+        ok=wire.OwnerLoginResult,
+        body=wire.OwnerLoginBody,
+        errors=(*BODY_ERRORS, 401),
+        security=ANONYMOUS,
+    ),
 )
 async def login(request: Request) -> Response:
     done = await sign_in(request, await optional_body(request))
@@ -169,7 +284,14 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/v1/owner/logout", summary="End this session")
+@router.post(
+    "/v1/owner/logout",
+    dependencies=CHANGES,
+    summary="End this session",
+    **operation(
+        ok=wire.OwnerLogoutResult, errors=(*SESSION_ERRORS, *CHANGE_ERRORS), security=OWNER
+    ),
+)
 async def logout(request: Request) -> Response:
     call = await owner_call(request)
     response = json_response(await owner_auth.logout(services(request).store, call))
@@ -177,25 +299,60 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@router.get("/v1/owner/profile", summary="The owner's profile (no secrets)")
+@router.get(
+    "/v1/owner/profile",
+    summary="The owner's profile (no secrets)",
+    **operation(ok=wire.OwnerProfile, errors=SESSION_ERRORS, security=OWNER),
+)
 async def profile(request: Request) -> Response:
     call = await owner_call(request)
     return json_response(await owner_auth.profile(services(request).store, call))
 
 
-@router.post("/v1/owner/totp/setup", summary="Start TOTP enrolment (a current code if on)")
+@router.post(
+    "/v1/owner/totp/setup",
+    dependencies=CHANGES,
+    summary="Start TOTP enrolment (a current code if on)",
+    **operation(
+        ok=wire.TotpEnrolment,
+        body=wire.TotpSetupBody,
+        body_required=False,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
 async def totp_setup(request: Request) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await owner_auth.totp_setup(s.store, call, body, s.options))
 
 
-@router.post("/v1/owner/totp/confirm", summary="Turn TOTP on; returns backup codes once")
+@router.post(
+    "/v1/owner/totp/confirm",
+    dependencies=CHANGES,
+    summary="Turn TOTP on; returns backup codes once",
+    **operation(
+        ok=wire.TotpEnabled,
+        body=wire.TotpConfirmBody,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
 async def totp_confirm(request: Request) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await owner_auth.totp_confirm(s.store, call, body))
 
 
-@router.post("/v1/owner/totp/disable", summary="Turn TOTP off (needs a code)")
+@router.post(
+    "/v1/owner/totp/disable",
+    dependencies=CHANGES,
+    summary="Turn TOTP off (needs a code)",
+    **operation(
+        ok=wire.TotpDisabled,
+        body=wire.TotpDisableBody,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
 async def totp_disable(request: Request) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await owner_auth.totp_disable(s.store, call, body, s.options))
@@ -204,7 +361,11 @@ async def totp_disable(request: Request) -> Response:
 # -- agents -------------------------------------------------------------------------------------
 
 
-@router.get("/v1/owner/agents", summary="The owner's agents (no secrets)")
+@router.get(
+    "/v1/owner/agents",
+    summary="The owner's agents (no secrets)",
+    **operation(ok=admin_wire.AgentList, errors=SESSION_ERRORS, security=OWNER),
+)
 async def list_agents(request: Request) -> Response:
     call = await owner_call(request)
     return json_response(await owner_agents.list_agents(services(request).store, call))
@@ -212,17 +373,28 @@ async def list_agents(request: Request) -> Response:
 
 @router.put(
     "/v1/owner/agents/{agent_principal_id}",
+    dependencies=CHANGES,
     summary="Activate a pending agent or revoke an agent (TOTP if on)",
+    **operation(
+        ok=agents_wire.OwnerAgentStatusResult,
+        body=agents_wire.OwnerAgentStatusBody,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS, 409),
+        security=OWNER,
+    ),
 )
-async def set_agent_status(request: Request, agent_principal_id: str) -> Response:
+async def set_agent_status(request: Request, agent_principal_id: AgentPath) -> Response:
     call, s, body = await owner_change(request)
     return json_response(
         await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
     )
 
 
-@router.get("/v1/owner/agents/{agent_principal_id}/usage", summary="An agent's use of limits")
-async def agent_usage(request: Request, agent_principal_id: str) -> Response:
+@router.get(
+    "/v1/owner/agents/{agent_principal_id}/usage",
+    summary="An agent's use of limits",
+    **operation(ok=agent_wire.AgentUsage, errors=SESSION_ERRORS, security=OWNER),
+)
+async def agent_usage(request: Request, agent_principal_id: AgentPath) -> Response:
     call = await owner_call(request)
     s = services(request)
     return json_response(
@@ -232,7 +404,16 @@ async def agent_usage(request: Request, agent_principal_id: str) -> Response:
     )
 
 
-@router.post("/v1/owner/agent-invites", summary="An invite for a new agent of this owner")
+@router.post(
+    "/v1/owner/agent-invites",
+    dependencies=CHANGES,
+    summary="An invite for a new agent of this owner",
+    **operation(
+        ok=admin_wire.AgentInvite,
+        errors=(*SESSION_ERRORS, *CHANGE_ERRORS),
+        security=OWNER,
+    ),
+)
 async def agent_invite(request: Request) -> Response:
     call = await owner_call(request)
     s = services(request)
@@ -247,40 +428,89 @@ async def agent_invite(request: Request) -> Response:
 # -- policies -----------------------------------------------------------------------------------
 
 
-@router.get("/v1/owner/policies", summary="The owner's policies with tier, rank and YAML")
+@router.get(
+    "/v1/owner/policies",
+    summary="The owner's policies with tier, rank and YAML",
+    **operation(ok=policies_wire.OwnerPolicyList, errors=SESSION_ERRORS, security=OWNER),
+)
 async def list_policies(request: Request) -> Response:
     call = await owner_call(request)
     return json_response(await owner_policies.list_owned(services(request).store, call))
 
 
-@router.post("/v1/owner/policies", summary="Create a policy bound to one agent or all")
+@router.post(
+    "/v1/owner/policies",
+    dependencies=CHANGES,
+    summary="Create a policy bound to one agent or all",
+    **operation(
+        ok=policies_wire.OwnerPolicyCreated,
+        body=policies_wire.OwnerPolicyCreateBody,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
 async def create_policy(request: Request) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await owner_policies.create_owned(s.store, call, body, s.options))
 
 
-@router.put("/v1/owner/policies/order", summary="Reorder the policies of a tier")
+@router.put(
+    "/v1/owner/policies/order",
+    dependencies=CHANGES,
+    summary="Reorder the policies of a tier",
+    **operation(
+        ok=policies_wire.OwnerPoliciesReordered,
+        body=policies_wire.OwnerPolicyReorderBody,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
 async def reorder_policies(request: Request) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await owner_policies.reorder(s.store, call, body, s.options))
 
 
-@router.get("/v1/owner/policies/{policy_id}", summary="One policy with its YAML")
-async def get_policy(request: Request, policy_id: str) -> Response:
+@router.get(
+    "/v1/owner/policies/{policy_id}",
+    summary="One policy with its YAML",
+    **operation(ok=policies_wire.OwnerPolicy, errors=SESSION_ERRORS, security=OWNER),
+)
+async def get_policy(request: Request, policy_id: PolicyPath) -> Response:
     call = await owner_call(request)
     return json_response(await owner_policies.get_owned(services(request).store, call, policy_id))
 
 
-@router.put("/v1/owner/policies/{policy_id}", summary="Update a policy or bind it elsewhere")
-async def update_policy(request: Request, policy_id: str) -> Response:
+@router.put(
+    "/v1/owner/policies/{policy_id}",
+    dependencies=CHANGES,
+    summary="Update a policy or bind it elsewhere",
+    **operation(
+        ok=policies_wire.OwnerPolicyUpdated,
+        body=policies_wire.OwnerPolicyUpdateBody,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
+async def update_policy(request: Request, policy_id: PolicyPath) -> Response:
     call, s, body = await owner_change(request)
     return json_response(
         await owner_policies.update_owned(s.store, call, policy_id, body, s.options)
     )
 
 
-@router.delete("/v1/owner/policies/{policy_id}", summary="Delete a policy (TOTP if on)")
-async def delete_policy(request: Request, policy_id: str) -> Response:
+@router.delete(
+    "/v1/owner/policies/{policy_id}",
+    dependencies=CHANGES,
+    summary="Delete a policy (TOTP if on)",
+    **operation(
+        ok=policies_wire.OwnerPolicyDeleted,
+        body=policies_wire.OwnerPolicyDeleteBody,
+        body_required=False,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
+async def delete_policy(request: Request, policy_id: PolicyPath) -> Response:
     call, s, body = await owner_change(request)
     return json_response(
         await owner_policies.delete_owned(s.store, call, policy_id, body, s.options)
@@ -293,23 +523,36 @@ async def delete_policy(request: Request, policy_id: str) -> Response:
 @router.get(
     "/v1/owner/approval-requests",
     summary="Approval requests, newest first (?status=, ?agent_principal_id=, ?limit=)",
+    **operation(
+        ok=approvals_wire.OwnerApprovalRequestList,
+        errors=(*SESSION_ERRORS, 400),
+        security=OWNER,
+    ),
 )
-async def list_approvals(request: Request) -> Response:
+async def list_approvals(
+    request: Request,
+    status: ApprovalStatusQuery = None,
+    agent_principal_id: ApprovalAgentQuery = None,
+    limit: ApprovalsLimit = None,
+) -> Response:
     call = await owner_call(request)
-    query = request.query_params
     return json_response(
         await approvals.list_for_owner(
             services(request).store,
             call,
-            status=query.get("status") or None,
-            limit=_limit(request, 100, 500),
-            agent_principal_id=query.get("agent_principal_id") or None,
+            status=status or None,
+            limit=int_in_range(limit, "limit", 100, 1, 500),
+            agent_principal_id=agent_principal_id or None,
         )
     )
 
 
-@router.get("/v1/owner/approval-requests/{approval_request_id}", summary="One approval request")
-async def get_approval(request: Request, approval_request_id: str) -> Response:
+@router.get(
+    "/v1/owner/approval-requests/{approval_request_id}",
+    summary="One approval request",
+    **operation(ok=approvals_wire.OwnerApprovalRequest, errors=SESSION_ERRORS, security=OWNER),
+)
+async def get_approval(request: Request, approval_request_id: ApprovalPath) -> Response:
     call = await owner_call(request)
     return json_response(
         await approvals.get_for_owner(services(request).store, call, approval_request_id)
@@ -318,9 +561,17 @@ async def get_approval(request: Request, approval_request_id: str) -> Response:
 
 @router.post(
     "/v1/owner/approval-requests/{approval_request_id}/approve",
+    dependencies=CHANGES,
     summary="Approve (TOTP if on; a step-up needs it, and the passphrase for HIGH)",
+    **operation(
+        ok=approvals_wire.OwnerApprovalApproved,
+        body=approvals_wire.OwnerApproveBody,
+        body_required=False,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
 )
-async def approve(request: Request, approval_request_id: str) -> Response:
+async def approve(request: Request, approval_request_id: ApprovalPath) -> Response:
     call, s, body = await owner_change(request)
     snap = await s.runtime.snapshot()
     return json_response(
@@ -328,8 +579,19 @@ async def approve(request: Request, approval_request_id: str) -> Response:
     )
 
 
-@router.post("/v1/owner/approval-requests/{approval_request_id}/deny", summary="Deny")
-async def deny(request: Request, approval_request_id: str) -> Response:
+@router.post(
+    "/v1/owner/approval-requests/{approval_request_id}/deny",
+    dependencies=CHANGES,
+    summary="Deny",
+    **operation(
+        ok=approvals_wire.OwnerApprovalDenied,
+        body=wire.OwnerDenyBody,
+        body_required=False,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
+async def deny(request: Request, approval_request_id: ApprovalPath) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await approvals.deny(s.store, call, approval_request_id, body, s.options))
 
@@ -337,29 +599,58 @@ async def deny(request: Request, approval_request_id: str) -> Response:
 # -- policy drafts ------------------------------------------------------------------------------
 
 
-@router.get("/v1/owner/policy-drafts", summary="Policy drafts proposed by the owner's agents")
-async def list_drafts(request: Request) -> Response:
+@router.get(
+    "/v1/owner/policy-drafts",
+    summary="Policy drafts proposed by the owner's agents",
+    **operation(
+        ok=policies_wire.OwnerPolicyDraftList, errors=(*SESSION_ERRORS, 400), security=OWNER
+    ),
+)
+async def list_drafts(request: Request, status: DraftStatusQuery = None) -> Response:
     call = await owner_call(request)
-    status = request.query_params.get("status") or None
-    return json_response(await drafts.list_for_owner(services(request).store, call, status))
+    return json_response(await drafts.list_for_owner(services(request).store, call, status or None))
 
 
-@router.get("/v1/owner/policy-drafts/{policy_draft_id}", summary="One policy draft")
-async def get_draft(request: Request, policy_draft_id: str) -> Response:
+@router.get(
+    "/v1/owner/policy-drafts/{policy_draft_id}",
+    summary="One policy draft",
+    **operation(ok=policies_wire.OwnerPolicyDraft, errors=SESSION_ERRORS, security=OWNER),
+)
+async def get_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call = await owner_call(request)
     return json_response(await drafts.get_for_owner(services(request).store, call, policy_draft_id))
 
 
 @router.post(
-    "/v1/owner/policy-drafts/{policy_draft_id}/approve", summary="Approve: create and bind it"
+    "/v1/owner/policy-drafts/{policy_draft_id}/approve",
+    dependencies=CHANGES,
+    summary="Approve: create and bind it",
+    **operation(
+        ok=policies_wire.OwnerDraftApproved,
+        body=policies_wire.OwnerDraftApproveBody,
+        body_required=False,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
 )
-async def approve_draft(request: Request, policy_draft_id: str) -> Response:
+async def approve_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await drafts.approve(s.store, call, policy_draft_id, body, s.options))
 
 
-@router.post("/v1/owner/policy-drafts/{policy_draft_id}/deny", summary="Deny a policy draft")
-async def deny_draft(request: Request, policy_draft_id: str) -> Response:
+@router.post(
+    "/v1/owner/policy-drafts/{policy_draft_id}/deny",
+    dependencies=CHANGES,
+    summary="Deny a policy draft",
+    **operation(
+        ok=policies_wire.OwnerDraftDenied,
+        body=wire.OwnerDenyBody,
+        body_required=False,
+        errors=(*SESSION_ERRORS, *BODY_ERRORS),
+        security=OWNER,
+    ),
+)
+async def deny_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call, s, body = await owner_change(request)
     return json_response(await drafts.deny(s.store, call, policy_draft_id, body, s.options))
 
@@ -367,24 +658,58 @@ async def deny_draft(request: Request, policy_draft_id: str) -> Response:
 # -- audit and events ---------------------------------------------------------------------------
 
 
-@router.get("/v1/owner/audit", summary="The owner's audit events, newest first")
-async def audit(request: Request) -> Response:
+@router.get(
+    "/v1/owner/audit",
+    summary="The owner's audit events, newest first",
+    **operation(ok=admin_wire.AuditPage, errors=(*SESSION_ERRORS, 400), security=OWNER),
+)
+async def audit(
+    request: Request,
+    limit: AuditLimit = None,
+    cursor: AuditCursor = None,
+    agent_principal_id: AuditAgentQuery = None,
+    since: AuditSince = None,
+    event_type: AuditEventType = None,
+) -> Response:
     call = await owner_call(request)
-    q = request.query_params
     return json_response(
         await owner_agents.audit_page(
             services(request).store,
             call,
-            limit=_limit(request, 50, 500),
-            cursor=q.get("cursor"),
-            agent_principal_id=q.get("agent_principal_id") or None,
-            since=q.get("since") or None,
-            event_type=q.get("event_type") or None,
+            limit=int_in_range(limit, "limit", 50, 1, 500),
+            cursor=cursor,
+            agent_principal_id=agent_principal_id or None,
+            since=since or None,
+            event_type=event_type or None,
         )
     )
 
 
-@router.get("/v1/owner/events/stream", summary="Live events (Server-Sent Events)")
+class EventStreamResponse(StreamingResponse):
+    """A stream of Server-Sent Events."""
+
+    media_type = "text/event-stream"
+
+
+@router.get(
+    "/v1/owner/events/stream",
+    summary="Live events (Server-Sent Events)",
+    response_class=EventStreamResponse,
+    **operation(
+        ok=None,
+        ok_description="The owner's live events, as Server-Sent Events",
+        ok_content={
+            "text/event-stream": {
+                "schema": {"type": "string", "description": agents_wire.EVENT_STREAM_DESCRIPTION},
+                "example": agents_wire.EVENT_STREAM_EXAMPLE,
+                # The JSON of each data: line (OpenAPI 3.1 has no keyword for it).
+                "x-data-schema": schema_ref(agents_wire.OwnerStreamMessage),
+            }
+        },
+        errors=SESSION_ERRORS,
+        security=OWNER,
+    ),
+)
 async def events(request: Request) -> Response:
     call = await owner_call(request)
     store, clock = services(request).store, services(request).options.clock
@@ -410,9 +735,8 @@ async def events(request: Request) -> Response:
                 yield b": ping\n\n"
             await asyncio.sleep(STREAM_POLL_SECONDS)
 
-    return StreamingResponse(
+    return EventStreamResponse(
         stream(),
-        media_type="text/event-stream",
         headers={
             "Cache-Control": "no-cache, no-transform",
             "X-Accel-Buffering": "no",

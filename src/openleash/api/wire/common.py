@@ -127,6 +127,12 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": _REF.format(model=model.__name__)}
 
 
+def schema_ref(model: type[BaseModel]) -> dict[str, str]:
+    """A reference to ``model``'s schema, for documents built by hand (see ``ok_content`` of
+    :func:`operation`); :func:`install_openapi` puts the schema into ``components.schemas``."""
+    return _ref(model)
+
+
 def operation(
     *,
     ok: type[BaseModel] | None,
@@ -136,19 +142,32 @@ def operation(
     security: Security = ANONYMOUS,
     ok_status: int = 200,
     ok_description: str = "Success",
+    ok_content: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``@router.get/post/...``: the response model of ``ok_status``,
     the error envelope for each of ``errors`` (and :data:`COMMON_STATUSES`), the request body
-    ``body`` and who may call (``security``; empty means anyone)."""
+    ``body`` and who may call (``security``; empty means anyone).
+
+    ``ok_content`` documents a success that is not JSON (with ``ok=None``): its content by media
+    type, e.g. ``{"text/event-stream": {"schema": ...}}``. The route then also names a
+    ``response_class`` of that media type (else FastAPI adds an ``application/json`` success),
+    and the errors, still JSON, are documented with their media type spelt out."""
     statuses = sorted({*errors, *COMMON_STATUSES} - {ok_status})
     responses: dict[int | str, dict[str, Any]] = {
-        status: {"model": ErrorEnvelope, "description": STATUS_MEANING[status]}
+        status: (
+            {"model": ErrorEnvelope}
+            if ok_content is None
+            else {"content": {"application/json": {"schema": _ref(ErrorEnvelope)}}}
+        )
+        | {"description": STATUS_MEANING[status]}
         for status in statuses
     }
     ok_response: dict[str, Any] = {"description": ok_description}
     if ok is not None:
         ok_response["model"] = ok
         _answered[ok.__name__] = ok
+    if ok_content is not None:
+        ok_response["content"] = ok_content
     responses[ok_status] = ok_response
     extra: dict[str, Any] = {"security": list(security)}
     if body is not None:
