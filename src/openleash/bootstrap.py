@@ -14,7 +14,10 @@ from openleash import __version__
 from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
 from openleash.service.keys import ensure_key
+from openleash.service.operator import Operator
 from openleash.service.options import Options
+from openleash.service.owner_policies import OwnerPolicies
+from openleash.service.policies import Policies
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
 from openleash.store import MEMORY_URL, is_memory_url, is_postgres_url, open_store, store_path
@@ -31,6 +34,9 @@ class Services:
     options: Options
     store: Store
     runtime: Runtime
+    policies: Policies
+    owner_policies: OwnerPolicies
+    operator: Operator
 
 
 def options_from(settings: Settings) -> Options:
@@ -57,7 +63,16 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     store = await open_store(settings.database, timeout=settings.store_timeout_seconds)
     opts = options or options_from(settings)
     await ensure_key(store, opts)
-    return Services(settings, opts, store, Runtime(store, opts.config_refresh_seconds))
+    policies = Policies(store, opts)
+    return Services(
+        settings,
+        opts,
+        store,
+        Runtime(store, opts.config_refresh_seconds),
+        policies=policies,
+        owner_policies=OwnerPolicies(store, opts),
+        operator=Operator(store, policies, opts),
+    )
 
 
 def store_is_transient(settings: Settings) -> bool:

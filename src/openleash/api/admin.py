@@ -12,11 +12,12 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
+from openleash.api.views import policies as policy_views
 from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
-from openleash.service import agents, keys, owners, policies, usage
+from openleash.service import agents, keys, owners, usage
 from openleash.service.audit import read_page
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
@@ -152,7 +153,8 @@ async def agent_usage(request: Request, agent_principal_id: str) -> Response:
     **operation(ok=wire.PolicyList, errors=READ, security=ADMIN),
 )
 async def list_policies(request: Request, owner_id: wire.OwnerFilter = None) -> Response:
-    return json_response(await policies.list_policies(services(request).store, owner_id))
+    listed = await services(request).policies.list_for(owner_id)
+    return json_response(policy_views.policy_list(listed))
 
 
 @router.get(
@@ -162,7 +164,9 @@ async def list_policies(request: Request, owner_id: wire.OwnerFilter = None) -> 
     **operation(ok=wire.StoredPolicy, errors=(*READ, 404), security=ADMIN),
 )
 async def get_policy(request: Request, policy_id: str) -> Response:
-    return json_response(await policies.get_policy(services(request).store, policy_id))
+    return json_response(
+        policy_views.stored_policy(await services(request).policies.get(policy_id))
+    )
 
 
 @router.get(
