@@ -13,6 +13,7 @@ from pathlib import Path
 from openleash import __version__
 from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
+from openleash.service.audit_query import Audit
 from openleash.service.keys import ensure_key
 from openleash.service.operator import Operator
 from openleash.service.options import Options
@@ -37,6 +38,7 @@ class Services:
     policies: Policies
     owner_policies: OwnerPolicies
     operator: Operator
+    audit: Audit
 
 
 def options_from(settings: Settings) -> Options:
@@ -72,6 +74,7 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
         policies=policies,
         owner_policies=OwnerPolicies(store, opts),
         operator=Operator(store, policies, opts),
+        audit=Audit(store),
     )
 
 

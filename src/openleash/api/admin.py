@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
@@ -12,13 +11,14 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
+from openleash.api.views import audit as audit_views
 from openleash.api.views import policies as policy_views
 from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
 from openleash.service import agents, keys, owners, usage
-from openleash.service.audit import read_page
+from openleash.service.audit_query import AuditFilter
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 
@@ -220,21 +220,17 @@ async def audit(
     until: wire.UntilFilter = None,
 ) -> Response:
     # ``limit`` is read, with its bounds and messages, by query_int (the same value).
-    given = {
-        "owner_id": owner_id,
-        "agent_principal_id": agent_principal_id,
-        "event_type": event_type,
-        "principal_id": principal_id,
-        "action_type": action_type,
-        "result": result,
-        "since": since,
-        "until": until,
-    }
-    filters: dict[str, Any] = {k: v for k, v in given.items() if v}
-    page = await read_page(
-        services(request).store,
-        limit=query_int(request, "limit", 50, 1, 500),
-        cursor=cursor,
-        filters=filters or None,
+    where = AuditFilter(
+        owner_id=owner_id,
+        agent_principal_id=agent_principal_id,
+        event_type=event_type,
+        principal_id=principal_id,
+        action_type=action_type,
+        result=result,
+        since=since,
+        until=until,
     )
-    return json_response(page)
+    page = await services(request).audit.page(
+        where, limit=query_int(request, "limit", 50, 1, 500), cursor=cursor
+    )
+    return json_response(audit_views.audit_page(page))

@@ -24,6 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
+from openleash.api.views import audit as audit_views
 from openleash.api.views import policies as policy_views
 from openleash.api.wire import admin as admin_wire
 from openleash.api.wire import agent as agent_wire
@@ -43,6 +44,7 @@ from openleash.service import (
     owner_events,
     usage,
 )
+from openleash.service.audit_query import AuditFilter
 from openleash.service.owner_auth import (
     DEVICE_COOKIE,
     DEVICE_TTL_SECONDS,
@@ -680,17 +682,15 @@ async def audit(
     event_type: AuditEventType = None,
 ) -> Response:
     call = await owner_call(request)
-    return json_response(
-        await owner_agents.audit_page(
-            services(request).store,
-            call,
-            limit=int_in_range(limit, "limit", 50, 1, 500),
-            cursor=cursor,
-            agent_principal_id=agent_principal_id or None,
-            since=since or None,
-            event_type=event_type or None,
-        )
+    where = AuditFilter(
+        agent_principal_id=agent_principal_id or None,
+        since=since or None,
+        event_type=event_type or None,
     )
+    page = await services(request).audit.owner_page(
+        call, where, limit=int_in_range(limit, "limit", 50, 1, 500), cursor=cursor
+    )
+    return json_response(audit_views.audit_page(page))
 
 
 class EventStreamResponse(StreamingResponse):
