@@ -14,7 +14,7 @@ from openleash import __version__
 from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
 from openleash.service.audit_query import Audit
-from openleash.service.keys import ensure_key
+from openleash.service.keys import Keys
 from openleash.service.operator import Operator
 from openleash.service.options import Options
 from openleash.service.owner_policies import OwnerPolicies
@@ -39,6 +39,7 @@ class Services:
     owner_policies: OwnerPolicies
     operator: Operator
     audit: Audit
+    keys: Keys
 
 
 def options_from(settings: Settings) -> Options:
@@ -64,7 +65,8 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(settings.database, timeout=settings.store_timeout_seconds)
     opts = options or options_from(settings)
-    await ensure_key(store, opts)
+    keys = Keys(store, opts)
+    await keys.ensure()
     policies = Policies(store, opts)
     return Services(
         settings,
@@ -75,6 +77,7 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
         owner_policies=OwnerPolicies(store, opts),
         operator=Operator(store, policies, opts),
         audit=Audit(store),
+        keys=keys,
     )
 
 

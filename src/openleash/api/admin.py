@@ -12,12 +12,13 @@ from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
 from openleash.api.views import audit as audit_views
+from openleash.api.views import keys as key_views
 from openleash.api.views import policies as policy_views
 from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
-from openleash.service import agents, keys, owners, usage
+from openleash.service import agents, owners, usage
 from openleash.service.audit_query import AuditFilter
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
@@ -175,7 +176,7 @@ async def get_policy(request: Request, policy_id: str) -> Response:
     **operation(ok=wire.ServerKeyList, errors=READ, security=ADMIN),
 )
 async def list_keys(request: Request) -> Response:
-    return json_response({"keys": await keys.list_keys(services(request).store)})
+    return json_response(key_views.key_list(await services(request).keys.list_all()))
 
 
 @router.post(
@@ -184,8 +185,8 @@ async def list_keys(request: Request) -> Response:
     **operation(ok=wire.ServerKey, errors=CHANGE, security=ADMIN),
 )
 async def rotate_key(request: Request) -> Response:
-    s = services(request)
-    return json_response(await keys.rotate_key(s.store, s.options))
+    rotated = await services(request).keys.rotate()
+    return json_response(key_views.server_key(rotated, active=True))
 
 
 @router.post(
@@ -195,8 +196,8 @@ async def rotate_key(request: Request) -> Response:
     **operation(ok=wire.KeyRevoked, errors=(*CHANGE, 404, 409), security=ADMIN),
 )
 async def revoke_key(request: Request, kid: str) -> Response:
-    s = services(request)
-    return json_response(await keys.revoke_key(s.store, kid, s.options))
+    await services(request).keys.revoke(kid)
+    return json_response(key_views.key_revoked(kid))
 
 
 @router.get(
