@@ -13,8 +13,12 @@ from pathlib import Path
 from openleash import __version__
 from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
-from openleash.service.keys import ensure_key
+from openleash.service.audit_query import Audit
+from openleash.service.keys import Keys
+from openleash.service.operator import Operator
 from openleash.service.options import Options
+from openleash.service.owner_policies import OwnerPolicies
+from openleash.service.policies import Policies
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
 from openleash.store import MEMORY_URL, is_memory_url, is_postgres_url, open_store, store_path
@@ -31,6 +35,11 @@ class Services:
     options: Options
     store: Store
     runtime: Runtime
+    policies: Policies
+    owner_policies: OwnerPolicies
+    operator: Operator
+    audit: Audit
+    keys: Keys
 
 
 def options_from(settings: Settings) -> Options:
@@ -56,8 +65,20 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await open_store(settings.database, timeout=settings.store_timeout_seconds)
     opts = options or options_from(settings)
-    await ensure_key(store, opts)
-    return Services(settings, opts, store, Runtime(store, opts.config_refresh_seconds))
+    keys = Keys(store, opts)
+    await keys.ensure()
+    policies = Policies(store, opts)
+    return Services(
+        settings,
+        opts,
+        store,
+        Runtime(store, opts.config_refresh_seconds),
+        policies=policies,
+        owner_policies=OwnerPolicies(store, opts),
+        operator=Operator(store, policies, opts),
+        audit=Audit(store),
+        keys=keys,
+    )
 
 
 def store_is_transient(settings: Settings) -> bool:

@@ -17,7 +17,8 @@ from openleash.bootstrap import Services, open_services, options_from
 from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.crypto import generate_keypair
-from openleash.service import policies
+from openleash.domain.models import PolicyRecord
+from openleash.service.policies import PolicyUpsert
 from openleash.service.setup import setup_owner_and_agent
 from openleash.service.timefmt import iso
 from tests.support.actions import action
@@ -150,10 +151,8 @@ async def _setup(services: Services, public_key_b64: str) -> dict[str, Any]:
     )
 
 
-async def upsert(services: Services, owner_id: str, yaml_text: str) -> dict[str, Any]:
-    return await policies.upsert_policy(
-        services.store, owner_id=owner_id, policy_yaml=yaml_text, options=services.options
-    )
+async def upsert(services: Services, owner_id: str, yaml_text: str) -> PolicyRecord:
+    return await services.policies.upsert(PolicyUpsert(yaml_text, owner_id=owner_id))
 
 
 def from_address(api: Api, address: str, method: str, path: str, **kwargs: Any) -> Any:

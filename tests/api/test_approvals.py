@@ -12,7 +12,6 @@ import pytest
 
 from openleash.config import Settings
 from openleash.crypto import verify_token
-from openleash.service import policies
 from tests.api.conftest import Agent, Api, new_agent_keys, running_api, upsert
 from tests.api.owners import PASSPHRASE, Owner, owner_session
 
@@ -53,7 +52,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
 def _replace_policies(api: Api, policy_yaml: str) -> None:
     """Make ``policy_yaml`` the owner's only policy."""
     for p in api.client.get("/v1/admin/policies").json()["policies"]:
-        api.run(policies.delete_policy(api.services.store, p["policy_id"], api.services.options))
+        api.run(api.services.policies.delete(p["policy_id"]))
     api.run(upsert(api.services, api.agent.owner_id, policy_yaml))
 
 

@@ -6,7 +6,7 @@ import json
 
 from openleash.crypto import action_hash, verify_token
 from openleash.domain.action import parse_action
-from openleash.service import policies
+from openleash.service.policies import PolicyUpsert
 from tests.api.conftest import Api
 
 
@@ -96,7 +96,7 @@ def test_invalid_action_lists_field_errors(api: Api) -> None:
 
 def test_no_policy_is_403(api: Api) -> None:
     policy_id = api.client.get("/v1/admin/policies").json()["policies"][0]["policy_id"]
-    api.run(policies.delete_policy(api.services.store, policy_id, api.services.options))
+    api.run(api.services.policies.delete(policy_id))
     response = api.signed("POST", "/v1/authorize", body(api.agent.action(amount_minor=1)))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "NO_POLICY"
@@ -107,12 +107,8 @@ def test_policy_change_is_seen_without_restart(api: Api) -> None:
     assert first["result"] == "ALLOW"
     policy_id = api.client.get("/v1/admin/policies").json()["policies"][0]["policy_id"]
     api.run(
-        policies.upsert_policy(
-            api.services.store,
-            owner_id=None,
-            policy_id=policy_id,
-            options=api.services.options,
-            policy_yaml="version: 1\ndefault: deny\nrules: []\n",
+        api.services.policies.upsert(
+            PolicyUpsert("version: 1\ndefault: deny\nrules: []\n", policy_id=policy_id)
         )
     )
     second = api.signed("POST", "/v1/authorize", body(api.agent.action(amount_minor=1))).json()

@@ -21,7 +21,6 @@ from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
-from openleash.service import policies
 from openleash.service.agent_auth import SIGNING_HEADERS
 from openleash.service.timefmt import iso
 from tests.api.conftest import BASE_URL, Api, running_api, upsert
@@ -62,11 +61,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     settings = Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin-token")
     for running in running_api(settings):
         for p in running.client.get("/v1/admin/policies").json()["policies"]:
-            running.run(
-                policies.delete_policy(
-                    running.services.store, p["policy_id"], running.services.options
-                )
-            )
+            running.run(running.services.policies.delete(p["policy_id"]))
         running.run(upsert(running.services, running.agent.owner_id, POLICY))
         yield running
 

@@ -14,7 +14,6 @@ import pytest
 from openleash.config import Settings, load_settings
 from openleash.crypto import action_hash, verify_token
 from openleash.domain.errors import OpenLeashError
-from openleash.service import policies
 from tests.api.conftest import Agent, Api, running_api, upsert
 from tests.api.owners import owner_session
 
@@ -51,8 +50,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     )
     for running in running_api(settings):
         for p in running.client.get("/v1/admin/policies").json()["policies"]:
-            options = running.services.options
-            running.run(policies.delete_policy(running.services.store, p["policy_id"], options))
+            running.run(running.services.policies.delete(p["policy_id"]))
         running.run(upsert(running.services, running.agent.owner_id, POLICY))
         yield running
 

@@ -23,7 +23,6 @@ from openleash.config import Settings
 from openleash.domain.action import parse_action
 from openleash.engine import Engine
 from openleash.policy import Evaluation
-from openleash.service import policies
 from openleash.service.decision_context import (
     ContextPlan,
     DecisionContext,
@@ -131,7 +130,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 def _use_only(api: Api, policy_yaml: str) -> None:
     for p in api.client.get("/v1/admin/policies").json()["policies"]:
-        api.run(policies.delete_policy(api.services.store, p["policy_id"], api.services.options))
+        api.run(api.services.policies.delete(p["policy_id"]))
     api.run(upsert(api.services, api.agent.owner_id, policy_yaml))
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openleash.crypto import verify_token
-from openleash.service import policies
 from tests.api.conftest import Api, upsert
 
 
@@ -18,9 +17,7 @@ def body(value: object) -> bytes:
 
 def only_policy(api: Api, yaml_text: str) -> None:
     for policy in api.client.get("/v1/admin/policies").json()["policies"]:
-        api.run(
-            policies.delete_policy(api.services.store, policy["policy_id"], api.services.options)
-        )
+        api.run(api.services.policies.delete(policy["policy_id"]))
     api.run(upsert(api.services, api.agent.owner_id, yaml_text))
 
 

@@ -24,7 +24,6 @@ from openleash.api.wire import owner_approvals as wire_approvals
 from openleash.api.wire import owner_policies as wire_policies
 from openleash.client import AgentAuth
 from openleash.config import Settings
-from openleash.service import policies
 from openleash.service.timefmt import iso
 from tests.api.conftest import Api, running_api, upsert
 from tests.api.owners import PASSPHRASE, Owner, login, set_passphrase
@@ -268,11 +267,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     settings = Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin-token")
     for running in running_api(settings):
         for p in running.client.get("/v1/admin/policies").json()["policies"]:
-            running.run(
-                policies.delete_policy(
-                    running.services.store, p["policy_id"], running.services.options
-                )
-            )
+            running.run(running.services.policies.delete(p["policy_id"]))
         running.run(upsert(running.services, running.agent.owner_id, POLICY))
         yield running
 

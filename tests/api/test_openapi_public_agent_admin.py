@@ -33,7 +33,6 @@ from openleash.crypto import sign
 from openleash.domain.action import TRUST_PROFILES
 from openleash.domain.errors import StoreUnavailableError
 from openleash.policy.model import RISK_LEVELS
-from openleash.service import policies
 from openleash.service.authzen import SEMANTICS
 from tests.api.conftest import Agent, Api, from_address, new_agent_keys, running_api, upsert
 from tests.api.owners import owner_session
@@ -325,9 +324,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
         data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, authzen_pep_tokens=(PEP_TOKEN,)
     )
     for running in running_api(settings):
-        store, options = running.services.store, running.services.options
         for p in running.client.get("/v1/admin/policies").json()["policies"]:
-            running.run(policies.delete_policy(store, p["policy_id"], options))
+            running.run(running.services.policies.delete(p["policy_id"]))
         running.run(upsert(running.services, running.agent.owner_id, POLICY))
         yield running
 

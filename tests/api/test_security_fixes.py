@@ -6,7 +6,6 @@ import json
 from datetime import timedelta
 
 from openleash.crypto import generate_keypair, issue_token, sign
-from openleash.service import keys as key_service
 from openleash.service.timefmt import iso
 from tests.api.conftest import Api, new_agent_keys
 from tests.support.actions import action
@@ -280,7 +279,7 @@ def test_verify_proof_checks_expectations(api: Api) -> None:
 def test_revoked_key_verifies_nothing(api: Api) -> None:
     decision = api.signed("POST", "/v1/authorize", body(api.agent.action(amount_minor=1))).json()
     old_kid = api.client.get("/v1/public-keys").json()["keys"][0]["kid"]
-    api.run(key_service.rotate_key(api.services.store, api.services.options))
+    api.run(api.services.keys.rotate())
     still = api.client.post("/v1/verify-proof", json={"token": decision["proof_token"]}).json()
     assert still["valid"] is True  # rotation alone keeps old proofs verifiable
     revoked = api.client.post(f"/v1/admin/keys/{old_kid}/revoke")

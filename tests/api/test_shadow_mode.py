@@ -3,7 +3,7 @@ enforced."""
 
 from __future__ import annotations
 
-from openleash.service import policies
+from openleash.service.policies import PolicyUpsert
 from tests.api.conftest import Api
 from tests.api.test_limits import body, buy, only_policy
 
@@ -29,12 +29,8 @@ rules:
 
 def observe(api: Api, yaml_text: str) -> None:
     api.run(
-        policies.upsert_policy(
-            api.services.store,
-            owner_id=api.agent.owner_id,
-            policy_yaml=yaml_text,
-            options=api.services.options,
-            mode="observe",
+        api.services.policies.upsert(
+            PolicyUpsert(yaml_text, owner_id=api.agent.owner_id, mode="observe")
         )
     )
 
@@ -80,9 +76,7 @@ def test_without_observed_policy_there_is_no_shadow(api: Api) -> None:
 def test_an_observed_policy_alone_does_not_authorize(api: Api) -> None:
     only_policy(api, LENIENT)
     for policy in api.client.get("/v1/admin/policies").json()["policies"]:
-        api.run(
-            policies.delete_policy(api.services.store, policy["policy_id"], api.services.options)
-        )
+        api.run(api.services.policies.delete(policy["policy_id"]))
     observe(api, LENIENT)
     response = api.signed("POST", "/v1/authorize", body(api.agent.action(amount_minor=1)))
     assert response.status_code == 403

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
@@ -12,12 +11,15 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
+from openleash.api.views import audit as audit_views
+from openleash.api.views import keys as key_views
+from openleash.api.views import policies as policy_views
 from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
-from openleash.service import agents, keys, owners, policies, usage
-from openleash.service.audit import read_page
+from openleash.service import agents, owners, usage
+from openleash.service.audit_query import AuditFilter
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 
@@ -152,7 +154,8 @@ async def agent_usage(request: Request, agent_principal_id: str) -> Response:
     **operation(ok=wire.PolicyList, errors=READ, security=ADMIN),
 )
 async def list_policies(request: Request, owner_id: wire.OwnerFilter = None) -> Response:
-    return json_response(await policies.list_policies(services(request).store, owner_id))
+    listed = await services(request).policies.list_for(owner_id)
+    return json_response(policy_views.policy_list(listed))
 
 
 @router.get(
@@ -162,7 +165,9 @@ async def list_policies(request: Request, owner_id: wire.OwnerFilter = None) -> 
     **operation(ok=wire.StoredPolicy, errors=(*READ, 404), security=ADMIN),
 )
 async def get_policy(request: Request, policy_id: str) -> Response:
-    return json_response(await policies.get_policy(services(request).store, policy_id))
+    return json_response(
+        policy_views.stored_policy(await services(request).policies.get(policy_id))
+    )
 
 
 @router.get(
@@ -171,7 +176,7 @@ async def get_policy(request: Request, policy_id: str) -> Response:
     **operation(ok=wire.ServerKeyList, errors=READ, security=ADMIN),
 )
 async def list_keys(request: Request) -> Response:
-    return json_response({"keys": await keys.list_keys(services(request).store)})
+    return json_response(key_views.key_list(await services(request).keys.list_all()))
 
 
 @router.post(
@@ -180,8 +185,8 @@ async def list_keys(request: Request) -> Response:
     **operation(ok=wire.ServerKey, errors=CHANGE, security=ADMIN),
 )
 async def rotate_key(request: Request) -> Response:
-    s = services(request)
-    return json_response(await keys.rotate_key(s.store, s.options))
+    rotated = await services(request).keys.rotate()
+    return json_response(key_views.server_key(rotated, active=True))
 
 
 @router.post(
@@ -191,8 +196,8 @@ async def rotate_key(request: Request) -> Response:
     **operation(ok=wire.KeyRevoked, errors=(*CHANGE, 404, 409), security=ADMIN),
 )
 async def revoke_key(request: Request, kid: str) -> Response:
-    s = services(request)
-    return json_response(await keys.revoke_key(s.store, kid, s.options))
+    await services(request).keys.revoke(kid)
+    return json_response(key_views.key_revoked(kid))
 
 
 @router.get(
@@ -216,21 +221,17 @@ async def audit(
     until: wire.UntilFilter = None,
 ) -> Response:
     # ``limit`` is read, with its bounds and messages, by query_int (the same value).
-    given = {
-        "owner_id": owner_id,
-        "agent_principal_id": agent_principal_id,
-        "event_type": event_type,
-        "principal_id": principal_id,
-        "action_type": action_type,
-        "result": result,
-        "since": since,
-        "until": until,
-    }
-    filters: dict[str, Any] = {k: v for k, v in given.items() if v}
-    page = await read_page(
-        services(request).store,
-        limit=query_int(request, "limit", 50, 1, 500),
-        cursor=cursor,
-        filters=filters or None,
+    where = AuditFilter(
+        owner_id=owner_id,
+        agent_principal_id=agent_principal_id,
+        event_type=event_type,
+        principal_id=principal_id,
+        action_type=action_type,
+        result=result,
+        since=since,
+        until=until,
     )
-    return json_response(page)
+    page = await services(request).audit.page(
+        where, limit=query_int(request, "limit", 50, 1, 500), cursor=cursor
+    )
+    return json_response(audit_views.audit_page(page))

@@ -24,6 +24,8 @@ from starlette.responses import Response, StreamingResponse
 from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
+from openleash.api.views import audit as audit_views
+from openleash.api.views import policies as policy_views
 from openleash.api.wire import admin as admin_wire
 from openleash.api.wire import agent as agent_wire
 from openleash.api.wire import owner as wire
@@ -40,14 +42,20 @@ from openleash.service import (
     owner_agents,
     owner_auth,
     owner_events,
-    owner_policies,
     usage,
 )
+from openleash.service.audit_query import AuditFilter
 from openleash.service.owner_auth import (
     DEVICE_COOKIE,
     DEVICE_TTL_SECONDS,
     SESSION_COOKIE,
     OwnerCall,
+)
+from openleash.service.owner_policies import (
+    OwnerPolicyCreate,
+    OwnerPolicyOrder,
+    OwnerPolicyUpdate,
+    factor_code,
 )
 from openleash.service.timefmt import iso
 
@@ -435,7 +443,8 @@ async def agent_invite(request: Request) -> Response:
 )
 async def list_policies(request: Request) -> Response:
     call = await owner_call(request)
-    return json_response(await owner_policies.list_owned(services(request).store, call))
+    listed = await services(request).owner_policies.list_for(call)
+    return json_response(policy_views.owned_policies(listed))
 
 
 @router.post(
@@ -451,7 +460,8 @@ async def list_policies(request: Request) -> Response:
 )
 async def create_policy(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_policies.create_owned(s.store, call, body, s.options))
+    created = await s.owner_policies.create(call, OwnerPolicyCreate.from_body(body))
+    return json_response(policy_views.owned_created(created))
 
 
 @router.put(
@@ -467,7 +477,8 @@ async def create_policy(request: Request) -> Response:
 )
 async def reorder_policies(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_policies.reorder(s.store, call, body, s.options))
+    ordered = await s.owner_policies.reorder(call, OwnerPolicyOrder.from_body(body))
+    return json_response(policy_views.reordered(ordered))
 
 
 @router.get(
@@ -477,7 +488,8 @@ async def reorder_policies(request: Request) -> Response:
 )
 async def get_policy(request: Request, policy_id: PolicyPath) -> Response:
     call = await owner_call(request)
-    return json_response(await owner_policies.get_owned(services(request).store, call, policy_id))
+    owned = await services(request).owner_policies.get(call, policy_id)
+    return json_response(policy_views.owned_policy(owned))
 
 
 @router.put(
@@ -493,9 +505,8 @@ async def get_policy(request: Request, policy_id: PolicyPath) -> Response:
 )
 async def update_policy(request: Request, policy_id: PolicyPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(
-        await owner_policies.update_owned(s.store, call, policy_id, body, s.options)
-    )
+    await s.owner_policies.update(call, policy_id, OwnerPolicyUpdate.from_body(body))
+    return json_response(policy_views.policy_changed(policy_id, "updated"))
 
 
 @router.delete(
@@ -512,9 +523,8 @@ async def update_policy(request: Request, policy_id: PolicyPath) -> Response:
 )
 async def delete_policy(request: Request, policy_id: PolicyPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(
-        await owner_policies.delete_owned(s.store, call, policy_id, body, s.options)
-    )
+    await s.owner_policies.delete(call, policy_id, factor_code(body))
+    return json_response(policy_views.policy_changed(policy_id, "deleted"))
 
 
 # -- approval requests --------------------------------------------------------------------------
@@ -672,17 +682,15 @@ async def audit(
     event_type: AuditEventType = None,
 ) -> Response:
     call = await owner_call(request)
-    return json_response(
-        await owner_agents.audit_page(
-            services(request).store,
-            call,
-            limit=int_in_range(limit, "limit", 50, 1, 500),
-            cursor=cursor,
-            agent_principal_id=agent_principal_id or None,
-            since=since or None,
-            event_type=event_type or None,
-        )
+    where = AuditFilter(
+        agent_principal_id=agent_principal_id or None,
+        since=since or None,
+        event_type=event_type or None,
     )
+    page = await services(request).audit.owner_page(
+        call, where, limit=int_in_range(limit, "limit", 50, 1, 500), cursor=cursor
+    )
+    return json_response(audit_views.audit_page(page))
 
 
 class EventStreamResponse(StreamingResponse):

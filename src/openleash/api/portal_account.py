@@ -25,9 +25,11 @@ from openleash.api.portal_http import (
     render,
     second_factor,
 )
+from openleash.api.views import audit as audit_views
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Status
 from openleash.service import owner_agents, owner_auth, usage
+from openleash.service.audit_query import AuditFilter
 from openleash.service.owner_auth import OwnerCall
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -149,16 +151,14 @@ async def audit(request: Request) -> Response:
     }
     error: OpenLeashError | None = None
     page: dict[str, Any] = {"items": [], "total": 0, "next_cursor": None}
+    where = AuditFilter(
+        agent_principal_id=filters["agent_principal_id"] or None,
+        since=_zoned(filters["since"]) or None,
+        event_type=filters["event_type"] or None,
+    )
     try:
-        page = await owner_agents.audit_page(
-            s.store,
-            call,
-            limit=50,
-            cursor=q.get("cursor") or None,
-            agent_principal_id=filters["agent_principal_id"] or None,
-            since=_zoned(filters["since"]) or None,
-            event_type=filters["event_type"] or None,
-        )
+        found = await s.audit.owner_page(call, where, limit=50, cursor=q.get("cursor") or None)
+        page = audit_views.audit_page(found)
     except OpenLeashError as exc:
         error = exc
     return render(

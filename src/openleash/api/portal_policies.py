@@ -21,11 +21,18 @@ from openleash.api.portal_http import (
     redirect,
     second_factor,
 )
+from openleash.api.views import policies as policy_views
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import DraftStatus, Status
-from openleash.service import drafts, owner_agents, owner_policies
+from openleash.service import drafts, owner_agents
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
+from openleash.service.owner_policies import (
+    OwnerPolicyCreate,
+    OwnerPolicyOrder,
+    OwnerPolicyUpdate,
+    factor_code,
+)
 from openleash.service.ports import Store
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -46,7 +53,9 @@ async def _policies_page(
     request: Request, call: OwnerCall, *, error: OpenLeashError | None = None
 ) -> Response:
     store = services(request).store
-    listed = await owner_policies.list_owned(store, call)
+    listed = [
+        policy_views.owned_policy(p) for p in await services(request).owner_policies.list_for(call)
+    ]
     pending = await drafts.list_for_owner(store, call, DraftStatus.PENDING)
     agent_names = await views.agent_names(services(request), call)
     return page(
@@ -55,8 +64,8 @@ async def _policies_page(
         call,
         nav="policies",
         error=error,
-        agent_tier=[p for p in listed["policies"] if p["tier"] == "agent"],
-        owner_tier=[p for p in listed["policies"] if p["tier"] != "agent"],
+        agent_tier=[p for p in listed if p["tier"] == "agent"],
+        owner_tier=[p for p in listed if p["tier"] != "agent"],
         drafts=pending["policy_drafts"],
         agent_names=agent_names,
         totp_enabled=await views.totp_enabled(services(request), call),
@@ -138,10 +147,10 @@ async def create_policy(request: Request) -> Response:
         **second_factor(form),
     }
     try:
-        created = await owner_policies.create_owned(s.store, call, body, s.options)
+        created = await s.owner_policies.create(call, OwnerPolicyCreate.from_body(body))
     except OpenLeashError as exc:
         return await _editor(request, call, policy=None, fields=fields, error=exc)
-    return redirect(f"{PREFIX}/policies/{created['policy_id']}?done=policy_saved")
+    return redirect(f"{PREFIX}/policies/{created.policy_id}?done=policy_saved")
 
 
 def _stored_fields(policy: dict[str, Any]) -> dict[str, Any]:
@@ -161,14 +170,14 @@ async def move_policy(request: Request) -> Response:
     call, form = await owner_form(request)
     s = services(request)
     tier, moved = form.get("tier", ""), form.get("policy_id", "")
-    listed = await owner_policies.list_owned(s.store, call)
-    order = [p["policy_id"] for p in listed["policies"] if p["tier"] == tier]
+    listed = await s.owner_policies.list_for(call)
+    order = [p.policy.policy_id for p in listed if p.tier == tier]
     if moved in order and order.index(moved) > 0:
         at = order.index(moved)
         order[at - 1], order[at] = order[at], order[at - 1]
     body = {"tier": tier, "ordered_policy_ids": order, **second_factor(form)}
     try:
-        await owner_policies.reorder(s.store, call, body, s.options)
+        await s.owner_policies.reorder(call, OwnerPolicyOrder.from_body(body))
     except OpenLeashError as exc:
         return await _policies_page(request, call, error=exc)
     return redirect(f"{PREFIX}/policies?done=policy_moved")
@@ -177,7 +186,7 @@ async def move_policy(request: Request) -> Response:
 @router.get(f"{PREFIX}/policies/{{policy_id}}")
 async def edit_policy(request: Request, policy_id: str) -> Response:
     call = await owner_of(request)
-    policy = await owner_policies.get_owned(services(request).store, call, policy_id)
+    policy = policy_views.owned_policy(await services(request).owner_policies.get(call, policy_id))
     return await _editor(request, call, policy=policy, fields=_stored_fields(policy))
 
 
@@ -186,7 +195,7 @@ async def update_policy(request: Request, policy_id: str) -> Response:
     call, form = await owner_form(request)
     fields = _policy_fields(form)
     s = services(request)
-    policy = await owner_policies.get_owned(s.store, call, policy_id)
+    policy = policy_views.owned_policy(await s.owner_policies.get(call, policy_id))
     body: dict[str, Any] = {
         "policy_yaml": fields["policy_yaml"],
         "name": fields["name"],
@@ -196,7 +205,7 @@ async def update_policy(request: Request, policy_id: str) -> Response:
     if (fields["target"] or None) != policy["applies_to_agent_principal_id"]:
         body["applies_to_agent_principal_id"] = fields["target"] or None
     try:
-        await owner_policies.update_owned(s.store, call, policy_id, body, s.options)
+        await s.owner_policies.update(call, policy_id, OwnerPolicyUpdate.from_body(body))
     except OpenLeashError as exc:
         return await _editor(request, call, policy=policy, fields=fields, error=exc)
     return redirect(f"{PREFIX}/policies/{policy_id}?done=policy_saved")
@@ -207,11 +216,11 @@ async def delete_policy(request: Request, policy_id: str) -> Response:
     call, form = await owner_form(request)
     s = services(request)
     try:
-        await owner_policies.delete_owned(s.store, call, policy_id, second_factor(form), s.options)
+        await s.owner_policies.delete(call, policy_id, factor_code(second_factor(form)))
     except OpenLeashError as exc:
         if exc.code == "NOT_FOUND":
             raise
-        policy = await owner_policies.get_owned(s.store, call, policy_id)
+        policy = policy_views.owned_policy(await s.owner_policies.get(call, policy_id))
         return await _editor(request, call, policy=policy, fields=_stored_fields(policy), error=exc)
     return redirect(f"{PREFIX}/policies?done=policy_deleted")
 

@@ -21,8 +21,8 @@ from openleash.cli.common import (
     run_with_services,
     settings_for,
 )
-from openleash.service.audit_chain import ChainReport, verify_chain
-from openleash.service.audit_query import AuditQuery, export, search, tail
+from openleash.service.audit_chain import ChainReport
+from openleash.service.audit_query import AuditQuery
 
 
 @click.group()
@@ -43,7 +43,7 @@ def audit() -> None:
 def verify_command(as_json: bool, data_dir: Path | None, config_path: Path | None) -> None:
     """Check the hash chain and the signed checkpoints. Exits 1 naming the first bad record."""
     started = time.perf_counter()
-    report = run_with_services(settings_for(data_dir, config_path), lambda s: verify_chain(s.store))
+    report = run_with_services(settings_for(data_dir, config_path), lambda s: s.audit.verify())
     elapsed = time.perf_counter() - started
     if as_json:
         print_json({**report.to_wire(), "seconds": round(elapsed, 3)})
@@ -108,7 +108,8 @@ def tail_command(
     """Print the newest records, oldest first; with --follow, new ones as they come."""
 
     async def work(s: Services) -> None:
-        async for record in tail(s.store, count, follow=follow):
+        async for row in s.audit.tail(count, follow=follow):
+            record = row.to_wire()
             click.echo(_json_line(record) if as_json else _line(record))
 
     with contextlib.suppress(KeyboardInterrupt):  # --follow ends with Ctrl-C
@@ -126,10 +127,11 @@ def search_command(
     limit: int, as_json: bool, data_dir: Path | None, config_path: Path | None, **filters: Any
 ) -> None:
     """Find records, newest first."""
-    found = run_with_services(
+    rows = run_with_services(
         settings_for(data_dir, config_path),
-        lambda s: search(s.store, _query(filters), limit=limit, now=s.options.clock()),
+        lambda s: s.audit.search(_query(filters), limit=limit, now=s.options.clock()),
     )
+    found = [{"seq": seq, **event.to_wire()} for seq, event in rows]
     if as_json:
         print_json(found)
         return
@@ -157,8 +159,8 @@ def export_command(
     async def work(s: Services) -> int:
         with _sink(output) as write:
             written = 0
-            async for record in export(s.store, _query(filters), now=s.options.clock()):
-                write(_json_line(record))
+            async for row in s.audit.export(_query(filters), now=s.options.clock()):
+                write(_json_line(row.to_wire()))
                 written += 1
             return written
 

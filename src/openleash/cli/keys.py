@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -16,7 +15,7 @@ from openleash.cli.common import (
     settings_for,
 )
 from openleash.domain.errors import OpenLeashError
-from openleash.service.keys import list_keys, revoke_key, rotate_key
+from openleash.domain.models import ServerKey
 
 
 @click.group()
@@ -27,10 +26,10 @@ def keys() -> None:
     """
 
 
-def _state(key: dict[str, Any]) -> str:
-    if key["revoked_at"]:
-        return f"revoked {key['revoked_at']}"
-    return "active" if key["active"] else "verifies only"
+def _state(key: ServerKey) -> str:
+    if key.revoked_at:
+        return f"revoked {key.revoked_at}"
+    return "active" if key.active else "verifies only"
 
 
 @keys.command("list")
@@ -40,12 +39,12 @@ def _state(key: dict[str, Any]) -> str:
 @fails_cleanly
 def list_command(as_json: bool, data_dir: Path | None, config_path: Path | None) -> None:
     """List the keys, oldest first."""
-    found = run_with_services(settings_for(data_dir, config_path), lambda s: list_keys(s.store))
+    found = run_with_services(settings_for(data_dir, config_path), lambda s: s.keys.list_all())
     if as_json:
-        print_json(found)
+        print_json([{**k.public_view(), "active": k.active} for k in found])
         return
     for key in found:
-        click.echo(f"{key['kid']}  created {key['created_at']}  {_state(key)}")
+        click.echo(f"{key.kid}  created {key.created_at}  {_state(key)}")
 
 
 @keys.command("rotate")
@@ -54,11 +53,9 @@ def list_command(as_json: bool, data_dir: Path | None, config_path: Path | None)
 @fails_cleanly
 def rotate_command(data_dir: Path | None, config_path: Path | None) -> None:
     """Make a new active key. Earlier keys keep verifying until revoked."""
-    key = run_with_services(
-        settings_for(data_dir, config_path), lambda s: rotate_key(s.store, s.options)
-    )
+    key = run_with_services(settings_for(data_dir, config_path), lambda s: s.keys.rotate())
     click.echo(
-        f"New active key {key['kid']}. Earlier keys still verify; revoke them with "
+        f"New active key {key.kid}. Earlier keys still verify; revoke them with "
         "`openleash keys revoke KID` once their tokens have expired."
     )
 
@@ -73,9 +70,7 @@ def revoke_command(kid: str, data_dir: Path | None, config_path: Path | None) ->
 
     The active key cannot be revoked: run `openleash keys rotate` first."""
     try:
-        run_with_services(
-            settings_for(data_dir, config_path), lambda s: revoke_key(s.store, kid, s.options)
-        )
+        run_with_services(settings_for(data_dir, config_path), lambda s: s.keys.revoke(kid))
     except OpenLeashError as exc:
         if exc.code != "KEY_ACTIVE":
             raise

@@ -24,7 +24,6 @@ from openleash.cli.common import (
 from openleash.cli.policy import read_policy_file
 from openleash.config import Settings
 from openleash.policy import PROFILES, profile_policy_yaml
-from openleash.service.operator import playground_run_stored
 from openleash.service.public import playground_run
 
 SCENARIO_PACKAGE = "openleash.playground"
@@ -114,8 +113,8 @@ def _evaluate(
         fallback = profile_yaml(DEFAULT_PROFILE)
 
         async def work(s: Services) -> dict[str, Any]:
-            return await playground_run_stored(
-                s.store, action, s.options, policy_id=policy_id, fallback_policy_yaml=fallback
+            return await s.operator.playground_run(
+                action, policy_id=policy_id, fallback_policy_yaml=fallback
             )
 
         result = run_with_services(settings, work)

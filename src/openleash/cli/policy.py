@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -23,9 +22,9 @@ from openleash.cli.common import (
 from openleash.cli.policy_replay import replay_command
 from openleash.cli.policy_test import test_command
 from openleash.domain.errors import OpenLeashError, PolicyError
+from openleash.domain.models import PolicyRecord
 from openleash.policy.parser import MAX_POLICY_BYTES
-from openleash.service.operator import upsert_policy_default_owner
-from openleash.service.policies import delete_policy, get_policy, list_policies, validate_policy
+from openleash.service.policies import PolicyUpsert, policy_view, validate_policy
 
 policy_file_option = click.option(
     "--file",
@@ -76,22 +75,20 @@ def list_command(
     owner_id: str | None, as_json: bool, data_dir: Path | None, config_path: Path | None
 ) -> None:
     """List stored policies with their owner and the agent they apply to."""
-    found = run_with_services(
-        settings_for(data_dir, config_path), lambda s: list_policies(s.store, owner_id)
+    policies = run_with_services(
+        settings_for(data_dir, config_path), lambda s: s.policies.list_for(owner_id)
     )
     if as_json:
-        print_json(found)
+        print_json({"policies": [policy_view(p, with_yaml=True) for p in policies]})
         return
-    policies: list[dict[str, Any]] = found["policies"]
     if not policies:
         click.echo("No policies. Add one with: openleash policy upsert --file FILE")
         return
     for p in policies:
-        applies = p["applies_to_agent_principal_id"] or "all agents"
-        name = f"  {p['name']}" if p["name"] else ""
+        applies = p.applies_to_agent_principal_id or "all agents"
+        name = f"  {p.name}" if p.name else ""
         click.echo(
-            f"{p['policy_id']}  owner {p['owner_id']}  applies to {applies}  "
-            f"updated {p['updated_at']}{name}"
+            f"{p.policy_id}  owner {p.owner_id}  applies to {applies}  updated {p.updated_at}{name}"
         )
 
 
@@ -106,12 +103,12 @@ def show_command(
 ) -> None:
     """Print the YAML of policy POLICY_ID."""
     found = run_with_services(
-        settings_for(data_dir, config_path), lambda s: get_policy(s.store, policy_id)
+        settings_for(data_dir, config_path), lambda s: s.policies.get(policy_id)
     )
     if as_json:
-        print_json(found)
+        print_json(policy_view(found, with_yaml=True))
     else:
-        click.echo(found["policy_yaml"], nl=not found["policy_yaml"].endswith("\n"))
+        click.echo(found.policy_yaml, nl=not found.policy_yaml.endswith("\n"))
 
 
 @policy.command("upsert")
@@ -160,17 +157,17 @@ def upsert_command(
     Safe while the server runs: it picks up the change on its next request."""
     policy_yaml = read_policy_file(policy_file)
 
-    async def work(s: Services) -> dict[str, Any]:
-        return await upsert_policy_default_owner(
-            s.store,
-            owner_id=owner_id,
-            policy_yaml=policy_yaml,
-            options=s.options,
-            policy_id=policy_id,
-            applies_to_agent=applies_to_agent,
-            name=name,
-            mode="observe" if observe else "enforce",
-        )
+    command = PolicyUpsert(
+        policy_yaml,
+        owner_id=owner_id,
+        policy_id=policy_id,
+        applies_to_agent=applies_to_agent,
+        name=name,
+        mode="observe" if observe else "enforce",
+    )
+
+    async def work(s: Services) -> PolicyRecord:
+        return await s.operator.upsert_policy(command)
 
     try:
         stored = run_with_services(settings_for(data_dir, config_path), work)
@@ -178,11 +175,10 @@ def upsert_command(
         if exc.details and "owners" in exc.details:
             _explain_owner_choice(exc)
         raise
-    applies = stored["applies_to_agent_principal_id"] or "all the owner's agents"
+    applies = stored.applies_to_agent_principal_id or "all the owner's agents"
     shadow = ", observed only (shadow mode)" if observe else ""
     click.echo(
-        f"Stored policy {stored['policy_id']} (owner {stored['owner_id']}, "
-        f"applies to {applies}{shadow})."
+        f"Stored policy {stored.policy_id} (owner {stored.owner_id}, applies to {applies}{shadow})."
     )
 
 
@@ -219,8 +215,8 @@ def validate_command(policy_file: Path) -> None:
             line = f"line {issue['line']}: " if issue.get("line") else ""
             click.echo(f"  {line}{issue.get('path') or '(top)'}: {issue['message']}")
         sys.exit(1)
-    rules = summary["rules"]
-    click.echo(f"valid: {rules} rule{'s' if rules != 1 else ''}, default {summary['default']}")
+    rules = summary.rules
+    click.echo(f"valid: {rules} rule{'s' if rules != 1 else ''}, default {summary.default}")
 
 
 @policy.command("delete")
@@ -243,6 +239,6 @@ def delete_command(
         raise click.UsageError("Which policy? Pass --policy-id ID (see `openleash policy list`).")
     run_with_services(
         settings_for(data_dir, config_path),
-        lambda s: delete_policy(s.store, target, s.options),
+        lambda s: s.policies.delete(target),
     )
     click.echo(f"Deleted policy {target} and its bindings.")

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from openleash.crypto import GENESIS_HASH, KeyRing, record_hash, verify_checkpoint
 from openleash.domain.audit import CHAINED_WIDTH, AuditCheckpoint, AuditRow
 from openleash.domain.errors import OpenLeashError
-from openleash.service.ports import Store
+from openleash.service.ports import AuditLog, KeyRepo, Units
 
 #: Records read per read transaction: large enough that the per-query cost vanishes, small
 #: enough that no snapshot is held for long.
 CHUNK = 10_000
+
+
+class ChainTx(AuditLog, KeyRepo, Protocol):
+    """The store roles verifying the chain reads: the records, checkpoints and keys."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class ChainReport:
         }
 
 
-async def verify_chain(store: Store, *, chunk: int = CHUNK) -> ChainReport:
+async def verify_chain(store: Units[ChainTx], *, chunk: int = CHUNK) -> ChainReport:
     """Check every record and checkpoint; the report names the first bad record, if any."""
     async with store.read() as tx:
         end = await tx.last_seq()

@@ -1,16 +1,21 @@
-"""Reading the audit log: search, tail (and follow) and export, with the filters people use."""
+"""Reading the audit log: pages, search, tail (and follow) and export, with the filters people
+use, and verification of its chain."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from openleash.domain.errors import InvalidInputError
-from openleash.service.ports import Store, Transaction
+from openleash.domain.audit import AuditRow
+from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
+from openleash.domain.models import AuditEvent
+from openleash.service.audit_chain import ChainReport, verify_chain
+from openleash.service.owner_auth import OwnerCall
+from openleash.service.ports import AgentRepo, AuditLog, KeyRepo, Units
 from openleash.service.timefmt import iso, parse_timestamp
 
 #: Records read per query when exporting or following.
@@ -38,66 +43,152 @@ class AuditQuery:
     until: str | None = None
 
 
-async def search(
-    store: Store, query: AuditQuery, *, limit: int, now: datetime
-) -> list[dict[str, Any]]:
-    """Matching records, newest first, each with its ``seq``."""
-    if not 1 <= limit <= 100_000:
-        raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 100000")
-    async with store.read() as tx:
-        filters = await _filters(tx, query, now)
-        found, _ = await tx.page(limit=limit, filters=filters)
-    return [{"seq": seq, **event.to_wire()} for seq, event in found]
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Equality filters of an audit page (``since`` at or after, ``until`` before: stored
+    timestamps); a field left None, or empty, does not filter."""
+
+    owner_id: str | None = None
+    agent_principal_id: str | None = None
+    event_type: str | None = None
+    principal_id: str | None = None
+    action_type: str | None = None
+    result: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def given(self) -> dict[str, str] | None:
+        """The filters the store's audit log takes; None when nothing filters."""
+        given = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        return given or None
 
 
-async def export(
-    store: Store, query: AuditQuery, *, now: datetime
-) -> AsyncIterator[dict[str, Any]]:
-    """Every matching record, oldest first, with its hashes (one JSON object per record).
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    """A page of events, newest first; ``next_cursor`` reads the page after it (None: last)."""
 
-    Read in batches, each in its own read transaction; the records that exist when the export
-    starts are all included."""
-    async with store.read() as tx:
-        filters = await _filters(tx, query, now)
-        end = await tx.last_seq()
-    after = 0
-    while after < end:
-        async with store.read() as tx:
-            rows = await tx.audit_rows(after_seq=after, limit=BATCH, filters=filters)
-        for row in rows:
-            if row.seq > end:
+    events: list[AuditEvent]
+    total: int
+    next_cursor: str | None
+
+
+class AuditTx(AuditLog, AgentRepo, KeyRepo, Protocol):
+    """The store roles reading the audit log uses."""
+
+
+class Audit:
+    """Reading the audit log: pages (the API), search, export, tail (the command line) and
+    verification of its chain. Records are written by :func:`openleash.service.audit.record`
+    inside the use case that changes something."""
+
+    def __init__(self, store: Units[AuditTx]) -> None:
+        self._store = store
+
+    async def page(self, where: AuditFilter, *, limit: int, cursor: str | None = None) -> AuditPage:
+        """A page of events, newest first; ``INVALID_REQUEST`` for a limit outside 1..500 or a
+        cursor not from ``next_cursor``."""
+        if not 1 <= limit <= 500:
+            raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 500")
+        before = _cursor(cursor)
+        async with self._store.read() as tx:
+            rows, total = await tx.page(limit=limit, before_seq=before, filters=where.given())
+        next_cursor = str(rows[-1][0]) if len(rows) == limit else None
+        return AuditPage([event for _, event in rows], total, next_cursor)
+
+    async def owner_page(
+        self, call: OwnerCall, where: AuditFilter, *, limit: int, cursor: str | None = None
+    ) -> AuditPage:
+        """The owner's own events (``agent_principal_id``, ``since`` and ``event_type`` filter;
+        the other fields are ignored); an agent filter must name one of the owner's agents."""
+        agent_principal_id = where.agent_principal_id
+        if agent_principal_id is not None:
+            async with self._store.read() as tx:
+                agent = await tx.get_agent(agent_principal_id)
+            if agent is None:
+                raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+            if agent.owner_id != call.owner_id:
+                raise ForbiddenError("FORBIDDEN", "That agent is not yours")
+        if where.since is not None and parse_timestamp(where.since) is None:
+            raise InvalidInputError(
+                "INVALID_REQUEST", "since must be an ISO-8601 timestamp with a zone"
+            )
+        own = AuditFilter(
+            owner_id=call.owner_id,
+            agent_principal_id=agent_principal_id,
+            since=where.since,
+            event_type=where.event_type,
+        )
+        return await self.page(own, limit=limit, cursor=cursor)
+
+    async def search(
+        self, query: AuditQuery, *, limit: int, now: datetime
+    ) -> list[tuple[int, AuditEvent]]:
+        """Matching records, newest first, each with its ``seq``."""
+        if not 1 <= limit <= 100_000:
+            raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 100000")
+        async with self._store.read() as tx:
+            filters = await _filters(tx, query, now)
+            found, _ = await tx.page(limit=limit, filters=filters)
+        return found
+
+    async def export(self, query: AuditQuery, *, now: datetime) -> AsyncIterator[AuditRow]:
+        """Every matching record, oldest first, with its hashes.
+
+        Read in batches, each in its own read transaction; the records that exist when the
+        export starts are all included."""
+        async with self._store.read() as tx:
+            filters = await _filters(tx, query, now)
+            end = await tx.last_seq()
+        after = 0
+        while after < end:
+            async with self._store.read() as tx:
+                rows = await tx.audit_rows(after_seq=after, limit=BATCH, filters=filters)
+            for row in rows:
+                if row.seq > end:
+                    return
+                yield row
+            if len(rows) < BATCH:
                 return
-            yield row.to_wire()
-        if len(rows) < BATCH:
-            return
-        after = rows[-1].seq
-
-
-async def tail(
-    store: Store, count: int, *, follow: bool = False, poll_seconds: float = 1.0
-) -> AsyncIterator[dict[str, Any]]:
-    """The newest ``count`` records, oldest first; with ``follow``, then every new record as it
-    is committed, until the caller stops iterating."""
-    if count < 0:
-        raise InvalidInputError("INVALID_REQUEST", "the number of records must not be negative")
-    async with store.read() as tx:
-        end = await tx.last_seq()
-        rows = await tx.audit_rows(after_seq=max(end - count, 0), limit=count)
-    for row in rows:
-        yield row.to_wire()
-    after = end
-    while follow:
-        async with store.read() as tx:
-            rows = await tx.audit_rows(after_seq=after, limit=BATCH)
-        for row in rows:
-            yield row.to_wire()
-        if rows:
             after = rows[-1].seq
-        if len(rows) < BATCH:
-            await asyncio.sleep(poll_seconds)
+
+    async def tail(
+        self, count: int, *, follow: bool = False, poll_seconds: float = 1.0
+    ) -> AsyncIterator[AuditRow]:
+        """The newest ``count`` records, oldest first; with ``follow``, then every new record
+        as it is committed, until the caller stops iterating."""
+        if count < 0:
+            raise InvalidInputError("INVALID_REQUEST", "the number of records must not be negative")
+        async with self._store.read() as tx:
+            end = await tx.last_seq()
+            rows = await tx.audit_rows(after_seq=max(end - count, 0), limit=count)
+        for row in rows:
+            yield row
+        after = end
+        while follow:
+            async with self._store.read() as tx:
+                rows = await tx.audit_rows(after_seq=after, limit=BATCH)
+            for row in rows:
+                yield row
+            if rows:
+                after = rows[-1].seq
+            if len(rows) < BATCH:
+                await asyncio.sleep(poll_seconds)
+
+    async def verify(self) -> ChainReport:
+        """Check every record and signed checkpoint (:func:`~.audit_chain.verify_chain`)."""
+        return await verify_chain(self._store)
 
 
-async def _filters(tx: Transaction, query: AuditQuery, now: datetime) -> dict[str, Any]:
+def _cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    # ASCII digits only ("²" is a digit to str.isdigit) and within a 64-bit integer.
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
+        raise InvalidInputError("INVALID_REQUEST", "cursor must be a value from next_cursor")
+    return int(cursor)
+
+
+async def _filters(tx: AuditTx, query: AuditQuery, now: datetime) -> dict[str, Any]:
     filters: dict[str, Any] = {
         "owner_id": query.owner or None,
         "event_type": query.event_type or None,
@@ -111,7 +202,7 @@ async def _filters(tx: Transaction, query: AuditQuery, now: datetime) -> dict[st
     return {k: v for k, v in filters.items() if v is not None}
 
 
-async def _agent_principal(tx: Transaction, agent: str) -> str:
+async def _agent_principal(tx: AuditTx, agent: str) -> str:
     if await tx.get_agent(agent) is not None:
         return agent
     active = await tx.find_active_agent(agent)

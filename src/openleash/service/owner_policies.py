@@ -5,7 +5,8 @@ decision caches of every process through the store revision."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
@@ -14,12 +15,7 @@ from openleash.domain.models import Binding, PolicyRecord
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
-from openleash.service.policies import (
-    BINDING_MODES,
-    check_policy,
-    create_bound_policy,
-    policy_view,
-)
+from openleash.service.policies import BINDING_MODES, check_policy, create_bound_policy
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import iso
 
@@ -27,53 +23,68 @@ TIERS = ("agent", "owner_wide")
 DEFAULT_RANK = 100
 
 
+class Keep(Enum):
+    """The value of a field an update leaves as it is (the body did not name it)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 def _tier(binding: Binding) -> str:
     return "agent" if binding.applies_to_agent_principal_id else "owner_wide"
 
 
-def _view(policy: PolicyRecord, binding: Binding | None) -> dict[str, Any]:
-    view = policy_view(policy, with_yaml=True)
-    if binding is not None:
-        view["applies_to_agent_principal_id"] = binding.applies_to_agent_principal_id
-    view["tier"] = _tier(binding) if binding else None
-    view["rank"] = (binding.rank if binding.rank is not None else DEFAULT_RANK) if binding else None
-    view["mode"] = binding.mode if binding else None
-    return view
+@dataclass(frozen=True, slots=True)
+class OwnedPolicy:
+    """A policy of the owner with the binding that places it (None: it has none)."""
 
+    policy: PolicyRecord
+    binding: Binding | None
 
-async def _bindings(tx: Transaction, owner_id: str) -> dict[str, Binding]:
-    """The last binding of each policy (as the TypeScript server reports rank and target)."""
-    return {b.policy_id: b for b in await tx.list_bindings("user", owner_id)}
+    @property
+    def applies_to_agent_principal_id(self) -> str | None:
+        if self.binding is None:
+            return self.policy.applies_to_agent_principal_id
+        return self.binding.applies_to_agent_principal_id
 
+    @property
+    def tier(self) -> str | None:
+        return _tier(self.binding) if self.binding else None
 
-async def list_owned(store: Store, call: OwnerCall) -> dict[str, Any]:
-    async with store.read() as tx:
-        policies = await tx.list_policies(call.owner_id)
-        bindings = await _bindings(tx, call.owner_id)
-    views = [_view(p, bindings.get(p.policy_id)) for p in policies]
-    views.sort(
-        key=lambda v: (
-            TIERS.index(v["tier"]) if v["tier"] in TIERS else len(TIERS),
-            v["applies_to_agent_principal_id"] or "",
-            v["rank"] if v["rank"] is not None else DEFAULT_RANK,
-            v["policy_id"],
+    @property
+    def rank(self) -> int | None:
+        if self.binding is None:
+            return None
+        return self.binding.rank if self.binding.rank is not None else DEFAULT_RANK
+
+    @property
+    def mode(self) -> str | None:
+        return self.binding.mode if self.binding else None
+
+    def sort_key(self) -> tuple[int, str, int, str]:
+        """Tier (agent first), target agent, rank, id: the order the owner sees."""
+        tier = self.tier
+        return (
+            TIERS.index(tier) if tier in TIERS else len(TIERS),
+            self.applies_to_agent_principal_id or "",
+            self.rank if self.rank is not None else DEFAULT_RANK,
+            self.policy.policy_id,
         )
-    )
-    return {"policies": views}
 
 
-async def _owned(tx: Transaction, call: OwnerCall, policy_id: str) -> PolicyRecord:
-    policy = await tx.get_policy(policy_id)
-    if policy is None or policy.owner_id != call.owner_id:
-        raise NotFoundError("NOT_FOUND", f"Policy {policy_id} not found")
-    return policy
+# -- commands -----------------------------------------------------------------------------------
 
 
-async def get_owned(store: Store, call: OwnerCall, policy_id: str) -> dict[str, Any]:
-    async with store.read() as tx:
-        policy = await _owned(tx, call, policy_id)
-        binding = (await _bindings(tx, call.owner_id)).get(policy_id)
-    return _view(policy, binding)
+def factor_code(body: Any) -> object:
+    """The second factor a body carries, as given: the second-factor gate checks it and owns
+    its messages."""
+    return body.get("totp_code") if isinstance(body, dict) else None
+
+
+def _factor_body(totp_code: object) -> dict[str, object]:
+    return {} if totp_code is None else {"totp_code": totp_code}
 
 
 def _text_field(body: dict[str, Any], name: str) -> str | None:
@@ -83,63 +94,293 @@ def _text_field(body: dict[str, Any], name: str) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-async def _agent_target(tx: Transaction, call: OwnerCall, body: dict[str, Any]) -> str | None:
+def _target_field(body: dict[str, Any]) -> str | None:
     target = body.get("applies_to_agent_principal_id")
+    if target is not None and not isinstance(target, str):
+        raise InvalidInputError("INVALID_AGENT", "Target agent does not belong to you")
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPolicyCreate:
+    """A new policy of the owner, bound to one of its agents (``target``) or to all of them."""
+
+    policy_yaml: str
+    name: str | None = None
+    description: str | None = None
+    target: str | None = None
+    mode: str = "enforce"
+    totp_code: object = None
+
+    @classmethod
+    def from_body(cls, body: Any) -> OwnerPolicyCreate:
+        if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
+            raise InvalidInputError("INVALID_POLICY", "policy_yaml is required")
+        mode = body.get("mode", "enforce")
+        if mode not in BINDING_MODES:
+            raise InvalidInputError(
+                "VALIDATION_ERROR", f"mode must be one of {', '.join(BINDING_MODES)}"
+            )
+        return cls(
+            body["policy_yaml"],
+            _text_field(body, "name"),
+            _text_field(body, "description"),
+            _target_field(body),
+            mode,
+            factor_code(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPolicyUpdate:
+    """A change of the YAML, name or description, or a re-binding to another agent
+    (``target``; None: every agent of the owner). ``KEEP`` leaves a field as it is."""
+
+    policy_yaml: str | None = None
+    name: str | Keep | None = KEEP
+    description: str | Keep | None = KEEP
+    target: str | Keep | None = KEEP
+    totp_code: object = None
+
+    @classmethod
+    def from_body(cls, body: Any) -> OwnerPolicyUpdate:
+        if not isinstance(body, dict):
+            raise InvalidInputError("VALIDATION_ERROR", "Request body must be a JSON object")
+        policy_yaml = body.get("policy_yaml")
+        if policy_yaml is not None and (
+            not isinstance(policy_yaml, str) or not policy_yaml.strip()
+        ):
+            raise InvalidInputError("VALIDATION_ERROR", "policy_yaml must be a non-empty string")
+        return cls(
+            policy_yaml,
+            _text_field(body, "name") if "name" in body else KEEP,
+            _text_field(body, "description") if "description" in body else KEEP,
+            _target_field(body) if "applies_to_agent_principal_id" in body else KEEP,
+            factor_code(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPolicyOrder:
+    """The policies of one tier in their new order (all of them, each once)."""
+
+    tier: str
+    ordered_policy_ids: tuple[str, ...]
+    totp_code: object = None
+
+    @classmethod
+    def from_body(cls, body: Any) -> OwnerPolicyOrder:
+        tier = body.get("tier") if isinstance(body, dict) else None
+        ordered = body.get("ordered_policy_ids") if isinstance(body, dict) else None
+        if tier not in TIERS:
+            raise InvalidInputError("INVALID_BODY", f"tier must be one of {', '.join(TIERS)}")
+        if not isinstance(ordered, list):
+            raise InvalidInputError("INVALID_BODY", "ordered_policy_ids must be an array")
+        if not all(isinstance(p, str) for p in ordered):
+            raise InvalidInputError(
+                "INVALID_BODY", "ordered_policy_ids must hold policy ids (strings)"
+            )
+        if len(set(ordered)) != len(ordered):
+            raise InvalidInputError("INVALID_BODY", "ordered_policy_ids has duplicates")
+        return cls(str(tier), tuple(ordered), factor_code(body))
+
+
+# -- the use case -------------------------------------------------------------------------------
+
+
+class OwnerPolicies:
+    """An owner's policies. It takes the whole :class:`Store`: the second-factor gate of
+    :mod:`openleash.service.owner_auth` it calls wants one (and a full transaction)."""
+
+    def __init__(self, store: Store, options: Options) -> None:
+        self._store = store
+        self._options = options
+
+    async def list_for(self, call: OwnerCall) -> list[OwnedPolicy]:
+        """The owner's policies: agent tier first, then by target agent and rank."""
+        async with self._store.read() as tx:
+            policies = await tx.list_policies(call.owner_id)
+            bindings = await _bindings(tx, call.owner_id)
+        owned = [OwnedPolicy(p, bindings.get(p.policy_id)) for p in policies]
+        return sorted(owned, key=OwnedPolicy.sort_key)
+
+    async def get(self, call: OwnerCall, policy_id: str) -> OwnedPolicy:
+        """One policy of the owner; ``NOT_FOUND`` for another owner's."""
+        async with self._store.read() as tx:
+            policy = await _owned(tx, call, policy_id)
+            binding = (await _bindings(tx, call.owner_id)).get(policy_id)
+        return OwnedPolicy(policy, binding)
+
+    async def create(self, call: OwnerCall, command: OwnerPolicyCreate) -> PolicyRecord:
+        """Validate, check the second factor, store the policy last in its tier."""
+        await check_policy(command.policy_yaml)
+        now = call.now
+        async with (
+            factor_attempts(self._store, call, self._options),
+            self._store.transaction() as tx,
+        ):
+            await second_factor(
+                tx, call.owner_id, _factor_body(command.totp_code), now, self._options
+            )
+            target = await _agent_target(tx, call, command.target)
+            tier = "agent" if target else "owner_wide"
+            ranks = [
+                b.rank if b.rank is not None else DEFAULT_RANK
+                for b in (await _bindings(tx, call.owner_id)).values()
+                if _tier(b) == tier
+            ]
+            created = await create_bound_policy(
+                tx,
+                owner_id=call.owner_id,
+                policy_yaml=command.policy_yaml,
+                now=iso(now),
+                agent_principal_id=target,
+                name=command.name,
+                description=command.description,
+                mode=command.mode,
+                rank=max(ranks, default=0) + 100,
+            )
+            await record(
+                tx,
+                now,
+                "POLICY_UPSERTED",
+                call.owner_id,
+                policy_id=created.policy_id,
+                owner_id=call.owner_id,
+                applies_to_agent_principal_id=target,
+                mode=command.mode,
+            )
+        return created
+
+    async def update(
+        self, call: OwnerCall, policy_id: str, command: OwnerPolicyUpdate
+    ) -> PolicyRecord:
+        """Change the YAML, name or description; with a ``target``, bind the policy to that
+        agent (or, with None, to every agent of the owner) instead."""
+        if command.policy_yaml is not None:
+            await check_policy(command.policy_yaml)
+        now = call.now
+        async with (
+            factor_attempts(self._store, call, self._options),
+            self._store.transaction() as tx,
+        ):
+            policy = await _owned(tx, call, policy_id)
+            await second_factor(
+                tx, call.owner_id, _factor_body(command.totp_code), now, self._options
+            )
+            updated = replace(
+                policy,
+                policy_yaml=command.policy_yaml or policy.policy_yaml,
+                name=policy.name if command.name is KEEP else command.name,
+                description=(
+                    policy.description if command.description is KEEP else command.description
+                ),
+                updated_at=iso(now),
+            )
+            rebound = command.target is not KEEP
+            if command.target is not KEEP:
+                target = await _agent_target(tx, call, command.target)
+                updated = await _rebind(tx, call, updated, target)
+            await tx.put_policy(updated)
+            await tx.bump_revision()
+            await record(
+                tx,
+                now,
+                "POLICY_UPDATED",
+                call.owner_id,
+                policy_id=policy_id,
+                owner_id=call.owner_id,
+                applies_to_agent_principal_id=updated.applies_to_agent_principal_id,
+                rebound=rebound,
+            )
+        return updated
+
+    async def delete(
+        self, call: OwnerCall, policy_id: str, totp_code: object = None
+    ) -> PolicyRecord:
+        """Delete one of the owner's policies and its bindings; returns it as it was."""
+        now = call.now
+        async with (
+            factor_attempts(self._store, call, self._options),
+            self._store.transaction() as tx,
+        ):
+            policy = await _owned(tx, call, policy_id)
+            await second_factor(tx, call.owner_id, _factor_body(totp_code), now, self._options)
+            await tx.delete_policy(policy_id)
+            await tx.bump_revision()
+            await record(
+                tx,
+                now,
+                "POLICY_DELETED",
+                call.owner_id,
+                policy_id=policy_id,
+                owner_id=call.owner_id,
+            )
+        return policy
+
+    async def reorder(self, call: OwnerCall, command: OwnerPolicyOrder) -> tuple[str, ...]:
+        """Ranks ``(i+1)*100`` in the given order; the list must be exactly the tier's
+        policies. Returns the order stored."""
+        tier, ordered = command.tier, command.ordered_policy_ids
+        async with (
+            factor_attempts(self._store, call, self._options),
+            self._store.transaction() as tx,
+        ):
+            await second_factor(
+                tx, call.owner_id, _factor_body(command.totp_code), call.now, self._options
+            )
+            in_tier = {
+                pid: b
+                for pid, b in (await _bindings(tx, call.owner_id)).items()
+                if _tier(b) == tier
+            }
+            _check_order(tier, ordered, in_tier)
+            for index, policy_id in enumerate(ordered):
+                await tx.set_binding_rank(in_tier[policy_id].binding_id, (index + 1) * 100)
+            await tx.bump_revision()
+            await record(
+                tx,
+                call.now,
+                "POLICIES_REORDERED",
+                call.owner_id,
+                owner_id=call.owner_id,
+                tier=tier,
+                ordered_policy_ids=list(ordered),
+            )
+        return ordered
+
+
+def _check_order(tier: str, ordered: tuple[str, ...], in_tier: dict[str, Binding]) -> None:
+    for policy_id in ordered:
+        if policy_id not in in_tier:
+            raise InvalidInputError("INVALID_BODY", f"Policy {policy_id} is not in the {tier} tier")
+    if len(ordered) != len(in_tier):
+        raise InvalidInputError(
+            "INVALID_BODY",
+            f"Expected {len(in_tier)} policy IDs (every policy of the {tier} tier), "
+            f"got {len(ordered)}",
+        )
+
+
+async def _bindings(tx: Transaction, owner_id: str) -> dict[str, Binding]:
+    """The last binding of each policy (as the TypeScript server reports rank and target)."""
+    return {b.policy_id: b for b in await tx.list_bindings("user", owner_id)}
+
+
+async def _owned(tx: Transaction, call: OwnerCall, policy_id: str) -> PolicyRecord:
+    policy = await tx.get_policy(policy_id)
+    if policy is None or policy.owner_id != call.owner_id:
+        raise NotFoundError("NOT_FOUND", f"Policy {policy_id} not found")
+    return policy
+
+
+async def _agent_target(tx: Transaction, call: OwnerCall, target: str | None) -> str | None:
     if target is None:
         return None
-    agent = await tx.get_agent(target) if isinstance(target, str) else None
+    agent = await tx.get_agent(target)
     if agent is None or agent.owner_id != call.owner_id:
         raise InvalidInputError("INVALID_AGENT", "Target agent does not belong to you")
     return agent.agent_principal_id
-
-
-async def create_owned(
-    store: Store, call: OwnerCall, body: Any, options: Options
-) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
-        raise InvalidInputError("INVALID_POLICY", "policy_yaml is required")
-    await check_policy(body["policy_yaml"])
-    mode = body.get("mode", "enforce")
-    if mode not in BINDING_MODES:
-        raise InvalidInputError(
-            "VALIDATION_ERROR", f"mode must be one of {', '.join(BINDING_MODES)}"
-        )
-    now = call.now
-    async with factor_attempts(store, call, options), store.transaction() as tx:
-        await second_factor(tx, call.owner_id, body, now, options)
-        target = await _agent_target(tx, call, body)
-        tier = "agent" if target else "owner_wide"
-        ranks = [
-            b.rank if b.rank is not None else DEFAULT_RANK
-            for b in (await _bindings(tx, call.owner_id)).values()
-            if _tier(b) == tier
-        ]
-        created = await create_bound_policy(
-            tx,
-            owner_id=call.owner_id,
-            policy_yaml=body["policy_yaml"],
-            now=iso(now),
-            agent_principal_id=target,
-            name=_text_field(body, "name"),
-            description=_text_field(body, "description"),
-            mode=mode,
-            rank=max(ranks, default=0) + 100,
-        )
-        await record(
-            tx,
-            now,
-            "POLICY_UPSERTED",
-            call.owner_id,
-            policy_id=created.policy_id,
-            owner_id=call.owner_id,
-            applies_to_agent_principal_id=target,
-            mode=mode,
-        )
-    return {
-        "policy_id": created.policy_id,
-        "user_principal_id": call.owner_id,
-        "applies_to_agent_principal_id": target,
-    }
 
 
 async def _rebind(
@@ -161,104 +402,3 @@ async def _rebind(
         )
     )
     return replace(policy, applies_to_agent_principal_id=target)
-
-
-async def update_owned(
-    store: Store, call: OwnerCall, policy_id: str, body: Any, options: Options
-) -> dict[str, Any]:
-    """Change the YAML, name or description; with ``applies_to_agent_principal_id`` present,
-    bind the policy to that agent (or, with null, to every agent of the owner) instead."""
-    if not isinstance(body, dict):
-        raise InvalidInputError("VALIDATION_ERROR", "Request body must be a JSON object")
-    policy_yaml = body.get("policy_yaml")
-    if policy_yaml is not None:
-        if not isinstance(policy_yaml, str) or not policy_yaml.strip():
-            raise InvalidInputError("VALIDATION_ERROR", "policy_yaml must be a non-empty string")
-        await check_policy(policy_yaml)
-    now = call.now
-    async with factor_attempts(store, call, options), store.transaction() as tx:
-        policy = await _owned(tx, call, policy_id)
-        await second_factor(tx, call.owner_id, body, now, options)
-        updated = replace(
-            policy,
-            policy_yaml=policy_yaml or policy.policy_yaml,
-            name=_text_field(body, "name") if "name" in body else policy.name,
-            description=(
-                _text_field(body, "description") if "description" in body else policy.description
-            ),
-            updated_at=iso(now),
-        )
-        rebound = "applies_to_agent_principal_id" in body
-        if rebound:
-            updated = await _rebind(tx, call, updated, await _agent_target(tx, call, body))
-        await tx.put_policy(updated)
-        await tx.bump_revision()
-        await record(
-            tx,
-            now,
-            "POLICY_UPDATED",
-            call.owner_id,
-            policy_id=policy_id,
-            owner_id=call.owner_id,
-            applies_to_agent_principal_id=updated.applies_to_agent_principal_id,
-            rebound=rebound,
-        )
-    return {"policy_id": policy_id, "status": "updated"}
-
-
-async def delete_owned(
-    store: Store, call: OwnerCall, policy_id: str, body: Any, options: Options
-) -> dict[str, Any]:
-    now = call.now
-    async with factor_attempts(store, call, options), store.transaction() as tx:
-        await _owned(tx, call, policy_id)
-        await second_factor(tx, call.owner_id, body, now, options)
-        await tx.delete_policy(policy_id)
-        await tx.bump_revision()
-        await record(
-            tx, now, "POLICY_DELETED", call.owner_id, policy_id=policy_id, owner_id=call.owner_id
-        )
-    return {"policy_id": policy_id, "status": "deleted"}
-
-
-async def reorder(store: Store, call: OwnerCall, body: Any, options: Options) -> dict[str, Any]:
-    """Ranks ``(i+1)*100`` in the given order; the list must be exactly the tier's policies."""
-    tier = body.get("tier") if isinstance(body, dict) else None
-    ordered = body.get("ordered_policy_ids") if isinstance(body, dict) else None
-    if tier not in TIERS:
-        raise InvalidInputError("INVALID_BODY", f"tier must be one of {', '.join(TIERS)}")
-    if not isinstance(ordered, list):
-        raise InvalidInputError("INVALID_BODY", "ordered_policy_ids must be an array")
-    if not all(isinstance(p, str) for p in ordered):
-        raise InvalidInputError("INVALID_BODY", "ordered_policy_ids must hold policy ids (strings)")
-    if len(set(ordered)) != len(ordered):
-        raise InvalidInputError("INVALID_BODY", "ordered_policy_ids has duplicates")
-    async with factor_attempts(store, call, options), store.transaction() as tx:
-        await second_factor(tx, call.owner_id, body, call.now, options)
-        in_tier = {
-            pid: b for pid, b in (await _bindings(tx, call.owner_id)).items() if _tier(b) == tier
-        }
-        for policy_id in ordered:
-            if policy_id not in in_tier:
-                raise InvalidInputError(
-                    "INVALID_BODY", f"Policy {policy_id} is not in the {tier} tier"
-                )
-        if len(ordered) != len(in_tier):
-            raise InvalidInputError(
-                "INVALID_BODY",
-                f"Expected {len(in_tier)} policy IDs (every policy of the {tier} tier), "
-                f"got {len(ordered)}",
-            )
-        for index, policy_id in enumerate(ordered):
-            await tx.set_binding_rank(in_tier[policy_id].binding_id, (index + 1) * 100)
-        await tx.bump_revision()
-        await record(
-            tx,
-            call.now,
-            "POLICIES_REORDERED",
-            call.owner_id,
-            owner_id=call.owner_id,
-            tier=tier,
-            ordered_policy_ids=ordered,
-        )
-    return {"reordered": len(ordered)}

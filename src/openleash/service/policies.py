@@ -1,11 +1,12 @@
-"""Policies and their bindings. A policy that fails validation is never stored."""
+"""Policies and their bindings, as the operator manages them (admin API, command line). A policy
+that fails validation is never stored."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.models import Binding, PolicyRecord
@@ -13,27 +14,43 @@ from openleash.policy import parse_policy
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.policy_work import run_policy_work
-from openleash.service.ports import Store, Transaction
+from openleash.service.ports import AgentRepo, AuditLog, OwnerRepo, PolicyRepo, Units
 from openleash.service.timefmt import iso
 
 #: A binding enforces its policy, or only observes it (shadow mode).
 BINDING_MODES = ("enforce", "observe")
 
 
-def validate_policy(policy_yaml: str) -> dict[str, Any]:
+class PoliciesTx(PolicyRepo, AgentRepo, OwnerRepo, AuditLog, Protocol):
+    """The store roles the policy use cases use."""
+
+    async def bump_revision(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySummary:
+    """A policy that validated: how many rules it has and its default effect."""
+
+    rules: int
+    default: str
+
+
+def validate_policy(policy_yaml: str) -> PolicySummary:
     """Parse and validate; raise ``INVALID_POLICY`` naming each place and line.
 
     CPU work: from the event loop, call :func:`check_policy` instead."""
     policy = parse_policy(policy_yaml)
-    return {"valid": True, "rules": len(policy.rules), "default": policy.default}
+    return PolicySummary(len(policy.rules), policy.default)
 
 
-async def check_policy(policy_yaml: str) -> dict[str, Any]:
+async def check_policy(policy_yaml: str) -> PolicySummary:
     """:func:`validate_policy` on a worker thread, within a time bound (see policy_work)."""
     return await run_policy_work(functools.partial(validate_policy, policy_yaml))
 
 
 def policy_view(record_: PolicyRecord, *, with_yaml: bool) -> dict[str, Any]:
+    """The wire form of a stored policy (used by the setup use case; the API renders with
+    :mod:`openleash.api.views.policies`)."""
     view: dict[str, Any] = {
         "policy_id": record_.policy_id,
         "owner_type": record_.owner_type,
@@ -49,7 +66,99 @@ def policy_view(record_: PolicyRecord, *, with_yaml: bool) -> dict[str, Any]:
     return view
 
 
-async def _resolve_agent(tx: Transaction, owner_id: str, agent_ref: str | None) -> str | None:
+@dataclass(frozen=True, slots=True)
+class PolicyUpsert:
+    """Store a policy: update ``policy_id`` in place when it exists, else create a policy of
+    ``owner_id`` bound to all its agents, or to ``applies_to_agent`` (an agent principal id or
+    agent id), enforcing or only observing (``mode``, shadow mode)."""
+
+    policy_yaml: str
+    owner_id: str | None = None
+    policy_id: str | None = None
+    applies_to_agent: str | None = None
+    name: str | None = None
+    description: str | None = None
+    mode: str = "enforce"
+
+    def __post_init__(self) -> None:
+        if self.mode not in BINDING_MODES:
+            raise InvalidInputError(
+                "INVALID_REQUEST", f"mode must be one of {', '.join(BINDING_MODES)}"
+            )
+
+
+class Policies:
+    """The operator's policies: upsert, list, read, delete."""
+
+    def __init__(self, store: Units[PoliciesTx], options: Options) -> None:
+        self._store = store
+        self._options = options
+
+    async def upsert(self, command: PolicyUpsert) -> PolicyRecord:
+        """Update ``command.policy_id`` in place, or create a policy bound to the owner (or
+        one agent). The policy is validated first."""
+        await check_policy(command.policy_yaml)
+        now = iso(self._options.clock())
+        async with self._store.transaction() as tx:
+            existing = await tx.get_policy(command.policy_id) if command.policy_id else None
+            if existing is not None:
+                result = replace(
+                    existing,
+                    name=command.name or existing.name,
+                    description=command.description or existing.description,
+                    policy_yaml=command.policy_yaml,
+                    updated_at=now,
+                )
+                await tx.put_policy(result)
+            else:
+                result = await _create(tx, command, now)
+            await tx.bump_revision()
+            created = existing is None
+            await record(
+                tx,
+                self._options.clock(),
+                "POLICY_UPSERTED" if created else "POLICY_UPDATED",
+                result.owner_id,
+                policy_id=result.policy_id,
+                owner_id=result.owner_id,
+                applies_to_agent_principal_id=result.applies_to_agent_principal_id,
+                mode=command.mode if created else None,
+            )
+        return result
+
+    async def delete(self, policy_id: str) -> PolicyRecord:
+        """Delete the policy and its bindings; returns it as it was. ``POLICY_NOT_FOUND``."""
+        now = self._options.clock()
+        async with self._store.transaction() as tx:
+            existing = await tx.get_policy(policy_id)
+            if existing is None or not await tx.delete_policy(policy_id):
+                raise NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+            await tx.bump_revision()
+            await record(
+                tx,
+                now,
+                "POLICY_DELETED",
+                existing.owner_id,
+                policy_id=policy_id,
+                owner_id=existing.owner_id,
+            )
+        return existing
+
+    async def list_for(self, owner_id: str | None = None) -> list[PolicyRecord]:
+        """Every policy, or the policies of ``owner_id``."""
+        async with self._store.read() as tx:
+            return await tx.list_policies(owner_id)
+
+    async def get(self, policy_id: str) -> PolicyRecord:
+        """One policy; ``POLICY_NOT_FOUND``."""
+        async with self._store.read() as tx:
+            found = await tx.get_policy(policy_id)
+        if found is None:
+            raise NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+        return found
+
+
+async def _resolve_agent(tx: PoliciesTx, owner_id: str, agent_ref: str | None) -> str | None:
     """An agent given by principal id or by agent id; it must belong to the owner."""
     if agent_ref is None:
         return None
@@ -61,77 +170,8 @@ async def _resolve_agent(tx: Transaction, owner_id: str, agent_ref: str | None) 
     return agent.agent_principal_id
 
 
-async def upsert_policy(
-    store: Store,
-    *,
-    owner_id: str | None,
-    policy_yaml: str,
-    options: Options,
-    policy_id: str | None = None,
-    applies_to_agent: str | None = None,
-    name: str | None = None,
-    description: str | None = None,
-    mode: str = "enforce",
-) -> dict[str, Any]:
-    """Update ``policy_id`` in place, or create a policy bound to the owner (or one agent).
-
-    A new policy's binding ``mode`` is ``enforce``, or ``observe`` for shadow mode."""
-    await check_policy(policy_yaml)
-    if mode not in BINDING_MODES:
-        raise InvalidInputError(
-            "INVALID_REQUEST", f"mode must be one of {', '.join(BINDING_MODES)}"
-        )
-    now = iso(options.clock())
-    async with store.transaction() as tx:
-        existing = await tx.get_policy(policy_id) if policy_id else None
-        if existing is not None:
-            updated = replace(
-                existing,
-                name=name or existing.name,
-                description=description or existing.description,
-                policy_yaml=policy_yaml,
-                updated_at=now,
-            )
-            await tx.put_policy(updated)
-            event, result = "POLICY_UPDATED", updated
-        else:
-            result = await _create(
-                tx,
-                owner_id,
-                policy_yaml,
-                now,
-                policy_id,
-                applies_to_agent,
-                name,
-                description,
-                mode,
-            )
-            event = "POLICY_UPSERTED"
-        await tx.bump_revision()
-        await record(
-            tx,
-            options.clock(),
-            event,
-            result.owner_id,
-            policy_id=result.policy_id,
-            owner_id=result.owner_id,
-            applies_to_agent_principal_id=result.applies_to_agent_principal_id,
-            mode=mode if event == "POLICY_UPSERTED" else None,
-        )
-    return policy_view(result, with_yaml=False)
-
-
-async def _create(
-    tx: Transaction,
-    owner_id: str | None,
-    policy_yaml: str,
-    now: str,
-    policy_id: str | None,
-    applies_to_agent: str | None,
-    name: str | None,
-    description: str | None,
-    mode: str,
-) -> PolicyRecord:
+async def _create(tx: PoliciesTx, command: PolicyUpsert, now: str) -> PolicyRecord:
+    owner_id = command.owner_id
     if not owner_id:
         raise InvalidInputError("INVALID_REQUEST", "An owner is required to create a policy")
     if await tx.get_owner(owner_id) is None:
@@ -139,18 +179,18 @@ async def _create(
     return await create_bound_policy(
         tx,
         owner_id=owner_id,
-        policy_yaml=policy_yaml,
+        policy_yaml=command.policy_yaml,
         now=now,
-        agent_principal_id=await _resolve_agent(tx, owner_id, applies_to_agent),
-        name=name,
-        description=description,
-        mode=mode,
-        policy_id=policy_id,
+        agent_principal_id=await _resolve_agent(tx, owner_id, command.applies_to_agent),
+        name=command.name,
+        description=command.description,
+        mode=command.mode,
+        policy_id=command.policy_id,
     )
 
 
 async def create_bound_policy(
-    tx: Transaction,
+    tx: PoliciesTx,
     *,
     owner_id: str,
     policy_yaml: str,
@@ -188,35 +228,3 @@ async def create_bound_policy(
     )
     await tx.bump_revision()
     return created
-
-
-async def delete_policy(store: Store, policy_id: str, options: Options) -> dict[str, Any]:
-    now = options.clock()
-    async with store.transaction() as tx:
-        existing = await tx.get_policy(policy_id)
-        if existing is None or not await tx.delete_policy(policy_id):
-            raise NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
-        await tx.bump_revision()
-        await record(
-            tx,
-            now,
-            "POLICY_DELETED",
-            existing.owner_id,
-            policy_id=policy_id,
-            owner_id=existing.owner_id,
-        )
-    return {"policy_id": policy_id, "status": "deleted"}
-
-
-async def list_policies(store: Store, owner_id: str | None = None) -> dict[str, Any]:
-    async with store.read() as tx:
-        policies = await tx.list_policies(owner_id)
-    return {"policies": [policy_view(p, with_yaml=True) for p in policies]}
-
-
-async def get_policy(store: Store, policy_id: str) -> dict[str, Any]:
-    async with store.read() as tx:
-        found = await tx.get_policy(policy_id)
-    if found is None:
-        raise NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
-    return policy_view(found, with_yaml=True)

@@ -18,7 +18,6 @@ import pytest
 from openleash.crypto import GENESIS_HASH, record_hash
 from openleash.domain.audit import CHAINED_WIDTH, AuditRow
 from openleash.domain.models import Agent, AuditEvent
-from openleash.service.keys import list_keys
 from openleash.store.sql.sqlite import AuditCheckpointRule, SqliteStore
 
 from .conftest import Cli
@@ -264,9 +263,9 @@ def test_a_checkpoint_of_an_unknown_key_is_named(run: Cli) -> None:
 
 def test_rotating_and_revoking_keys_keeps_the_log_verifiable(run: Cli) -> None:
     _seed(run)
-    (old,) = run.query(lambda s: list_keys(s.store))
+    (old,) = run.query(lambda s: s.keys.list_all())
     assert run("keys", "rotate").exit_code == 0
-    assert run("keys", "revoke", old["kid"]).exit_code == 0
+    assert run("keys", "revoke", old.kid).exit_code == 0
 
     code, output, report = _verify(run)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from openleash.service.keys import list_keys
-
 from .conftest import Cli
 
 
@@ -17,18 +15,18 @@ def test_list_shows_the_first_key_as_active(run: Cli) -> None:
 
 def test_rotate_then_revoke_the_old_key(run: Cli) -> None:
     assert run("keys", "list").exit_code == 0
-    (old,) = run.query(lambda s: list_keys(s.store))
+    (old,) = run.query(lambda s: s.keys.list_all())
 
     rotated = run("keys", "rotate")
-    revoked = run("keys", "revoke", old["kid"])
+    revoked = run("keys", "revoke", old.kid)
 
     assert rotated.exit_code == 0, rotated.output
     assert revoked.exit_code == 0, revoked.output
-    first, second = run.query(lambda s: list_keys(s.store))
-    assert first["kid"] == old["kid"]
-    assert first["revoked_at"] is not None
-    assert second["active"]
-    assert second["kid"] in rotated.output
+    first, second = run.query(lambda s: s.keys.list_all())
+    assert first.kid == old.kid
+    assert first.revoked_at is not None
+    assert second.active
+    assert second.kid in rotated.output
     listed = run("keys", "list").output
     assert "revoked" in listed
     assert "active" in listed
@@ -36,14 +34,14 @@ def test_rotate_then_revoke_the_old_key(run: Cli) -> None:
 
 def test_revoking_the_active_key_fails_clearly(run: Cli) -> None:
     assert run("keys", "list").exit_code == 0
-    (active,) = run.query(lambda s: list_keys(s.store))
+    (active,) = run.query(lambda s: s.keys.list_all())
 
-    result = run("keys", "revoke", active["kid"])
+    result = run("keys", "revoke", active.kid)
 
     assert result.exit_code == 1
     assert "openleash keys rotate" in result.stderr
-    (still,) = run.query(lambda s: list_keys(s.store))
-    assert still["revoked_at"] is None
+    (still,) = run.query(lambda s: s.keys.list_all())
+    assert still.revoked_at is None
 
 
 def test_revoking_an_unknown_key_fails(run: Cli) -> None:

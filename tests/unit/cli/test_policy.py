@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from openleash.bootstrap import Services
 from openleash.policy.parser import MAX_POLICY_BYTES
-from openleash.service.policies import list_policies
+from openleash.service.policies import policy_view
 
 from .conftest import Cli
 
@@ -50,7 +51,11 @@ def owner(run: Cli) -> str:
 
 
 def stored(run: Cli) -> list[dict]:  # type: ignore[type-arg]
-    return run.query(lambda s: list_policies(s.store))["policies"]  # type: ignore[no-any-return]
+    return run.query(_listed)  # type: ignore[no-any-return]
+
+
+async def _listed(s: Services) -> list[dict[str, Any]]:
+    return [policy_view(p, with_yaml=True) for p in await s.policies.list_for()]
 
 
 def test_validate_accepts_a_good_policy(run: Cli, policy_file: Path) -> None:

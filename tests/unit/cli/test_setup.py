@@ -9,7 +9,6 @@ from openleash.config import load_settings
 from openleash.crypto import public_key_b64_of
 from openleash.service.agents import list_agents
 from openleash.service.owners import list_owners
-from openleash.service.policies import list_policies
 
 from .conftest import Cli, env_file
 
@@ -46,10 +45,10 @@ def test_init_creates_owner_agent_and_owner_wide_policy(run: Cli, tmp_path: Path
         "ACTIVE",
         env["USER_PRINCIPAL_ID"],
     )
-    (policy,) = run.query(lambda s: list_policies(s.store))["policies"]
-    assert policy["owner_id"] == env["USER_PRINCIPAL_ID"]
-    assert policy["applies_to_agent_principal_id"] is None
-    assert "purchase_small_allow" in policy["policy_yaml"]
+    (policy,) = run.query(lambda s: s.policies.list_for())
+    assert policy.owner_id == env["USER_PRINCIPAL_ID"]
+    assert policy.applies_to_agent_principal_id is None
+    assert "purchase_small_allow" in policy.policy_yaml
 
 
 def test_init_env_file_is_private_and_holds_the_registered_key(run: Cli, tmp_path: Path) -> None:
@@ -78,8 +77,8 @@ def test_init_without_output_env_prints_only_the_variables_on_stdout(run: Cli) -
     lines = result.stdout.splitlines()
     assert {line.split("=", 1)[0] for line in lines} == ENV_KEYS
     assert "Owner   Bob" in result.stderr
-    (policy,) = run.query(lambda s: list_policies(s.store))["policies"]
-    assert "appointment" not in policy["policy_yaml"]
+    (policy,) = run.query(lambda s: s.policies.list_for())
+    assert "appointment" not in policy.policy_yaml
 
 
 def test_init_refuses_to_replace_an_env_file_before_creating_anything(
@@ -105,7 +104,7 @@ def test_init_with_an_agent_id_of_another_owner_fails_and_leaves_nothing(run: Cl
     assert "AGENT_ID_TAKEN" in result.stderr
     owners = run.query(lambda s: list_owners(s.store))["users"]
     assert [o["display_name"] for o in owners] == ["A"]
-    assert len(run.query(lambda s: list_policies(s.store))["policies"]) == 1
+    assert len(run.query(lambda s: s.policies.list_for())) == 1
 
 
 def test_init_rejects_an_empty_owner_name(run: Cli) -> None:

@@ -17,7 +17,7 @@ from openleash.crypto import generate_keypair
 from openleash.domain.models import Agent, Owner, OwnerSession
 from openleash.service.agent_auth import AgentCall
 from openleash.service.authorize import authorize
-from openleash.service.keys import ensure_key
+from openleash.service.keys import Keys
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
 from openleash.service.runtime import Runtime
@@ -122,7 +122,7 @@ def world(event_runner: asyncio.Runner, clock: Clock) -> Iterator[World]:
             policy_yaml=POLICY,
             options=options,
         )
-        await ensure_key(store, options)
+        await Keys(store, options).ensure()
         async with store.read() as tx:
             owner = await tx.get_owner(made["owner"]["user_principal_id"])
             agent = await tx.get_agent(made["agent"]["agent_principal_id"])
