@@ -47,7 +47,7 @@ class _Issues:
 
     def expect_uuid(self, key: str, value: Any, *, missing: bool) -> None:
         self.expect_string(key, value, missing=missing)
-        if isinstance(value, str) and not UUID_RE.match(value):
+        if isinstance(value, str) and not UUID_RE.fullmatch(value):
             self.add(key, "Invalid UUID")
 
     def expect_object(self, key: str, value: Any, *, missing: bool) -> bool:

@@ -217,11 +217,11 @@ def _moment(text: str | None, now: datetime, name: str) -> str | None:
     """A filter time in the stored form (ISO, milliseconds, ``Z``: they compare as text)."""
     if not text:
         return None
-    relative = _RELATIVE.match(text)
+    relative = _RELATIVE.fullmatch(text)
     if relative is not None:
         span = timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
         return iso(now - span)
-    if _DATE.match(text):
+    if _DATE.fullmatch(text):
         text += "T00:00:00Z"
     moment = parse_timestamp(text)
     if moment is None:

@@ -42,7 +42,7 @@ def available(dialect: str | None = None) -> list[Migration]:
         folder = folder.joinpath(dialect)
     found: dict[int, Migration] = {}
     for entry in folder.iterdir():
-        match = _FILE_NAME.match(entry.name)
+        match = _FILE_NAME.fullmatch(entry.name)
         if match is None:
             continue
         version = int(match.group(1))
