@@ -24,7 +24,7 @@ from starlette.datastructures import State
 from starlette.routing import Route
 
 from openleash.api.errors import status_of
-from openleash.api.http import log_unexpected, parse_object, receive_body
+from openleash.api.http import header_map, log_unexpected, parse_object, receive_body
 from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
 from openleash.api.throttle import client_address, counting_failures, throttles_of
 from openleash.bootstrap import Services
@@ -78,8 +78,7 @@ class AuthorizeHandler:
         LATENCY.observe(time.perf_counter() - started)
 
     async def _authorize(self, scope: Scope, receive: Receive) -> dict[str, Any]:
-        # A header sent twice counts with its last value.
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = header_map(scope["headers"])
         raw = await receive_body(receive, headers.get("content-length"))
         s = cast(Services, self.state.services)
         raw_path = scope.get("raw_path") or scope["path"].encode()

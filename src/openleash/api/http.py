@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, cast
 
 import orjson
@@ -16,7 +16,7 @@ from openleash.api.errors import status_of
 from openleash.bootstrap import Services
 from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.domain.jsonvalue import parse_json
-from openleash.service.agent_auth import SignedRequest
+from openleash.service.agent_auth import SIGNING_HEADERS, SignedRequest
 
 MAX_BODY = 1_048_576
 JSON_MEDIA = "application/json"
@@ -141,6 +141,25 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     return value
 
 
+#: Headers a request may carry once: what the signature covers, and the body's length. Were one
+#: sent twice, the server and whatever stands before it could each read a different value.
+_ONCE = frozenset({*SIGNING_HEADERS, "content-length"})
+
+
+def header_map(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The request's headers by lower-case name; a signing header or Content-Length sent
+    twice is refused (``INVALID_REQUEST``), never read as its first or its last value."""
+    headers: dict[str, str] = {}
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        if name in headers and name in _ONCE:
+            raise InvalidInputError(
+                "INVALID_REQUEST", f"The {name} header is sent twice; send it once"
+            )
+        headers[name] = value.decode("latin-1")
+    return headers
+
+
 def signed_request(request: Request, body: bytes | None) -> SignedRequest:
     scope = request.scope
     raw_path = scope.get("raw_path") or scope["path"].encode()
@@ -149,7 +168,7 @@ def signed_request(request: Request, body: bytes | None) -> SignedRequest:
         method=request.method,
         path=path,
         query=scope.get("query_string", b"").decode("latin-1"),
-        headers=request.headers,
+        headers=header_map(scope["headers"]),
         body=body,
     )
 

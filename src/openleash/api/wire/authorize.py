@@ -205,7 +205,8 @@ class AuthorizeResponse(_Answer):
 #: Every error code the handler answers, and when. The status of each is the status table's
 #: (:mod:`openleash.api.errors`), so the document cannot disagree with the server.
 ERRORS: Final[dict[str, str]] = {
-    "INVALID_REQUEST": "Content-Length is not a whole number, or the body never arrived.",
+    "INVALID_REQUEST": "Content-Length is not a whole number, the body never arrived, or a "
+    "signing header (or Content-Length) is sent twice.",
     "HEADER_TOO_LONG": "A signing header is longer than its limit.",
     "MISSING_BODY": "There is no body.",
     "INVALID_JSON": "The body is not a JSON object.",
