@@ -83,7 +83,7 @@ SECURITY_SCHEMES: Final[dict[str, dict[str, Any]]] = {
         "in": "header",
         "name": "X-Signature",
         "description": "An agent's Ed25519 signature over the request: send X-Agent-Id, "
-        "X-Timestamp, X-Nonce, X-Body-Sha256 and X-Signature (PROTOCOL.md §3).",
+        "X-Timestamp, X-Nonce, X-Body-Sha256 and X-Signature (PROTOCOL.md §2).",
     },
     "ownerSession": {
         "type": "http",
