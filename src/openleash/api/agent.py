@@ -9,10 +9,12 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
+from openleash.api.views import approvals as approval_views
 from openleash.api.wire import agent as wire
 from openleash.api.wire.common import AGENT, operation
-from openleash.service import agents, approvals, drafts, usage
+from openleash.service import agents, drafts, usage
 from openleash.service.agent_auth import AgentCall, verify_agent
+from openleash.service.approvals import ApprovalAsk
 from openleash.service.runtime import Snapshot
 
 router = APIRouter(tags=["agent"])
@@ -79,10 +81,8 @@ async def agent_usage(request: Request) -> Response:
 async def create_approval_request(request: Request) -> Response:
     raw = await read_body(request)
     call, _ = await _verified(request, raw or None)
-    s = services(request)
-    return json_response(
-        await approvals.create_request(s.store, call, parse_object(raw), s.options)
-    )
+    ask = ApprovalAsk.from_body(parse_object(raw))
+    return json_response(approval_views.created(await services(request).approvals.ask(call, ask)))
 
 
 @router.get(
@@ -91,11 +91,9 @@ async def create_approval_request(request: Request) -> Response:
     **operation(ok=wire.AgentApprovalRequest, errors=(*AUTH_ERRORS, 404), security=AGENT),
 )
 async def get_approval_request(request: Request, approval_request_id: str) -> Response:
-    call, snap = await _verified(request, None)
-    s = services(request)
-    return json_response(
-        await approvals.get_for_agent(s.store, snap.keyring, call, approval_request_id, s.options)
-    )
+    call, _ = await _verified(request, None)
+    read = await services(request).approvals.for_agent(call, approval_request_id)
+    return json_response(approval_views.for_agent(read))
 
 
 @router.post(
