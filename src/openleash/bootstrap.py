@@ -14,6 +14,7 @@ from openleash import __version__
 from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
 from openleash.service.approvals import Approvals
+from openleash.service.drafts import Drafts
 from openleash.service.keys import ensure_key
 from openleash.service.options import Options
 from openleash.service.ports import Store
@@ -33,6 +34,7 @@ class Services:
     store: Store
     runtime: Runtime
     approvals: Approvals
+    drafts: Drafts
 
 
 def options_from(settings: Settings) -> Options:
@@ -66,6 +68,7 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
         store,
         runtime,
         approvals=Approvals(store, runtime, opts),
+        drafts=Drafts(store, opts),
     )
 
 

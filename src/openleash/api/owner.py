@@ -25,6 +25,7 @@ from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
 from openleash.api.views import approvals as approval_views
+from openleash.api.views import drafts as draft_views
 from openleash.api.wire import admin as admin_wire
 from openleash.api.wire import agent as agent_wire
 from openleash.api.wire import owner as wire
@@ -36,7 +37,6 @@ from openleash.bootstrap import Services
 from openleash.domain.errors import ForbiddenError
 from openleash.domain.models import ApprovalStatus, DraftStatus
 from openleash.service import (
-    drafts,
     owner_agents,
     owner_auth,
     owner_events,
@@ -605,7 +605,8 @@ async def deny(request: Request, approval_request_id: ApprovalPath) -> Response:
 )
 async def list_drafts(request: Request, status: DraftStatusQuery = None) -> Response:
     call = await owner_call(request)
-    return json_response(await drafts.list_for_owner(services(request).store, call, status or None))
+    listed = await services(request).drafts.list_for_owner(call, status or None)
+    return json_response(draft_views.owner_list(listed))
 
 
 @router.get(
@@ -615,7 +616,8 @@ async def list_drafts(request: Request, status: DraftStatusQuery = None) -> Resp
 )
 async def get_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call = await owner_call(request)
-    return json_response(await drafts.get_for_owner(services(request).store, call, policy_draft_id))
+    read = await services(request).drafts.for_owner(call, policy_draft_id)
+    return json_response(draft_views.for_owner(read))
 
 
 @router.post(
@@ -632,7 +634,8 @@ async def get_draft(request: Request, policy_draft_id: DraftPath) -> Response:
 )
 async def approve_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await drafts.approve(s.store, call, policy_draft_id, body, s.options))
+    approved = await s.drafts.approve(call, policy_draft_id, FactorProof.from_body(body))
+    return json_response(draft_views.approved(approved))
 
 
 @router.post(
@@ -649,7 +652,8 @@ async def approve_draft(request: Request, policy_draft_id: DraftPath) -> Respons
 )
 async def deny_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await drafts.deny(s.store, call, policy_draft_id, body, s.options))
+    denied = await s.drafts.deny(call, policy_draft_id, Denial.from_body(body))
+    return json_response(draft_views.denied(denied))
 
 
 # -- audit and events ---------------------------------------------------------------------------
