@@ -13,7 +13,9 @@ from pathlib import Path
 from openleash import __version__
 from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
+from openleash.service.approvals import Approvals
 from openleash.service.audit_query import Audit
+from openleash.service.drafts import Drafts
 from openleash.service.keys import Keys
 from openleash.service.operator import Operator
 from openleash.service.options import Options
@@ -40,6 +42,8 @@ class Services:
     operator: Operator
     audit: Audit
     keys: Keys
+    approvals: Approvals
+    drafts: Drafts
 
 
 def options_from(settings: Settings) -> Options:
@@ -68,16 +72,19 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     keys = Keys(store, opts)
     await keys.ensure()
     policies = Policies(store, opts)
+    runtime = Runtime(store, opts.config_refresh_seconds)
     return Services(
         settings,
         opts,
         store,
-        Runtime(store, opts.config_refresh_seconds),
+        runtime,
         policies=policies,
         owner_policies=OwnerPolicies(store, opts),
         operator=Operator(store, policies, opts),
         audit=Audit(store),
         keys=keys,
+        approvals=Approvals(store, runtime, opts),
+        drafts=Drafts(store, opts),
     )
 
 

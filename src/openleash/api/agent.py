@@ -9,10 +9,14 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
+from openleash.api.views import approvals as approval_views
+from openleash.api.views import drafts as draft_views
 from openleash.api.wire import agent as wire
 from openleash.api.wire.common import AGENT, operation
-from openleash.service import agents, approvals, drafts, usage
+from openleash.service import agents, usage
 from openleash.service.agent_auth import AgentCall, verify_agent
+from openleash.service.approvals import ApprovalAsk
+from openleash.service.drafts import DraftProposal
 from openleash.service.runtime import Snapshot
 
 router = APIRouter(tags=["agent"])
@@ -79,10 +83,8 @@ async def agent_usage(request: Request) -> Response:
 async def create_approval_request(request: Request) -> Response:
     raw = await read_body(request)
     call, _ = await _verified(request, raw or None)
-    s = services(request)
-    return json_response(
-        await approvals.create_request(s.store, call, parse_object(raw), s.options)
-    )
+    ask = ApprovalAsk.from_body(parse_object(raw))
+    return json_response(approval_views.created(await services(request).approvals.ask(call, ask)))
 
 
 @router.get(
@@ -91,11 +93,9 @@ async def create_approval_request(request: Request) -> Response:
     **operation(ok=wire.AgentApprovalRequest, errors=(*AUTH_ERRORS, 404), security=AGENT),
 )
 async def get_approval_request(request: Request, approval_request_id: str) -> Response:
-    call, snap = await _verified(request, None)
-    s = services(request)
-    return json_response(
-        await approvals.get_for_agent(s.store, snap.keyring, call, approval_request_id, s.options)
-    )
+    call, _ = await _verified(request, None)
+    read = await services(request).approvals.for_agent(call, approval_request_id)
+    return json_response(approval_views.for_agent(read))
 
 
 @router.post(
@@ -113,8 +113,10 @@ async def get_approval_request(request: Request, approval_request_id: str) -> Re
 async def create_policy_draft(request: Request) -> Response:
     raw = await read_body(request)
     call, _ = await _verified(request, raw or None)
-    s = services(request)
-    return json_response(await drafts.create_draft(s.store, call, parse_object(raw), s.options))
+    proposal = DraftProposal.from_body(parse_object(raw))
+    return json_response(
+        draft_views.created(await services(request).drafts.propose(call, proposal))
+    )
 
 
 @router.get(
@@ -124,8 +126,8 @@ async def create_policy_draft(request: Request) -> Response:
 )
 async def list_policy_drafts(request: Request, status: wire.DraftStatusQuery = None) -> Response:
     call, _ = await _verified(request, None)
-    s = services(request)
-    return json_response(await drafts.list_for_agent(s.store, call, status or None, s.options))
+    listed = await services(request).drafts.list_for_agent(call, status or None)
+    return json_response(draft_views.agent_list(listed))
 
 
 @router.get(
@@ -135,5 +137,5 @@ async def list_policy_drafts(request: Request, status: wire.DraftStatusQuery = N
 )
 async def get_policy_draft(request: Request, policy_draft_id: str) -> Response:
     call, _ = await _verified(request, None)
-    s = services(request)
-    return json_response(await drafts.get_for_agent(s.store, call, policy_draft_id, s.options))
+    read = await services(request).drafts.for_agent(call, policy_draft_id)
+    return json_response(draft_views.for_agent(read))

@@ -24,7 +24,9 @@ from starlette.responses import Response, StreamingResponse
 from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
+from openleash.api.views import approvals as approval_views
 from openleash.api.views import audit as audit_views
+from openleash.api.views import drafts as draft_views
 from openleash.api.views import policies as policy_views
 from openleash.api.wire import admin as admin_wire
 from openleash.api.wire import agent as agent_wire
@@ -37,8 +39,6 @@ from openleash.bootstrap import Services
 from openleash.domain.errors import ForbiddenError
 from openleash.domain.models import ApprovalStatus, DraftStatus
 from openleash.service import (
-    approvals,
-    drafts,
     owner_agents,
     owner_auth,
     owner_events,
@@ -51,6 +51,7 @@ from openleash.service.owner_auth import (
     SESSION_COOKIE,
     OwnerCall,
 )
+from openleash.service.owner_factor import Denial, FactorProof
 from openleash.service.owner_policies import (
     OwnerPolicyCreate,
     OwnerPolicyOrder,
@@ -546,15 +547,13 @@ async def list_approvals(
     limit: ApprovalsLimit = None,
 ) -> Response:
     call = await owner_call(request)
-    return json_response(
-        await approvals.list_for_owner(
-            services(request).store,
-            call,
-            status=status or None,
-            limit=int_in_range(limit, "limit", 100, 1, 500),
-            agent_principal_id=agent_principal_id or None,
-        )
+    listed = await services(request).approvals.list_for_owner(
+        call,
+        status=status or None,
+        limit=int_in_range(limit, "limit", 100, 1, 500),
+        agent_principal_id=agent_principal_id or None,
     )
+    return json_response(approval_views.owner_list(listed))
 
 
 @router.get(
@@ -564,9 +563,8 @@ async def list_approvals(
 )
 async def get_approval(request: Request, approval_request_id: ApprovalPath) -> Response:
     call = await owner_call(request)
-    return json_response(
-        await approvals.get_for_owner(services(request).store, call, approval_request_id)
-    )
+    read = await services(request).approvals.for_owner(call, approval_request_id)
+    return json_response(approval_views.for_owner(read))
 
 
 @router.post(
@@ -583,10 +581,8 @@ async def get_approval(request: Request, approval_request_id: ApprovalPath) -> R
 )
 async def approve(request: Request, approval_request_id: ApprovalPath) -> Response:
     call, s, body = await owner_change(request)
-    snap = await s.runtime.snapshot()
-    return json_response(
-        await approvals.approve(s.store, snap.keyring, call, approval_request_id, body, s.options)
-    )
+    approved = await s.approvals.approve(call, approval_request_id, FactorProof.from_body(body))
+    return json_response(approval_views.approved(approved))
 
 
 @router.post(
@@ -603,7 +599,8 @@ async def approve(request: Request, approval_request_id: ApprovalPath) -> Respon
 )
 async def deny(request: Request, approval_request_id: ApprovalPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await approvals.deny(s.store, call, approval_request_id, body, s.options))
+    denied = await s.approvals.deny(call, approval_request_id, Denial.from_body(body))
+    return json_response(approval_views.denied(denied))
 
 
 # -- policy drafts ------------------------------------------------------------------------------
@@ -618,7 +615,8 @@ async def deny(request: Request, approval_request_id: ApprovalPath) -> Response:
 )
 async def list_drafts(request: Request, status: DraftStatusQuery = None) -> Response:
     call = await owner_call(request)
-    return json_response(await drafts.list_for_owner(services(request).store, call, status or None))
+    listed = await services(request).drafts.list_for_owner(call, status or None)
+    return json_response(draft_views.owner_list(listed))
 
 
 @router.get(
@@ -628,7 +626,8 @@ async def list_drafts(request: Request, status: DraftStatusQuery = None) -> Resp
 )
 async def get_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call = await owner_call(request)
-    return json_response(await drafts.get_for_owner(services(request).store, call, policy_draft_id))
+    read = await services(request).drafts.for_owner(call, policy_draft_id)
+    return json_response(draft_views.for_owner(read))
 
 
 @router.post(
@@ -645,7 +644,8 @@ async def get_draft(request: Request, policy_draft_id: DraftPath) -> Response:
 )
 async def approve_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await drafts.approve(s.store, call, policy_draft_id, body, s.options))
+    approved = await s.drafts.approve(call, policy_draft_id, FactorProof.from_body(body))
+    return json_response(draft_views.approved(approved))
 
 
 @router.post(
@@ -662,7 +662,8 @@ async def approve_draft(request: Request, policy_draft_id: DraftPath) -> Respons
 )
 async def deny_draft(request: Request, policy_draft_id: DraftPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await drafts.deny(s.store, call, policy_draft_id, body, s.options))
+    denied = await s.drafts.deny(call, policy_draft_id, Denial.from_body(body))
+    return json_response(draft_views.denied(denied))
 
 
 # -- audit and events ---------------------------------------------------------------------------

@@ -41,10 +41,12 @@ from openleash.api.portal_http import (
     static_response,
 )
 from openleash.api.throttle import anonymous
+from openleash.api.views import approvals as approval_views
 from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.domain.models import ApprovalStatus
-from openleash.service import approvals, owner_agents, owner_auth
+from openleash.service import owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
+from openleash.service.owner_factor import Denial, FactorProof
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -198,15 +200,15 @@ async def logout(request: Request) -> Response:
 
 
 async def _inbox(request: Request, call: OwnerCall) -> dict[str, Any]:
-    store = services(request).store
-    pending = await approvals.list_for_owner(store, call, status=ApprovalStatus.PENDING, limit=100)
-    recent = await approvals.list_for_owner(store, call, status=None, limit=30)
+    s = services(request)
+    pending = await s.approvals.list_for_owner(call, status=ApprovalStatus.PENDING, limit=100)
+    recent = await s.approvals.list_for_owner(call, status=None, limit=30)
     return {
-        "pending_agents": await owner_agents.pending_agents(store, call),
-        "pending": pending["approval_requests"],
-        "recent": [r for r in recent["approval_requests"] if r["status"] != ApprovalStatus.PENDING][
-            :20
-        ],
+        "pending_agents": await owner_agents.pending_agents(s.store, call),
+        "pending": [approval_views.for_owner(a) for a in pending],
+        "recent": [
+            approval_views.for_owner(a) for a in recent if a.status != ApprovalStatus.PENDING
+        ][:20],
         "format_amount": views.format_amount,
     }
 
@@ -235,7 +237,7 @@ async def _approval_page(
     error: OpenLeashError | None = None,
 ) -> Response:
     s = services(request)
-    view = await approvals.get_for_owner(s.store, call, approval_request_id)
+    view = approval_views.for_owner(await s.approvals.for_owner(call, approval_request_id))
     action = view["action"]
     payload = action.get("payload") if isinstance(action.get("payload"), dict) else {}
     return page(
@@ -264,12 +266,9 @@ async def approval(request: Request, approval_request_id: str) -> Response:
 @router.post(f"{HOME_PATH}/{{approval_request_id}}/approve")
 async def approve(request: Request, approval_request_id: str) -> Response:
     call, form = await owner_form(request)
-    s = services(request)
-    snap = await s.runtime.snapshot()
+    proof = FactorProof.from_body(second_factor(form))
     try:
-        await approvals.approve(
-            s.store, snap.keyring, call, approval_request_id, second_factor(form), s.options
-        )
+        await services(request).approvals.approve(call, approval_request_id, proof)
     except OpenLeashError as exc:
         if exc.code == "NOT_FOUND":
             raise
@@ -280,10 +279,10 @@ async def approve(request: Request, approval_request_id: str) -> Response:
 @router.post(f"{HOME_PATH}/{{approval_request_id}}/deny")
 async def deny(request: Request, approval_request_id: str) -> Response:
     call, form = await owner_form(request)
-    s = services(request)
     body = {**second_factor(form), "reason": form.get("reason", "")}
     try:
-        await approvals.deny(s.store, call, approval_request_id, body, s.options)
+        denial = Denial.from_body(body)
+        await services(request).approvals.deny(call, approval_request_id, denial)
     except OpenLeashError as exc:
         if exc.code == "NOT_FOUND":
             raise

@@ -3,7 +3,6 @@ validation issues on their lines, and the agents' pending policy drafts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,23 +20,21 @@ from openleash.api.portal_http import (
     redirect,
     second_factor,
 )
+from openleash.api.views import drafts as draft_views
 from openleash.api.views import policies as policy_views
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import DraftStatus, Status
-from openleash.service import drafts, owner_agents
-from openleash.service.options import Options
+from openleash.service import owner_agents
 from openleash.service.owner_auth import OwnerCall
+from openleash.service.owner_factor import Denial, FactorProof
 from openleash.service.owner_policies import (
     OwnerPolicyCreate,
     OwnerPolicyOrder,
     OwnerPolicyUpdate,
     factor_code,
 )
-from openleash.service.ports import Store
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
-
-DraftVerdict = Callable[[Store, OwnerCall, str, Any, Options], Coroutine[Any, Any, dict[str, Any]]]
 
 
 # -- policies -----------------------------------------------------------------------------------
@@ -52,11 +49,10 @@ async def policies(request: Request) -> Response:
 async def _policies_page(
     request: Request, call: OwnerCall, *, error: OpenLeashError | None = None
 ) -> Response:
-    store = services(request).store
     listed = [
         policy_views.owned_policy(p) for p in await services(request).owner_policies.list_for(call)
     ]
-    pending = await drafts.list_for_owner(store, call, DraftStatus.PENDING)
+    pending = await services(request).drafts.list_for_owner(call, DraftStatus.PENDING)
     agent_names = await views.agent_names(services(request), call)
     return page(
         request,
@@ -66,7 +62,7 @@ async def _policies_page(
         error=error,
         agent_tier=[p for p in listed if p["tier"] == "agent"],
         owner_tier=[p for p in listed if p["tier"] != "agent"],
-        drafts=pending["policy_drafts"],
+        drafts=[draft_views.for_owner(d) for d in pending],
         agent_names=agent_names,
         totp_enabled=await views.totp_enabled(services(request), call),
     )
@@ -227,24 +223,26 @@ async def delete_policy(request: Request, policy_id: str) -> Response:
 
 @router.post(f"{PREFIX}/policy-drafts/{{policy_draft_id}}/approve")
 async def approve_draft(request: Request, policy_draft_id: str) -> Response:
-    return await _resolve_draft(request, policy_draft_id, drafts.approve, "draft_approved")
+    return await _resolve_draft(request, policy_draft_id, approve=True)
 
 
 @router.post(f"{PREFIX}/policy-drafts/{{policy_draft_id}}/deny")
 async def deny_draft(request: Request, policy_draft_id: str) -> Response:
-    return await _resolve_draft(request, policy_draft_id, drafts.deny, "draft_denied")
+    return await _resolve_draft(request, policy_draft_id, approve=False)
 
 
-async def _resolve_draft(
-    request: Request, policy_draft_id: str, resolve: DraftVerdict, done: str
-) -> Response:
+async def _resolve_draft(request: Request, policy_draft_id: str, *, approve: bool) -> Response:
+    """Approve or deny a draft, then back to the policies page."""
     call, form = await owner_form(request)
-    s = services(request)
+    drafts = services(request).drafts
     body = {**second_factor(form), "reason": form.get("reason", "")}
     try:
-        await resolve(s.store, call, policy_draft_id, body, s.options)
+        if approve:
+            await drafts.approve(call, policy_draft_id, FactorProof.from_body(body))
+        else:
+            await drafts.deny(call, policy_draft_id, Denial.from_body(body))
     except OpenLeashError as exc:
         if exc.code == "NOT_FOUND":
             raise
         return await _policies_page(request, call, error=exc)
-    return redirect(f"{PREFIX}/policies?done={done}")
+    return redirect(f"{PREFIX}/policies?done={'draft_approved' if approve else 'draft_denied'}")

@@ -11,7 +11,7 @@ import orjson
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.policy import counterparty_of
-from openleash.service import approvals, owner_agents, owner_auth
+from openleash.service import owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
 
 #: Digits after the decimal point where a currency's minor unit is not a hundredth (ISO 4217).
@@ -72,8 +72,8 @@ async def counterparty(services: Services, view: dict[str, Any]) -> Counterparty
     domain = counterparty_of(action)
     relying_party = action.get("relying_party")
     claimed = relying_party.get("trust_profile") if isinstance(relying_party, dict) else None
-    trust = await approvals.counterparty_trust(
-        services.runtime, view["agent_id"], view["agent_principal_id"], domain
+    trust = await services.approvals.counterparty_trust(
+        view["agent_id"], view["agent_principal_id"], domain
     )
     return Counterparty(domain, trust, claimed if isinstance(claimed, str) else None)
 

@@ -25,7 +25,7 @@ from openleash.domain.errors import (
 )
 from openleash.domain.models import Agent, Status
 from openleash.service.options import Options
-from openleash.service.ports import NonceUse, Transaction, nonce_replay
+from openleash.service.ports import NonceRepo, NonceUse, nonce_replay
 from openleash.service.runtime import Runtime, Snapshot
 from openleash.service.timefmt import epoch_ms, parse_timestamp
 
@@ -187,7 +187,7 @@ def nonce_use(call: AgentCall, options: Options) -> NonceUse | None:
     )
 
 
-async def record_nonce(tx: Transaction, call: AgentCall, options: Options) -> None:
+async def record_nonce(tx: NonceRepo, call: AgentCall, options: Options) -> None:
     """Record the nonce of a verified call; a second use within its lifetime is a replay."""
     use = nonce_use(call, options)
     if use is not None and not await tx.use_nonce(

@@ -4,13 +4,16 @@ A request must name a decision of the same agent that asked for a human (REQUIRE
 REQUIRE_STEP_UP), for the same action hash (PROTOCOL §3.9). The owner's answer records the
 assurance it achieved; a step-up needs a second factor. The approval token is derived from the
 stored answer (deterministic Ed25519 over fixed claims), so no token is ever stored.
+
+:class:`Approvals` is the use case, built once (:mod:`openleash.bootstrap`); it takes typed
+commands and returns domain records or :class:`Approval`; the API renders them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from openleash.crypto import IssuedToken, KeyRing, action_hash, issue_approval_token
 from openleash.domain.action import parse_action
@@ -30,13 +33,23 @@ from openleash.service.audit import record
 from openleash.service.bodies import optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
-from openleash.service.owner_auth import (
-    OwnerCall,
+from openleash.service.owner_auth import OwnerCall
+from openleash.service.owner_factor import (
+    Denial,
+    FactorProof,
+    FactorTx,
     factor_attempts,
     passphrase_confirmed,
     second_factor,
 )
-from openleash.service.ports import Store, Transaction
+from openleash.service.ports import (
+    AgentRepo,
+    ApprovalRepo,
+    HeldDecisionRepo,
+    NonceRepo,
+    Units,
+    WebhookOutbox,
+)
 from openleash.service.runtime import Runtime
 from openleash.service.timefmt import iso, parse_timestamp
 
@@ -45,11 +58,17 @@ STATUSES = tuple(ApprovalStatus)
 SCAN_PENDING = 2000
 
 
-def effective_status(request: ApprovalRequest, now: datetime) -> str:
+class ApprovalsTx(
+    ApprovalRepo, HeldDecisionRepo, AgentRepo, NonceRepo, FactorTx, WebhookOutbox, Protocol
+):
+    """The roles of the store the approvals use case touches."""
+
+
+def effective_status(request: ApprovalRequest, now: datetime) -> ApprovalStatus:
     """PENDING past its expiry reads as EXPIRED (nothing sweeps the store)."""
     if request.status == ApprovalStatus.PENDING and request.expires_at <= iso(now):
         return ApprovalStatus.EXPIRED
-    return request.status
+    return ApprovalStatus(request.status)
 
 
 def approval_token(keyring: KeyRing, request: ApprovalRequest) -> IssuedToken | None:
@@ -75,7 +94,14 @@ def approval_token(keyring: KeyRing, request: ApprovalRequest) -> IssuedToken | 
     )
 
 
-# -- the agent's side ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A request as read at a moment: ``status`` is its effective status then (EXPIRED for a
+    PENDING one past its expiry); ``token`` its approval token, where the reader is given it."""
+
+    request: ApprovalRequest
+    status: ApprovalStatus
+    token: IssuedToken | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,45 +128,208 @@ class ApprovalAsk:
         return cls(decision_id, action, justification, context)
 
 
-async def create_request(
-    store: Store, call: AgentCall, body: Any, options: Options
-) -> dict[str, Any]:
-    """File an approval (or step-up) request for a decision of this agent that was held; the
-    same decision asked again returns the request already filed."""
-    ask = ApprovalAsk.from_body(body)
-    agent, now = call.agent, call.now
-    if ask.action["principal"]["agent_id"] != agent.agent_id:
-        raise ForbiddenError(
-            "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
+class Approvals:
+    """Agents ask for their owner's approval of a held decision and read their requests; owners
+    list, read, approve (an approval token follows) and deny them."""
+
+    def __init__(self, store: Units[ApprovalsTx], runtime: Runtime, options: Options) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._options = options
+
+    async def _keyring(self) -> KeyRing:
+        return (await self._runtime.snapshot()).keyring
+
+    # -- the agent's side -----------------------------------------------------------------------
+
+    async def ask(self, call: AgentCall, ask: ApprovalAsk) -> ApprovalRequest:
+        """File an approval (or step-up) request for a decision of this agent that was held;
+        the same decision asked again returns the request already filed."""
+        agent, now = call.agent, call.now
+        if ask.action["principal"]["agent_id"] != agent.agent_id:
+            raise ForbiddenError(
+                "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
+            )
+        digest = action_hash(ask.action)
+        async with self._store.transaction() as tx:
+            await record_nonce(tx, call, self._options)
+            held = await _held_decision(tx, agent, ask.decision_id, digest)
+            existing = await tx.list_approval_requests(decision_id=ask.decision_id, limit=1)
+            if existing:
+                # The same decision asked again (a retry): the request already filed answers it.
+                return existing[0]
+            request = _new_request(agent, ask, held, digest, now, self._options)
+            await tx.add_approval_request(request)
+            await record(
+                tx,
+                now,
+                "APPROVAL_REQUEST_CREATED",
+                agent.agent_principal_id,
+                approval_request_id=request.approval_request_id,
+                decision_id=ask.decision_id,
+                kind=request.kind,
+                action_type=request.action_type,
+                action_hash=digest,
+                agent_principal_id=agent.agent_principal_id,
+                owner_id=agent.owner_id,
+            )
+        return request
+
+    async def for_agent(self, call: AgentCall, approval_request_id: str) -> Approval:
+        """One request of the calling agent, with its approval token once approved."""
+        async with self._store.transaction() as tx:
+            await record_nonce(tx, call, self._options)
+            request = await tx.get_approval_request(approval_request_id)
+        if request is None or request.agent_principal_id != call.agent.agent_principal_id:
+            raise NotFoundError("NOT_FOUND", f"Approval request {approval_request_id} not found")
+        token = approval_token(await self._keyring(), request)
+        return Approval(request, effective_status(request, call.now), token)
+
+    # -- the owner's side -----------------------------------------------------------------------
+
+    async def counterparty_trust(
+        self, agent_id: str, agent_principal_id: str, domain: str | None
+    ) -> str | None:
+        """How far the owner trusts the counterparty of a request, by the agent's current
+        policy; None when that agent registration no longer has one."""
+        snap = await self._runtime.snapshot()
+        agent = snap.agent(agent_id)
+        # The same registration that asked (a re-enrolled agent id may have another policy).
+        if agent is None or agent.agent_principal_id != agent_principal_id:
+            return None
+        try:
+            effective = await self._runtime.effective_policy(snap, agent)
+        except OpenLeashError:
+            return None
+        return None if effective is None else trust_of(effective.policy, domain)
+
+    async def list_for_owner(
+        self,
+        call: OwnerCall,
+        *,
+        status: str | None,
+        limit: int,
+        agent_principal_id: str | None = None,
+    ) -> list[Approval]:
+        """The owner's requests, newest first: at most ``limit`` (1 to 500), of ``status`` (by
+        effective status) and of one agent registration when given. No tokens."""
+        if status is not None and status not in STATUSES:
+            raise InvalidInputError(
+                "INVALID_REQUEST", f"status must be one of {', '.join(STATUSES)}"
+            )
+        if not 1 <= limit <= 500:
+            raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 500")
+        # EXPIRED is not stored: it is PENDING past expiry.
+        stored = ApprovalStatus.PENDING if status == ApprovalStatus.EXPIRED else status
+        async with self._store.read() as tx:
+            # PENDING and EXPIRED share the stored status: look further so the page stays full.
+            found = await tx.list_approval_requests(
+                owner_id=call.owner_id,
+                agent_principal_id=agent_principal_id,
+                status=stored,
+                limit=limit if stored != ApprovalStatus.PENDING else max(limit, SCAN_PENDING),
+            )
+        read = [Approval(r, effective_status(r, call.now)) for r in found]
+        if status is not None:
+            read = [a for a in read if a.status == status]
+        return read[:limit]
+
+    async def for_owner(self, call: OwnerCall, approval_request_id: str) -> Approval:
+        """One request of the owner; no token (it is shown to the approver once)."""
+        async with self._store.read() as tx:
+            request = await _owned(tx, call, approval_request_id)
+        return Approval(request, effective_status(request, call.now))
+
+    async def approve(
+        self, call: OwnerCall, approval_request_id: str, proof: FactorProof
+    ) -> Approval:
+        """Approve once: the resolved request with its token. A step-up request needs the
+        second factor (and the passphrase for HIGH)."""
+        async with factor_attempts(self._store, call, self._options):
+            passphrase_ok = await passphrase_confirmed(self._store, call, proof)
+            resolved = await self._approve(call, approval_request_id, proof, passphrase_ok)
+        token = approval_token(await self._keyring(), resolved)
+        return Approval(resolved, ApprovalStatus.APPROVED, token)
+
+    async def _approve(
+        self, call: OwnerCall, approval_request_id: str, proof: FactorProof, passphrase_ok: bool
+    ) -> ApprovalRequest:
+        now, options = call.now, self._options
+        async with self._store.transaction() as tx:
+            request = await _owned(tx, call, approval_request_id)
+            # A rule may ask for both an approval and an assurance level: the answer must reach
+            # the level, or the approval could never be used (the policy would still ask).
+            level = request.min_assurance_level or (
+                AssuranceLevel.SUBSTANTIAL if request.kind == "step_up" else None
+            )
+            achieved = await second_factor(
+                tx, call.owner_id, proof, now, options, required_level=level,
+                passphrase_ok=passphrase_ok,
+            )  # fmt: skip
+            _check_pending(request, now)
+            token_expires = iso(now + timedelta(seconds=options.approval_token_ttl_seconds))
+            if not await tx.resolve_approval_request(
+                approval_request_id,
+                status=ApprovalStatus.APPROVED,
+                resolved_at=iso(now),
+                resolved_by=call.owner_id,
+                assurance_level=achieved,
+                approval_token_expires_at=token_expires,
+            ):
+                raise InvalidInputError("INVALID_STATUS", "The request was resolved meanwhile")
+            resolved = await _owned(tx, call, approval_request_id)
+            await _announce(
+                tx,
+                call,
+                request,
+                ApprovalStatus.APPROVED,
+                audit={"kind": request.kind, "assurance_level": achieved},
+                event={"approval_token_expires_at": token_expires},
+            )
+        return resolved
+
+    async def deny(
+        self, call: OwnerCall, approval_request_id: str, denial: Denial
+    ) -> ApprovalRequest:
+        """Deny a pending request: the request as resolved."""
+        now, reason = call.now, denial.reason
+        async with (
+            factor_attempts(self._store, call, self._options),
+            self._store.transaction() as tx,
+        ):
+            request = await _owned(tx, call, approval_request_id)
+            await second_factor(tx, call.owner_id, denial.proof, now, self._options)
+            if request.status != ApprovalStatus.PENDING:
+                raise InvalidInputError(
+                    "INVALID_STATUS", f"Cannot deny request with status {request.status}"
+                )
+            if not await tx.resolve_approval_request(
+                approval_request_id,
+                status=ApprovalStatus.DENIED,
+                resolved_at=iso(now),
+                resolved_by=call.owner_id,
+                denial_reason=reason,
+            ):
+                raise InvalidInputError("REQUEST_EXPIRED", "The request has expired")
+            await _announce(
+                tx,
+                call,
+                request,
+                ApprovalStatus.DENIED,
+                audit={"denial_reason": reason},
+                event={"denial_reason": reason},
+            )
+        return replace(
+            request,
+            status=ApprovalStatus.DENIED,
+            resolved_at=iso(now),
+            resolved_by=call.owner_id,
+            denial_reason=reason,
         )
-    digest = action_hash(ask.action)
-    async with store.transaction() as tx:
-        await record_nonce(tx, call, options)
-        held = await _held_decision(tx, agent, ask.decision_id, digest)
-        existing = await tx.list_approval_requests(decision_id=ask.decision_id, limit=1)
-        if existing:
-            # The same decision asked again (a retry): the request already filed answers it.
-            return _created_view(existing[0])
-        request = _new_request(agent, ask, held, digest, now, options)
-        await tx.add_approval_request(request)
-        await record(
-            tx,
-            now,
-            "APPROVAL_REQUEST_CREATED",
-            agent.agent_principal_id,
-            approval_request_id=request.approval_request_id,
-            decision_id=ask.decision_id,
-            kind=request.kind,
-            action_type=request.action_type,
-            action_hash=digest,
-            agent_principal_id=agent.agent_principal_id,
-            owner_id=agent.owner_id,
-        )
-    return _created_view(request)
 
 
 async def _held_decision(
-    tx: Transaction, agent: Agent, decision_id: str, digest: str
+    tx: ApprovalsTx, agent: Agent, decision_id: str, digest: str
 ) -> HeldDecision:
     """The held decision ``decision_id`` of ``agent``, for the action whose hash is ``digest``."""
     held = await tx.get_held_decision(decision_id)
@@ -191,234 +380,15 @@ def _new_request(
     )
 
 
-def _created_view(request: ApprovalRequest) -> dict[str, Any]:
-    return {
-        "approval_request_id": request.approval_request_id,
-        "status": request.status,
-        "expires_at": request.expires_at,
-    }
-
-
-async def get_for_agent(
-    store: Store, keyring: KeyRing, call: AgentCall, approval_request_id: str, options: Options
-) -> dict[str, Any]:
-    async with store.transaction() as tx:
-        await record_nonce(tx, call, options)
-        request = await tx.get_approval_request(approval_request_id)
-    if request is None or request.agent_principal_id != call.agent.agent_principal_id:
-        raise NotFoundError("NOT_FOUND", f"Approval request {approval_request_id} not found")
-    view: dict[str, Any] = {
-        "approval_request_id": request.approval_request_id,
-        "status": effective_status(request, call.now),
-        "action_type": request.action_type,
-        "action_hash": request.action_hash,
-        "justification": request.justification,
-        "created_at": request.created_at,
-        "expires_at": request.expires_at,
-        "resolved_at": request.resolved_at,
-        "denial_reason": request.denial_reason,
-        "kind": request.kind,
-        "assurance_level": request.assurance_level,
-        "consumed_at": request.consumed_at,
-    }
-    token = approval_token(keyring, request)
-    if token is not None:
-        view["approval_token"] = token.token
-        view["approval_token_expires_at"] = token.expires_at
-    return view
-
-
-# -- the owner's side ---------------------------------------------------------------------------
-
-
-async def counterparty_trust(
-    runtime: Runtime, agent_id: str, agent_principal_id: str, domain: str | None
-) -> str | None:
-    """How far the owner trusts the counterparty of a request, by the agent's current policy;
-    None when that agent registration no longer has one."""
-    snap = await runtime.snapshot()
-    agent = snap.agent(agent_id)
-    # The same registration that asked (a re-enrolled agent id may have another policy).
-    if agent is None or agent.agent_principal_id != agent_principal_id:
-        return None
-    try:
-        effective = await runtime.effective_policy(snap, agent)
-    except OpenLeashError:
-        return None
-    return None if effective is None else trust_of(effective.policy, domain)
-
-
-def owner_view(request: ApprovalRequest, now: datetime) -> dict[str, Any]:
-    """Everything the owner needs to decide; no token (it is shown to the approver once)."""
-    return {
-        "approval_request_id": request.approval_request_id,
-        "decision_id": request.decision_id,
-        "owner_type": request.owner_type,
-        "owner_id": request.owner_id,
-        "agent_principal_id": request.agent_principal_id,
-        "agent_id": request.agent_id,
-        "kind": request.kind,
-        "min_assurance_level": request.min_assurance_level,
-        "action_type": request.action_type,
-        "action_hash": request.action_hash,
-        "action": request.action,
-        "justification": request.justification,
-        "context": request.context,
-        "matched_rule_id": request.matched_rule_id,
-        "reason": request.reason,
-        "explanation": request.explanation,
-        "status": effective_status(request, now),
-        "created_at": request.created_at,
-        "expires_at": request.expires_at,
-        "resolved_at": request.resolved_at,
-        "resolved_by": request.resolved_by,
-        "denial_reason": request.denial_reason,
-        "assurance_level": request.assurance_level,
-        "approval_token_expires_at": request.approval_token_expires_at,
-        "consumed_at": request.consumed_at,
-    }
-
-
-async def list_for_owner(
-    store: Store,
-    call: OwnerCall,
-    *,
-    status: str | None,
-    limit: int,
-    agent_principal_id: str | None = None,
-) -> dict[str, Any]:
-    if status is not None and status not in STATUSES:
-        raise InvalidInputError("INVALID_REQUEST", f"status must be one of {', '.join(STATUSES)}")
-    if not 1 <= limit <= 500:
-        raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 500")
-    # EXPIRED is not stored: it is PENDING past expiry.
-    stored = ApprovalStatus.PENDING if status == ApprovalStatus.EXPIRED else status
-    async with store.read() as tx:
-        # PENDING and EXPIRED share the stored status: look further so the page stays full.
-        found = await tx.list_approval_requests(
-            owner_id=call.owner_id,
-            agent_principal_id=agent_principal_id,
-            status=stored,
-            limit=limit if stored != ApprovalStatus.PENDING else max(limit, SCAN_PENDING),
-        )
-    views = [owner_view(r, call.now) for r in found]
-    if status is not None:
-        views = [v for v in views if v["status"] == status]
-    return {"approval_requests": views[:limit]}
-
-
-async def _owned(tx: Transaction, call: OwnerCall, approval_request_id: str) -> ApprovalRequest:
+async def _owned(tx: ApprovalsTx, call: OwnerCall, approval_request_id: str) -> ApprovalRequest:
     request = await tx.get_approval_request(approval_request_id)
     if request is None or request.owner_id != call.owner_id:
         raise NotFoundError("NOT_FOUND", f"Approval request {approval_request_id} not found")
     return request
 
 
-async def get_for_owner(store: Store, call: OwnerCall, approval_request_id: str) -> dict[str, Any]:
-    async with store.read() as tx:
-        request = await _owned(tx, call, approval_request_id)
-    return owner_view(request, call.now)
-
-
-async def approve(
-    store: Store,
-    keyring: KeyRing,
-    call: OwnerCall,
-    approval_request_id: str,
-    body: Any,
-    options: Options,
-) -> dict[str, Any]:
-    """Approve once. A step-up request needs the second factor (and the passphrase for HIGH)."""
-    async with factor_attempts(store, call, options):
-        passphrase_ok = await passphrase_confirmed(store, call, body)
-        resolved, achieved, token_expires = await _approve(
-            store, call, approval_request_id, body, options, passphrase_ok
-        )
-    token = approval_token(keyring, resolved)
-    return {
-        "approval_request_id": approval_request_id,
-        "status": ApprovalStatus.APPROVED,
-        "approval_token": token.token if token else None,
-        "approval_token_expires_at": token_expires,
-        "assurance_level": achieved,
-    }
-
-
-async def _approve(
-    store: Store,
-    call: OwnerCall,
-    approval_request_id: str,
-    body: Any,
-    options: Options,
-    passphrase_ok: bool,
-) -> tuple[ApprovalRequest, str, str]:
-    now = call.now
-    async with store.transaction() as tx:
-        request = await _owned(tx, call, approval_request_id)
-        # A rule may ask for both an approval and an assurance level: the answer must reach
-        # the level, or the approval could never be used (the policy would still ask).
-        level = request.min_assurance_level or (
-            AssuranceLevel.SUBSTANTIAL if request.kind == "step_up" else None
-        )
-        achieved = await second_factor(
-            tx, call.owner_id, body, now, options, required_level=level, passphrase_ok=passphrase_ok
-        )
-        _check_pending(request, now)
-        token_expires = iso(now + timedelta(seconds=options.approval_token_ttl_seconds))
-        if not await tx.resolve_approval_request(
-            approval_request_id,
-            status=ApprovalStatus.APPROVED,
-            resolved_at=iso(now),
-            resolved_by=call.owner_id,
-            assurance_level=achieved,
-            approval_token_expires_at=token_expires,
-        ):
-            raise InvalidInputError("INVALID_STATUS", "The request was resolved meanwhile")
-        resolved = await _owned(tx, call, approval_request_id)
-        await _announce(
-            tx,
-            call,
-            request,
-            ApprovalStatus.APPROVED,
-            audit={"kind": request.kind, "assurance_level": achieved},
-            event={"approval_token_expires_at": token_expires},
-        )
-    return resolved, achieved, token_expires
-
-
-async def deny(
-    store: Store, call: OwnerCall, approval_request_id: str, body: Any, options: Options
-) -> dict[str, Any]:
-    reason = optional_text(body, "reason")
-    now = call.now
-    async with factor_attempts(store, call, options), store.transaction() as tx:
-        request = await _owned(tx, call, approval_request_id)
-        await second_factor(tx, call.owner_id, body, now, options)
-        if request.status != ApprovalStatus.PENDING:
-            raise InvalidInputError(
-                "INVALID_STATUS", f"Cannot deny request with status {request.status}"
-            )
-        if not await tx.resolve_approval_request(
-            approval_request_id,
-            status=ApprovalStatus.DENIED,
-            resolved_at=iso(now),
-            resolved_by=call.owner_id,
-            denial_reason=reason,
-        ):
-            raise InvalidInputError("REQUEST_EXPIRED", "The request has expired")
-        await _announce(
-            tx,
-            call,
-            request,
-            ApprovalStatus.DENIED,
-            audit={"denial_reason": reason},
-            event={"denial_reason": reason},
-        )
-    return {"approval_request_id": approval_request_id, "status": ApprovalStatus.DENIED}
-
-
 async def _announce(
-    tx: Transaction,
+    tx: ApprovalsTx,
     call: OwnerCall,
     request: ApprovalRequest,
     status: ApprovalStatus,

@@ -10,12 +10,12 @@ from typing import Any
 
 from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, WebhookDelivery
-from openleash.service.ports import Transaction
+from openleash.service.ports import WebhookOutbox
 from openleash.service.timefmt import epoch_ms, iso
 
 
 async def notify_agent(
-    tx: Transaction, agent: Agent | None, event_type: str, data: dict[str, Any], now: datetime
+    tx: WebhookOutbox, agent: Agent | None, event_type: str, data: dict[str, Any], now: datetime
 ) -> str | None:
     """Queue ``event_type`` for ``agent``'s webhook; None when the agent registered none."""
     if agent is None or not agent.webhook_url:

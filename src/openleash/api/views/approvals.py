@@ -1,0 +1,95 @@
+"""The JSON bodies of approval requests: as filed, as the agent reads one, as the owner reads
+them, and the owner's answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openleash.domain.models import ApprovalRequest
+from openleash.service.approvals import Approval
+
+
+def created(request: ApprovalRequest) -> dict[str, Any]:
+    """``POST /v1/agent/approval-requests``."""
+    return {
+        "approval_request_id": request.approval_request_id,
+        "status": request.status,
+        "expires_at": request.expires_at,
+    }
+
+
+def for_agent(approval: Approval) -> dict[str, Any]:
+    """What the agent reads of its request; the token and its expiry only once approved."""
+    request = approval.request
+    body: dict[str, Any] = {
+        "approval_request_id": request.approval_request_id,
+        "status": approval.status,
+        "action_type": request.action_type,
+        "action_hash": request.action_hash,
+        "justification": request.justification,
+        "created_at": request.created_at,
+        "expires_at": request.expires_at,
+        "resolved_at": request.resolved_at,
+        "denial_reason": request.denial_reason,
+        "kind": request.kind,
+        "assurance_level": request.assurance_level,
+        "consumed_at": request.consumed_at,
+    }
+    if approval.token is not None:
+        body["approval_token"] = approval.token.token
+        body["approval_token_expires_at"] = approval.token.expires_at
+    return body
+
+
+def for_owner(approval: Approval) -> dict[str, Any]:
+    """Everything the owner needs to decide; no token (it is shown to the approver once)."""
+    request = approval.request
+    return {
+        "approval_request_id": request.approval_request_id,
+        "decision_id": request.decision_id,
+        "owner_type": request.owner_type,
+        "owner_id": request.owner_id,
+        "agent_principal_id": request.agent_principal_id,
+        "agent_id": request.agent_id,
+        "kind": request.kind,
+        "min_assurance_level": request.min_assurance_level,
+        "action_type": request.action_type,
+        "action_hash": request.action_hash,
+        "action": request.action,
+        "justification": request.justification,
+        "context": request.context,
+        "matched_rule_id": request.matched_rule_id,
+        "reason": request.reason,
+        "explanation": request.explanation,
+        "status": approval.status,
+        "created_at": request.created_at,
+        "expires_at": request.expires_at,
+        "resolved_at": request.resolved_at,
+        "resolved_by": request.resolved_by,
+        "denial_reason": request.denial_reason,
+        "assurance_level": request.assurance_level,
+        "approval_token_expires_at": request.approval_token_expires_at,
+        "consumed_at": request.consumed_at,
+    }
+
+
+def owner_list(approvals: list[Approval]) -> dict[str, Any]:
+    """``GET /v1/owner/approval-requests``."""
+    return {"approval_requests": [for_owner(a) for a in approvals]}
+
+
+def approved(approval: Approval) -> dict[str, Any]:
+    """The owner's approval: the token, shown this once."""
+    request = approval.request
+    return {
+        "approval_request_id": request.approval_request_id,
+        "status": approval.status,
+        "approval_token": approval.token.token if approval.token else None,
+        "approval_token_expires_at": request.approval_token_expires_at,
+        "assurance_level": request.assurance_level,
+    }
+
+
+def denied(request: ApprovalRequest) -> dict[str, Any]:
+    """The owner's denial."""
+    return {"approval_request_id": request.approval_request_id, "status": request.status}

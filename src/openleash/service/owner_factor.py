@@ -1,0 +1,93 @@
+"""The owner's second factor as the approval and draft use cases see it: the roles of the store
+that checking it touches (:class:`FactorTx`), the fields of an owner's answer that carry it
+(:class:`FactorProof`, :class:`Denial`), and the checks of :mod:`openleash.service.owner_auth`
+reached through those roles.
+
+The checks of ``owner_auth`` are typed on the whole store, but read and write only the owner's
+credentials and the audit log, the roles :class:`FactorTx` names: the casts below tell the type
+checker so. Once ``owner_auth`` declares those roles itself, they go.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from openleash.domain.models import AssuranceLevel
+from openleash.service import owner_auth
+from openleash.service.bodies import optional_text
+from openleash.service.options import Options
+from openleash.service.owner_auth import OwnerCall
+from openleash.service.ports import AuditLog, CredentialRepo, Store, Transaction, Units
+
+
+class FactorTx(CredentialRepo, AuditLog, Protocol):
+    """What checking an owner's second factor, and counting a wrong one, touches."""
+
+
+@dataclass(frozen=True, slots=True)
+class FactorProof:
+    """The second-factor fields of an owner's answer as sent. ``totp_code`` and ``passphrase``
+    are checked (a value that is not a string refused) by the check that reads them, when it
+    reads them: an unknown request is still NOT_FOUND whatever they hold."""
+
+    totp_code: object = None
+    passphrase: object = None
+
+    @classmethod
+    def from_body(cls, body: Any) -> FactorProof:
+        fields = body if isinstance(body, dict) else {}
+        return cls(fields.get("totp_code"), fields.get("passphrase"))
+
+    def fields(self) -> dict[str, object]:
+        """The fields as the checks of ``owner_auth`` read them (None counts as absent)."""
+        return {"totp_code": self.totp_code, "passphrase": self.passphrase}
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """An owner's refusal: the second factor, and the reason shown to the agent (if any)."""
+
+    proof: FactorProof
+    reason: str | None = None
+
+    @classmethod
+    def from_body(cls, body: Any) -> Denial:
+        reason = optional_text(body, "reason")
+        return cls(FactorProof.from_body(body), reason)
+
+
+def factor_attempts(
+    store: Units[FactorTx], call: OwnerCall, options: Options
+) -> AbstractAsyncContextManager[None]:
+    """:func:`owner_auth.factor_attempts`: a wrong factor inside counts against the owner."""
+    return owner_auth.factor_attempts(cast(Store, store), call, options)
+
+
+async def passphrase_confirmed(store: Units[FactorTx], call: OwnerCall, proof: FactorProof) -> bool:
+    """:func:`owner_auth.passphrase_confirmed`: whether the passphrase was given, and right."""
+    return await owner_auth.passphrase_confirmed(cast(Store, store), call, proof.fields())
+
+
+async def second_factor(
+    tx: FactorTx,
+    owner_id: str,
+    proof: FactorProof,
+    now: datetime,
+    options: Options,
+    *,
+    required_level: str | None = None,
+    passphrase_ok: bool = False,
+) -> AssuranceLevel:
+    """:func:`owner_auth.second_factor` in the unit of work ``tx``: the assurance achieved."""
+    return await owner_auth.second_factor(
+        cast(Transaction, tx),
+        owner_id,
+        proof.fields(),
+        now,
+        options,
+        required_level=required_level,
+        passphrase_ok=passphrase_ok,
+    )
