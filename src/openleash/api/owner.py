@@ -21,6 +21,7 @@ from pydantic import WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from openleash.api.cookies import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE
 from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
@@ -43,12 +44,7 @@ from openleash.service import (
     owner_policies,
     usage,
 )
-from openleash.service.owner_auth import (
-    DEVICE_COOKIE,
-    DEVICE_TTL_SECONDS,
-    SESSION_COOKIE,
-    OwnerCall,
-)
+from openleash.service.owner_auth import OwnerCall
 from openleash.service.timefmt import iso
 
 router = APIRouter(tags=["owner"])
@@ -136,7 +132,7 @@ def set_session_cookies(
     response.set_cookie(
         DEVICE_COOKIE,
         login.device_token,
-        max_age=DEVICE_TTL_SECONDS,
+        max_age=DEVICE_COOKIE_MAX_AGE,
         httponly=True,
         secure=secure,
         samesite="strict",

@@ -64,11 +64,10 @@ from openleash.service.owners import redeemable_invite
 from openleash.service.ports import Store, Transaction
 from openleash.service.timefmt import epoch_ms, iso
 
-SESSION_COOKIE = "openleash_session"
-#: Marks a browser the owner signed in with: its logins still go through while strangers'
-#: guesses keep the account locked (see :func:`_device_known`).
-DEVICE_COOKIE = "openleash_device"
-DEVICE_TTL_SECONDS = 180 * 24 * 3600
+#: How long a device token (given at every login) marks a client the owner signed in with: its
+#: logins still go through while strangers' guesses keep the account locked (see
+#: :func:`_device_known`).
+DEVICE_TOKEN_TTL_SECONDS = 180 * 24 * 3600
 
 #: Assurance an owner's answer achieves: the session alone, a second factor, or a second factor
 #: together with the passphrase entered again for this answer.
@@ -183,7 +182,7 @@ class Login:
     token: str
     expires_at: str
     csrf_token: str
-    #: Renewed at every login: see :data:`DEVICE_COOKIE`.
+    #: Renewed at every login: see :data:`DEVICE_TOKEN_TTL_SECONDS`.
     device_token: str
 
 
@@ -375,7 +374,7 @@ def _logged_in(
         device_token=issue_device_token(
             keyring.active(),
             now=now,
-            ttl_seconds=DEVICE_TTL_SECONDS,
+            ttl_seconds=DEVICE_TOKEN_TTL_SECONDS,
             user_principal_id=owner_id,
             credential=credential,
         ).token,
