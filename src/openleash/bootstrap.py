@@ -15,6 +15,7 @@ from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
 from openleash.service.keys import ensure_key
 from openleash.service.options import Options
+from openleash.service.owner_auth import OwnerAccounts
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
 from openleash.store import MEMORY_URL, is_memory_url, is_postgres_url, open_store, store_path
@@ -31,6 +32,7 @@ class Services:
     options: Options
     store: Store
     runtime: Runtime
+    accounts: OwnerAccounts
 
 
 def options_from(settings: Settings) -> Options:
@@ -57,7 +59,14 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     store = await open_store(settings.database, timeout=settings.store_timeout_seconds)
     opts = options or options_from(settings)
     await ensure_key(store, opts)
-    return Services(settings, opts, store, Runtime(store, opts.config_refresh_seconds))
+    runtime = Runtime(store, opts.config_refresh_seconds)
+    return Services(
+        settings,
+        opts,
+        store,
+        runtime,
+        accounts=OwnerAccounts(store, runtime, opts),
+    )
 
 
 def store_is_transient(settings: Settings) -> bool:

@@ -12,12 +12,14 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
+from openleash.api.views import accounts as accounts_views
 from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
 from openleash.service import agents, keys, owners, policies, usage
 from openleash.service.audit import read_page
+from openleash.service.owner_auth import NewOwner
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 
@@ -72,15 +74,15 @@ CHANGE = (401, 415)
 )
 async def create_user(request: Request) -> Response:
     _, body = await json_body(request)
-    s = services(request)
-    return json_response(await owners.create_owner(s.store, body, s.options))
+    owner = await services(request).accounts.create_owner(NewOwner.from_body(body))
+    return json_response(accounts_views.owner_created_json(owner))
 
 
 @router.get(
     "/users", summary="List owners", **operation(ok=wire.UserList, errors=READ, security=ADMIN)
 )
 async def list_users(request: Request) -> Response:
-    return json_response(await owners.list_owners(services(request).store))
+    return json_response(accounts_views.owners_json(await services(request).accounts.list_owners()))
 
 
 @router.post(
@@ -90,13 +92,8 @@ async def list_users(request: Request) -> Response:
     **operation(ok=wire.SetupInvite, errors=(*CHANGE, 404), security=ADMIN),
 )
 async def setup_invite(request: Request, user_id: str) -> Response:
-    s = services(request)
-    result = await owners.create_invite(s.store, user_id, "setup", s.options)
-    result["setup_url"] = (
-        f"{base_url(request)}/gui/login/setup?invite_id={result['invite_id']}"
-        f"&invite_token={result['invite_token']}"
-    )
-    return json_response(result)
+    invite = await services(request).accounts.setup_invite(user_id)
+    return json_response(accounts_views.setup_invite_json(invite, base_url(request)))
 
 
 @router.post(

@@ -25,6 +25,7 @@ from openleash.api.cookies import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_
 from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
+from openleash.api.views import accounts as views
 from openleash.api.wire import admin as admin_wire
 from openleash.api.wire import agent as agent_wire
 from openleash.api.wire import owner as wire
@@ -39,12 +40,11 @@ from openleash.service import (
     approvals,
     drafts,
     owner_agents,
-    owner_auth,
     owner_events,
     owner_policies,
     usage,
 )
-from openleash.service.owner_auth import OwnerCall
+from openleash.service.owner_auth import LoginAttempt, OwnerCall, OwnerSetup, SignedIn, TotpCode
 from openleash.service.timefmt import iso
 
 router = APIRouter(tags=["owner"])
@@ -69,10 +69,8 @@ def session_token(request: Request) -> tuple[str | None, bool]:
 
 
 async def owner_call(request: Request) -> OwnerCall:
-    s = services(request)
     token, from_cookie = session_token(request)
-    snap = await s.runtime.snapshot()
-    call = await owner_auth.authenticate_owner(s.store, snap.keyring, token, s.options.clock())
+    call = await services(request).accounts.authenticate(token)
     if from_cookie and request.method not in _SAFE_METHODS:
         presented = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(presented.encode(), call.session.csrf_token.encode()):
@@ -94,25 +92,17 @@ async def owner_change(request: Request) -> tuple[OwnerCall, Services, dict[str,
     return call, services(request), await optional_body(request)
 
 
-async def sign_in(request: Request, body: dict[str, Any]) -> owner_auth.Login:
+async def sign_in(request: Request, attempt: LoginAttempt) -> SignedIn:
     """The owner's login (API and portal alike), slowed down per client address and let through
     an account lock from a browser the owner signed in with before."""
-    s = services(request)
-    snap = await s.runtime.snapshot()
     address, locks = login_client(request)
-    return await owner_auth.login(
-        s.store,
-        snap.keyring,
-        body,
-        s.options,
-        address=address,
-        locks=locks,
-        device=request.cookies.get(DEVICE_COOKIE),
+    return await services(request).accounts.login(
+        attempt, address=address, locks=locks, device=request.cookies.get(DEVICE_COOKIE)
     )
 
 
 def set_session_cookies(
-    request: Request, response: Response, login: owner_auth.Login, max_age: int
+    request: Request, response: Response, login: SignedIn, max_age: int
 ) -> None:
     # Secure whenever people reach the server over https, even when a proxy ends the TLS.
     secure = base_url(request).startswith("https://")
@@ -257,9 +247,8 @@ CHANGES = [Depends(csrf_header)]
     ),
 )
 async def setup(request: Request) -> Response:
-    s = services(request)
-    body = await optional_body(request)
-    return json_response(await owner_auth.setup_owner(s.store, body, s.options))
+    setup = OwnerSetup.from_body(await optional_body(request))
+    return json_response(views.setup_done_json(await services(request).accounts.set_up(setup)))
 
 
 @router.post(
@@ -274,8 +263,8 @@ async def setup(request: Request) -> Response:
     ),
 )
 async def login(request: Request) -> Response:
-    done = await sign_in(request, await optional_body(request))
-    response = json_response({**done.body, "csrf_token": done.csrf_token})
+    done = await sign_in(request, LoginAttempt.from_body(await optional_body(request)))
+    response = json_response(views.signed_in_json(done))
     set_session_cookies(request, response, done, services(request).options.session_ttl_seconds)
     return response
 
@@ -290,7 +279,8 @@ async def login(request: Request) -> Response:
 )
 async def logout(request: Request) -> Response:
     call = await owner_call(request)
-    response = json_response(await owner_auth.logout(services(request).store, call))
+    await services(request).accounts.logout(call)
+    response = json_response(views.LOGGED_OUT)
     clear_session_cookies(response)
     return response
 
@@ -302,7 +292,7 @@ async def logout(request: Request) -> Response:
 )
 async def profile(request: Request) -> Response:
     call = await owner_call(request)
-    return json_response(await owner_auth.profile(services(request).store, call))
+    return json_response(views.profile_json(await services(request).accounts.profile(call)))
 
 
 @router.post(
@@ -319,7 +309,8 @@ async def profile(request: Request) -> Response:
 )
 async def totp_setup(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_auth.totp_setup(s.store, call, body, s.options))
+    started = await s.accounts.start_totp(call, TotpCode.from_body(body, optional=True))
+    return json_response(views.totp_enrolment_json(started))
 
 
 @router.post(
@@ -335,7 +326,8 @@ async def totp_setup(request: Request) -> Response:
 )
 async def totp_confirm(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_auth.totp_confirm(s.store, call, body))
+    codes = await s.accounts.confirm_totp(call, TotpCode.from_body(body))
+    return json_response(views.totp_enabled_json(codes))
 
 
 @router.post(
@@ -351,7 +343,8 @@ async def totp_confirm(request: Request) -> Response:
 )
 async def totp_disable(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_auth.totp_disable(s.store, call, body, s.options))
+    await s.accounts.disable_totp(call, TotpCode.from_body(body))
+    return json_response(views.TOTP_DISABLED)
 
 
 # -- agents -------------------------------------------------------------------------------------
@@ -708,7 +701,8 @@ class EventStreamResponse(StreamingResponse):
 )
 async def events(request: Request) -> Response:
     call = await owner_call(request)
-    store, clock = services(request).store, services(request).options.clock
+    s = services(request)
+    store, clock = s.store, s.options.clock
     start = await owner_events.head(store)
 
     async def stream() -> AsyncIterator[bytes]:
@@ -718,9 +712,7 @@ async def events(request: Request) -> Response:
         # or its owner deactivated); the browser reconnects and must log in again.
         while not await request.is_disconnected() and iso(clock()) < call.session.expires_at:
             polls += 1
-            if polls % STREAM_RECHECK_POLLS == 0 and not await owner_auth.still_signed_in(
-                store, call, clock()
-            ):
+            if polls % STREAM_RECHECK_POLLS == 0 and not await s.accounts.still_signed_in(call):
                 break
             messages, after = await owner_events.since(store, call.owner_id, after)
             for message in messages:

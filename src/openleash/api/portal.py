@@ -43,8 +43,8 @@ from openleash.api.portal_http import (
 from openleash.api.throttle import anonymous
 from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.domain.models import ApprovalStatus
-from openleash.service import approvals, owner_agents, owner_auth
-from openleash.service.owner_auth import OwnerCall
+from openleash.service import approvals, owner_agents
+from openleash.service.owner_auth import LoginAttempt, OwnerCall, OwnerSetup
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -114,7 +114,7 @@ async def login(request: Request) -> Response:
         "totp_code": form.get("totp_code", "").strip(),
     }
     try:
-        done = await sign_in(request, body)
+        done = await sign_in(request, LoginAttempt.from_body(body))
     except OpenLeashError as exc:
         return _login_form(
             request,
@@ -169,26 +169,24 @@ async def setup(request: Request) -> Response:
         check_login_csrf(request, form)
         if form.get("passphrase", "") != form.get("confirm", ""):
             raise InvalidInputError("VALIDATION_ERROR", "The two passphrases differ")
-        s = services(request)
-        done = await owner_auth.setup_owner(
-            s.store,
+        setup = OwnerSetup.from_body(
             {
                 "invite_id": invite_id,
                 "invite_token": invite_token,
                 "passphrase": form.get("passphrase", ""),
-            },
-            s.options,
+            }
         )
+        owner_id = await services(request).accounts.set_up(setup)
     except OpenLeashError as exc:
         return _setup_form(request, invite_id, invite_token, error=exc, status=status_of(exc))
     # The invite is used up: on to logging in, with the user ID filled in.
-    return _login_form(request, return_to=None, user_id=done["user_principal_id"])
+    return _login_form(request, return_to=None, user_id=owner_id)
 
 
 @router.post(f"{PREFIX}/logout")
 async def logout(request: Request) -> Response:
     call, _ = await owner_form(request)
-    await owner_auth.logout(services(request).store, call)
+    await services(request).accounts.logout(call)
     response = redirect(LOGIN_PATH)
     clear_session_cookies(response)
     return response

@@ -25,10 +25,11 @@ from openleash.api.portal_http import (
     render,
     second_factor,
 )
+from openleash.api.views import accounts as accounts_views
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Status
-from openleash.service import owner_agents, owner_auth, usage
-from openleash.service.owner_auth import OwnerCall
+from openleash.service import owner_agents, usage
+from openleash.service.owner_auth import OwnerCall, TotpCode
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -205,7 +206,7 @@ async def _profile_page(
     confirming: bool = False,
     error: OpenLeashError | None = None,
 ) -> Response:
-    profile = await owner_auth.profile(services(request).store, call)
+    profile = accounts_views.profile_json(await services(request).accounts.profile(call))
     return page(
         request,
         "profile.html",
@@ -228,10 +229,10 @@ async def profile(request: Request) -> Response:
 @router.post(f"{PREFIX}/profile/totp/setup")
 async def totp_setup(request: Request) -> Response:
     call, form = await owner_form(request)
-    store = services(request).store
     try:
-        started = await owner_auth.totp_setup(
-            store, call, {"code": form.get("code", "").strip()}, services(request).options
+        given = TotpCode.from_body({"code": form.get("code", "").strip()}, optional=True)
+        started = accounts_views.totp_enrolment_json(
+            await services(request).accounts.start_totp(call, given)
         )
     except OpenLeashError as exc:
         return await _profile_page(request, call, error=exc)
@@ -243,21 +244,20 @@ async def totp_setup(request: Request) -> Response:
 @router.post(f"{PREFIX}/profile/totp/confirm")
 async def totp_confirm(request: Request) -> Response:
     call, form = await owner_form(request)
-    store = services(request).store
     try:
-        done = await owner_auth.totp_confirm(store, call, {"code": form.get("code", "").strip()})
+        given = TotpCode.from_body({"code": form.get("code", "").strip()})
+        codes = await services(request).accounts.confirm_totp(call, given)
     except OpenLeashError as exc:
         return await _profile_page(request, call, confirming=True, error=exc)
-    return await _profile_page(request, call, backup_codes=done["backup_codes"])
+    return await _profile_page(request, call, backup_codes=codes)
 
 
 @router.post(f"{PREFIX}/profile/totp/disable")
 async def totp_disable(request: Request) -> Response:
     call, form = await owner_form(request)
-    s = services(request)
-    body = {"code": form.get("code", "").strip()}
     try:
-        await owner_auth.totp_disable(s.store, call, body, s.options)
+        given = TotpCode.from_body({"code": form.get("code", "").strip()})
+        await services(request).accounts.disable_totp(call, given)
     except OpenLeashError as exc:
         return await _profile_page(request, call, error=exc)
     return redirect(f"{PREFIX}/profile?done=totp_disabled")

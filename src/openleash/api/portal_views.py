@@ -11,7 +11,7 @@ import orjson
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.policy import counterparty_of
-from openleash.service import approvals, owner_agents, owner_auth
+from openleash.service import approvals, owner_agents
 from openleash.service.owner_auth import OwnerCall
 
 #: Digits after the decimal point where a currency's minor unit is not a hundredth (ISO 4217).
@@ -118,7 +118,7 @@ def policy_issues(error: OpenLeashError) -> list[dict[str, Any]]:
 
 async def totp_enabled(services: Services, call: OwnerCall) -> bool:
     """Whether the owner has TOTP on: the forms then ask for a code."""
-    return bool((await owner_auth.profile(services.store, call))["totp_enabled"])
+    return (await services.accounts.profile(call)).totp_enabled
 
 
 async def agent_names(services: Services, call: OwnerCall) -> dict[str, str]:
