@@ -17,6 +17,7 @@ from openleash.service.keys import ensure_key
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerAccounts
 from openleash.service.ports import Store
+from openleash.service.registration import Registration
 from openleash.service.runtime import Runtime
 from openleash.store import MEMORY_URL, is_memory_url, is_postgres_url, open_store, store_path
 from openleash.store import shown_url as shown_url
@@ -33,6 +34,7 @@ class Services:
     store: Store
     runtime: Runtime
     accounts: OwnerAccounts
+    registration: Registration
 
 
 def options_from(settings: Settings) -> Options:
@@ -66,6 +68,7 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
         store,
         runtime,
         accounts=OwnerAccounts(store, runtime, opts),
+        registration=Registration(store, opts),
     )
 
 

@@ -13,11 +13,12 @@ from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
 from openleash.api.views import accounts as accounts_views
+from openleash.api.views import agents as agents_views
 from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
-from openleash.service import agents, keys, owners, policies, usage
+from openleash.service import keys, policies, usage
 from openleash.service.audit import read_page
 from openleash.service.owner_auth import NewOwner
 
@@ -103,13 +104,8 @@ async def setup_invite(request: Request, user_id: str) -> Response:
     **operation(ok=wire.AgentInvite, errors=(*CHANGE, 404), security=ADMIN),
 )
 async def agent_invite(request: Request, user_id: str) -> Response:
-    s = services(request)
-    result = await owners.create_invite(s.store, user_id, "agent", s.options)
-    result["invite_url"] = (
-        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
-        f"&invite_token={result['invite_token']}"
-    )
-    return json_response(result)
+    invite = await services(request).registration.agent_invite(user_id)
+    return json_response(agents_views.agent_invite_json(invite, base_url(request)))
 
 
 @router.get(
@@ -118,7 +114,8 @@ async def agent_invite(request: Request, user_id: str) -> Response:
     **operation(ok=wire.AgentList, errors=READ, security=ADMIN),
 )
 async def list_agents(request: Request, owner_id: wire.OwnerFilter = None) -> Response:
-    return json_response(await agents.list_agents(services(request).store, owner_id))
+    listed = await services(request).registration.agents(owner_id)
+    return json_response(agents_views.agents_json(listed))
 
 
 @router.delete(
@@ -128,8 +125,8 @@ async def list_agents(request: Request, owner_id: wire.OwnerFilter = None) -> Re
     **operation(ok=wire.AgentRevoked, errors=(*CHANGE, 404), security=ADMIN),
 )
 async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
-    s = services(request)
-    return json_response(await agents.revoke_agent(s.store, agent_principal_id, s.options))
+    await services(request).registration.revoke_agent(agent_principal_id)
+    return json_response(agents_views.revoked_json(agent_principal_id))
 
 
 @router.get(

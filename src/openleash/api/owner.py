@@ -26,6 +26,7 @@ from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
 from openleash.api.views import accounts as views
+from openleash.api.views import agents as agents_views
 from openleash.api.wire import admin as admin_wire
 from openleash.api.wire import agent as agent_wire
 from openleash.api.wire import owner as wire
@@ -45,6 +46,7 @@ from openleash.service import (
     usage,
 )
 from openleash.service.owner_auth import LoginAttempt, OwnerCall, OwnerSetup, SignedIn, TotpCode
+from openleash.service.registration import AgentStatusChange
 from openleash.service.timefmt import iso
 
 router = APIRouter(tags=["owner"])
@@ -357,7 +359,8 @@ async def totp_disable(request: Request) -> Response:
 )
 async def list_agents(request: Request) -> Response:
     call = await owner_call(request)
-    return json_response(await owner_agents.list_agents(services(request).store, call))
+    listed = await services(request).registration.agents(call.owner_id)
+    return json_response(agents_views.agents_json(listed))
 
 
 @router.put(
@@ -373,9 +376,9 @@ async def list_agents(request: Request) -> Response:
 )
 async def set_agent_status(request: Request, agent_principal_id: AgentPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(
-        await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
-    )
+    change = AgentStatusChange.from_body(body)
+    agent = await s.registration.set_status(call, agent_principal_id, change)
+    return json_response(agents_views.status_changed_json(agent, change.status))
 
 
 @router.get(
@@ -405,13 +408,8 @@ async def agent_usage(request: Request, agent_principal_id: AgentPath) -> Respon
 )
 async def agent_invite(request: Request) -> Response:
     call = await owner_call(request)
-    s = services(request)
-    result = await owner_agents.create_agent_invite(s.store, call, s.options)
-    result["invite_url"] = (
-        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
-        f"&invite_token={result['invite_token']}"
-    )
-    return json_response(result)
+    invite = await services(request).registration.agent_invite(call.owner_id)
+    return json_response(agents_views.agent_invite_json(invite, base_url(request)))
 
 
 # -- policies -----------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from openleash.api.portal_http import (
 from openleash.api.throttle import anonymous
 from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.domain.models import ApprovalStatus
-from openleash.service import approvals, owner_agents
+from openleash.service import approvals
 from openleash.service.owner_auth import LoginAttempt, OwnerCall, OwnerSetup
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -200,7 +200,9 @@ async def _inbox(request: Request, call: OwnerCall) -> dict[str, Any]:
     pending = await approvals.list_for_owner(store, call, status=ApprovalStatus.PENDING, limit=100)
     recent = await approvals.list_for_owner(store, call, status=None, limit=30)
     return {
-        "pending_agents": await owner_agents.pending_agents(store, call),
+        "pending_agents": [
+            a.public_view() for a in await services(request).registration.pending_agents(call)
+        ],
         "pending": pending["approval_requests"],
         "recent": [r for r in recent["approval_requests"] if r["status"] != ApprovalStatus.PENDING][
             :20

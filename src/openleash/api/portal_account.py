@@ -26,10 +26,12 @@ from openleash.api.portal_http import (
     second_factor,
 )
 from openleash.api.views import accounts as accounts_views
+from openleash.api.views import agents as agents_views
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Status
 from openleash.service import owner_agents, usage
 from openleash.service.owner_auth import OwnerCall, TotpCode
+from openleash.service.registration import AgentStatusChange
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -63,7 +65,7 @@ async def _agents_page(
     invite: dict[str, Any] | None = None,
     error: OpenLeashError | None = None,
 ) -> Response:
-    listed = await owner_agents.list_agents(services(request).store, call)
+    listed = agents_views.agents_json(await services(request).registration.agents(call.owner_id))
     return page(
         request,
         "agents.html",
@@ -85,13 +87,9 @@ async def agents(request: Request) -> Response:
 @router.post(f"{PREFIX}/agents/invite")
 async def agent_invite(request: Request) -> Response:
     call, _ = await owner_form(request)
-    s = services(request)
-    invite = await owner_agents.create_agent_invite(s.store, call, s.options)
+    issued = await services(request).registration.agent_invite(call.owner_id)
     # Shown once, on this response only (not stored anywhere the owner could reload it from).
-    invite["invite_url"] = (
-        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={invite['invite_id']}"
-        f"&invite_token={invite['invite_token']}"
-    )
+    invite = agents_views.agent_invite_json(issued, base_url(request))
     return await _agents_page(request, call, invite=invite)
 
 
@@ -109,10 +107,10 @@ async def _set_agent_status(
     request: Request, agent_principal_id: str, status: str, done: str
 ) -> Response:
     call, form = await owner_form(request)
-    s = services(request)
     body = {"status": status, **second_factor(form)}
     try:
-        await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
+        change = AgentStatusChange.from_body(body)
+        await services(request).registration.set_status(call, agent_principal_id, change)
     except OpenLeashError as exc:
         return await _agents_page(request, call, error=exc)
     return redirect(f"{PREFIX}/agents?done={done}")
@@ -125,14 +123,13 @@ async def _set_agent_status(
 async def usage_page(request: Request) -> Response:
     call = await owner_of(request)
     s = services(request)
-    listed = await owner_agents.list_agents(s.store, call)
     reports = []
-    for agent in listed["agents"]:
-        if agent["status"] != Status.ACTIVE:
+    for agent in await s.registration.agents(call.owner_id):
+        if agent.status != Status.ACTIVE:
             continue
         reports.append(
             await usage.admin_usage(
-                s.runtime, s.store, agent["agent_principal_id"], s.options, owner_id=call.owner_id
+                s.runtime, s.store, agent.agent_principal_id, s.options, owner_id=call.owner_id
             )
         )
     return render("usage.html", call=call, nav="usage", reports=reports)

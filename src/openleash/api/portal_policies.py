@@ -21,9 +21,10 @@ from openleash.api.portal_http import (
     redirect,
     second_factor,
 )
+from openleash.api.views.agents import agents_json
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import DraftStatus, Status
-from openleash.service import drafts, owner_agents, owner_policies
+from openleash.service import drafts, owner_policies
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
 from openleash.service.ports import Store
@@ -71,7 +72,7 @@ async def _editor(
     fields: dict[str, Any],
     error: OpenLeashError | None = None,
 ) -> Response:
-    listed = await owner_agents.list_agents(services(request).store, call)
+    listed = agents_json(await services(request).registration.agents(call.owner_id))
     issues = views.policy_issues(error) if error else []
     report = views.yaml_report(fields["policy_yaml"], issues) if error else None
     return page(

@@ -12,7 +12,7 @@ from openleash.domain.errors import AuthenticationError, InvalidInputError, NotF
 from openleash.domain.models import Invite, Owner
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo, Store
+from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo
 from openleash.service.timefmt import iso
 
 
@@ -80,15 +80,3 @@ async def issue_invite(tx: InviteTx, owner_id: str, kind: str, options: Options)
     event = "AGENT_INVITE_CREATED" if kind == "agent" else "USER_SETUP_INVITE_CREATED"
     await record(tx, now, event, owner_id, owner_id=owner_id, invite_id=invite.invite_id)
     return IssuedInvite(invite.invite_id, token, invite.expires_at)
-
-
-async def create_invite(store: Store, owner_id: str, kind: str, options: Options) -> dict[str, Any]:
-    """:func:`issue_invite` in a transaction of its own, as JSON (agent invites, until they move
-    to the registration use case)."""
-    async with store.transaction() as tx:
-        invite = await issue_invite(tx, owner_id, kind, options)
-    return {
-        "invite_id": invite.invite_id,
-        "invite_token": invite.invite_token,
-        "expires_at": invite.expires_at,
-    }
