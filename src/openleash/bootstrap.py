@@ -19,9 +19,11 @@ from openleash.service.drafts import Drafts
 from openleash.service.keys import Keys
 from openleash.service.operator import Operator
 from openleash.service.options import Options
+from openleash.service.owner_auth import OwnerAccounts
 from openleash.service.owner_policies import OwnerPolicies
 from openleash.service.policies import Policies
 from openleash.service.ports import Store
+from openleash.service.registration import Registration
 from openleash.service.runtime import Runtime
 from openleash.store import MEMORY_URL, is_memory_url, is_postgres_url, open_store, store_path
 from openleash.store import shown_url as shown_url
@@ -44,6 +46,8 @@ class Services:
     keys: Keys
     approvals: Approvals
     drafts: Drafts
+    accounts: OwnerAccounts
+    registration: Registration
 
 
 def options_from(settings: Settings) -> Options:
@@ -85,6 +89,8 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
         keys=keys,
         approvals=Approvals(store, runtime, opts),
         drafts=Drafts(store, opts),
+        accounts=OwnerAccounts(store, runtime, opts),
+        registration=Registration(store, opts),
     )
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
+from openleash.api.cookies import DEVICE_COOKIE
 from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.crypto import issue_device_token
 from openleash.crypto import passphrase as passphrases
-from openleash.service.owner_auth import DEVICE_COOKIE
 from openleash.service.timefmt import iso
 from tests.api.conftest import Api, from_address, new_agent_keys, running_api
 from tests.api.owners import PASSPHRASE, owner_session, set_passphrase

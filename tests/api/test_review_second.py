@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from openleash.api.cookies import DEVICE_COOKIE
 from openleash.policy.keys import currency_code, host_name
-from openleash.service.owner_auth import DEVICE_COOKIE
 from openleash.store.migrate import available, migrate
 from openleash.store.sql import postgres_migrate
 from tests.api.conftest import Api

@@ -11,6 +11,8 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response, query_int
 from openleash.api.proxy import FORWARDING_HEADERS, PEER, is_within, networks
+from openleash.api.views import accounts as accounts_views
+from openleash.api.views import agents as agents_views
 from openleash.api.views import audit as audit_views
 from openleash.api.views import keys as key_views
 from openleash.api.views import policies as policy_views
@@ -18,8 +20,9 @@ from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
-from openleash.service import agents, owners, usage
+from openleash.service import usage
 from openleash.service.audit_query import AuditFilter
+from openleash.service.owner_auth import NewOwner
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 
@@ -74,15 +77,15 @@ CHANGE = (401, 415)
 )
 async def create_user(request: Request) -> Response:
     _, body = await json_body(request)
-    s = services(request)
-    return json_response(await owners.create_owner(s.store, body, s.options))
+    owner = await services(request).accounts.create_owner(NewOwner.from_body(body))
+    return json_response(accounts_views.owner_created_json(owner))
 
 
 @router.get(
     "/users", summary="List owners", **operation(ok=wire.UserList, errors=READ, security=ADMIN)
 )
 async def list_users(request: Request) -> Response:
-    return json_response(await owners.list_owners(services(request).store))
+    return json_response(accounts_views.owners_json(await services(request).accounts.list_owners()))
 
 
 @router.post(
@@ -92,13 +95,8 @@ async def list_users(request: Request) -> Response:
     **operation(ok=wire.SetupInvite, errors=(*CHANGE, 404), security=ADMIN),
 )
 async def setup_invite(request: Request, user_id: str) -> Response:
-    s = services(request)
-    result = await owners.create_invite(s.store, user_id, "setup", s.options)
-    result["setup_url"] = (
-        f"{base_url(request)}/gui/login/setup?invite_id={result['invite_id']}"
-        f"&invite_token={result['invite_token']}"
-    )
-    return json_response(result)
+    invite = await services(request).accounts.setup_invite(user_id)
+    return json_response(accounts_views.setup_invite_json(invite, base_url(request)))
 
 
 @router.post(
@@ -108,13 +106,8 @@ async def setup_invite(request: Request, user_id: str) -> Response:
     **operation(ok=wire.AgentInvite, errors=(*CHANGE, 404), security=ADMIN),
 )
 async def agent_invite(request: Request, user_id: str) -> Response:
-    s = services(request)
-    result = await owners.create_invite(s.store, user_id, "agent", s.options)
-    result["invite_url"] = (
-        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
-        f"&invite_token={result['invite_token']}"
-    )
-    return json_response(result)
+    invite = await services(request).registration.agent_invite(user_id)
+    return json_response(agents_views.agent_invite_json(invite, base_url(request)))
 
 
 @router.get(
@@ -123,7 +116,8 @@ async def agent_invite(request: Request, user_id: str) -> Response:
     **operation(ok=wire.AgentList, errors=READ, security=ADMIN),
 )
 async def list_agents(request: Request, owner_id: wire.OwnerFilter = None) -> Response:
-    return json_response(await agents.list_agents(services(request).store, owner_id))
+    listed = await services(request).registration.agents(owner_id)
+    return json_response(agents_views.agents_json(listed))
 
 
 @router.delete(
@@ -133,8 +127,8 @@ async def list_agents(request: Request, owner_id: wire.OwnerFilter = None) -> Re
     **operation(ok=wire.AgentRevoked, errors=(*CHANGE, 404), security=ADMIN),
 )
 async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
-    s = services(request)
-    return json_response(await agents.revoke_agent(s.store, agent_principal_id, s.options))
+    await services(request).registration.revoke_agent(agent_principal_id)
+    return json_response(agents_views.revoked_json(agent_principal_id))
 
 
 @router.get(

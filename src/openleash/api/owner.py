@@ -21,9 +21,12 @@ from pydantic import WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from openleash.api.cookies import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, SESSION_COOKIE
 from openleash.api.deps import services
 from openleash.api.http import base_url, int_in_range, json_response, optional_json
 from openleash.api.throttle import anonymous, login_client
+from openleash.api.views import accounts as views
+from openleash.api.views import agents as agents_views
 from openleash.api.views import approvals as approval_views
 from openleash.api.views import audit as audit_views
 from openleash.api.views import drafts as draft_views
@@ -39,17 +42,16 @@ from openleash.bootstrap import Services
 from openleash.domain.errors import ForbiddenError
 from openleash.domain.models import ApprovalStatus, DraftStatus
 from openleash.service import (
-    owner_agents,
-    owner_auth,
     owner_events,
     usage,
 )
 from openleash.service.audit_query import AuditFilter
 from openleash.service.owner_auth import (
-    DEVICE_COOKIE,
-    DEVICE_TTL_SECONDS,
-    SESSION_COOKIE,
+    LoginAttempt,
     OwnerCall,
+    OwnerSetup,
+    SignedIn,
+    TotpCode,
 )
 from openleash.service.owner_factor import Denial, FactorProof
 from openleash.service.owner_policies import (
@@ -58,6 +60,7 @@ from openleash.service.owner_policies import (
     OwnerPolicyUpdate,
     factor_code,
 )
+from openleash.service.registration import AgentStatusChange
 from openleash.service.timefmt import iso
 
 router = APIRouter(tags=["owner"])
@@ -82,10 +85,8 @@ def session_token(request: Request) -> tuple[str | None, bool]:
 
 
 async def owner_call(request: Request) -> OwnerCall:
-    s = services(request)
     token, from_cookie = session_token(request)
-    snap = await s.runtime.snapshot()
-    call = await owner_auth.authenticate_owner(s.store, snap.keyring, token, s.options.clock())
+    call = await services(request).accounts.authenticate(token)
     if from_cookie and request.method not in _SAFE_METHODS:
         presented = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(presented.encode(), call.session.csrf_token.encode()):
@@ -107,25 +108,17 @@ async def owner_change(request: Request) -> tuple[OwnerCall, Services, dict[str,
     return call, services(request), await optional_body(request)
 
 
-async def sign_in(request: Request, body: dict[str, Any]) -> owner_auth.Login:
+async def sign_in(request: Request, attempt: LoginAttempt) -> SignedIn:
     """The owner's login (API and portal alike), slowed down per client address and let through
     an account lock from a browser the owner signed in with before."""
-    s = services(request)
-    snap = await s.runtime.snapshot()
     address, locks = login_client(request)
-    return await owner_auth.login(
-        s.store,
-        snap.keyring,
-        body,
-        s.options,
-        address=address,
-        locks=locks,
-        device=request.cookies.get(DEVICE_COOKIE),
+    return await services(request).accounts.login(
+        attempt, address=address, locks=locks, device=request.cookies.get(DEVICE_COOKIE)
     )
 
 
 def set_session_cookies(
-    request: Request, response: Response, login: owner_auth.Login, max_age: int
+    request: Request, response: Response, login: SignedIn, max_age: int
 ) -> None:
     # Secure whenever people reach the server over https, even when a proxy ends the TLS.
     secure = base_url(request).startswith("https://")
@@ -145,7 +138,7 @@ def set_session_cookies(
     response.set_cookie(
         DEVICE_COOKIE,
         login.device_token,
-        max_age=DEVICE_TTL_SECONDS,
+        max_age=DEVICE_COOKIE_MAX_AGE,
         httponly=True,
         secure=secure,
         samesite="strict",
@@ -270,9 +263,8 @@ CHANGES = [Depends(csrf_header)]
     ),
 )
 async def setup(request: Request) -> Response:
-    s = services(request)
-    body = await optional_body(request)
-    return json_response(await owner_auth.setup_owner(s.store, body, s.options))
+    setup = OwnerSetup.from_body(await optional_body(request))
+    return json_response(views.setup_done_json(await services(request).accounts.set_up(setup)))
 
 
 @router.post(
@@ -287,8 +279,8 @@ async def setup(request: Request) -> Response:
     ),
 )
 async def login(request: Request) -> Response:
-    done = await sign_in(request, await optional_body(request))
-    response = json_response({**done.body, "csrf_token": done.csrf_token})
+    done = await sign_in(request, LoginAttempt.from_body(await optional_body(request)))
+    response = json_response(views.signed_in_json(done))
     set_session_cookies(request, response, done, services(request).options.session_ttl_seconds)
     return response
 
@@ -303,7 +295,8 @@ async def login(request: Request) -> Response:
 )
 async def logout(request: Request) -> Response:
     call = await owner_call(request)
-    response = json_response(await owner_auth.logout(services(request).store, call))
+    await services(request).accounts.logout(call)
+    response = json_response(views.LOGGED_OUT)
     clear_session_cookies(response)
     return response
 
@@ -315,7 +308,7 @@ async def logout(request: Request) -> Response:
 )
 async def profile(request: Request) -> Response:
     call = await owner_call(request)
-    return json_response(await owner_auth.profile(services(request).store, call))
+    return json_response(views.profile_json(await services(request).accounts.profile(call)))
 
 
 @router.post(
@@ -332,7 +325,8 @@ async def profile(request: Request) -> Response:
 )
 async def totp_setup(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_auth.totp_setup(s.store, call, body, s.options))
+    started = await s.accounts.start_totp(call, TotpCode.from_body(body, optional=True))
+    return json_response(views.totp_enrolment_json(started))
 
 
 @router.post(
@@ -348,7 +342,8 @@ async def totp_setup(request: Request) -> Response:
 )
 async def totp_confirm(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_auth.totp_confirm(s.store, call, body))
+    codes = await s.accounts.confirm_totp(call, TotpCode.from_body(body))
+    return json_response(views.totp_enabled_json(codes))
 
 
 @router.post(
@@ -364,7 +359,8 @@ async def totp_confirm(request: Request) -> Response:
 )
 async def totp_disable(request: Request) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(await owner_auth.totp_disable(s.store, call, body, s.options))
+    await s.accounts.disable_totp(call, TotpCode.from_body(body))
+    return json_response(views.TOTP_DISABLED)
 
 
 # -- agents -------------------------------------------------------------------------------------
@@ -377,7 +373,8 @@ async def totp_disable(request: Request) -> Response:
 )
 async def list_agents(request: Request) -> Response:
     call = await owner_call(request)
-    return json_response(await owner_agents.list_agents(services(request).store, call))
+    listed = await services(request).registration.agents(call.owner_id)
+    return json_response(agents_views.agents_json(listed))
 
 
 @router.put(
@@ -393,9 +390,9 @@ async def list_agents(request: Request) -> Response:
 )
 async def set_agent_status(request: Request, agent_principal_id: AgentPath) -> Response:
     call, s, body = await owner_change(request)
-    return json_response(
-        await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
-    )
+    change = AgentStatusChange.from_body(body)
+    agent = await s.registration.set_status(call, agent_principal_id, change)
+    return json_response(agents_views.status_changed_json(agent, change.status))
 
 
 @router.get(
@@ -425,13 +422,8 @@ async def agent_usage(request: Request, agent_principal_id: AgentPath) -> Respon
 )
 async def agent_invite(request: Request) -> Response:
     call = await owner_call(request)
-    s = services(request)
-    result = await owner_agents.create_agent_invite(s.store, call, s.options)
-    result["invite_url"] = (
-        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={result['invite_id']}"
-        f"&invite_token={result['invite_token']}"
-    )
-    return json_response(result)
+    invite = await services(request).registration.agent_invite(call.owner_id)
+    return json_response(agents_views.agent_invite_json(invite, base_url(request)))
 
 
 # -- policies -----------------------------------------------------------------------------------
@@ -721,7 +713,8 @@ class EventStreamResponse(StreamingResponse):
 )
 async def events(request: Request) -> Response:
     call = await owner_call(request)
-    store, clock = services(request).store, services(request).options.clock
+    s = services(request)
+    store, clock = s.store, s.options.clock
     start = await owner_events.head(store)
 
     async def stream() -> AsyncIterator[bytes]:
@@ -731,9 +724,7 @@ async def events(request: Request) -> Response:
         # or its owner deactivated); the browser reconnects and must log in again.
         while not await request.is_disconnected() and iso(clock()) < call.session.expires_at:
             polls += 1
-            if polls % STREAM_RECHECK_POLLS == 0 and not await owner_auth.still_signed_in(
-                store, call, clock()
-            ):
+            if polls % STREAM_RECHECK_POLLS == 0 and not await s.accounts.still_signed_in(call):
                 break
             messages, after = await owner_events.since(store, call.owner_id, after)
             for message in messages:

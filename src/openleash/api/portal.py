@@ -44,8 +44,7 @@ from openleash.api.throttle import anonymous
 from openleash.api.views import approvals as approval_views
 from openleash.domain.errors import InvalidInputError, OpenLeashError
 from openleash.domain.models import ApprovalStatus
-from openleash.service import owner_agents, owner_auth
-from openleash.service.owner_auth import OwnerCall
+from openleash.service.owner_auth import LoginAttempt, OwnerCall, OwnerSetup
 from openleash.service.owner_factor import Denial, FactorProof
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
@@ -116,7 +115,7 @@ async def login(request: Request) -> Response:
         "totp_code": form.get("totp_code", "").strip(),
     }
     try:
-        done = await sign_in(request, body)
+        done = await sign_in(request, LoginAttempt.from_body(body))
     except OpenLeashError as exc:
         return _login_form(
             request,
@@ -171,26 +170,24 @@ async def setup(request: Request) -> Response:
         check_login_csrf(request, form)
         if form.get("passphrase", "") != form.get("confirm", ""):
             raise InvalidInputError("VALIDATION_ERROR", "The two passphrases differ")
-        s = services(request)
-        done = await owner_auth.setup_owner(
-            s.store,
+        setup = OwnerSetup.from_body(
             {
                 "invite_id": invite_id,
                 "invite_token": invite_token,
                 "passphrase": form.get("passphrase", ""),
-            },
-            s.options,
+            }
         )
+        owner_id = await services(request).accounts.set_up(setup)
     except OpenLeashError as exc:
         return _setup_form(request, invite_id, invite_token, error=exc, status=status_of(exc))
     # The invite is used up: on to logging in, with the user ID filled in.
-    return _login_form(request, return_to=None, user_id=done["user_principal_id"])
+    return _login_form(request, return_to=None, user_id=owner_id)
 
 
 @router.post(f"{PREFIX}/logout")
 async def logout(request: Request) -> Response:
     call, _ = await owner_form(request)
-    await owner_auth.logout(services(request).store, call)
+    await services(request).accounts.logout(call)
     response = redirect(LOGIN_PATH)
     clear_session_cookies(response)
     return response
@@ -204,7 +201,9 @@ async def _inbox(request: Request, call: OwnerCall) -> dict[str, Any]:
     pending = await s.approvals.list_for_owner(call, status=ApprovalStatus.PENDING, limit=100)
     recent = await s.approvals.list_for_owner(call, status=None, limit=30)
     return {
-        "pending_agents": await owner_agents.pending_agents(s.store, call),
+        "pending_agents": [
+            a.public_view() for a in await services(request).registration.pending_agents(call)
+        ],
         "pending": [approval_views.for_owner(a) for a in pending],
         "recent": [
             approval_views.for_owner(a) for a in recent if a.status != ApprovalStatus.PENDING

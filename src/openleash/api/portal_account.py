@@ -25,12 +25,15 @@ from openleash.api.portal_http import (
     render,
     second_factor,
 )
+from openleash.api.views import accounts as accounts_views
+from openleash.api.views import agents as agents_views
 from openleash.api.views import audit as audit_views
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Status
-from openleash.service import owner_agents, owner_auth, usage
+from openleash.service import usage
 from openleash.service.audit_query import AuditFilter
-from openleash.service.owner_auth import OwnerCall
+from openleash.service.owner_auth import OwnerCall, TotpCode
+from openleash.service.registration import AgentStatusChange
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -64,7 +67,7 @@ async def _agents_page(
     invite: dict[str, Any] | None = None,
     error: OpenLeashError | None = None,
 ) -> Response:
-    listed = await owner_agents.list_agents(services(request).store, call)
+    listed = agents_views.agents_json(await services(request).registration.agents(call.owner_id))
     return page(
         request,
         "agents.html",
@@ -86,13 +89,9 @@ async def agents(request: Request) -> Response:
 @router.post(f"{PREFIX}/agents/invite")
 async def agent_invite(request: Request) -> Response:
     call, _ = await owner_form(request)
-    s = services(request)
-    invite = await owner_agents.create_agent_invite(s.store, call, s.options)
+    issued = await services(request).registration.agent_invite(call.owner_id)
     # Shown once, on this response only (not stored anywhere the owner could reload it from).
-    invite["invite_url"] = (
-        f"{base_url(request)}/v1/agents/register-with-invite?invite_id={invite['invite_id']}"
-        f"&invite_token={invite['invite_token']}"
-    )
+    invite = agents_views.agent_invite_json(issued, base_url(request))
     return await _agents_page(request, call, invite=invite)
 
 
@@ -110,10 +109,10 @@ async def _set_agent_status(
     request: Request, agent_principal_id: str, status: str, done: str
 ) -> Response:
     call, form = await owner_form(request)
-    s = services(request)
     body = {"status": status, **second_factor(form)}
     try:
-        await owner_agents.set_status(s.store, call, agent_principal_id, body, s.options)
+        change = AgentStatusChange.from_body(body)
+        await services(request).registration.set_status(call, agent_principal_id, change)
     except OpenLeashError as exc:
         return await _agents_page(request, call, error=exc)
     return redirect(f"{PREFIX}/agents?done={done}")
@@ -126,14 +125,13 @@ async def _set_agent_status(
 async def usage_page(request: Request) -> Response:
     call = await owner_of(request)
     s = services(request)
-    listed = await owner_agents.list_agents(s.store, call)
     reports = []
-    for agent in listed["agents"]:
-        if agent["status"] != Status.ACTIVE:
+    for agent in await s.registration.agents(call.owner_id):
+        if agent.status != Status.ACTIVE:
             continue
         reports.append(
             await usage.admin_usage(
-                s.runtime, s.store, agent["agent_principal_id"], s.options, owner_id=call.owner_id
+                s.runtime, s.store, agent.agent_principal_id, s.options, owner_id=call.owner_id
             )
         )
     return render("usage.html", call=call, nav="usage", reports=reports)
@@ -205,7 +203,7 @@ async def _profile_page(
     confirming: bool = False,
     error: OpenLeashError | None = None,
 ) -> Response:
-    profile = await owner_auth.profile(services(request).store, call)
+    profile = accounts_views.profile_json(await services(request).accounts.profile(call))
     return page(
         request,
         "profile.html",
@@ -228,10 +226,10 @@ async def profile(request: Request) -> Response:
 @router.post(f"{PREFIX}/profile/totp/setup")
 async def totp_setup(request: Request) -> Response:
     call, form = await owner_form(request)
-    store = services(request).store
     try:
-        started = await owner_auth.totp_setup(
-            store, call, {"code": form.get("code", "").strip()}, services(request).options
+        given = TotpCode.from_body({"code": form.get("code", "").strip()}, optional=True)
+        started = accounts_views.totp_enrolment_json(
+            await services(request).accounts.start_totp(call, given)
         )
     except OpenLeashError as exc:
         return await _profile_page(request, call, error=exc)
@@ -243,21 +241,20 @@ async def totp_setup(request: Request) -> Response:
 @router.post(f"{PREFIX}/profile/totp/confirm")
 async def totp_confirm(request: Request) -> Response:
     call, form = await owner_form(request)
-    store = services(request).store
     try:
-        done = await owner_auth.totp_confirm(store, call, {"code": form.get("code", "").strip()})
+        given = TotpCode.from_body({"code": form.get("code", "").strip()})
+        codes = await services(request).accounts.confirm_totp(call, given)
     except OpenLeashError as exc:
         return await _profile_page(request, call, confirming=True, error=exc)
-    return await _profile_page(request, call, backup_codes=done["backup_codes"])
+    return await _profile_page(request, call, backup_codes=codes)
 
 
 @router.post(f"{PREFIX}/profile/totp/disable")
 async def totp_disable(request: Request) -> Response:
     call, form = await owner_form(request)
-    s = services(request)
-    body = {"code": form.get("code", "").strip()}
     try:
-        await owner_auth.totp_disable(s.store, call, body, s.options)
+        given = TotpCode.from_body({"code": form.get("code", "").strip()})
+        await services(request).accounts.disable_totp(call, given)
     except OpenLeashError as exc:
         return await _profile_page(request, call, error=exc)
     return redirect(f"{PREFIX}/profile?done=totp_disabled")

@@ -23,13 +23,13 @@ from jinja2 import Environment, FunctionLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from openleash.api.cookies import SESSION_COOKIE
 from openleash.api.deps import services
 from openleash.api.errors import status_of
 from openleash.api.guard import SAFE_METHODS, Origins, check_browser
 from openleash.api.http import base_url, media_type, read_body
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, OpenLeashError
-from openleash.service import owner_auth
-from openleash.service.owner_auth import SESSION_COOKIE, OwnerCall
+from openleash.service.owner_auth import OwnerCall
 
 PREFIX = "/gui"
 LOGIN_PATH = f"{PREFIX}/login"
@@ -215,9 +215,8 @@ async def owner_of(request: Request) -> OwnerCall:
     """The signed-in owner (by the session cookie only), or :class:`SignInRequired`."""
     s = services(request)
     token = request.cookies.get(SESSION_COOKIE)
-    snap = await s.runtime.snapshot()
     try:
-        return await owner_auth.authenticate_owner(s.store, snap.keyring, token, s.options.clock())
+        return await s.accounts.authenticate(token)
     except OpenLeashError as exc:
         if exc.code not in _SIGNED_OUT:
             raise

@@ -22,9 +22,9 @@ from openleash.api.portal_http import (
 )
 from openleash.api.views import drafts as draft_views
 from openleash.api.views import policies as policy_views
+from openleash.api.views.agents import agents_json
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import DraftStatus, Status
-from openleash.service import owner_agents
 from openleash.service.owner_auth import OwnerCall
 from openleash.service.owner_factor import Denial, FactorProof
 from openleash.service.owner_policies import (
@@ -76,7 +76,7 @@ async def _editor(
     fields: dict[str, Any],
     error: OpenLeashError | None = None,
 ) -> Response:
-    listed = await owner_agents.list_agents(services(request).store, call)
+    listed = agents_json(await services(request).registration.agents(call.owner_id))
     issues = views.policy_issues(error) if error else []
     report = views.yaml_report(fields["policy_yaml"], issues) if error else None
     return page(

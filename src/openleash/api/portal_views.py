@@ -11,7 +11,6 @@ import orjson
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.policy import counterparty_of
-from openleash.service import owner_agents, owner_auth
 from openleash.service.owner_auth import OwnerCall
 
 #: Digits after the decimal point where a currency's minor unit is not a hundredth (ISO 4217).
@@ -118,10 +117,10 @@ def policy_issues(error: OpenLeashError) -> list[dict[str, Any]]:
 
 async def totp_enabled(services: Services, call: OwnerCall) -> bool:
     """Whether the owner has TOTP on: the forms then ask for a code."""
-    return bool((await owner_auth.profile(services.store, call))["totp_enabled"])
+    return (await services.accounts.profile(call)).totp_enabled
 
 
 async def agent_names(services: Services, call: OwnerCall) -> dict[str, str]:
     """Agent principal id -> agent id, for the owner's agents."""
-    listed = await owner_agents.list_agents(services.store, call)
-    return {a["agent_principal_id"]: a["agent_id"] for a in listed["agents"]}
+    agents = await services.registration.agents(call.owner_id)
+    return {a.agent_principal_id: a.agent_id for a in agents}

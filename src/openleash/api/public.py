@@ -12,11 +12,12 @@ from openleash.api.deps import services
 from openleash.api.http import base_url, json_body, json_response
 from openleash.api.metrics import PROOF_CHECKS
 from openleash.api.throttle import anonymous
+from openleash.api.views import agents as views
 from openleash.api.wire import public as wire
 from openleash.api.wire.common import operation
 from openleash.policy import policy_schema_document
 from openleash.service import public as use
-from openleash.service import registration
+from openleash.service.registration import ChallengeRequest, Enrolment, InviteEnrolment
 
 router = APIRouter(tags=["public"])
 #: Routes anyone may call that do work or write rows: each spends the caller's address budget.
@@ -108,8 +109,8 @@ async def policy_schema() -> Response:
 )
 async def registration_challenge(request: Request) -> Response:
     _, body = await json_body(request)
-    s = services(request)
-    return json_response(await registration.issue_challenge(s.store, body, s.options))
+    ask = ChallengeRequest.from_body(body)
+    return json_response(views.challenge_json(await services(request).registration.challenge(ask)))
 
 
 @router.post(
@@ -128,8 +129,10 @@ async def registration_challenge(request: Request) -> Response:
 )
 async def register(request: Request) -> Response:
     _, body = await json_body(request)
-    s = services(request)
-    return json_response(await registration.register(s.store, body, s.options))
+    enrolment = Enrolment.from_body(body)
+    return json_response(
+        views.enrolled_json(await services(request).registration.register(enrolment))
+    )
 
 
 @router.get(
@@ -144,9 +147,8 @@ async def invite_instructions(
     invite_id: wire.InviteIdQuery = None,
     invite_token: wire.InviteTokenQuery = None,
 ) -> Response:
-    return json_response(
-        registration.invite_instructions(invite_id or "", invite_token or "", base_url(request))
-    )
+    link = services(request).registration.invite_instructions(invite_id or "", invite_token or "")
+    return json_response(views.invite_instructions_json(link, base_url(request)))
 
 
 @router.post(
@@ -171,7 +173,7 @@ async def register_with_invite(
     for key, given in (("invite_id", invite_id), ("invite_token", invite_token)):
         if not body.get(key) and given:
             body[key] = given
-    s = services(request)
-    return json_response(
-        await registration.register_with_invite(s.store, body, s.options, base_url(request))
+    agent = await services(request).registration.register_with_invite(
+        InviteEnrolment.from_body(body)
     )
+    return json_response(views.enrolled_with_invite_json(agent, base_url(request)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,9 +15,8 @@ from openleash.cli.common import (
     run_with_services,
     settings_for,
 )
-from openleash.service import owner_auth, owners
-from openleash.service.options import Options
-from openleash.service.ports import Store
+from openleash.service.owner_auth import OwnerAccounts, OwnerSetup
+from openleash.service.owners import owner_view
 
 
 @click.group()
@@ -31,9 +31,7 @@ def owner() -> None:
 @fails_cleanly
 def list_command(as_json: bool, data_dir: Path | None, config_path: Path | None) -> None:
     """List owners with their ids (the id is the login name in the portal)."""
-    found = run_with_services(
-        settings_for(data_dir, config_path), lambda s: owners.list_owners(s.store)
-    )
+    found = run_with_services(settings_for(data_dir, config_path), lambda s: _owners(s.accounts))
     if as_json:
         print_json(found)
         return
@@ -41,19 +39,22 @@ def list_command(as_json: bool, data_dir: Path | None, config_path: Path | None)
         click.echo(f"{user['user_principal_id']}  {user['display_name']}  {user['status']}")
 
 
-async def _set_passphrase(store: Store, owner_id: str, passphrase: str, options: Options) -> None:
+async def _owners(accounts: OwnerAccounts) -> dict[str, Any]:
+    return {"users": [owner_view(o) for o in await accounts.list_owners()]}
+
+
+async def _set_passphrase(accounts: OwnerAccounts, owner_id: str, passphrase: str) -> None:
     # The same path as a setup invite redeemed by the owner: audited, and every open session
     # of the owner ends.
-    invite = await owners.create_invite(store, owner_id, "setup", options)
-    await owner_auth.setup_owner(
-        store,
+    invite = await accounts.setup_invite(owner_id)
+    setup = OwnerSetup.from_body(
         {
-            "invite_id": invite["invite_id"],
-            "invite_token": invite["invite_token"],
+            "invite_id": invite.invite_id,
+            "invite_token": invite.invite_token,
             "passphrase": passphrase,
-        },
-        options,
+        }
     )
+    await accounts.set_up(setup)
 
 
 @owner.command("passphrase")
@@ -74,6 +75,6 @@ def passphrase_command(
     """Set (or reset) an owner's passphrase for the portal and the owner API."""
     run_with_services(
         settings_for(data_dir, config_path),
-        lambda s: _set_passphrase(s.store, owner_id, passphrase, s.options),
+        lambda s: _set_passphrase(s.accounts, owner_id, passphrase),
     )
     click.echo(f"Passphrase set. Log in at /gui/login with the id {owner_id}.")

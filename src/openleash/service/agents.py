@@ -1,16 +1,16 @@
-"""Agents as the admin (and the agent itself) sees them."""
+"""Agents: the agent's own record, and what enrolling, activating and revoking one write."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from openleash.domain.errors import InvalidInputError, NotFoundError
-from openleash.domain.models import Agent, Status
+from openleash.domain.errors import InvalidInputError
+from openleash.domain.models import Agent
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import Store, Transaction
+from openleash.service.ports import AgentRepo, AuditLog, Store
 from openleash.service.timefmt import iso
 
 
@@ -22,23 +22,13 @@ async def agent_self(store: Store, call: AgentCall, options: Options) -> dict[st
     return view
 
 
-async def list_agents(store: Store, owner_id: str | None = None) -> dict[str, Any]:
-    async with store.read() as tx:
-        agents = await tx.list_agents(owner_id)
-    return {"agents": [a.public_view() for a in agents]}
+class AgentChangeTx(AgentRepo, AuditLog, Protocol):
+    """What enrolling, activating and revoking an agent use."""
+
+    async def bump_revision(self) -> None: ...
 
 
-async def revoke_agent(store: Store, agent_principal_id: str, options: Options) -> dict[str, Any]:
-    now = options.clock()
-    async with store.transaction() as tx:
-        agent = await tx.get_agent(agent_principal_id)
-        if agent is None:
-            raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
-        await revoke(tx, agent, now, by=None)
-    return {"agent_principal_id": agent_principal_id, "status": Status.REVOKED}
-
-
-async def revoke(tx: Transaction, agent: Agent, now: datetime, *, by: str | None) -> None:
+async def revoke(tx: AgentChangeTx, agent: Agent, now: datetime, *, by: str | None) -> None:
     """Revoke ``agent`` (its signatures stop verifying in every process) and audit who did."""
     await tx.revoke_agent(agent.agent_principal_id, iso(now))
     await tx.bump_revision()
@@ -55,7 +45,7 @@ async def revoke(tx: Transaction, agent: Agent, now: datetime, *, by: str | None
 
 
 async def enrol(
-    tx: Transaction, agent: Agent, now: datetime, event_type: str, **extra: Any
+    tx: AgentChangeTx, agent: Agent, now: datetime, event_type: str, **extra: Any
 ) -> None:
     """Store a new agent (its id must be free: nothing is replaced) and audit it with the status
     it starts in; caches in every process reload."""
@@ -75,7 +65,7 @@ async def enrol(
     )
 
 
-async def activate(tx: Transaction, agent: Agent, now: datetime, *, by: str) -> None:
+async def activate(tx: AgentChangeTx, agent: Agent, now: datetime, *, by: str) -> None:
     """Make a PENDING agent ACTIVE (its owner consented) and audit who did."""
     if not await tx.activate_agent(agent.agent_principal_id):
         raise InvalidInputError(

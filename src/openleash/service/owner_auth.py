@@ -23,11 +23,12 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from openleash.crypto import (
     OWNER_DEVICE,
@@ -60,15 +61,15 @@ from openleash.domain.models import (
 from openleash.service.audit import record
 from openleash.service.lockout import FailureLocks, locked_error
 from openleash.service.options import Options
-from openleash.service.owners import redeemable_invite
-from openleash.service.ports import Store, Transaction
+from openleash.service.owners import IssuedInvite, issue_invite, redeemable_invite
+from openleash.service.ports import AuditLog, CredentialRepo, InviteRepo, OwnerRepo, Units
+from openleash.service.runtime import Runtime
 from openleash.service.timefmt import epoch_ms, iso
 
-SESSION_COOKIE = "openleash_session"
-#: Marks a browser the owner signed in with: its logins still go through while strangers'
-#: guesses keep the account locked (see :func:`_device_known`).
-DEVICE_COOKIE = "openleash_device"
-DEVICE_TTL_SECONDS = 180 * 24 * 3600
+#: How long a device token (given at every login) marks a client the owner signed in with: its
+#: logins still go through while strangers' guesses keep the account locked (see
+#: :func:`_device_known`).
+DEVICE_TOKEN_TTL_SECONDS = 180 * 24 * 3600
 
 #: Assurance an owner's answer achieves: the session alone, a second factor, or a second factor
 #: together with the passphrase entered again for this answer.
@@ -133,58 +134,379 @@ async def _verify(stored: str | None, passphrase: str) -> bool:
     return stored is not None
 
 
-# -- set-up by invite ---------------------------------------------------------------------------
-
-
-async def setup_owner(store: Store, body: Any, options: Options) -> dict[str, Any]:
-    """Redeem a setup invite by setting (or resetting) the passphrase; open sessions end.
-
-    The invite is checked before the passphrase is hashed: hashing costs tens of milliseconds
-    and tens of MiB, which a caller without a valid invite must not be able to spend."""
-    invite_id = _required(body, "invite_id")
-    invite_token = _required(body, "invite_token")
-    passphrase = _required(body, "passphrase")
-    passphrases.check_passphrase_policy(passphrase)
-    now = options.clock()
-    async with store.read() as tx:
-        redeemable_invite(await tx.get_invite(invite_id), "setup", invite_token, now)
-    hashed = await _hash(passphrase)
-    async with store.transaction() as tx:
-        # Again, in the transaction: the invite may have been used meanwhile.
-        invite = redeemable_invite(await tx.get_invite(invite_id), "setup", invite_token, now)
-        if not await tx.use_invite(invite_id, iso(now)):
-            raise InvalidInputError("INVITE_USED", "Invite has already been used")
-        owner_id = invite.owner_id
-        creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso(now))
-        await tx.put_credentials(
-            replace(
-                creds,
-                passphrase_hash=hashed,
-                failed_logins=0,
-                locked_until_ms=0,
-                factor_failures=0,
-                factor_locked_until_ms=0,
-                updated_at=iso(now),
-            )
-        )
-        await tx.revoke_sessions(owner_id, iso(now))
-        await record(
-            tx, now, "USER_SETUP_COMPLETED", owner_id, owner_id=owner_id, invite_id=invite_id
-        )
-    return {"status": "setup_complete", "user_principal_id": owner_id}
-
-
-# -- login, sessions ----------------------------------------------------------------------------
+# -- commands and results -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Login:
-    body: dict[str, Any]
-    token: str
+class NewOwner:
+    """An owner (user) to create: ``POST /v1/admin/users``."""
+
+    display_name: str
+
+    @classmethod
+    def from_body(cls, body: Any) -> NewOwner:
+        name = body.get("display_name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError(
+                "VALIDATION_ERROR",
+                "display_name is required",
+                {"field_errors": {"display_name": "Required: a non-empty string"}},
+            )
+        return cls(name.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerSetup:
+    """A setup invite redeemed with the passphrase it sets (which meets the policy)."""
+
+    invite_id: str
+    invite_token: str
+    passphrase: str = field(repr=False)
+
+    @classmethod
+    def from_body(cls, body: Any) -> OwnerSetup:
+        setup = cls(
+            _required(body, "invite_id"),
+            _required(body, "invite_token"),
+            _required(body, "passphrase"),
+        )
+        passphrases.check_passphrase_policy(setup.passphrase)
+        return setup
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """The owner's id and passphrase, and the TOTP (or backup) code when TOTP is on."""
+
+    user_principal_id: str
+    passphrase: str = field(repr=False)
+    totp_code: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_body(cls, body: Any) -> LoginAttempt:
+        return cls(
+            _required(body, "user_principal_id"),
+            _required(body, "passphrase"),
+            _optional(body, "totp_code"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TotpCode:
+    """A TOTP code (or a backup code): ``code`` of the body. Required unless ``optional``."""
+
+    code: str | None = field(repr=False)
+
+    @classmethod
+    def from_body(cls, body: Any, *, optional: bool = False) -> TotpCode:
+        return cls(_optional(body, "code") if optional else _required(body, "code"))
+
+
+@dataclass(frozen=True, slots=True)
+class FactorCode:
+    """The second factor a change carries: ``totp_code`` of its body. Read (and refused when
+    not a string) only when the owner has TOTP on; ignored otherwise."""
+
+    given: object = field(default=None, repr=False)
+
+    @classmethod
+    def from_body(cls, body: Any) -> FactorCode:
+        return cls(body.get("totp_code") if isinstance(body, dict) else None)
+
+    def code(self) -> str | None:
+        return _optional({"totp_code": self.given}, "totp_code")
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A login: the session token and its CSRF token, and a device token for this client."""
+
+    user_principal_id: str
+    token: str = field(repr=False)
     expires_at: str
-    csrf_token: str
-    #: Renewed at every login: see :data:`DEVICE_COOKIE`.
-    device_token: str
+    csrf_token: str = field(repr=False)
+    #: Renewed at every login: see :data:`DEVICE_TOKEN_TTL_SECONDS`.
+    device_token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerProfile:
+    """The signed-in owner, whether TOTP is on, and when the session ends (no secrets)."""
+
+    owner: Owner
+    totp_enabled: bool
+    backup_codes_remaining: int
+    session_expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolment:
+    """A new TOTP secret, shown to its owner once, to put into an authenticator app."""
+
+    secret: str = field(repr=False)
+    uri: str = field(repr=False)
+    qr_svg: str = field(repr=False)
+
+
+class FactorTx(CredentialRepo, AuditLog, Protocol):
+    """What checking a second factor (or the passphrase) in a session uses."""
+
+
+class AccountsTx(OwnerRepo, CredentialRepo, InviteRepo, AuditLog, Protocol):
+    """What the owners' accounts use of a unit of work."""
+
+    async def bump_revision(self) -> None: ...
+
+
+# -- the use case -------------------------------------------------------------------------------
+
+
+class OwnerAccounts:
+    """Owners' accounts: creation, set-up by invite, login, sessions, profile and TOTP."""
+
+    def __init__(self, store: Units[AccountsTx], runtime: Runtime, options: Options) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._options = options
+
+    async def create_owner(self, new: NewOwner) -> Owner:
+        now = self._options.clock()
+        owner = Owner(str(uuid.uuid4()), new.display_name, Status.ACTIVE, iso(now))
+        async with self._store.transaction() as tx:
+            await tx.add_owner(owner)
+            await tx.bump_revision()
+            await record(
+                tx,
+                now,
+                "USER_CREATED",
+                owner.user_principal_id,
+                user_principal_id=owner.user_principal_id,
+                owner_id=owner.user_principal_id,
+            )
+        return owner
+
+    async def list_owners(self) -> list[Owner]:
+        async with self._store.read() as tx:
+            return await tx.list_owners()
+
+    async def setup_invite(self, owner_id: str) -> IssuedInvite:
+        """A single-use invite for ``owner_id`` to set (or reset) a passphrase."""
+        async with self._store.transaction() as tx:
+            return await issue_invite(tx, owner_id, "setup", self._options)
+
+    async def set_up(self, setup: OwnerSetup) -> str:
+        """Redeem a setup invite by setting (or resetting) the passphrase; open sessions end.
+        Returns the owner's id.
+
+        The invite is checked before the passphrase is hashed: hashing costs tens of
+        milliseconds and tens of MiB, which a caller without a valid invite must not spend."""
+        now = self._options.clock()
+        async with self._store.read() as tx:
+            redeemable_invite(
+                await tx.get_invite(setup.invite_id), "setup", setup.invite_token, now
+            )
+        hashed = await _hash(setup.passphrase)
+        async with self._store.transaction() as tx:
+            # Again, in the transaction: the invite may have been used meanwhile.
+            invite = redeemable_invite(
+                await tx.get_invite(setup.invite_id), "setup", setup.invite_token, now
+            )
+            if not await tx.use_invite(setup.invite_id, iso(now)):
+                raise InvalidInputError("INVITE_USED", "Invite has already been used")
+            owner_id = invite.owner_id
+            creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso(now))
+            await tx.put_credentials(_with_passphrase(creds, hashed, now))
+            await tx.revoke_sessions(owner_id, iso(now))
+            await record(
+                tx,
+                now,
+                "USER_SETUP_COMPLETED",
+                owner_id,
+                owner_id=owner_id,
+                invite_id=invite.invite_id,
+            )
+        return owner_id
+
+    async def login(
+        self,
+        attempt: LoginAttempt,
+        *,
+        address: str,
+        locks: FailureLocks,
+        device: str | None = None,
+    ) -> SignedIn:
+        """Passphrase, then the TOTP code (or a backup code) when TOTP is on, then a session.
+
+        ``address`` is the client's address and ``locks`` the worker's failures per address: a
+        stranger's failures slow down that stranger's address, not the owner's. ``device`` is
+        the device token of a client the owner signed in with before, if it sent one."""
+        now_ms = epoch_ms(self._options.clock())
+        locks.check(address, now_ms, "Too many failed logins from this address")
+        keyring = (await self._runtime.snapshot()).keyring
+        try:
+            done = await _login(self._store, keyring, attempt, self._options, device)
+        except OpenLeashError as exc:
+            if exc.code in _ADDRESS_FAILURES:
+                locks.fail(address, now_ms)
+            raise
+        locks.clear(address)
+        return done
+
+    async def authenticate(self, token: str | None) -> OwnerCall:
+        """The owner behind a session token, or 401 saying why not."""
+        now = self._options.clock()
+        if not token:
+            raise AuthenticationError("MISSING_TOKEN", "Owner session token required")
+        keyring = (await self._runtime.snapshot()).keyring
+        try:
+            claims = verify_token(token, keyring, now=now, purpose=USER_SESSION)
+        except TokenError as exc:
+            raise AuthenticationError("INVALID_SESSION", exc.reason) from None
+        session_id, owner_id = claims.get("sid"), claims.get("sub")
+        if not isinstance(session_id, str) or not isinstance(owner_id, str):
+            raise AuthenticationError("INVALID_SESSION", "Session token names no session")
+        async with self._store.read() as tx:
+            session = await tx.get_session(session_id)
+            owner = await tx.get_owner(owner_id)
+        if session is None or session.user_principal_id != owner_id or not _open(session, now):
+            raise AuthenticationError("INVALID_SESSION", "Session ended; log in again")
+        if owner is None:
+            raise NotFoundError("USER_NOT_FOUND", "User not found")
+        if owner.status != Status.ACTIVE:
+            raise AuthenticationError("USER_INACTIVE", "User is not active")
+        return OwnerCall(owner, session, now)
+
+    async def still_signed_in(self, call: OwnerCall) -> bool:
+        """Whether the session of ``call`` is still open (not logged out, not ended by a
+        passphrase reset, not expired) and its owner still active: for long-lived requests
+        (event streams)."""
+        now = self._options.clock()
+        async with self._store.read() as tx:
+            session = await tx.get_session(call.session.session_id)
+            owner = await tx.get_owner(call.owner_id)
+        return (
+            session is not None
+            and _open(session, now)
+            and owner is not None
+            and owner.status == Status.ACTIVE
+        )
+
+    async def logout(self, call: OwnerCall) -> None:
+        async with self._store.transaction() as tx:
+            await tx.revoke_session(call.session.session_id, iso(call.now))
+            await record(tx, call.now, "USER_LOGOUT", call.owner_id, owner_id=call.owner_id)
+
+    async def profile(self, call: OwnerCall) -> OwnerProfile:
+        async with self._store.read() as tx:
+            creds = await tx.get_credentials(call.owner_id)
+            backup_left = await tx.count_backup_codes(call.owner_id)
+        return OwnerProfile(
+            call.owner, bool(creds and creds.totp_enabled), backup_left, call.session.expires_at
+        )
+
+    async def start_totp(self, call: OwnerCall, given: TotpCode) -> TotpEnrolment:
+        """Start (re-)enrolment: a new secret, in force once a code of it is confirmed. While
+        TOTP is on, starting again needs a current code (or a backup code)."""
+        secret = totp.new_secret()
+        now, owner_id = call.now, call.owner_id
+        async with (
+            factor_attempts(self._store, call, self._options),
+            self._store.transaction() as tx,
+        ):
+            creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso(now))
+            if creds.totp_enabled:
+                if given.code is None:
+                    raise ForbiddenError(
+                        "TOTP_REQUIRED", "TOTP is on: enter a current code to enrol a new device"
+                    )
+                _check_unlocked(creds, now)
+                if await _second_factor_matches(tx, creds, given.code, now) is None:
+                    raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+                creds = await tx.get_credentials(owner_id) or creds
+            await tx.put_credentials(replace(creds, totp_pending=secret, updated_at=iso(now)))
+            await record(tx, now, "USER_TOTP_SETUP_STARTED", owner_id, owner_id=owner_id)
+        uri = totp.provisioning_uri(secret, call.owner.display_name)
+        # The secret goes to its owner once, here, to be put into an authenticator app.
+        return TotpEnrolment(secret, uri, totp.qr_svg(uri))
+
+    async def confirm_totp(self, call: OwnerCall, given: TotpCode) -> list[str]:
+        """Turn TOTP on with a code of the pending secret; returns fresh backup codes, once."""
+        now = call.now
+        codes = totp.new_backup_codes()
+        async with self._store.transaction() as tx:
+            creds = await tx.get_credentials(call.owner_id)
+            if creds is None or creds.totp_pending is None:
+                raise InvalidInputError("TOTP_NOT_SETUP", "Start TOTP setup first")
+            counter = totp.verify(creds.totp_pending, given.code or "", now.timestamp(), None)
+            if counter is None:
+                raise InvalidInputError("INVALID_TOTP_CODE", "Invalid TOTP code")
+            await tx.put_credentials(
+                replace(
+                    creds,
+                    totp_secret=creds.totp_pending,
+                    totp_pending=None,
+                    totp_enabled=True,
+                    totp_last_counter=counter,
+                    updated_at=iso(now),
+                )
+            )
+            await tx.replace_backup_codes(call.owner_id, [totp.hash_backup_code(c) for c in codes])
+            await record(tx, now, "USER_TOTP_ENABLED", call.owner_id, owner_id=call.owner_id)
+        return codes
+
+    async def disable_totp(self, call: OwnerCall, given: TotpCode) -> None:
+        """Turn TOTP off with a current code (or a backup code), unless the server requires it."""
+        now = call.now
+        if self._options.require_totp:
+            raise ForbiddenError(
+                "FORBIDDEN",
+                "This server requires TOTP (security.require_totp); it cannot be turned off",
+            )
+        async with (
+            factor_attempts(self._store, call, self._options),
+            self._store.transaction() as tx,
+        ):
+            creds = await tx.get_credentials(call.owner_id)
+            if creds is None or not creds.totp_enabled:
+                raise InvalidInputError("TOTP_NOT_ENABLED", "TOTP is not enabled")
+            _check_unlocked(creds, now)
+            if await _second_factor_matches(tx, creds, given.code or "", now) is None:
+                raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
+            await tx.put_credentials(_without_totp(creds, now))
+            await tx.replace_backup_codes(call.owner_id, [])
+            await record(tx, now, "USER_TOTP_DISABLED", call.owner_id, owner_id=call.owner_id)
+
+
+def _with_passphrase(creds: OwnerCredentials, hashed: str, now: datetime) -> OwnerCredentials:
+    """The credentials with a new passphrase hash and every failure count cleared."""
+    return replace(
+        creds,
+        passphrase_hash=hashed,
+        failed_logins=0,
+        locked_until_ms=0,
+        factor_failures=0,
+        factor_locked_until_ms=0,
+        updated_at=iso(now),
+    )
+
+
+def _without_totp(creds: OwnerCredentials, now: datetime) -> OwnerCredentials:
+    return replace(
+        creds,
+        totp_secret=None,
+        totp_pending=None,
+        totp_enabled=False,
+        totp_last_counter=None,
+        updated_at=iso(now),
+    )
+
+
+def _open(session: OwnerSession, now: datetime) -> bool:
+    """Whether ``session`` is neither ended (logout, passphrase reset) nor expired at ``now``."""
+    return session.revoked_at is None and session.expires_at > iso(now)
+
+
+# -- login --------------------------------------------------------------------------------------
 
 
 #: Failed logins that count against the client address (and lock it once past the free ones).
@@ -192,45 +514,20 @@ _ADDRESS_FAILURES = frozenset({"INVALID_CREDENTIALS", "INVALID_TOTP_CODE", "LOGI
 
 
 def login_locks(options: Options) -> FailureLocks:
-    """The per-address failure table :func:`login` takes; one per worker process."""
+    """The per-address failure table :meth:`OwnerAccounts.login` takes; one per worker process."""
     return FailureLocks(
         options.login_free_attempts, options.login_lock_base_seconds, options.login_lock_max_seconds
     )
 
 
-async def login(
-    store: Store,
-    keyring: KeyRing,
-    body: Any,
-    options: Options,
-    *,
-    address: str,
-    locks: FailureLocks,
-    device: str | None = None,
-) -> Login:
-    """Passphrase, then the TOTP code (or a backup code) when TOTP is on, then a session.
-
-    ``address`` is the client's address and ``locks`` the worker's failures per address: a
-    stranger's failures slow down that stranger's address, not the owner's. ``device`` is the
-    device token of a client the owner signed in with before, if it sent one."""
-    now_ms = epoch_ms(options.clock())
-    locks.check(address, now_ms, "Too many failed logins from this address")
-    try:
-        done = await _login(store, keyring, body, options, device)
-    except OpenLeashError as exc:
-        if exc.code in _ADDRESS_FAILURES:
-            locks.fail(address, now_ms)
-        raise
-    locks.clear(address)
-    return done
-
-
 async def _login(
-    store: Store, keyring: KeyRing, body: Any, options: Options, device: str | None
-) -> Login:
-    owner_id = _required(body, "user_principal_id")
-    passphrase = _required(body, "passphrase")
-    code = _optional(body, "totp_code")
+    store: Units[AccountsTx],
+    keyring: KeyRing,
+    attempt: LoginAttempt,
+    options: Options,
+    device: str | None,
+) -> SignedIn:
+    owner_id, code = attempt.user_principal_id, attempt.totp_code
     now = options.clock()
     device_claims = _device_claims(keyring, device, owner_id, now)
     async with store.read() as tx:
@@ -239,7 +536,7 @@ async def _login(
     known = _device_known(device_claims, creds)
     if creds is not None and _login_locked(creds, now) and not _may_pass_lock(creds, code, known):
         _locked(creds, now)  # before hashing: a locked account costs a guesser's target nothing
-    passphrase_ok = await _verify(creds.passphrase_hash if creds else None, passphrase)
+    passphrase_ok = await _verify(creds.passphrase_hash if creds else None, attempt.passphrase)
     if owner is None or owner.status != Status.ACTIVE or creds is None:
         raise AuthenticationError("INVALID_CREDENTIALS", "Invalid user or passphrase")
     if creds.passphrase_hash is None:
@@ -276,7 +573,7 @@ async def _login(
 
 
 async def _check_login(
-    tx: Transaction,
+    tx: FactorTx,
     creds: OwnerCredentials,
     passphrase_ok: bool,
     code: str | None,
@@ -351,7 +648,7 @@ def _credential_mark(creds: OwnerCredentials) -> str:
 
 def _logged_in(
     keyring: KeyRing, session: OwnerSession, now: datetime, options: Options, credential: str
-) -> Login:
+) -> SignedIn:
     owner_id = session.user_principal_id
     issued = issue_session_token(
         keyring.active(),
@@ -361,21 +658,15 @@ def _logged_in(
         system_roles=[],
         session_id=session.session_id,
     )
-    return Login(
-        body={
-            "token": issued.token,
-            "expires_at": issued.expires_at,
-            "user_principal_id": owner_id,
-            "system_roles": [],
-            "org_memberships": [],
-        },
+    return SignedIn(
+        user_principal_id=owner_id,
         token=issued.token,
         expires_at=issued.expires_at,
         csrf_token=session.csrf_token,
         device_token=issue_device_token(
             keyring.active(),
             now=now,
-            ttl_seconds=DEVICE_TTL_SECONDS,
+            ttl_seconds=DEVICE_TOKEN_TTL_SECONDS,
             user_principal_id=owner_id,
             credential=credential,
         ).token,
@@ -383,7 +674,9 @@ def _logged_in(
 
 
 @asynccontextmanager
-async def factor_attempts(store: Store, call: OwnerCall, options: Options) -> AsyncIterator[None]:
+async def factor_attempts(
+    store: Units[FactorTx], call: OwnerCall, options: Options
+) -> AsyncIterator[None]:
     """Around a use case that checks a second factor or the passphrase: a wrong one counts
     against the owner's second-factor budget (and locks second-factor checks for a while after a
     few), written in a transaction of its own because the one that checked it rolls back.
@@ -434,7 +727,7 @@ def _lock_until(failed: int, free: int, now: datetime, options: Options) -> int 
 
 
 async def _count_failure(
-    tx: Transaction, creds: OwnerCredentials, now: datetime, options: Options
+    tx: CredentialRepo, creds: OwnerCredentials, now: datetime, options: Options
 ) -> None:
     failed = creds.failed_logins + 1
     until = _lock_until(failed, options.login_account_free_attempts, now, options)
@@ -448,7 +741,7 @@ async def _count_failure(
     )
 
 
-async def _reset_factor_failures(tx: Transaction, owner_id: str, now: datetime) -> None:
+async def _reset_factor_failures(tx: CredentialRepo, owner_id: str, now: datetime) -> None:
     # Read again: accepting a TOTP code moved its counter on, which must not be written back.
     creds = await tx.get_credentials(owner_id)
     if creds is not None and creds.factor_failures:
@@ -458,7 +751,7 @@ async def _reset_factor_failures(tx: Transaction, owner_id: str, now: datetime) 
 
 
 async def _count_factor_failure(
-    tx: Transaction, creds: OwnerCredentials, now: datetime, options: Options
+    tx: CredentialRepo, creds: OwnerCredentials, now: datetime, options: Options
 ) -> None:
     failed = creds.factor_failures + 1
     until = _lock_until(failed, options.factor_free_attempts, now, options)
@@ -472,164 +765,8 @@ async def _count_factor_failure(
     )
 
 
-async def authenticate_owner(
-    store: Store, keyring: KeyRing, token: str | None, now: datetime
-) -> OwnerCall:
-    """The owner behind a session token, or 401 saying why not."""
-    if not token:
-        raise AuthenticationError("MISSING_TOKEN", "Owner session token required")
-    try:
-        claims = verify_token(token, keyring, now=now, purpose=USER_SESSION)
-    except TokenError as exc:
-        raise AuthenticationError("INVALID_SESSION", exc.reason) from None
-    session_id, owner_id = claims.get("sid"), claims.get("sub")
-    if not isinstance(session_id, str) or not isinstance(owner_id, str):
-        raise AuthenticationError("INVALID_SESSION", "Session token names no session")
-    async with store.read() as tx:
-        session = await tx.get_session(session_id)
-        owner = await tx.get_owner(owner_id)
-    if (
-        session is None
-        or session.user_principal_id != owner_id
-        or session.revoked_at is not None
-        or session.expires_at <= iso(now)
-    ):
-        raise AuthenticationError("INVALID_SESSION", "Session ended; log in again")
-    if owner is None:
-        raise NotFoundError("USER_NOT_FOUND", "User not found")
-    if owner.status != Status.ACTIVE:
-        raise AuthenticationError("USER_INACTIVE", "User is not active")
-    return OwnerCall(owner, session, now)
-
-
-async def still_signed_in(store: Store, call: OwnerCall, now: datetime) -> bool:
-    """Whether the session of ``call`` is still open (not logged out, not ended by a passphrase
-    reset, not expired) and its owner still active: for long-lived requests (event streams)."""
-    async with store.read() as tx:
-        session = await tx.get_session(call.session.session_id)
-        owner = await tx.get_owner(call.owner_id)
-    return (
-        session is not None
-        and session.revoked_at is None
-        and session.expires_at > iso(now)
-        and owner is not None
-        and owner.status == Status.ACTIVE
-    )
-
-
-async def logout(store: Store, call: OwnerCall) -> dict[str, Any]:
-    async with store.transaction() as tx:
-        await tx.revoke_session(call.session.session_id, iso(call.now))
-        await record(tx, call.now, "USER_LOGOUT", call.owner_id, owner_id=call.owner_id)
-    return {"status": "logged_out"}
-
-
-async def profile(store: Store, call: OwnerCall) -> dict[str, Any]:
-    async with store.read() as tx:
-        creds = await tx.get_credentials(call.owner_id)
-        backup_left = await tx.count_backup_codes(call.owner_id)
-    owner = call.owner
-    return {
-        "user_principal_id": owner.user_principal_id,
-        "display_name": owner.display_name,
-        "status": owner.status,
-        "created_at": owner.created_at,
-        "identity_assurance_level": "NONE",
-        "system_roles": [],
-        "totp_enabled": bool(creds and creds.totp_enabled),
-        "backup_codes_remaining": backup_left,
-        "session_expires_at": call.session.expires_at,
-    }
-
-
-# -- TOTP -----------------------------------------------------------------------------------------
-
-
-async def totp_setup(store: Store, call: OwnerCall, body: Any, options: Options) -> dict[str, Any]:
-    """Start (re-)enrolment: a new secret, in force once a code of it is confirmed. While TOTP
-    is on, starting again needs a current code (or a backup code)."""
-    code = _optional(body, "code")
-    secret = totp.new_secret()
-    now = call.now
-    async with factor_attempts(store, call, options), store.transaction() as tx:
-        creds = await tx.get_credentials(call.owner_id) or OwnerCredentials(call.owner_id, iso(now))
-        if creds.totp_enabled:
-            if code is None:
-                raise ForbiddenError(
-                    "TOTP_REQUIRED", "TOTP is on: enter a current code to enrol a new device"
-                )
-            _check_unlocked(creds, now)
-            if await _second_factor_matches(tx, creds, code, now) is None:
-                raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
-            creds = await tx.get_credentials(call.owner_id) or creds
-        await tx.put_credentials(replace(creds, totp_pending=secret, updated_at=iso(now)))
-        await record(tx, now, "USER_TOTP_SETUP_STARTED", call.owner_id, owner_id=call.owner_id)
-    uri = totp.provisioning_uri(secret, call.owner.display_name)
-    # The secret goes to its owner once, here, to be put into an authenticator app.
-    return {"secret": secret, "uri": uri, "qr_svg": totp.qr_svg(uri)}
-
-
-async def totp_confirm(store: Store, call: OwnerCall, body: Any) -> dict[str, Any]:
-    """Turn TOTP on with a code of the pending secret; returns fresh backup codes, once."""
-    code = _required(body, "code")
-    now = call.now
-    codes = totp.new_backup_codes()
-    async with store.transaction() as tx:
-        creds = await tx.get_credentials(call.owner_id)
-        if creds is None or creds.totp_pending is None:
-            raise InvalidInputError("TOTP_NOT_SETUP", "Start TOTP setup first")
-        counter = totp.verify(creds.totp_pending, code, now.timestamp(), None)
-        if counter is None:
-            raise InvalidInputError("INVALID_TOTP_CODE", "Invalid TOTP code")
-        await tx.put_credentials(
-            replace(
-                creds,
-                totp_secret=creds.totp_pending,
-                totp_pending=None,
-                totp_enabled=True,
-                totp_last_counter=counter,
-                updated_at=iso(now),
-            )
-        )
-        await tx.replace_backup_codes(call.owner_id, [totp.hash_backup_code(c) for c in codes])
-        await record(tx, now, "USER_TOTP_ENABLED", call.owner_id, owner_id=call.owner_id)
-    return {"status": "totp_enabled", "backup_codes": codes}
-
-
-async def totp_disable(
-    store: Store, call: OwnerCall, body: Any, options: Options
-) -> dict[str, Any]:
-    code = _required(body, "code")
-    now = call.now
-    if options.require_totp:
-        raise ForbiddenError(
-            "FORBIDDEN",
-            "This server requires TOTP (security.require_totp); it cannot be turned off",
-        )
-    async with factor_attempts(store, call, options), store.transaction() as tx:
-        creds = await tx.get_credentials(call.owner_id)
-        if creds is None or not creds.totp_enabled:
-            raise InvalidInputError("TOTP_NOT_ENABLED", "TOTP is not enabled")
-        _check_unlocked(creds, now)
-        if await _second_factor_matches(tx, creds, code, now) is None:
-            raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
-        await tx.put_credentials(
-            replace(
-                creds,
-                totp_secret=None,
-                totp_pending=None,
-                totp_enabled=False,
-                totp_last_counter=None,
-                updated_at=iso(now),
-            )
-        )
-        await tx.replace_backup_codes(call.owner_id, [])
-        await record(tx, now, "USER_TOTP_DISABLED", call.owner_id, owner_id=call.owner_id)
-    return {"status": "totp_disabled"}
-
-
 async def _second_factor_matches(
-    tx: Transaction, creds: OwnerCredentials, code: str, now: datetime
+    tx: FactorTx, creds: OwnerCredentials, code: str, now: datetime
 ) -> str | None:
     """``"totp"`` or ``"backup_code"`` when ``code`` is a fresh TOTP code or an unused backup
     code (which is used up, and audited); None otherwise."""
@@ -644,10 +781,10 @@ async def _second_factor_matches(
     return None
 
 
-async def second_factor(
-    tx: Transaction,
+async def check_second_factor(
+    tx: FactorTx,
     owner_id: str,
-    body: Any,
+    given: FactorCode,
     now: datetime,
     options: Options,
     *,
@@ -669,7 +806,7 @@ async def second_factor(
                 + (": this request needs a second factor" if needs_factor else ""),
             )
         return AssuranceLevel.LOW
-    code = _optional(body, "totp_code")
+    code = given.code()
     if code is None:
         raise ForbiddenError("TOTP_REQUIRED", "Two-factor authentication code is required")
     _check_unlocked(creds, now)
@@ -691,7 +828,29 @@ async def second_factor(
     return achieved
 
 
-async def passphrase_confirmed(store: Store, call: OwnerCall, body: Any) -> bool:
+async def second_factor(
+    tx: FactorTx,
+    owner_id: str,
+    body: Any,
+    now: datetime,
+    options: Options,
+    *,
+    required_level: str | None = None,
+    passphrase_ok: bool = False,
+) -> AssuranceLevel:
+    """:func:`check_second_factor` with the code read from ``body`` (its ``totp_code``)."""
+    return await check_second_factor(
+        tx,
+        owner_id,
+        FactorCode.from_body(body),
+        now,
+        options,
+        required_level=required_level,
+        passphrase_ok=passphrase_ok,
+    )
+
+
+async def passphrase_confirmed(store: Units[FactorTx], call: OwnerCall, body: Any) -> bool:
     """True when ``body.passphrase`` is given and is the owner's passphrase; raises when a
     wrong one is given (it never silently lowers the assurance asked for)."""
     passphrase = _optional(body, "passphrase")

@@ -1,21 +1,23 @@
-"""Owners (users) and the invites an admin hands out."""
+"""Owners (users) and the single-use invites an admin or an owner hands out."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from openleash.crypto import NotVerifiedError, hash_secret, new_token, verify_secret
 from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
-from openleash.domain.models import Invite, Owner, Status
+from openleash.domain.models import Invite, Owner
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import Store
+from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo
 from openleash.service.timefmt import iso
 
 
 def owner_view(owner: Owner) -> dict[str, Any]:
+    """The owner as ``openleash setup`` prints it."""
     return {
         "user_principal_id": owner.user_principal_id,
         "display_name": owner.display_name,
@@ -26,36 +28,17 @@ def owner_view(owner: Owner) -> dict[str, Any]:
     }
 
 
-async def create_owner(store: Store, body: Any, options: Options) -> dict[str, Any]:
-    name = body.get("display_name") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInputError(
-            "VALIDATION_ERROR",
-            "display_name is required",
-            {"field_errors": {"display_name": "Required: a non-empty string"}},
-        )
-    now = options.clock()
-    owner = Owner(str(uuid.uuid4()), name.strip(), Status.ACTIVE, iso(now))
-    async with store.transaction() as tx:
-        await tx.add_owner(owner)
-        await tx.bump_revision()
-        await record(
-            tx,
-            now,
-            "USER_CREATED",
-            owner.user_principal_id,
-            user_principal_id=owner.user_principal_id,
-            owner_id=owner.user_principal_id,
-        )
-    view = owner_view(owner)
-    view.pop("system_roles")
-    return view
+@dataclass(frozen=True, slots=True)
+class IssuedInvite:
+    """A new invite: its token is given here, once, and stored only as a salted hash."""
+
+    invite_id: str
+    invite_token: str = field(repr=False)
+    expires_at: str
 
 
-async def list_owners(store: Store) -> dict[str, Any]:
-    async with store.read() as tx:
-        owners = await tx.list_owners()
-    return {"users": [owner_view(o) for o in owners]}
+class InviteTx(OwnerRepo, InviteRepo, AuditLog, Protocol):
+    """What issuing an invite uses."""
 
 
 def redeemable_invite(invite: Invite | None, kind: str, token: str, now: datetime) -> Invite:
@@ -74,7 +57,7 @@ def redeemable_invite(invite: Invite | None, kind: str, token: str, now: datetim
     return invite
 
 
-async def create_invite(store: Store, owner_id: str, kind: str, options: Options) -> dict[str, Any]:
+async def issue_invite(tx: InviteTx, owner_id: str, kind: str, options: Options) -> IssuedInvite:
     """A single-use invite for ``owner_id``: ``agent`` enrols an agent, ``setup`` an owner login.
 
     The token is returned once and stored only as a salted scrypt hash."""
@@ -91,10 +74,9 @@ async def create_invite(store: Store, owner_id: str, kind: str, options: Options
         expires_at=iso(now + timedelta(seconds=options.invite_ttl_seconds)),
         created_at=iso(now),
     )
-    async with store.transaction() as tx:
-        if await tx.get_owner(owner_id) is None:
-            raise NotFoundError("USER_NOT_FOUND", f"User {owner_id} not found")
-        await tx.add_invite(invite)
-        event = "AGENT_INVITE_CREATED" if kind == "agent" else "USER_SETUP_INVITE_CREATED"
-        await record(tx, now, event, owner_id, owner_id=owner_id, invite_id=invite.invite_id)
-    return {"invite_id": invite.invite_id, "invite_token": token, "expires_at": invite.expires_at}
+    if await tx.get_owner(owner_id) is None:
+        raise NotFoundError("USER_NOT_FOUND", f"User {owner_id} not found")
+    await tx.add_invite(invite)
+    event = "AGENT_INVITE_CREATED" if kind == "agent" else "USER_SETUP_INVITE_CREATED"
+    await record(tx, now, event, owner_id, owner_id=owner_id, invite_id=invite.invite_id)
+    return IssuedInvite(invite.invite_id, token, invite.expires_at)

@@ -2,7 +2,7 @@
 
 Who consents: an invite is the owner's consent, so redeeming one enrols the agent ACTIVE. A
 challenge proves only that the caller holds the key, so it enrols the agent PENDING: it may read
-its own record and nothing else until its owner activates it (:mod:`.owner_agents`). An agent id
+its own record and nothing else until its owner activates it (:meth:`Registration.set_status`). An agent id
 is never taken over: registering one that exists (active, pending or revoked, of any owner) is
 ``409 AGENT_ID_TAKEN``, except that the owner of a revoked id may enrol it again with an invite
 of theirs (owner-authenticated consent, and the old key stays revoked).
@@ -14,8 +14,9 @@ import base64
 import json
 import secrets
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from openleash.crypto import load_public_key, verify_challenge_signature
@@ -26,17 +27,18 @@ from openleash.domain.errors import (
     TooManyRequestsError,
 )
 from openleash.domain.models import Agent, Challenge, Status
-from openleash.service.agents import enrol
+from openleash.service.agents import activate, enrol, revoke
 from openleash.service.options import Options
-from openleash.service.owners import redeemable_invite
-from openleash.service.ports import Store, Transaction
+from openleash.service.owner_auth import (
+    FactorCode,
+    FactorTx,
+    OwnerCall,
+    check_second_factor,
+    factor_attempts,
+)
+from openleash.service.owners import IssuedInvite, issue_invite, redeemable_invite
+from openleash.service.ports import AgentRepo, ChallengeRepo, InviteRepo, OwnerRepo, Units
 from openleash.service.timefmt import iso
-
-SIGNING_HELP = {
-    "method": "ed25519_signed_request",
-    "key_format": "base64 SPKI/DER (public) and PKCS8/DER (private)",
-    "signing_input": "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY_SHA256",
-}
 
 
 def _text(body: dict[str, Any], key: str) -> str:
@@ -133,7 +135,7 @@ def _check_webhook_fields(body: dict[str, Any]) -> None:
         )
 
 
-async def check_webhook_free(tx: Transaction, url: str, owner_id: str) -> None:
+async def check_webhook_free(tx: AgentRepo, url: str, owner_id: str) -> None:
     """A webhook URL is unique among one owner's ACTIVE agents only: no one can block another
     owner's URL, and a pending agent (which anyone may create) blocks nothing."""
     if await tx.webhook_url_taken(url, owner_id):
@@ -144,7 +146,7 @@ async def check_webhook_free(tx: Transaction, url: str, owner_id: str) -> None:
         )
 
 
-async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: str | None) -> None:
+async def _check_agent_id_free(tx: AgentRepo, agent_id: str, reenrol_owner: str | None) -> None:
     """Refuse an agent id that is enrolled already. ``reenrol_owner``: the owner (known from
     their invite) who may enrol an id again whose every enrolment is theirs and revoked."""
     existing = await tx.find_agents_by_id(agent_id)
@@ -161,7 +163,7 @@ async def _check_agent_id_free(tx: Transaction, agent_id: str, reenrol_owner: st
     )
 
 
-async def _check_pending_room(tx: Transaction, owner_id: str) -> None:
+async def _check_pending_room(tx: AgentRepo, owner_id: str) -> None:
     pending = [a for a in await tx.list_agents(owner_id) if a.status == Status.PENDING]
     if len(pending) >= MAX_PENDING_PER_OWNER:
         raise TooManyRequestsError(
@@ -172,101 +174,319 @@ async def _check_pending_room(tx: Transaction, owner_id: str) -> None:
         )
 
 
-async def _require_owner(tx: Transaction, owner_type: Any, owner_id: Any) -> None:
+async def _require_owner(tx: OwnerRepo, owner_type: Any, owner_id: Any) -> None:
     if owner_type != "user":
         raise InvalidInputError("INVALID_REQUEST", 'owner_type must be "user"')
     if not isinstance(owner_id, str) or await tx.get_owner(owner_id) is None:
         raise NotFoundError("OWNER_NOT_FOUND", f"Owner {owner_id!r} does not exist")
 
 
-async def issue_challenge(store: Store, body: dict[str, Any], options: Options) -> dict[str, Any]:
-    _require(body, "agent_id", "agent_pubkey_b64")
-    _check_lengths(body)
-    _check_visible_agent_id(body)
-    load_public_key(body["agent_pubkey_b64"])
-    attributes = _attributes(body.get("agent_attributes_json"))
-    now = options.clock()
-    challenge = Challenge(
-        challenge_id=str(uuid.uuid4()),
-        agent_id=body["agent_id"],
-        agent_pubkey_b64=body["agent_pubkey_b64"],
-        owner_type=body.get("owner_type") or None,
-        owner_id=body.get("owner_id") or None,
-        challenge_b64=base64.b64encode(secrets.token_bytes(32)).decode(),
-        expires_at=iso(now + timedelta(seconds=options.challenge_ttl_seconds)),
-        created_at=iso(now),
-        agent_attributes=attributes or {},
-    )
-    async with store.transaction() as tx:
-        if challenge.owner_id is not None:
-            await _require_owner(tx, challenge.owner_type, challenge.owner_id)
-        await tx.purge_challenges(iso(now))
-        await tx.add_challenge(challenge)
-        # No audit record: anyone may ask, and anonymous noise must not grow the audit chain.
-        # The registration that creates an agent is audited.
-    return {
-        "challenge_id": challenge.challenge_id,
-        "challenge_b64": challenge.challenge_b64,
-        "expires_at": challenge.expires_at,
-    }
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where an agent wants approval events delivered, and how they are signed; empty when
+    none."""
+
+    url: str = ""
+    secret: str = field(default="", repr=False)
+    auth_token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Webhook:
+        _check_webhook_fields(body)
+        return cls(
+            _text(body, "webhook_url"),
+            _text(body, "webhook_secret"),
+            _text(body, "webhook_auth_token"),
+        )
 
 
-async def register(store: Store, body: dict[str, Any], options: Options) -> dict[str, Any]:
-    _require(
-        body,
-        "challenge_id",
-        "agent_id",
-        "agent_pubkey_b64",
-        "signature_b64",
-        "owner_type",
-        "owner_id",
-    )
-    _check_lengths(body)
-    _check_visible_agent_id(body)
-    _check_webhook_fields(body)
-    attributes = _attributes(body.get("agent_attributes_json"))
-    now = options.clock()
-    async with store.transaction() as tx:
-        challenge = await tx.take_challenge(body["challenge_id"])
-        if challenge is None:
-            raise InvalidInputError("CHALLENGE_NOT_FOUND", "Challenge not found")
-        if challenge.expires_at <= iso(now):
-            raise InvalidInputError("CHALLENGE_EXPIRED", "Challenge expired")
-        _match_challenge(challenge, body)
-        await _require_owner(tx, body["owner_type"], body["owner_id"])
-        verify_challenge_signature(
+@dataclass(frozen=True, slots=True)
+class ChallengeRequest:
+    """``POST /v1/agents/registration-challenge``: the key a challenge is issued for."""
+
+    agent_id: str
+    agent_pubkey_b64: str
+    owner_type: str | None
+    owner_id: str | None
+    attributes: dict[str, Any]
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ChallengeRequest:
+        _require(body, "agent_id", "agent_pubkey_b64")
+        _check_lengths(body)
+        _check_visible_agent_id(body)
+        load_public_key(body["agent_pubkey_b64"])
+        attributes = _attributes(body.get("agent_attributes_json"))
+        return cls(
+            body["agent_id"],
             body["agent_pubkey_b64"],
-            base64.b64decode(challenge.challenge_b64),
-            body["signature_b64"],
+            body.get("owner_type") or None,
+            body.get("owner_id") or None,
+            attributes or {},
         )
-        await _check_agent_id_free(tx, body["agent_id"], None)
-        await _check_pending_room(tx, body["owner_id"])
-        agent = _new_agent(
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """``POST /v1/agents/register``: a challenge signed with the key it was issued for."""
+
+    challenge_id: str
+    agent_id: str
+    agent_pubkey_b64: str
+    signature_b64: str
+    owner_type: str
+    owner_id: str
+    webhook: Webhook
+    #: None: the attributes given with the challenge.
+    attributes: dict[str, Any] | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Enrolment:
+        _require(
             body,
-            body["owner_id"],
-            now,
-            attributes if attributes is not None else challenge.agent_attributes,
-            status=Status.PENDING,
+            "challenge_id",
+            "agent_id",
+            "agent_pubkey_b64",
+            "signature_b64",
+            "owner_type",
+            "owner_id",
         )
-        await enrol(tx, agent, now, "AGENT_REGISTERED")
-    return _agent_summary(agent)
+        _check_lengths(body)
+        _check_visible_agent_id(body)
+        webhook = Webhook.from_body(body)
+        return cls(
+            body["challenge_id"],
+            body["agent_id"],
+            body["agent_pubkey_b64"],
+            body["signature_b64"],
+            body["owner_type"],
+            body["owner_id"],
+            webhook,
+            _attributes(body.get("agent_attributes_json")),
+        )
 
 
-def _match_challenge(challenge: Challenge, body: dict[str, Any]) -> None:
+@dataclass(frozen=True, slots=True)
+class InviteEnrolment:
+    """``POST /v1/agents/register-with-invite``: an agent invite redeemed with the agent's key."""
+
+    invite_id: str
+    invite_token: str = field(repr=False)
+    agent_id: str
+    agent_pubkey_b64: str
+    webhook: Webhook
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> InviteEnrolment:
+        _require(body, "invite_id", "invite_token", "agent_id", "agent_pubkey_b64")
+        _check_lengths(body)
+        webhook = Webhook.from_body(body)
+        load_public_key(body["agent_pubkey_b64"])
+        return cls(
+            body["invite_id"],
+            body["invite_token"],
+            body["agent_id"],
+            body["agent_pubkey_b64"],
+            webhook,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InviteLink:
+    """The invite an agent reading an invite link was given (checked when it is redeemed)."""
+
+    invite_id: str
+    invite_token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatusChange:
+    """An owner's ``ACTIVE`` (activate a pending agent) or ``REVOKED``, with the second factor."""
+
+    status: Status
+    factor: FactorCode
+
+    @classmethod
+    def from_body(cls, body: Any) -> AgentStatusChange:
+        status = body.get("status") if isinstance(body, dict) else None
+        if status not in (Status.ACTIVE, Status.REVOKED):
+            raise InvalidInputError(
+                "VALIDATION_ERROR",
+                'status must be "ACTIVE" (activate a pending agent) or "REVOKED"; a revoked '
+                "agent enrols again with a new invite",
+            )
+        return cls(Status(status), FactorCode.from_body(body))
+
+
+class RegistrationTx(OwnerRepo, AgentRepo, ChallengeRepo, InviteRepo, FactorTx, Protocol):
+    """What enrolling agents, and their owners' and the admin's changes to them, use."""
+
+    async def bump_revision(self) -> None: ...
+
+
+class Registration:
+    """Agents enrolling (by challenge or invite), and the owners and admin managing them."""
+
+    def __init__(self, store: Units[RegistrationTx], options: Options) -> None:
+        self._store = store
+        self._options = options
+
+    async def challenge(self, ask: ChallengeRequest) -> Challenge:
+        now = self._options.clock()
+        challenge = Challenge(
+            challenge_id=str(uuid.uuid4()),
+            agent_id=ask.agent_id,
+            agent_pubkey_b64=ask.agent_pubkey_b64,
+            owner_type=ask.owner_type,
+            owner_id=ask.owner_id,
+            challenge_b64=base64.b64encode(secrets.token_bytes(32)).decode(),
+            expires_at=iso(now + timedelta(seconds=self._options.challenge_ttl_seconds)),
+            created_at=iso(now),
+            agent_attributes=ask.attributes,
+        )
+        async with self._store.transaction() as tx:
+            if challenge.owner_id is not None:
+                await _require_owner(tx, challenge.owner_type, challenge.owner_id)
+            await tx.purge_challenges(iso(now))
+            await tx.add_challenge(challenge)
+            # No audit record: anyone may ask, and anonymous noise must not grow the audit
+            # chain. The registration that creates an agent is audited.
+        return challenge
+
+    async def register(self, enrolment: Enrolment) -> Agent:
+        """Enrol the agent PENDING: the challenge proves the key, not the owner's consent."""
+        now = self._options.clock()
+        async with self._store.transaction() as tx:
+            challenge = await tx.take_challenge(enrolment.challenge_id)
+            if challenge is None:
+                raise InvalidInputError("CHALLENGE_NOT_FOUND", "Challenge not found")
+            if challenge.expires_at <= iso(now):
+                raise InvalidInputError("CHALLENGE_EXPIRED", "Challenge expired")
+            _match_challenge(challenge, enrolment)
+            await _require_owner(tx, enrolment.owner_type, enrolment.owner_id)
+            verify_challenge_signature(
+                enrolment.agent_pubkey_b64,
+                base64.b64decode(challenge.challenge_b64),
+                enrolment.signature_b64,
+            )
+            await _check_agent_id_free(tx, enrolment.agent_id, None)
+            await _check_pending_room(tx, enrolment.owner_id)
+            attributes = enrolment.attributes
+            agent = _new_agent(
+                enrolment.agent_id,
+                enrolment.agent_pubkey_b64,
+                enrolment.webhook,
+                enrolment.owner_id,
+                now,
+                attributes if attributes is not None else challenge.agent_attributes,
+                status=Status.PENDING,
+            )
+            await enrol(tx, agent, now, "AGENT_REGISTERED")
+        return agent
+
+    async def register_with_invite(self, enrolment: InviteEnrolment) -> Agent:
+        """Enrol the agent ACTIVE: the invite is its owner's consent."""
+        now = self._options.clock()
+        async with self._store.transaction() as tx:
+            invite = redeemable_invite(
+                await tx.get_invite(enrolment.invite_id), "agent", enrolment.invite_token, now
+            )
+            await check_webhook_free(tx, enrolment.webhook.url, invite.owner_id)
+            await _check_agent_id_free(tx, enrolment.agent_id, invite.owner_id)
+            if not await tx.use_invite(invite.invite_id, iso(now)):
+                raise InvalidInputError("INVITE_USED", "Invite has already been used")
+            agent = _new_agent(
+                enrolment.agent_id,
+                enrolment.agent_pubkey_b64,
+                enrolment.webhook,
+                invite.owner_id,
+                now,
+                {},
+                status=Status.ACTIVE,
+            )
+            await enrol(tx, agent, now, "AGENT_REGISTERED_VIA_INVITE", invite_id=invite.invite_id)
+        return agent
+
+    def invite_instructions(self, invite_id: str, invite_token: str) -> InviteLink:
+        """The invite of an invite link, for the instructions an agent reads; it is checked
+        when redeemed."""
+        if not invite_id or not invite_token:
+            raise InvalidInputError("INVALID_REQUEST", "invite_id and invite_token are required")
+        return InviteLink(invite_id, invite_token)
+
+    async def agent_invite(self, owner_id: str) -> IssuedInvite:
+        """A single-use invite for a new agent of ``owner_id`` (the owner's consent)."""
+        async with self._store.transaction() as tx:
+            return await issue_invite(tx, owner_id, "agent", self._options)
+
+    async def agents(self, owner_id: str | None = None) -> list[Agent]:
+        """The agents of ``owner_id``, or every agent."""
+        async with self._store.read() as tx:
+            return await tx.list_agents(owner_id)
+
+    async def pending_agents(self, call: OwnerCall) -> list[Agent]:
+        """The owner's agents that enrolled by challenge and await activation."""
+        return [a for a in await self.agents(call.owner_id) if a.status == Status.PENDING]
+
+    async def set_status(
+        self, call: OwnerCall, agent_principal_id: str, change: AgentStatusChange
+    ) -> Agent:
+        """``ACTIVE`` activates an agent that awaits it (enrolled by challenge); ``REVOKED``
+        revokes an active or pending one. Both need the second factor when the owner has TOTP
+        on. A revoked registration stays revoked: its owner enrols the id again with an invite.
+        Returns the agent as it was."""
+        store, options = self._store, self._options
+        async with factor_attempts(store, call, options), store.transaction() as tx:
+            agent = await tx.get_agent(agent_principal_id)
+            if agent is None or agent.owner_id != call.owner_id:
+                raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+            await check_second_factor(tx, call.owner_id, change.factor, call.now, options)
+            if change.status == Status.ACTIVE:
+                await _activate(tx, agent, call)
+            else:
+                if agent.status == Status.REVOKED:
+                    raise InvalidInputError("INVALID_STATUS", "The agent is already revoked")
+                await revoke(tx, agent, call.now, by=call.owner_id)
+        return agent
+
+    async def revoke_agent(self, agent_principal_id: str) -> None:
+        """The admin revokes an agent: its signatures stop verifying in every process."""
+        now = self._options.clock()
+        async with self._store.transaction() as tx:
+            agent = await tx.get_agent(agent_principal_id)
+            if agent is None:
+                raise NotFoundError("NOT_FOUND", f"Agent {agent_principal_id} not found")
+            await revoke(tx, agent, now, by=None)
+
+
+async def _activate(tx: RegistrationTx, agent: Agent, call: OwnerCall) -> None:
+    if agent.status != Status.PENDING:
+        raise InvalidInputError(
+            "INVALID_STATUS",
+            "Only an agent awaiting activation can be activated; a revoked agent enrols again "
+            "with a new invite",
+        )
+    await check_webhook_free(tx, agent.webhook_url, agent.owner_id)
+    await activate(tx, agent, call.now, by=call.owner_id)
+
+
+def _match_challenge(challenge: Challenge, enrolment: Enrolment) -> None:
     """Fix (PROTOCOL §3.5): the challenge binds the agent id, key and owner it was issued for."""
     if (
-        challenge.agent_id != body["agent_id"]
-        or challenge.agent_pubkey_b64 != body["agent_pubkey_b64"]
+        challenge.agent_id != enrolment.agent_id
+        or challenge.agent_pubkey_b64 != enrolment.agent_pubkey_b64
     ):
         raise InvalidInputError(
             "CHALLENGE_MISMATCH", "agent_id and agent_pubkey_b64 must match the challenge"
         )
-    if challenge.owner_id is not None and challenge.owner_id != body["owner_id"]:
+    if challenge.owner_id is not None and challenge.owner_id != enrolment.owner_id:
         raise InvalidInputError("CHALLENGE_MISMATCH", "owner_id must match the challenge")
 
 
 def _new_agent(
-    body: dict[str, Any],
+    agent_id: str,
+    public_key_b64: str,
+    webhook: Webhook,
     owner_id: str,
     now: datetime,
     attributes: dict[str, Any],
@@ -275,116 +495,14 @@ def _new_agent(
 ) -> Agent:
     return Agent(
         agent_principal_id=str(uuid.uuid4()),
-        agent_id=body["agent_id"],
+        agent_id=agent_id,
         owner_type="user",
         owner_id=owner_id,
-        public_key_b64=body["agent_pubkey_b64"],
+        public_key_b64=public_key_b64,
         status=status,
         created_at=iso(now),
         attributes=attributes,
-        webhook_url=_text(body, "webhook_url"),
-        webhook_secret=_text(body, "webhook_secret"),
-        webhook_auth_token=_text(body, "webhook_auth_token"),
+        webhook_url=webhook.url,
+        webhook_secret=webhook.secret,
+        webhook_auth_token=webhook.auth_token,
     )
-
-
-def _agent_summary(agent: Agent) -> dict[str, Any]:
-    return {
-        "agent_principal_id": agent.agent_principal_id,
-        "agent_id": agent.agent_id,
-        "owner_type": agent.owner_type,
-        "owner_id": agent.owner_id,
-        "status": agent.status,
-        "created_at": agent.created_at,
-    }
-
-
-async def register_with_invite(
-    store: Store, body: dict[str, Any], options: Options, base_url: str
-) -> dict[str, Any]:
-    _require(body, "invite_id", "invite_token", "agent_id", "agent_pubkey_b64")
-    _check_lengths(body)
-    _check_webhook_fields(body)
-    now = options.clock()
-    async with store.transaction() as tx:
-        load_public_key(body["agent_pubkey_b64"])
-        invite = redeemable_invite(
-            await tx.get_invite(body["invite_id"]), "agent", body["invite_token"], now
-        )
-        await check_webhook_free(tx, _text(body, "webhook_url"), invite.owner_id)
-        await _check_agent_id_free(tx, body["agent_id"], invite.owner_id)
-        if not await tx.use_invite(invite.invite_id, iso(now)):
-            raise InvalidInputError("INVITE_USED", "Invite has already been used")
-        agent = _new_agent(body, invite.owner_id, now, {}, status=Status.ACTIVE)
-        await enrol(tx, agent, now, "AGENT_REGISTERED_VIA_INVITE", invite_id=invite.invite_id)
-    return {
-        **_agent_summary(agent),
-        "webhook_url": agent.webhook_url,
-        "openleash_url": base_url,
-        "auth": {
-            **SIGNING_HELP,
-            "headers": {
-                "X-Agent-Id": agent.agent_id,
-                "X-Timestamp": "ISO 8601 timestamp",
-                "X-Nonce": "UUID v4",
-                "X-Body-Sha256": "hex-encoded SHA-256 of request body",
-                "X-Signature": "base64-encoded Ed25519 signature",
-            },
-        },
-        "api_reference": {
-            "interactive": f"{base_url}/reference",
-            "openapi_json": f"{base_url}/reference/openapi.json",
-        },
-        "sdks": {
-            "python": {"package": "openleash-sdk", "install": "pip install openleash-sdk"},
-            "typescript": {
-                "package": "@openleash/sdk-ts",
-                "install": "npm install @openleash/sdk-ts",
-            },
-        },
-    }
-
-
-def invite_instructions(invite_id: str, invite_token: str, base_url: str) -> dict[str, Any]:
-    """What an agent reading an invite link needs to know; the invite is checked on POST."""
-    if not invite_id or not invite_token:
-        raise InvalidInputError("INVALID_REQUEST", "invite_id and invite_token are required")
-    url = f"{base_url}/v1/agents/register-with-invite"
-    return {
-        "message": "You have been invited to register as an agent with OpenLeash.",
-        "overview": "OpenLeash decides, action by action, what you may do for your owner. "
-        "Register a public key once, then sign every request with it.",
-        "how_it_works": [
-            "Generate an Ed25519 key pair (public key: base64 SPKI DER).",
-            "POST the public key with this invite to the registration URL.",
-            "Before each risky action, POST it to /v1/authorize with a signed request.",
-            "Act only on result ALLOW; pass the proof_token to the counterparty if present.",
-        ],
-        "registration": {
-            "instructions": "POST this JSON body to the URL below.",
-            "url": url,
-            "method": "POST",
-            "required_body": {
-                "invite_id": invite_id,
-                "invite_token": invite_token,
-                "agent_id": "<your agent id>",
-                "agent_pubkey_b64": "<base64 SPKI DER Ed25519 public key>",
-                "webhook_url": "<optional: https URL for approval events>",
-                "webhook_secret": "<optional>",
-                "webhook_auth_token": "<optional>",
-            },
-        },
-        "authorization_flow": {
-            "endpoint": f"{base_url}/v1/authorize",
-            "results": ["ALLOW", "DENY", "REQUIRE_APPROVAL", "REQUIRE_STEP_UP"],
-        },
-        "request_signing": {
-            **SIGNING_HELP,
-            "headers": ["X-Agent-Id", "X-Timestamp", "X-Nonce", "X-Body-Sha256", "X-Signature"],
-        },
-        "api_reference": {
-            "interactive": f"{base_url}/reference",
-            "openapi_json": f"{base_url}/reference/openapi.json",
-        },
-        "sdks": {"python": {"package": "openleash-sdk", "install": "pip install openleash-sdk"}},
-    }

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from openleash.bootstrap import Services
 from openleash.service import owner_auth
+from openleash.service.owner_auth import LoginAttempt
 from tests.unit.cli.conftest import Cli, env_file
 
 
@@ -31,17 +32,11 @@ def test_a_passphrase_set_here_logs_in(run: Cli, tmp_path: Path) -> None:
     assert "a long enough passphrase" not in result.output
 
     async def login(s: Services) -> str:
-        snap = await s.runtime.snapshot()
-        body = {"user_principal_id": owner_id, "passphrase": "a long enough passphrase"}
-        done = await owner_auth.login(
-            s.store,
-            snap.keyring,
-            body,
-            s.options,
-            address="127.0.0.1",
-            locks=owner_auth.login_locks(s.options),
+        attempt = LoginAttempt(owner_id, "a long enough passphrase")
+        done = await s.accounts.login(
+            attempt, address="127.0.0.1", locks=owner_auth.login_locks(s.options)
         )
-        return done.body["user_principal_id"]
+        return done.user_principal_id
 
     assert run.query(login) == owner_id
 

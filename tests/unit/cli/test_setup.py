@@ -7,8 +7,6 @@ from pathlib import Path
 
 from openleash.config import load_settings
 from openleash.crypto import public_key_b64_of
-from openleash.service.agents import list_agents
-from openleash.service.owners import list_owners
 
 from .conftest import Cli, env_file
 
@@ -35,12 +33,12 @@ def test_init_creates_owner_agent_and_owner_wide_policy(run: Cli, tmp_path: Path
     assert set(env) == ENV_KEYS
     assert env["OPENLEASH_URL"] == "http://127.0.0.1:8787"
     assert env["OPENLEASH_AGENT_ID"] == "shop-bot"
-    owners = run.query(lambda s: list_owners(s.store))["users"]
-    assert [(o["user_principal_id"], o["display_name"]) for o in owners] == [
+    owners = run.query(lambda s: s.accounts.list_owners())
+    assert [(o.user_principal_id, o.display_name) for o in owners] == [
         (env["USER_PRINCIPAL_ID"], "Alice")
     ]
-    (agent,) = run.query(lambda s: list_agents(s.store))["agents"]
-    assert (agent["agent_id"], agent["status"], agent["owner_id"]) == (
+    (agent,) = run.query(lambda s: s.registration.agents())
+    assert (agent.agent_id, agent.status, agent.owner_id) == (
         "shop-bot",
         "ACTIVE",
         env["USER_PRINCIPAL_ID"],
@@ -92,7 +90,7 @@ def test_init_refuses_to_replace_an_env_file_before_creating_anything(
     assert result.exit_code != 0
     assert "--force" in result.output
     assert target.read_text() == "KEEP=1\n"
-    assert run.query(lambda s: list_owners(s.store))["users"] == []
+    assert run.query(lambda s: s.accounts.list_owners()) == []
 
 
 def test_init_with_an_agent_id_of_another_owner_fails_and_leaves_nothing(run: Cli) -> None:
@@ -102,8 +100,8 @@ def test_init_with_an_agent_id_of_another_owner_fails_and_leaves_nothing(run: Cl
 
     assert result.exit_code == 1
     assert "AGENT_ID_TAKEN" in result.stderr
-    owners = run.query(lambda s: list_owners(s.store))["users"]
-    assert [o["display_name"] for o in owners] == ["A"]
+    owners = run.query(lambda s: s.accounts.list_owners())
+    assert [o.display_name for o in owners] == ["A"]
     assert len(run.query(lambda s: s.policies.list_for())) == 1
 
 
@@ -138,8 +136,8 @@ def test_wizard_sets_up_token_admin_and_runs_a_demo(run: Cli, tmp_path: Path) ->
     assert env["OPENLEASH_AGENT_PRIVATE_KEY_B64"] not in result.output
     assert "small_purchase_allowed: ALLOW" in result.output
     assert "large_purchase_requires_approval: REQUIRE_APPROVAL" in result.output
-    (agent,) = run.query(lambda s: list_agents(s.store))["agents"]
-    assert agent["owner_id"] == env["USER_PRINCIPAL_ID"]
+    (agent,) = run.query(lambda s: s.registration.agents())
+    assert agent.owner_id == env["USER_PRINCIPAL_ID"]
 
 
 def test_wizard_keeps_other_settings_and_imports_a_key(run: Cli, tmp_path: Path) -> None:

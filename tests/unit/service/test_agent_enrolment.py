@@ -10,8 +10,14 @@ import pytest
 
 from openleash.crypto import generate_keypair, sign
 from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
-from openleash.domain.models import Owner, Status
-from openleash.service import owner_agents, registration
+from openleash.domain.models import Agent, Challenge, Owner, Status
+from openleash.service.registration import (
+    AgentStatusChange,
+    ChallengeRequest,
+    Enrolment,
+    InviteEnrolment,
+    Registration,
+)
 
 from .conftest import World
 
@@ -21,22 +27,23 @@ class Enrolling:
 
     def __init__(self, world: World, agent_id: str = "helper") -> None:
         self.world = world
+        self.use = Registration(world.store, world.options)
         self.agent_id = agent_id
         self.public_key, self.private_key = generate_keypair()
 
-    async def challenge(self) -> dict[str, Any]:
+    async def challenge(self) -> Challenge:
         body = {
             "agent_id": self.agent_id,
             "agent_pubkey_b64": self.public_key,
             "owner_type": "user",
             "owner_id": self.world.owner.user_principal_id,
         }
-        return await registration.issue_challenge(self.world.store, body, self.world.options)
+        return await self.use.challenge(ChallengeRequest.from_body(body))
 
-    def registration(self, challenge: dict[str, Any], *, key: str | None = None) -> dict[str, Any]:
-        signed = sign(key or self.private_key, base64.b64decode(challenge["challenge_b64"]))
+    def registration(self, challenge: Challenge, *, key: str | None = None) -> dict[str, Any]:
+        signed = sign(key or self.private_key, base64.b64decode(challenge.challenge_b64))
         return {
-            "challenge_id": challenge["challenge_id"],
+            "challenge_id": challenge.challenge_id,
             "agent_id": self.agent_id,
             "agent_pubkey_b64": self.public_key,
             "signature_b64": signed,
@@ -44,8 +51,8 @@ class Enrolling:
             "owner_id": self.world.owner.user_principal_id,
         }
 
-    async def register(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await registration.register(self.world.store, body, self.world.options)
+    async def register(self, body: dict[str, Any]) -> Agent:
+        return await self.use.register(Enrolment.from_body(body))
 
 
 async def test_a_challenge_enrols_a_pending_agent_once(world: World) -> None:
@@ -54,7 +61,7 @@ async def test_a_challenge_enrols_a_pending_agent_once(world: World) -> None:
 
     enrolled = await helper.register(helper.registration(challenge))
 
-    assert enrolled["status"] == Status.PENDING
+    assert enrolled.status == Status.PENDING
     with pytest.raises(InvalidInputError) as again:
         await helper.register(helper.registration(challenge))
     assert again.value.code == "CHALLENGE_NOT_FOUND"
@@ -71,7 +78,7 @@ async def test_a_failed_registration_leaves_the_challenge_usable(world: World) -
 
     assert forged.value.code == "INVALID_SIGNATURE"
     enrolled = await helper.register(helper.registration(challenge))
-    assert enrolled["agent_id"] == "helper"
+    assert enrolled.agent_id == "helper"
 
 
 async def test_an_expired_challenge_is_refused(world: World) -> None:
@@ -90,24 +97,21 @@ async def test_an_expired_challenge_is_refused(world: World) -> None:
 async def test_the_owner_activates_a_pending_agent_once(world: World) -> None:
     helper = Enrolling(world)
     enrolled = await helper.register(helper.registration(await helper.challenge()))
-    apid = enrolled["agent_principal_id"]
-    waiting = await owner_agents.pending_agents(world.store, world.owner_call())
-    assert [a["agent_principal_id"] for a in waiting] == [apid]
+    apid = enrolled.agent_principal_id
+    waiting = await helper.use.pending_agents(world.owner_call())
+    assert [a.agent_principal_id for a in waiting] == [apid]
     assert (await world.runtime.snapshot()).agent("helper") is not None
 
-    activated = await owner_agents.set_status(
-        world.store, world.owner_call(), apid, {"status": "ACTIVE"}, world.options
-    )
+    activate = AgentStatusChange.from_body({"status": "ACTIVE"})
+    before = await helper.use.set_status(world.owner_call(), apid, activate)
 
-    assert activated["status"] == Status.ACTIVE
+    assert before.status == Status.PENDING, "the agent as it was"
     found = (await world.runtime.snapshot()).agent("helper")
     assert found is not None
     assert found.status == Status.ACTIVE, "the runtime sees this process's change at once"
-    assert await owner_agents.pending_agents(world.store, world.owner_call()) == []
+    assert await helper.use.pending_agents(world.owner_call()) == []
     with pytest.raises(InvalidInputError) as again:
-        await owner_agents.set_status(
-            world.store, world.owner_call(), apid, {"status": "ACTIVE"}, world.options
-        )
+        await helper.use.set_status(world.owner_call(), apid, activate)
     assert again.value.code == "INVALID_STATUS"
 
 
@@ -119,15 +123,59 @@ async def test_another_owner_cannot_activate_the_agent(world: World) -> None:
         await tx.add_owner(stranger)
 
     with pytest.raises(NotFoundError):
-        await owner_agents.set_status(
-            world.store,
+        await helper.use.set_status(
             world.owner_call(stranger),
-            enrolled["agent_principal_id"],
-            {"status": "ACTIVE"},
-            world.options,
+            enrolled.agent_principal_id,
+            AgentStatusChange.from_body({"status": "ACTIVE"}),
         )
 
     async with world.store.read() as tx:
-        agent = await tx.get_agent(enrolled["agent_principal_id"])
+        agent = await tx.get_agent(enrolled.agent_principal_id)
     assert agent is not None
     assert agent.status == Status.PENDING
+
+
+async def test_an_invite_enrols_an_active_agent_once(world: World) -> None:
+    use = Registration(world.store, world.options)
+    invite = await use.agent_invite(world.owner.user_principal_id)
+    public_key, _ = generate_keypair()
+    body = {
+        "invite_id": invite.invite_id,
+        "invite_token": invite.invite_token,
+        "agent_id": "invited",
+        "agent_pubkey_b64": public_key,
+    }
+    agent = await use.register_with_invite(InviteEnrolment.from_body(body))
+    assert (agent.status, agent.owner_id) == (Status.ACTIVE, world.owner.user_principal_id)
+    with pytest.raises(InvalidInputError) as used:
+        await use.register_with_invite(InviteEnrolment.from_body({**body, "agent_id": "other"}))
+    assert used.value.code == "INVITE_USED"
+    with pytest.raises(NotFoundError):
+        await use.agent_invite("no-such-owner")
+    assert "AGENT_REGISTERED_VIA_INVITE" in await world.audit_types()
+
+
+async def test_commands_keep_the_wire_validation() -> None:
+    with pytest.raises(InvalidInputError) as missing:
+        ChallengeRequest.from_body({"agent_id": "a"})
+    assert (missing.value.code, missing.value.details) == (
+        "INVALID_REQUEST",
+        {"missing": ["agent_pubkey_b64"]},
+    )
+    with pytest.raises(InvalidInputError) as status:
+        AgentStatusChange.from_body({"status": "PENDING"})
+    assert status.value.code == "VALIDATION_ERROR"
+
+
+async def test_the_owner_revokes_and_the_admin_refuses_an_unknown_agent(world: World) -> None:
+    use = Registration(world.store, world.options)
+    revoke = AgentStatusChange.from_body({"status": "REVOKED"})
+    await use.set_status(world.owner_call(), world.agent.agent_principal_id, revoke)
+    (agent,) = await use.agents(world.owner.user_principal_id)
+    assert agent.status == Status.REVOKED
+    with pytest.raises(InvalidInputError) as again:
+        await use.set_status(world.owner_call(), world.agent.agent_principal_id, revoke)
+    assert again.value.code == "INVALID_STATUS"
+    with pytest.raises(NotFoundError):
+        await use.revoke_agent("no-such-agent")
+    assert (await world.audit_types())[-1] == "AGENT_REVOKED"
