@@ -3,9 +3,9 @@
 Who consents: an invite is the owner's consent, so redeeming one enrols the agent ACTIVE. A
 challenge proves only that the caller holds the key, so it enrols the agent PENDING: it may read
 its own record and nothing else until its owner activates it (:meth:`Registration.set_status`).
-An agent id is never taken over: registering one that exists (active, pending or revoked, of any owner) is
-``409 AGENT_ID_TAKEN``, except that the owner of a revoked id may enrol it again with an invite
-of theirs (owner-authenticated consent, and the old key stays revoked).
+An agent id is never taken over: registering one that exists (active, pending or revoked, of
+any owner) is ``409 AGENT_ID_TAKEN``, except that the owner of a revoked id may enrol it again
+with an invite of theirs (owner-authenticated consent, and the old key stays revoked).
 """
 
 from __future__ import annotations
