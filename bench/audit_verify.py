@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from openleash.crypto import new_server_key  # noqa: E402 -- after the path set-up above
 from openleash.domain.models import AuditEvent  # noqa: E402
-from openleash.service.timefmt import iso  # noqa: E402
+from openleash.domain.timefmt import iso_ms  # noqa: E402
 from openleash.store.sql.sqlite import SqliteStore  # noqa: E402
 
 PER_TRANSACTION = 10_000
@@ -192,7 +192,7 @@ def main() -> None:
             if code != 1 or problem.get("seq") != middle:
                 raise SystemExit("the tampered record was not named")
         python = sys.version.split()[0]
-        print(f"at {iso(datetime.now(UTC))} on {os.cpu_count()} cores, Python {python}")
+        print(f"at {iso_ms(datetime.now(UTC))} on {os.cpu_count()} cores, Python {python}")
     finally:
         if args.keep:
             print(f"kept {folder}")

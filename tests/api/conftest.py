@@ -18,9 +18,9 @@ from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.crypto import generate_keypair
 from openleash.domain.models import PolicyRecord
+from openleash.domain.timefmt import iso_ms
 from openleash.service.policies import PolicyUpsert
 from openleash.service.setup import setup_owner_and_agent
-from openleash.service.timefmt import iso
 from tests.support.actions import action
 
 with warnings.catch_warnings():
@@ -94,7 +94,7 @@ class Api:
         sign_path: str | None = None,
     ) -> Any:
         who = agent or self.agent
-        auth = AgentAuth(who.agent_id, who.private_key_b64, clock=lambda: iso(self.clock()))
+        auth = AgentAuth(who.agent_id, who.private_key_b64, clock=lambda: iso_ms(self.clock()))
         signed = auth.sign_headers(method, sign_path or path.split("?")[0], body)
         signed.update(headers or {})
         if body:

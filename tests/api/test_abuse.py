@@ -17,7 +17,7 @@ from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.crypto import issue_device_token
 from openleash.crypto import passphrase as passphrases
-from openleash.service.timefmt import iso
+from openleash.domain.timefmt import iso_ms
 from tests.api.conftest import Api, from_address, new_agent_keys, running_api
 from tests.api.owners import PASSPHRASE, owner_session, set_passphrase
 
@@ -217,7 +217,7 @@ def _proof(api: Api) -> str:
 
 def _bad_signature(api: Api, path: str, method: str = "POST") -> dict[str, Any]:
     body = b"{}" if method == "POST" else b""
-    auth = AgentAuth(api.agent.agent_id, new_agent_keys()[1], clock=lambda: iso(api.clock()))
+    auth = AgentAuth(api.agent.agent_id, new_agent_keys()[1], clock=lambda: iso_ms(api.clock()))
     headers = auth.sign_headers(method, path, body)
     headers["Content-Type"] = "application/json"
     return {"method": method, "path": path, "content": body or None, "headers": headers}
@@ -319,7 +319,7 @@ def test_an_overlong_signing_header_is_refused_before_anything_is_stored(
     auth = AgentAuth(
         api.agent.agent_id,
         api.agent.private_key_b64,
-        clock=lambda: iso(api.clock()),
+        clock=lambda: iso_ms(api.clock()),
         nonce=lambda: "n" * 60_000,
     )
     headers = auth.sign_headers("GET", "/v1/agent/self", b"")
@@ -397,7 +397,9 @@ def test_failed_signatures_from_an_address_never_lock_out_a_valid_agent_there(
     assert refused[-1].status_code == 429
     assert refused[-1].json()["error"]["code"] == "RATE_LIMITED"
     body = orjson.dumps(api.agent.action(amount_minor=5, currency="EUR"))
-    auth = AgentAuth(api.agent.agent_id, api.agent.private_key_b64, clock=lambda: iso(api.clock()))
+    auth = AgentAuth(
+        api.agent.agent_id, api.agent.private_key_b64, clock=lambda: iso_ms(api.clock())
+    )
     headers = {**auth.sign_headers("POST", "/v1/authorize", body)}
     headers["Content-Type"] = "application/json"
     good = from_address(api, STRANGER, "POST", "/v1/authorize", content=body, headers=headers)

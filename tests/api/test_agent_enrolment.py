@@ -16,8 +16,8 @@ import httpx
 
 from openleash.client.auth import AgentAuth
 from openleash.crypto import sign
+from openleash.domain.timefmt import iso_ms
 from openleash.service.registration import MAX_PENDING_PER_OWNER
-from openleash.service.timefmt import iso
 from tests.api.conftest import Agent, Api, new_agent_keys
 from tests.api.owners import Owner, owner_session
 from tests.api.test_portal import page_form, signed_in
@@ -93,7 +93,7 @@ def _authorize_body(agent: Agent) -> bytes:
 def _routed_authorize(api: Api, agent: Agent) -> httpx.Response:
     """``POST /v1/authorize`` through the framework route, not the ASGI fast path."""
     raw = _authorize_body(agent)
-    auth = AgentAuth(agent.agent_id, agent.private_key_b64, clock=lambda: iso(api.clock()))
+    auth = AgentAuth(agent.agent_id, agent.private_key_b64, clock=lambda: iso_ms(api.clock()))
     headers = {
         **auth.sign_headers("POST", "/v1/authorize", raw),
         "Content-Type": "application/json",

@@ -21,8 +21,8 @@ from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import SIGNING_HEADERS
-from openleash.service.timefmt import iso
 from tests.api.conftest import BASE_URL, Api, running_api, upsert
 from tests.api.owners import owner_session
 from tests.support.vectors import official_vectors
@@ -342,7 +342,9 @@ def test_the_application_without_the_fast_path_serves_the_path_with_the_same_han
 ) -> None:
     inner = api.client.app.app  # create_asgi's application, behind the fast path
     body = json.dumps(api.agent.action(amount_minor=500, currency="USD")).encode()
-    auth = AgentAuth(api.agent.agent_id, api.agent.private_key_b64, clock=lambda: iso(api.clock()))
+    auth = AgentAuth(
+        api.agent.agent_id, api.agent.private_key_b64, clock=lambda: iso_ms(api.clock())
+    )
     headers = {**auth.sign_headers("POST", "/v1/authorize", body), "Content-Type": JSON}
 
     async def send() -> tuple[httpx.Response, httpx.Response]:

@@ -24,7 +24,7 @@ from openleash.api.wire import owner_approvals as wire_approvals
 from openleash.api.wire import owner_policies as wire_policies
 from openleash.client import AgentAuth
 from openleash.config import Settings
-from openleash.service.timefmt import iso
+from openleash.domain.timefmt import iso_ms
 from tests.api.conftest import Api, running_api, upsert
 from tests.api.owners import PASSPHRASE, Owner, login, set_passphrase
 from tests.api.test_agent_enrolment import challenge_register
@@ -458,7 +458,7 @@ def _audit(c: Conformance, api: Api, owner: Owner) -> None:
     assert len(page["items"]) == 5
     assert page["next_cursor"] is not None
     c.check(owner.get(f"{path}?limit=5&cursor={page['next_cursor']}"), "GET", path, 200)
-    since = iso(api.clock())
+    since = iso_ms(api.clock())
     c.check(owner.get(f"{path}?since={since}&event_type=USER_LOGIN"), "GET", path, 200)
     c.check(owner.get(f"{path}?cursor=-1"), "GET", path, 400)
     c.check(owner.get(f"{path}?since=yesterday"), "GET", path, 400)
@@ -478,7 +478,7 @@ def _events(c: Conformance, api: Api, owner: Owner) -> None:
     async def file_request(app: Any) -> None:
         body = _json({"decision_id": decision["decision_id"], "action": action})
         auth = AgentAuth(
-            api.agent.agent_id, api.agent.private_key_b64, clock=lambda: iso(api.clock())
+            api.agent.agent_id, api.agent.private_key_b64, clock=lambda: iso_ms(api.clock())
         )
         headers = {
             **auth.sign_headers("POST", "/v1/agent/approval-requests", body),

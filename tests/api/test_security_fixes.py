@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from openleash.crypto import generate_keypair, issue_token, sign
-from openleash.service.timefmt import iso
+from openleash.domain.timefmt import iso_ms
 from tests.api.conftest import Api, new_agent_keys
 from tests.support.actions import action
 
@@ -32,7 +32,7 @@ def test_unparseable_timestamp_is_timestamp_skew(api: Api) -> None:
 
 
 def test_timestamp_outside_the_window_is_refused(api: Api) -> None:
-    stale = iso(api.clock() - timedelta(seconds=121))
+    stale = iso_ms(api.clock() - timedelta(seconds=121))
     response = api.signed(
         "POST",
         "/v1/authorize",

@@ -20,7 +20,7 @@ import pytest
 from openleash.client.auth import AgentAuth
 from openleash.config import Settings
 from openleash.crypto import NotVerifiedError
-from openleash.service.timefmt import iso
+from openleash.domain.timefmt import iso_ms
 from openleash.service.webhooks import verify_signature
 from tests.api.conftest import Agent, Api, new_agent_keys, running_api
 from tests.api.owners import Owner, owner_session
@@ -225,7 +225,7 @@ def test_a_revoked_agent_gets_no_more_deliveries(api: Api, receiver: Receiver) -
 def _self_within(api: Api, agent: Agent, seconds: float) -> int:
     """``GET /v1/agent/self`` signed by ``agent``, on the application's own loop, given up after
     ``seconds`` (a hung worker fails the test instead of hanging it)."""
-    auth = AgentAuth(agent.agent_id, agent.private_key_b64, clock=lambda: iso(api.clock()))
+    auth = AgentAuth(agent.agent_id, agent.private_key_b64, clock=lambda: iso_ms(api.clock()))
     headers = auth.sign_headers("GET", "/v1/agent/self", b"")
     app = api.client.app
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from openleash.client import AgentAuth
 from openleash.config import Settings
-from openleash.service.timefmt import iso
+from openleash.domain.timefmt import iso_ms
 from tests.api.conftest import Api, running_api
 from tests.api.owners import Owner, owner_session
 from tests.fuzz.asgi import DEADLINE_SECONDS, Request, Response, call
@@ -35,7 +35,9 @@ class Deployment:
 
     def agent_headers(self, method: str, raw_path: bytes, body: bytes) -> dict[str, str]:
         agent = self.api.agent
-        auth = AgentAuth(agent.agent_id, agent.private_key_b64, clock=lambda: iso(self.api.clock()))
+        auth = AgentAuth(
+            agent.agent_id, agent.private_key_b64, clock=lambda: iso_ms(self.api.clock())
+        )
         return auth.sign_headers(method, raw_path.decode("latin-1"), body)
 
     def send(self, request: Request) -> Response:

@@ -1,13 +1,18 @@
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
-from openleash.service.timefmt import iso, parse_timestamp
+import pytest
+
+from openleash.domain.timefmt import epoch_ms, iso_ms, parse_iso, parse_timestamp
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "openleash"
 
 
 def test_iso_writes_utc_milliseconds_with_z() -> None:
-    assert iso(datetime(2026, 3, 29, 1, 2, 3, 999_999, tzinfo=UTC)) == "2026-03-29T01:02:03.999Z"
-    assert iso(datetime(2026, 3, 29, 1, 2, 3, tzinfo=UTC)) == "2026-03-29T01:02:03.000Z"
+    assert iso_ms(datetime(2026, 3, 29, 1, 2, 3, 999_999, tzinfo=UTC)) == "2026-03-29T01:02:03.999Z"
+    assert iso_ms(datetime(2026, 3, 29, 1, 2, 3, tzinfo=UTC)) == "2026-03-29T01:02:03.000Z"
     plus_two = timezone(timedelta(hours=2))
-    assert iso(datetime(2026, 3, 29, 3, 0, tzinfo=plus_two)) == "2026-03-29T01:00:00.000Z"
+    assert iso_ms(datetime(2026, 3, 29, 3, 0, tzinfo=plus_two)) == "2026-03-29T01:00:00.000Z"
 
 
 def test_parse_timestamp_needs_a_zone() -> None:
@@ -35,6 +40,27 @@ def test_every_timestamp_formatter_writes_the_same_bytes() -> None:
         moment = start + timedelta(days=step * 37, microseconds=step * 4_321)
         expected = _javascript_iso(moment)
         assert iso_ms(moment) == expected
-        assert iso(moment) == expected
         assert crypto_iso_ms(moment) == expected
         assert iso_utc(moment) == expected
+
+
+def test_a_naive_datetime_is_refused_never_read_as_local_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        iso_ms(datetime(2026, 3, 29, 1, 0))
+
+
+def test_parse_iso_raises_where_parse_timestamp_answers_none() -> None:
+    assert parse_iso("2026-03-29T03:00:00+02:00") == datetime(2026, 3, 29, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="offset"):
+        parse_iso("2026-03-29T01:00:00")
+    assert epoch_ms(datetime(1970, 1, 1, 0, 0, 1, 500_000, tzinfo=UTC)) == 1500
+
+
+def test_one_time_module() -> None:
+    """Timestamps are written and read by domain/timefmt.py alone (no second formatter)."""
+    others = sorted(
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if ("timefmt" in path.stem or "timestamps" in path.stem) and path.parent.name != "domain"
+    )
+    assert others == []

@@ -41,6 +41,7 @@ from openleash.api.wire.common import ANONYMOUS, OWNER, operation, schema_ref
 from openleash.bootstrap import Services
 from openleash.domain.errors import ForbiddenError
 from openleash.domain.models import ApprovalStatus, DraftStatus
+from openleash.domain.timefmt import iso_ms
 from openleash.service import (
     owner_events,
     usage,
@@ -61,7 +62,6 @@ from openleash.service.owner_policies import (
     factor_code,
 )
 from openleash.service.registration import AgentStatusChange
-from openleash.service.timefmt import iso
 
 router = APIRouter(tags=["owner"])
 
@@ -722,7 +722,7 @@ async def events(request: Request) -> Response:
         after, quiet, polls = start, 0.0, 0
         # The stream ends with the session (expired, logged out, ended by a passphrase reset,
         # or its owner deactivated); the browser reconnects and must log in again.
-        while not await request.is_disconnected() and iso(clock()) < call.session.expires_at:
+        while not await request.is_disconnected() and iso_ms(clock()) < call.session.expires_at:
             polls += 1
             if polls % STREAM_RECHECK_POLLS == 0 and not await s.accounts.still_signed_in(call):
                 break

@@ -33,7 +33,6 @@ from openleash.crypto.signing import (
     verify_challenge_signature,
     verify_request_signature,
 )
-from openleash.crypto.timestamps import iso_ms, parse_iso
 from openleash.crypto.tokens import (
     APPROVAL,
     IAT_LEEWAY,
@@ -52,6 +51,7 @@ from openleash.crypto.tokens import (
     verify_token_with_public_keys,
 )
 from openleash.crypto.vectors import compute_testvectors, default_inputs, render_testvectors
+from openleash.domain.timefmt import iso_ms, parse_iso
 
 __all__ = [
     "APPROVAL",

@@ -15,9 +15,9 @@ from typing import Any
 
 from openleash.crypto import ed25519, keyformat
 from openleash.crypto.keyformat import Ed25519PrivateKey, Ed25519PublicKey
-from openleash.crypto.timestamps import iso_ms
 from openleash.domain.errors import ConflictError, InternalError, NotFoundError
 from openleash.domain.models import ServerKey
+from openleash.domain.timefmt import iso_ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,9 @@ from openleash.crypto.hazmat import paseto
 from openleash.crypto.hazmat.canonical import stringify
 from openleash.crypto.keyformat import Ed25519PublicKey, load_private_key
 from openleash.crypto.keys import KeyRing, SigningKey
-from openleash.crypto.timestamps import iso_ms, parse_iso, to_ms
 from openleash.domain.errors import InternalError, TokenError
 from openleash.domain.models import ServerKey
+from openleash.domain.timefmt import iso_ms, parse_iso, to_ms
 
 __all__ = [
     "APPROVAL",

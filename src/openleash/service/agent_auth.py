@@ -24,10 +24,10 @@ from openleash.domain.errors import (
     OpenLeashError,
 )
 from openleash.domain.models import Agent, Status
+from openleash.domain.timefmt import epoch_ms, parse_timestamp
 from openleash.service.options import Options
 from openleash.service.ports import NonceRepo, NonceUse, nonce_replay
 from openleash.service.runtime import Runtime, Snapshot
-from openleash.service.timefmt import epoch_ms, parse_timestamp
 
 SIGNING_HEADERS = ("x-agent-id", "x-timestamp", "x-nonce", "x-body-sha256", "x-signature")
 #: The longest value accepted for each signing header, checked before anything else: the nonce

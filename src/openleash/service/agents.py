@@ -7,11 +7,11 @@ from typing import Any, Protocol
 
 from openleash.domain.errors import InvalidInputError
 from openleash.domain.models import Agent
+from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.ports import AgentRepo, AuditLog, Store
-from openleash.service.timefmt import iso
 
 
 async def agent_self(store: Store, call: AgentCall, options: Options) -> dict[str, Any]:
@@ -30,7 +30,7 @@ class AgentChangeTx(AgentRepo, AuditLog, Protocol):
 
 async def revoke(tx: AgentChangeTx, agent: Agent, now: datetime, *, by: str | None) -> None:
     """Revoke ``agent`` (its signatures stop verifying in every process) and audit who did."""
-    await tx.revoke_agent(agent.agent_principal_id, iso(now))
+    await tx.revoke_agent(agent.agent_principal_id, iso_ms(now))
     await tx.bump_revision()
     await record(
         tx,

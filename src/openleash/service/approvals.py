@@ -27,6 +27,7 @@ from openleash.domain.models import (
     HeldDecision,
     Result,
 )
+from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.policy import trust_of
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
@@ -51,7 +52,6 @@ from openleash.service.ports import (
     WebhookOutbox,
 )
 from openleash.service.runtime import Runtime
-from openleash.service.timefmt import iso, parse_timestamp
 
 STATUSES = tuple(ApprovalStatus)
 #: How many stored PENDING requests a PENDING or EXPIRED listing looks at.
@@ -66,7 +66,7 @@ class ApprovalsTx(
 
 def effective_status(request: ApprovalRequest, now: datetime) -> ApprovalStatus:
     """PENDING past its expiry reads as EXPIRED (nothing sweeps the store)."""
-    if request.status == ApprovalStatus.PENDING and request.expires_at <= iso(now):
+    if request.status == ApprovalStatus.PENDING and request.expires_at <= iso_ms(now):
         return ApprovalStatus.EXPIRED
     return ApprovalStatus(request.status)
 
@@ -267,11 +267,11 @@ class Approvals:
                 passphrase_ok=passphrase_ok,
             )  # fmt: skip
             _check_pending(request, now)
-            token_expires = iso(now + timedelta(seconds=options.approval_token_ttl_seconds))
+            token_expires = iso_ms(now + timedelta(seconds=options.approval_token_ttl_seconds))
             if not await tx.resolve_approval_request(
                 approval_request_id,
                 status=ApprovalStatus.APPROVED,
-                resolved_at=iso(now),
+                resolved_at=iso_ms(now),
                 resolved_by=call.owner_id,
                 assurance_level=achieved,
                 approval_token_expires_at=token_expires,
@@ -306,7 +306,7 @@ class Approvals:
             if not await tx.resolve_approval_request(
                 approval_request_id,
                 status=ApprovalStatus.DENIED,
-                resolved_at=iso(now),
+                resolved_at=iso_ms(now),
                 resolved_by=call.owner_id,
                 denial_reason=reason,
             ):
@@ -322,7 +322,7 @@ class Approvals:
         return replace(
             request,
             status=ApprovalStatus.DENIED,
-            resolved_at=iso(now),
+            resolved_at=iso_ms(now),
             resolved_by=call.owner_id,
             denial_reason=reason,
         )
@@ -369,8 +369,8 @@ def _new_request(
         action_type=ask.action["action_type"],
         justification=ask.justification,
         status=ApprovalStatus.PENDING,
-        created_at=iso(now),
-        expires_at=iso(now + timedelta(seconds=options.approval_request_ttl_seconds)),
+        created_at=iso_ms(now),
+        expires_at=iso_ms(now + timedelta(seconds=options.approval_request_ttl_seconds)),
         kind="step_up" if held.result == Result.REQUIRE_STEP_UP else "approval",
         min_assurance_level=held.min_assurance_level,
         matched_rule_id=held.matched_rule_id,
@@ -428,7 +428,7 @@ def _check_pending(request: ApprovalRequest, now: datetime) -> None:
         raise InvalidInputError(
             "INVALID_STATUS", f"Cannot approve request with status {request.status}"
         )
-    if request.expires_at <= iso(now):
+    if request.expires_at <= iso_ms(now):
         raise InvalidInputError(
             "REQUEST_EXPIRED", "The request has expired; the agent must ask again"
         )

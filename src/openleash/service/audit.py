@@ -7,8 +7,8 @@ from typing import Any
 
 from openleash.domain.ids import new_id
 from openleash.domain.models import AuditEvent
+from openleash.domain.timefmt import iso_ms
 from openleash.service.ports import AuditLog
-from openleash.service.timefmt import iso
 
 
 def change_event(
@@ -16,7 +16,7 @@ def change_event(
 ) -> AuditEvent:
     return AuditEvent(
         event_id=new_id(),
-        timestamp=iso(now),
+        timestamp=iso_ms(now),
         event_type=event_type,
         principal_id=principal_id,
         action_id=None,

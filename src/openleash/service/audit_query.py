@@ -13,10 +13,10 @@ from typing import Any, Protocol
 from openleash.domain.audit import AuditRow
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from openleash.domain.models import AuditEvent
+from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.service.audit_chain import ChainReport, verify_chain
 from openleash.service.owner_auth import OwnerCall
 from openleash.service.ports import AgentRepo, AuditLog, KeyRepo, Units
-from openleash.service.timefmt import iso, parse_timestamp
 
 #: Records read per query when exporting or following.
 BATCH = 1000
@@ -220,7 +220,7 @@ def _moment(text: str | None, now: datetime, name: str) -> str | None:
     relative = _RELATIVE.fullmatch(text)
     if relative is not None:
         span = timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
-        return iso(now - span)
+        return iso_ms(now - span)
     if _DATE.fullmatch(text):
         text += "T00:00:00Z"
     moment = parse_timestamp(text)
@@ -230,4 +230,4 @@ def _moment(text: str | None, now: datetime, name: str) -> str | None:
             f"{name} must be an ISO-8601 time with a zone (2026-01-31T09:00:00Z), a date, "
             f"or a span back from now such as 30m, 12h or 7d; got {text!r}",
         )
-    return iso(moment.astimezone(UTC))
+    return iso_ms(moment.astimezone(UTC))

@@ -38,6 +38,7 @@ from openleash.domain.models import (
     strongest_assurance,
 )
 from openleash.domain.redaction import redact
+from openleash.domain.timefmt import iso_ms
 from openleash.policy import Evaluation, evaluate
 from openleash.policy.trust import counterparty_of
 from openleash.service.agent_auth import AgentCall, nonce_use
@@ -52,7 +53,6 @@ from openleash.service.limits import allowed_action
 from openleash.service.options import Options
 from openleash.service.ports import NonceUse, Transaction
 from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
-from openleash.service.timefmt import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +296,7 @@ class _Unit:
         self, tx: Transaction, request: ApprovalRequest, decided: Decided
     ) -> tuple[Decided, AuditEvent]:
         """Use up the owner's approval: the decision becomes an ALLOW that says so."""
-        at = iso(self.now)
+        at = iso_ms(self.now)
         # INVARIANT: one approval, one action: of racing requests exactly one consumes it.
         if not await tx.consume_approval(request.approval_request_id, at):
             raise InvalidInputError(
@@ -445,7 +445,7 @@ def _audit_event(
     evaluation, action = decided.evaluation, decided.action
     return AuditEvent(
         event_id=new_id(),
-        timestamp=iso(now),
+        timestamp=iso_ms(now),
         event_type="DECISION_CREATED",
         principal_id=agent.agent_principal_id,
         action_id=action["action_id"],
@@ -485,7 +485,7 @@ def _approval_used_event(
 ) -> AuditEvent:
     return AuditEvent(
         event_id=new_id(),
-        timestamp=iso(now),
+        timestamp=iso_ms(now),
         event_type="APPROVAL_TOKEN_USED",
         principal_id=agent.agent_principal_id,
         action_id=request.action.get("action_id"),
@@ -520,7 +520,7 @@ def _held(agent: Agent, now: datetime, decided: Decided) -> HeldDecision:
         min_assurance_level=strongest.value if strongest else None,
         reason=evaluation.reason,
         explanation=evaluation.explanation,
-        created_at=iso(now),
+        created_at=iso_ms(now),
     )
 
 

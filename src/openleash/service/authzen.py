@@ -42,11 +42,11 @@ from openleash.domain.errors import (
 )
 from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, Result, Status
+from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.authorize import authorize
 from openleash.service.options import Options
 from openleash.service.runtime import Runtime, Snapshot
-from openleash.service.timefmt import iso
 
 EVALUATION_PATH = "/access/v1/evaluation"
 EVALUATIONS_PATH = "/access/v1/evaluations"
@@ -204,7 +204,7 @@ def action_request(request: Mapping[str, Any], agent: Agent, now: datetime) -> d
     body: dict[str, Any] = {
         "action_id": context.get("action_id") or new_id(),
         "action_type": name,
-        "requested_at": context.get("requested_at") or iso(now),
+        "requested_at": context.get("requested_at") or iso_ms(now),
         "principal": {"agent_id": _subject_id(request)},
         "subject": {"principal_id": agent.owner_id},
         "payload": payload,

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from openleash.domain.models import UsageFilter
+from openleash.domain.timefmt import epoch_ms
 from openleash.policy import (
     EvalContext,
     Policy,
@@ -35,7 +36,6 @@ from openleash.policy import (
     usage_queries,
 )
 from openleash.service.ports import LedgerView
-from openleash.service.timefmt import epoch_ms
 
 
 @dataclass(frozen=True, slots=True)

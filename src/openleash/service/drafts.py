@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, DraftStatus, PolicyDraft, PolicyRecord
+from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.bodies import optional_text
@@ -38,7 +39,6 @@ from openleash.service.ports import (
     Units,
     WebhookOutbox,
 )
-from openleash.service.timefmt import iso
 
 STATUSES = tuple(DraftStatus)
 
@@ -249,7 +249,7 @@ def _new_draft(
         policy_yaml=proposal.policy_yaml,
         justification=proposal.justification,
         status=DraftStatus.PENDING,
-        created_at=iso(now),
+        created_at=iso_ms(now),
     )
 
 
@@ -279,7 +279,7 @@ async def _bound_policy(
         cast(Transaction, tx),
         owner_id=call.owner_id,
         policy_yaml=draft.policy_yaml,
-        now=iso(call.now),
+        now=iso_ms(call.now),
         agent_principal_id=target,
         name=draft.name,
         description=draft.description,
@@ -303,7 +303,7 @@ async def _resolve(
     resulting_policy_id: str | None = None,
 ) -> PolicyDraft:
     """Resolve the pending draft: the draft as it now is."""
-    resolved_at = iso(call.now)
+    resolved_at = iso_ms(call.now)
     if not await tx.resolve_draft(
         draft.policy_draft_id,
         status=status,

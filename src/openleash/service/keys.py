@@ -7,10 +7,10 @@ from typing import Protocol
 from openleash.crypto import new_server_key
 from openleash.domain.errors import ConflictError, NotFoundError
 from openleash.domain.models import ServerKey
+from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.ports import AuditLog, KeyRepo, Units
-from openleash.service.timefmt import iso
 
 
 class KeysTx(KeyRepo, AuditLog, Protocol):
@@ -64,6 +64,6 @@ class Keys:
             if key.active:
                 raise ConflictError("KEY_ACTIVE", "The active key cannot be revoked; rotate first")
             if key.revoked_at is None:
-                await tx.revoke_key(kid, iso(now))
+                await tx.revoke_key(kid, iso_ms(now))
                 await tx.bump_revision()
                 await record(tx, now, "KEY_REVOKED", None, kid=kid)

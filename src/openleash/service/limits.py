@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from openleash.domain.models import AllowedAction
+from openleash.domain.timefmt import epoch_ms
 from openleash.policy import usage_record
-from openleash.service.timefmt import epoch_ms
 
 
 def allowed_action(

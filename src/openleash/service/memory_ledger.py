@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from openleash.domain.models import UsageFilter
+from openleash.domain.timefmt import epoch_ms
 from openleash.policy import UsageRecord, usage_record
 from openleash.service.decision_context import ContextPlan, DecisionContext, read_context
-from openleash.service.timefmt import epoch_ms
 
 T = TypeVar("T")
 

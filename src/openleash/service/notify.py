@@ -10,8 +10,8 @@ from typing import Any
 
 from openleash.domain.ids import new_id
 from openleash.domain.models import Agent, WebhookDelivery
+from openleash.domain.timefmt import epoch_ms, iso_ms
 from openleash.service.ports import WebhookOutbox
-from openleash.service.timefmt import epoch_ms, iso
 
 
 async def notify_agent(
@@ -25,7 +25,7 @@ async def notify_agent(
         agent_principal_id=agent.agent_principal_id,
         event_type=event_type,
         data=data,
-        created_at=iso(now),
+        created_at=iso_ms(now),
         next_attempt_ms=epoch_ms(now),
     )
     await tx.enqueue_webhook(delivery)

@@ -58,13 +58,13 @@ from openleash.domain.models import (
     Status,
     assurance_rank,
 )
+from openleash.domain.timefmt import epoch_ms, iso_ms
 from openleash.service.audit import record
 from openleash.service.lockout import FailureLocks, locked_error
 from openleash.service.options import Options
 from openleash.service.owners import IssuedInvite, issue_invite, redeemable_invite
 from openleash.service.ports import AuditLog, CredentialRepo, InviteRepo, OwnerRepo, Units
 from openleash.service.runtime import Runtime
-from openleash.service.timefmt import epoch_ms, iso
 
 #: How long a device token (given at every login) marks a client the owner signed in with: its
 #: logins still go through while strangers' guesses keep the account locked (see
@@ -271,7 +271,7 @@ class OwnerAccounts:
 
     async def create_owner(self, new: NewOwner) -> Owner:
         now = self._options.clock()
-        owner = Owner(str(uuid.uuid4()), new.display_name, Status.ACTIVE, iso(now))
+        owner = Owner(str(uuid.uuid4()), new.display_name, Status.ACTIVE, iso_ms(now))
         async with self._store.transaction() as tx:
             await tx.add_owner(owner)
             await tx.bump_revision()
@@ -311,12 +311,12 @@ class OwnerAccounts:
             invite = redeemable_invite(
                 await tx.get_invite(setup.invite_id), "setup", setup.invite_token, now
             )
-            if not await tx.use_invite(setup.invite_id, iso(now)):
+            if not await tx.use_invite(setup.invite_id, iso_ms(now)):
                 raise InvalidInputError("INVITE_USED", "Invite has already been used")
             owner_id = invite.owner_id
-            creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso(now))
+            creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso_ms(now))
             await tx.put_credentials(_with_passphrase(creds, hashed, now))
-            await tx.revoke_sessions(owner_id, iso(now))
+            await tx.revoke_sessions(owner_id, iso_ms(now))
             await record(
                 tx,
                 now,
@@ -393,7 +393,7 @@ class OwnerAccounts:
 
     async def logout(self, call: OwnerCall) -> None:
         async with self._store.transaction() as tx:
-            await tx.revoke_session(call.session.session_id, iso(call.now))
+            await tx.revoke_session(call.session.session_id, iso_ms(call.now))
             await record(tx, call.now, "USER_LOGOUT", call.owner_id, owner_id=call.owner_id)
 
     async def profile(self, call: OwnerCall) -> OwnerProfile:
@@ -413,7 +413,7 @@ class OwnerAccounts:
             factor_attempts(self._store, call, self._options),
             self._store.transaction() as tx,
         ):
-            creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso(now))
+            creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso_ms(now))
             if creds.totp_enabled:
                 if given.code is None:
                     raise ForbiddenError(
@@ -423,7 +423,7 @@ class OwnerAccounts:
                 if await _second_factor_matches(tx, creds, given.code, now) is None:
                     raise SecondFactorError("INVALID_TOTP_CODE", "Invalid TOTP or backup code")
                 creds = await tx.get_credentials(owner_id) or creds
-            await tx.put_credentials(replace(creds, totp_pending=secret, updated_at=iso(now)))
+            await tx.put_credentials(replace(creds, totp_pending=secret, updated_at=iso_ms(now)))
             await record(tx, now, "USER_TOTP_SETUP_STARTED", owner_id, owner_id=owner_id)
         uri = totp.provisioning_uri(secret, call.owner.display_name)
         # The secret goes to its owner once, here, to be put into an authenticator app.
@@ -447,7 +447,7 @@ class OwnerAccounts:
                     totp_pending=None,
                     totp_enabled=True,
                     totp_last_counter=counter,
-                    updated_at=iso(now),
+                    updated_at=iso_ms(now),
                 )
             )
             await tx.replace_backup_codes(call.owner_id, [totp.hash_backup_code(c) for c in codes])
@@ -486,7 +486,7 @@ def _with_passphrase(creds: OwnerCredentials, hashed: str, now: datetime) -> Own
         locked_until_ms=0,
         factor_failures=0,
         factor_locked_until_ms=0,
-        updated_at=iso(now),
+        updated_at=iso_ms(now),
     )
 
 
@@ -497,13 +497,13 @@ def _without_totp(creds: OwnerCredentials, now: datetime) -> OwnerCredentials:
         totp_pending=None,
         totp_enabled=False,
         totp_last_counter=None,
-        updated_at=iso(now),
+        updated_at=iso_ms(now),
     )
 
 
 def _open(session: OwnerSession, now: datetime) -> bool:
     """Whether ``session`` is neither ended (logout, passphrase reset) nor expired at ``now``."""
-    return session.revoked_at is None and session.expires_at > iso(now)
+    return session.revoked_at is None and session.expires_at > iso_ms(now)
 
 
 # -- login --------------------------------------------------------------------------------------
@@ -545,8 +545,8 @@ async def _login(
         session_id=new_id(),
         user_principal_id=owner_id,
         csrf_token=secrets.token_urlsafe(32),
-        created_at=iso(now),
-        expires_at=iso(now + timedelta(seconds=options.session_ttl_seconds)),
+        created_at=iso_ms(now),
+        expires_at=iso_ms(now + timedelta(seconds=options.session_ttl_seconds)),
     )
     failure: OpenLeashError | None = None
     async with store.transaction() as tx:
@@ -561,7 +561,7 @@ async def _login(
             # Read again: accepting a TOTP code above moved its counter on.
             current = await tx.get_credentials(owner_id) or current
             await tx.put_credentials(
-                replace(current, failed_logins=0, locked_until_ms=0, updated_at=iso(now))
+                replace(current, failed_logins=0, locked_until_ms=0, updated_at=iso_ms(now))
             )
             await tx.add_session(session)
             await record(
@@ -736,7 +736,7 @@ async def _count_failure(
             creds,
             failed_logins=failed,
             locked_until_ms=creds.locked_until_ms if until is None else until,
-            updated_at=iso(now),
+            updated_at=iso_ms(now),
         )
     )
 
@@ -746,7 +746,7 @@ async def _reset_factor_failures(tx: CredentialRepo, owner_id: str, now: datetim
     creds = await tx.get_credentials(owner_id)
     if creds is not None and creds.factor_failures:
         await tx.put_credentials(
-            replace(creds, factor_failures=0, factor_locked_until_ms=0, updated_at=iso(now))
+            replace(creds, factor_failures=0, factor_locked_until_ms=0, updated_at=iso_ms(now))
         )
 
 
@@ -760,7 +760,7 @@ async def _count_factor_failure(
             creds,
             factor_failures=failed,
             factor_locked_until_ms=creds.factor_locked_until_ms if until is None else until,
-            updated_at=iso(now),
+            updated_at=iso_ms(now),
         )
     )
 
@@ -775,7 +775,7 @@ async def _second_factor_matches(
         counter = totp.verify(creds.totp_secret, code, now.timestamp(), creds.totp_last_counter)
         if counter is not None and await tx.advance_totp_counter(owner_id, counter):
             return "totp"
-    if await tx.use_backup_code(owner_id, totp.hash_backup_code(code), iso(now)):
+    if await tx.use_backup_code(owner_id, totp.hash_backup_code(code), iso_ms(now)):
         await record(tx, now, "USER_TOTP_BACKUP_USED", owner_id, owner_id=owner_id)
         return "backup_code"
     return None

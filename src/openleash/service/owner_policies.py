@@ -12,12 +12,12 @@ from typing import Any
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
 from openleash.domain.models import Binding, PolicyRecord
+from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
 from openleash.service.policies import BINDING_MODES, check_policy, create_bound_policy
 from openleash.service.ports import Store, Transaction
-from openleash.service.timefmt import iso
 
 TIERS = ("agent", "owner_wide")
 DEFAULT_RANK = 100
@@ -233,7 +233,7 @@ class OwnerPolicies:
                 tx,
                 owner_id=call.owner_id,
                 policy_yaml=command.policy_yaml,
-                now=iso(now),
+                now=iso_ms(now),
                 agent_principal_id=target,
                 name=command.name,
                 description=command.description,
@@ -275,7 +275,7 @@ class OwnerPolicies:
                 description=(
                     policy.description if command.description is KEEP else command.description
                 ),
-                updated_at=iso(now),
+                updated_at=iso_ms(now),
             )
             rebound = command.target is not KEEP
             if command.target is not KEEP:

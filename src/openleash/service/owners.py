@@ -10,10 +10,10 @@ from typing import Any, Protocol
 from openleash.crypto import NotVerifiedError, hash_secret, new_token, verify_secret
 from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
 from openleash.domain.models import Invite, Owner
+from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo
-from openleash.service.timefmt import iso
 
 
 def owner_view(owner: Owner) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def redeemable_invite(invite: Invite | None, kind: str, token: str, now: datetim
         raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
     if invite.used_at is not None:
         raise InvalidInputError("INVITE_USED", "Invite has already been used")
-    if invite.expires_at <= iso(now):
+    if invite.expires_at <= iso_ms(now):
         raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
     try:
         verify_secret(token, invite.token_hash, invite.token_salt)
@@ -71,8 +71,8 @@ async def issue_invite(tx: InviteTx, owner_id: str, kind: str, options: Options)
         owner_id=owner_id,
         token_hash=token_hash,
         token_salt=salt,
-        expires_at=iso(now + timedelta(seconds=options.invite_ttl_seconds)),
-        created_at=iso(now),
+        expires_at=iso_ms(now + timedelta(seconds=options.invite_ttl_seconds)),
+        created_at=iso_ms(now),
     )
     if await tx.get_owner(owner_id) is None:
         raise NotFoundError("USER_NOT_FOUND", f"User {owner_id} not found")

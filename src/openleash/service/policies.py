@@ -10,12 +10,12 @@ from typing import Any, Protocol
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.models import Binding, PolicyRecord
+from openleash.domain.timefmt import iso_ms
 from openleash.policy import parse_policy
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.policy_work import run_policy_work
 from openleash.service.ports import AgentRepo, AuditLog, OwnerRepo, PolicyRepo, Units
-from openleash.service.timefmt import iso
 
 #: A binding enforces its policy, or only observes it (shadow mode).
 BINDING_MODES = ("enforce", "observe")
@@ -98,7 +98,7 @@ class Policies:
         """Update ``command.policy_id`` in place, or create a policy bound to the owner (or
         one agent). The policy is validated first."""
         await check_policy(command.policy_yaml)
-        now = iso(self._options.clock())
+        now = iso_ms(self._options.clock())
         async with self._store.transaction() as tx:
             existing = await tx.get_policy(command.policy_id) if command.policy_id else None
             if existing is not None:

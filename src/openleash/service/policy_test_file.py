@@ -13,10 +13,10 @@ from typing import Any
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Result
+from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.policy import RISK_LEVELS, Policy, Usage
 from openleash.policy.checker import Checker, optional, shown
 from openleash.policy.syntax import Path
-from openleash.service.timefmt import iso, parse_timestamp
 
 TOP_KEYS = ("policy", "policy_yaml", "now", "cases")
 CASE_KEYS = ("name", "now", "action", "history", "usage", "allowed_before", "expect")
@@ -133,7 +133,7 @@ def _action_at(now: datetime) -> Callable[[Checker, Any, Path], dict[str, Any] |
 def _complete(c: Checker, raw: dict[str, Any], path: Path, now: datetime) -> dict[str, Any] | None:
     """The action as an agent would send it: missing ids, time and principal filled in."""
     raw.setdefault("action_id", str(uuid.uuid5(uuid.NAMESPACE_URL, repr(path))))
-    raw.setdefault("requested_at", iso(now))
+    raw.setdefault("requested_at", iso_ms(now))
     raw.setdefault("principal", {"agent_id": DEFAULT_AGENT})
     raw.setdefault("subject", {"principal_id": TEST_OWNER})
     raw.setdefault("payload", {})
@@ -182,7 +182,7 @@ def _when(c: Checker, node: dict[str, Any], path: Path, now: datetime) -> dateti
         span = _span(c, node["ago"], (*path, "ago"))
         at = now - span if span is not None else None
     if at is not None and at > now:
-        c.fail(path, f"is after the case's time ({iso(now)}); history is what came before")
+        c.fail(path, f"is after the case's time ({iso_ms(now)}); history is what came before")
         return None
     return at
 

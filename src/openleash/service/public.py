@@ -10,13 +10,13 @@ from typing import Any
 from openleash.crypto import action_hash, verify_token
 from openleash.domain.action import parse_action
 from openleash.domain.errors import InvalidInputError, TokenError
+from openleash.domain.timefmt import iso_ms
 from openleash.policy import EvalContext, evaluate, parse_policy
 from openleash.service.authorize import decision_body
 from openleash.service.options import Options
 from openleash.service.policy_work import run_policy_work
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
-from openleash.service.timefmt import iso
 
 log = logging.getLogger("openleash")
 
@@ -29,7 +29,7 @@ async def health(store: Store, options: Options) -> tuple[bool, dict[str, Any]]:
     ready = state == "ok"
     body = {
         "status": "ok" if ready else "unavailable",
-        "time": iso(options.clock()),
+        "time": iso_ms(options.clock()),
         "version": f"v{options.version}",
         "store": state,
     }

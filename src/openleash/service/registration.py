@@ -27,6 +27,7 @@ from openleash.domain.errors import (
     TooManyRequestsError,
 )
 from openleash.domain.models import Agent, Challenge, Status
+from openleash.domain.timefmt import iso_ms
 from openleash.service.agents import activate, enrol, revoke
 from openleash.service.options import Options
 from openleash.service.owner_auth import (
@@ -38,7 +39,6 @@ from openleash.service.owner_auth import (
 )
 from openleash.service.owners import IssuedInvite, issue_invite, redeemable_invite
 from openleash.service.ports import AgentRepo, ChallengeRepo, InviteRepo, OwnerRepo, Units
-from openleash.service.timefmt import iso
 
 
 def _text(body: dict[str, Any], key: str) -> str:
@@ -340,14 +340,14 @@ class Registration:
             owner_type=ask.owner_type,
             owner_id=ask.owner_id,
             challenge_b64=base64.b64encode(secrets.token_bytes(32)).decode(),
-            expires_at=iso(now + timedelta(seconds=self._options.challenge_ttl_seconds)),
-            created_at=iso(now),
+            expires_at=iso_ms(now + timedelta(seconds=self._options.challenge_ttl_seconds)),
+            created_at=iso_ms(now),
             agent_attributes=ask.attributes,
         )
         async with self._store.transaction() as tx:
             if challenge.owner_id is not None:
                 await _require_owner(tx, challenge.owner_type, challenge.owner_id)
-            await tx.purge_challenges(iso(now))
+            await tx.purge_challenges(iso_ms(now))
             await tx.add_challenge(challenge)
             # No audit record: anyone may ask, and anonymous noise must not grow the audit
             # chain. The registration that creates an agent is audited.
@@ -360,7 +360,7 @@ class Registration:
             challenge = await tx.take_challenge(enrolment.challenge_id)
             if challenge is None:
                 raise InvalidInputError("CHALLENGE_NOT_FOUND", "Challenge not found")
-            if challenge.expires_at <= iso(now):
+            if challenge.expires_at <= iso_ms(now):
                 raise InvalidInputError("CHALLENGE_EXPIRED", "Challenge expired")
             _match_challenge(challenge, enrolment)
             await _require_owner(tx, enrolment.owner_type, enrolment.owner_id)
@@ -393,7 +393,7 @@ class Registration:
             )
             await check_webhook_free(tx, enrolment.webhook.url, invite.owner_id)
             await _check_agent_id_free(tx, enrolment.agent_id, invite.owner_id)
-            if not await tx.use_invite(invite.invite_id, iso(now)):
+            if not await tx.use_invite(invite.invite_id, iso_ms(now)):
                 raise InvalidInputError("INVITE_USED", "Invite has already been used")
             agent = _new_agent(
                 enrolment.agent_id,
@@ -500,7 +500,7 @@ def _new_agent(
         owner_id=owner_id,
         public_key_b64=public_key_b64,
         status=status,
-        created_at=iso(now),
+        created_at=iso_ms(now),
         attributes=attributes,
         webhook_url=webhook.url,
         webhook_secret=webhook.secret,

@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Any
 
 from openleash.domain.models import AuditEvent, Result
+from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.policy import Evaluation, Policy, evaluate, parse_policy
 from openleash.service.decision_context import plan_context
 from openleash.service.memory_ledger import MemoryLedger, offline_context
 from openleash.service.ports import Store
 from openleash.service.replay_window import parse_since, warm_up_start
-from openleash.service.timefmt import iso, parse_timestamp
 
 #: Records read per read unit.
 BATCH = 1000
@@ -120,7 +120,7 @@ async def replay(
     candidate = parse_policy(candidate_yaml)
     since = parse_since(query.since, now)
     start = warm_up_start(candidate, since)
-    report = ReplayReport(since=iso(since) if since is not None else None)
+    report = ReplayReport(since=iso_ms(since) if since is not None else None)
     kept: dict[str, deque[ReplayExample]] = {}
     ledger = MemoryLedger()
     for event in await _decisions(store, query.owner, start):
@@ -145,7 +145,7 @@ async def _decisions(store: Store, owner: str | None, start: datetime | None) ->
     if owner:
         filters["owner_id"] = owner
     if start is not None:
-        filters["since"] = iso(start)
+        filters["since"] = iso_ms(start)
     async with store.read() as tx:
         end = await tx.last_seq()
     found: list[tuple[str, int, AuditEvent]] = []
@@ -175,7 +175,7 @@ def _recorded(event: AuditEvent) -> _Recorded | None:
 
 
 def _selected(event: AuditEvent, agent: str | None, since: datetime | None) -> bool:
-    if since is not None and event.timestamp < iso(since):
+    if since is not None and event.timestamp < iso_ms(since):
         return False
     meta = event.metadata_json
     return agent is None or agent in (meta.get("agent_principal_id"), meta.get("agent_id"))

@@ -7,8 +7,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from openleash.domain.errors import InvalidInputError
+from openleash.domain.timefmt import parse_timestamp
 from openleash.policy import Policy, Window
-from openleash.service.timefmt import parse_timestamp
 
 _SPAN = re.compile(r"([0-9]{1,6})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -8,13 +8,13 @@ from typing import Any
 from openleash.crypto import load_public_key
 from openleash.domain.errors import InvalidInputError
 from openleash.domain.models import Agent, Binding, Owner, PolicyRecord, Status
+from openleash.domain.timefmt import iso_ms
 from openleash.service.agents import enrol
 from openleash.service.audit import record
 from openleash.service.options import Options
 from openleash.service.owners import owner_view
 from openleash.service.policies import policy_view, validate_policy
 from openleash.service.ports import Store
-from openleash.service.timefmt import iso
 
 
 def _new_records(
@@ -77,7 +77,7 @@ async def setup_owner_and_agent(
     _checked(owner_name, agent_id, public_key_b64, policy_yaml)
     now = options.clock()
     owner, agent, policy = _new_records(
-        owner_name, agent_id, public_key_b64, policy_yaml, policy_name, iso(now)
+        owner_name, agent_id, public_key_b64, policy_yaml, policy_name, iso_ms(now)
     )
     owner_id = owner.user_principal_id
     async with store.transaction() as tx:

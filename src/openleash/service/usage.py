@@ -7,12 +7,12 @@ from typing import Any
 
 from openleash.domain.errors import NotFoundError
 from openleash.domain.models import Agent, UsageFilter
+from openleash.domain.timefmt import epoch_ms, iso_ms
 from openleash.policy import Limit, Rule, window_start
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.options import Options
 from openleash.service.ports import Store, Transaction
 from openleash.service.runtime import Runtime
-from openleash.service.timefmt import epoch_ms, iso
 
 
 def _filter(agent: Agent, rule: Rule, limit: Limit, since: datetime) -> UsageFilter:
@@ -54,7 +54,7 @@ async def _limit_usage(
         "window": limit.window.text,
         "per": limit.per,
         "by": list(limit.by),
-        "since": iso(since),
+        "since": iso_ms(since),
         "usage": rows,
     }
 
@@ -73,7 +73,7 @@ async def usage_of(runtime: Runtime, agent: Agent, now: datetime) -> dict[str, A
     return {
         "agent_principal_id": agent.agent_principal_id,
         "agent_id": agent.agent_id,
-        "as_of": iso(now),
+        "as_of": iso_ms(now),
         "policy_hash": effective.policy_hash if effective else None,
         "limits": limits,
     }

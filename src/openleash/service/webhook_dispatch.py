@@ -14,11 +14,11 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from openleash.domain.models import Status, WebhookDelivery
+from openleash.domain.timefmt import epoch_ms
 from openleash.service.approvals import approval_token
 from openleash.service.audit import record
 from openleash.service.ports import Store
 from openleash.service.runtime import Runtime
-from openleash.service.timefmt import epoch_ms
 from openleash.service.webhooks import Deliverer, Delivery, DeliveryOutcome, webhook_body
 
 log = logging.getLogger("openleash.webhooks")

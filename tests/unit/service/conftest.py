@@ -15,6 +15,7 @@ import pytest
 
 from openleash.crypto import generate_keypair
 from openleash.domain.models import Agent, Owner, OwnerSession
+from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall
 from openleash.service.authorize import authorize
 from openleash.service.keys import Keys
@@ -22,7 +23,6 @@ from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
 from openleash.service.runtime import Runtime
 from openleash.service.setup import setup_owner_and_agent
-from openleash.service.timefmt import iso
 from openleash.store.memory import MemoryStore
 from tests.support.actions import action
 from tests.support.event_loop import event_runner, pytest_pyfunc_call
@@ -79,8 +79,8 @@ class World:
             str(uuid.uuid4()),
             who.user_principal_id,
             "csrf",
-            iso(now),
-            iso(now + timedelta(hours=1)),
+            iso_ms(now),
+            iso_ms(now + timedelta(hours=1)),
         )
         return OwnerCall(who, session, now)
 
@@ -88,7 +88,7 @@ class World:
         bought = action(
             self.agent.agent_id, self.owner.user_principal_id, amount_minor=amount_minor
         )
-        bought["requested_at"] = iso(self.clock())
+        bought["requested_at"] = iso_ms(self.clock())
         return bought
 
     async def authorize(self, body: dict[str, Any], nonce: str | None = None) -> dict[str, Any]:

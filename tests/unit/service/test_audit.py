@@ -7,8 +7,8 @@ import pytest
 
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
 from openleash.domain.models import Agent, Status
+from openleash.domain.timefmt import iso_ms
 from openleash.service.audit_query import Audit, AuditFilter, AuditQuery
-from openleash.service.timefmt import iso
 
 from .conftest import World
 
@@ -52,7 +52,9 @@ async def test_the_owner_sees_only_their_agents(world: World) -> None:
     assert all(e.metadata_json.get("owner_id") == call.owner_id for e in own.events)
     with pytest.raises(NotFoundError):
         await audit.owner_page(call, AuditFilter(agent_principal_id="nope"), limit=50)
-    stranger = Agent("ap-2", "other", "user", "owner-2", "key", Status.ACTIVE, iso(world.clock()))
+    stranger = Agent(
+        "ap-2", "other", "user", "owner-2", "key", Status.ACTIVE, iso_ms(world.clock())
+    )
     async with world.store.transaction() as tx:
         await tx.add_agent(stranger)
     with pytest.raises(ForbiddenError):

@@ -15,6 +15,7 @@ from openleash.domain.errors import (
     PolicyError,
 )
 from openleash.domain.models import Owner
+from openleash.domain.timefmt import iso_ms
 from openleash.service.operator import Operator
 from openleash.service.owner_policies import (
     KEEP,
@@ -24,7 +25,6 @@ from openleash.service.owner_policies import (
     OwnerPolicyUpdate,
 )
 from openleash.service.policies import Policies, PolicyUpsert
-from openleash.service.timefmt import iso
 
 from .conftest import World
 
@@ -40,7 +40,7 @@ def _owned(world: World) -> OwnerPolicies:
 
 
 async def _another_owner(world: World) -> Owner:
-    other = Owner("owner-2", "Bo", "ACTIVE", iso(world.clock()))
+    other = Owner("owner-2", "Bo", "ACTIVE", iso_ms(world.clock()))
     async with world.store.transaction() as tx:
         await tx.add_owner(other)
     return other
