@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -104,19 +104,15 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def create_app(
-    settings: Settings | None = None,
-    services: Callable[[], Awaitable[Services]] | None = None,
-) -> FastAPI:
-    """The application. Services are opened in the lifespan, in the worker process."""
-    resolved = settings or load_settings()
-
-    async def opener() -> Services:
-        return await open_services(resolved)
+def _lifespan(
+    open_them: Callable[[], Awaitable[Services]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What runs around the served requests: the services opened (in the worker process), the
+    webhook sender started; on the way out, both stopped and the store closed."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = await (services or opener)()
+        opened = await open_them()
         app.state.services = opened
         deliverer = Deliverer(allow_private=opened.options.webhook_allow_private)
         dispatcher = WebhookDispatcher(opened.runtime, deliverer, opened.options.clock)
@@ -131,6 +127,19 @@ def create_app(
             await deliverer.aclose()
             await opened.store.close()
 
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None,
+    services: Callable[[], Awaitable[Services]] | None = None,
+) -> FastAPI:
+    """The application. Services are opened in the lifespan, in the worker process."""
+    resolved = settings or load_settings()
+
+    async def opener() -> Services:
+        return await open_services(resolved)
+
     app = FastAPI(
         title="OpenLeash",
         version=__version__,
@@ -141,7 +150,7 @@ def create_app(
         # Starlette's redirect of a trailing slash is an absolute URL built from the Host
         # header (a poisoned cache or a phishing link could send it elsewhere): 404 instead.
         redirect_slashes=False,
-        lifespan=lifespan,
+        lifespan=_lifespan(services or opener),
     )
     install_openapi(app)
     app.add_exception_handler(OpenLeashError, _on_openleash_error)
