@@ -121,6 +121,7 @@ def test_the_document_describes_the_path_its_security_and_every_status(api: Api)
         "404",
         "413",
         "429",
+        "431",
         "500",
         "503",
     }

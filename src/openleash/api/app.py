@@ -25,7 +25,7 @@ from openleash.api.guard import BrowserGuard
 from openleash.api.http import error_response, json_response, log_unexpected
 from openleash.api.proxy import ForwardedHeaders
 from openleash.api.wire import authorize as authorize_wire
-from openleash.api.wire.common import install_openapi
+from openleash.api.wire.common import check_unique_operation_ids, install_openapi
 from openleash.bootstrap import Services, open_services
 from openleash.config import Settings, load_settings
 from openleash.domain.errors import OpenLeashError
@@ -178,7 +178,9 @@ def _serve_authorize(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        return authorize_wire.add_to_openapi(generate())
+        document = authorize_wire.add_to_openapi(generate())
+        check_unique_operation_ids(document)
+        return document
 
     # FastAPI documents replacing app.openapi as the way to extend the generated document.
     app.openapi = openapi  # type: ignore[method-assign]

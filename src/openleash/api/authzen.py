@@ -54,7 +54,7 @@ def _decision_operation(ok: type[BaseModel], body: type[BaseModel]) -> dict[str,
 @router.get(
     "/.well-known/authzen-configuration",
     summary="AuthZEN policy decision point metadata",
-    **operation(ok=wire.AuthZenConfiguration),
+    **operation(ok=wire.AuthZenConfiguration, uses_store=False),
 )
 async def configuration(request: Request) -> Response:
     return json_response(authzen.configuration(base_url(request)))

@@ -664,7 +664,7 @@ async def deny_draft(request: Request, policy_draft_id: DraftPath) -> Response:
 @router.get(
     "/v1/owner/audit",
     summary="The owner's audit events, newest first",
-    **operation(ok=admin_wire.AuditPage, errors=(*SESSION_ERRORS, 400), security=OWNER),
+    **operation(ok=admin_wire.AuditPage, errors=(*SESSION_ERRORS, 400, 403), security=OWNER),
 )
 async def audit(
     request: Request,

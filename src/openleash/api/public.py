@@ -90,7 +90,7 @@ async def playground_run(request: Request) -> Response:
 @router.get(
     "/v1/agents/policy-schema",
     summary="The policy language: schema, reference, examples",
-    **operation(ok=wire.PolicySchemaDocument),
+    **operation(ok=wire.PolicySchemaDocument, uses_store=False),
 )
 async def policy_schema() -> Response:
     return json_response(policy_schema_document())
@@ -140,7 +140,7 @@ async def register(request: Request) -> Response:
     summary="How to redeem an agent invite",
     description="Both query parameters are required (400 otherwise); the invite itself is "
     "checked when it is redeemed (POST).",
-    **operation(ok=wire.InviteInstructions, errors=(400,)),
+    **operation(ok=wire.InviteInstructions, errors=(400,), uses_store=False),
 )
 async def invite_instructions(
     request: Request,

@@ -202,7 +202,7 @@ class AuthorizeResponse(_Answer):
 
 # ---- refusals -------------------------------------------------------------------------------
 
-#: Every error code the handler answers, and when. The status of each is the status table's
+#: Every error code the path answers, and when. The status of each is the status table's
 #: (:mod:`openleash.api.errors`), so the document cannot disagree with the server.
 ERRORS: Final[dict[str, str]] = {
     "INVALID_REQUEST": "Content-Length is not a whole number, the body never arrived, or a "
@@ -233,6 +233,8 @@ ERRORS: Final[dict[str, str]] = {
     "RATE_LIMITED": "Too many failed authentications from this address; see Retry-After.",
     "INTERNAL_ERROR": "A fault of the server.",
     "STORE_UNAVAILABLE": "The store did not answer in time; nothing was recorded.",
+    # Answered by the HTTP protocol (api/protocol.py) before the handler, as for any route.
+    "HEADERS_TOO_LARGE": "The request head is larger than the server's limit.",
 }
 
 
@@ -310,7 +312,7 @@ def operation() -> dict[str, Any]:
         "tags": ["agent"],
         "summary": "Ask whether an action may go ahead",
         "description": _DESCRIPTION,
-        "operationId": "authorize_v1_authorize_post",
+        "operationId": "authorize",
         "security": list(AGENT),
         "parameters": [
             {

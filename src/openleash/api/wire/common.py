@@ -10,16 +10,22 @@ model such a document refers to into ``components.schemas``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Final, TypeVar
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Final, TypeVar
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
+from starlette.routing import BaseRoute
 
+from openleash.api.errors import status_for_code
+from openleash.api.guard import SAFE_METHODS, Origins, check_api
 from openleash.api.http import json_body, optional_json
-from openleash.domain.errors import InvalidInputError
+from openleash.api.throttle import anonymous
+from openleash.domain.errors import InvalidInputError, OpenLeashError
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -31,6 +37,10 @@ class WireModel(BaseModel):
     than a server knows) and values are not coerced (``"5"`` is not the number 5)."""
 
     model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+
+    #: Whether an owner route taking this body checks a second factor, behind the per-owner
+    #: lock of wrong second factors (429 ``SECOND_FACTOR_LOCKED``).
+    second_factor_lock: ClassVar[bool] = False
 
 
 class ErrorBody(BaseModel):
@@ -67,14 +77,19 @@ STATUS_MEANING: Final[dict[int, str]] = {
     415: "The body is not `application/json`.",
     421: "The Host header does not name this server.",
     429: "Too many requests or failed attempts; `Retry-After` says when to retry.",
+    431: "The request head (request line and headers) is larger than the server takes; "
+    "answered before any route, and the connection is closed.",
     500: "A fault of the server.",
     503: "The store or policy work is unavailable; retry later.",
 }
 
-#: Statuses any operation can return, whatever it does: the browser guard (421 for a foreign
-#: Host, 403 for a foreign Origin), the per-address throttle (429), a fault (500) and the
-#: store (503).
-COMMON_STATUSES: Final[tuple[int, ...]] = (403, 421, 429, 500, 503)
+#: Statuses any operation can return, whatever it does: a request head past the server's
+#: limit (431, answered by the HTTP protocol, api/protocol.py, before any route), a fault (500)
+#: and the store or the policy work (503; :func:`operation` leaves it out for a route that
+#: reads no store). The statuses of what wraps only some routes (the browser guard, the
+#: per-address throttles, authentication) are added to exactly those operations when the
+#: document is built (:func:`install_openapi`).
+COMMON_STATUSES: Final[tuple[int, ...]] = (431, 500, 503)
 
 #: Security schemes, by the name operations refer to them.
 SECURITY_SCHEMES: Final[dict[str, dict[str, Any]]] = {
@@ -143,6 +158,7 @@ def operation(
     ok_status: int = 200,
     ok_description: str = "Success",
     ok_content: dict[str, dict[str, Any]] | None = None,
+    uses_store: bool = True,
 ) -> dict[str, Any]:
     """Keyword arguments for ``@router.get/post/...``: the response model of ``ok_status``,
     the error envelope for each of ``errors`` (and :data:`COMMON_STATUSES`), the request body
@@ -151,8 +167,12 @@ def operation(
     ``ok_content`` documents a success that is not JSON (with ``ok=None``): its content by media
     type, e.g. ``{"text/event-stream": {"schema": ...}}``. The route then also names a
     ``response_class`` of that media type (else FastAPI adds an ``application/json`` success),
-    and the errors, still JSON, are documented with their media type spelt out."""
-    statuses = sorted({*errors, *COMMON_STATUSES} - {ok_status})
+    and the errors, still JSON, are documented with their media type spelt out.
+
+    ``uses_store=False`` is for a route that reads no store and does no policy work (a static
+    document): it never answers 503."""
+    common = set(COMMON_STATUSES) if uses_store else set(COMMON_STATUSES) - {503}
+    statuses = sorted({*errors, *common} - {ok_status})
     responses: dict[int | str, dict[str, Any]] = {
         status: (
             {"model": ErrorEnvelope}
@@ -241,6 +261,126 @@ def _restore_examples(schemas: dict[str, Any]) -> None:
                     properties[field]["examples"] = spec["examples"]
 
 
+def _documented_routes(routes: Sequence[BaseRoute]) -> list[RouteContext]:
+    """The routes of the document, as FastAPI sees them through included routers (with the
+    router's prefix, tags and dependencies)."""
+    return [
+        context
+        for context in iter_route_contexts(routes)
+        if isinstance(context.original_route, APIRoute) and context.include_in_schema
+    ]
+
+
+def operation_ids(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], str]:
+    """The ``operationId`` of each documented route's methods, by (method, path): the route
+    function's name (``login``, ``approve``), prefixed with the route's tag where two routes
+    share a name (``admin_list_agents``, ``owner_list_agents``), unless the name starts with
+    the tag already (``agent_usage`` of the agent routes). Ids do not depend on paths or on
+    the order of the routes, so a path can move without renaming a generated client's method."""
+    documented = _documented_routes(routes)
+    names = Counter(route.name for route in documented)
+    ids: dict[tuple[str, str], str] = {}
+    for route in documented:
+        name = str(route.name)
+        tag = str(route.tags[0]) if route.tags else ""
+        if names[name] > 1 and tag and not name.startswith(f"{tag}_"):
+            name = f"{tag}_{name}"
+        for method in sorted(route.methods or ()):
+            ids[(method.lower(), str(route.path))] = name
+    return ids
+
+
+def check_unique_operation_ids(document: dict[str, Any]) -> None:
+    """Raise when two operations of ``document`` share an ``operationId``: a generated client
+    would have two methods of one name."""
+    seen: dict[str, str] = {}
+    for path, item in document.get("paths", {}).items():
+        for method, op in item.items():
+            given = op.get("operationId")
+            if given in seen:
+                raise RuntimeError(
+                    f"operationId {given!r} of {method.upper()} {path} is also the id of "
+                    f"{seen[given]}: rename a route function"
+                )
+            seen[given] = f"{method.upper()} {path}"
+
+
+#: Where :func:`_guard_codes` asks the browser guard from: a loopback name on its port.
+_PROBE_ORIGINS: Final = Origins(("http", "127.0.0.1", 8787), 8787)
+
+
+def _guard_codes(method: str, path: str) -> set[str]:
+    """The codes the browser guard (api/guard.py) can refuse ``method path`` with, found by
+    asking it: a foreign Host (421), and with the right Host a foreign Origin (403) and a body
+    an HTML form sends (415). A request with no session header stands for a cookie session."""
+    codes: set[str] = set()
+    probes = (
+        [(b"host", b"rebound.example")],
+        [(b"host", b"127.0.0.1:8787"), (b"origin", b"https://page.example")],
+        [(b"host", b"127.0.0.1:8787"), (b"content-type", b"text/plain")],
+    )
+    for headers in probes:
+        scope = {"type": "http", "method": method, "path": path, "headers": headers}
+        try:
+            check_api(scope, _PROBE_ORIGINS)
+        except OpenLeashError as refused:
+            codes.add(refused.code)
+    return codes
+
+
+def _second_factor_body(op: dict[str, Any]) -> bool:
+    ref = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    name = str(ref.get("schema", {}).get("$ref", "")).rpartition("/")[2]
+    model = _documented.get(name)
+    return model is not None and issubclass(model, WireModel) and model.second_factor_lock
+
+
+def _wrapper_codes(route: RouteContext, method: str, op: dict[str, Any]) -> set[str]:
+    """The codes of what wraps the route rather than what it does: the browser guard, the
+    per-address throttles, and what every caller of its security can be refused for."""
+    codes = _guard_codes(method.upper(), str(route.path))
+    if any(dep.call is anonymous for dep in route.dependant.dependencies):
+        codes.add("RATE_LIMITED")  # the anonymous budget of the address
+    schemes = {name for requirement in op.get("security", []) for name in requirement}
+    if schemes & {"agentSignature", "pepToken"}:
+        # Failed authentications spend the address's budget (api/throttle.py), and a signed
+        # agent may be pending its owner's activation.
+        codes |= {"RATE_LIMITED", "AGENT_PENDING"}
+    if "ownerSession" in schemes and method.upper() not in SAFE_METHODS:
+        codes.add("CSRF_FAILED")  # a cookie session without its CSRF token
+        if _second_factor_body(op):
+            codes.add("SECOND_FACTOR_LOCKED")
+    return codes
+
+
+def _add_wrapper_statuses(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    """Each operation's responses, with the statuses of :func:`_wrapper_codes`."""
+    paths = document.get("paths", {})
+    for route in _documented_routes(routes):
+        for method in route.methods or ():
+            op = paths.get(route.path, {}).get(method.lower())
+            if op is None:
+                continue
+            responses = op.setdefault("responses", {})
+            for status in sorted({status_for_code(c) for c in _wrapper_codes(route, method, op)}):
+                responses.setdefault(
+                    str(status),
+                    {
+                        "description": STATUS_MEANING[status],
+                        "content": {"application/json": {"schema": _ref(ErrorEnvelope)}},
+                    },
+                )
+            op["responses"] = dict(sorted(responses.items()))
+
+
+def _name_operations(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    paths = document.get("paths", {})
+    for (method, path), name in operation_ids(routes).items():
+        op = paths.get(path, {}).get(method)
+        if op is not None:
+            op["operationId"] = name
+
+
 def install_openapi(app: FastAPI) -> None:
     """Make ``app.openapi()`` a 3.1 document with the security schemes and every model that
     operations refer to by reference."""
@@ -256,6 +396,8 @@ def install_openapi(app: FastAPI) -> None:
             routes=app.routes,
         )
         _drop_framework_validation(document)
+        _name_operations(document, app.routes)
+        _add_wrapper_statuses(document, app.routes)
         components = document.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         _restore_examples(schemas)

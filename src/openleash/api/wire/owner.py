@@ -49,6 +49,8 @@ def examples(*values: dict[str, Any]) -> ConfigDict:
 class SecondFactor(WireModel):
     """What a change needs when the owner has TOTP on: a current code (or a backup code)."""
 
+    second_factor_lock = True
+
     totp_code: str | None = Field(
         default=None,
         description="A current TOTP code or an unused backup code. Required when the owner has "
@@ -191,6 +193,7 @@ class OwnerProfile(BaseModel):
 
 class TotpSetupBody(WireModel):
     model_config = examples({}, {"code": "492039"})
+    second_factor_lock = True
 
     code: str | None = Field(
         default=None,
@@ -244,6 +247,7 @@ class TotpEnabled(BaseModel):
 
 class TotpDisableBody(WireModel):
     model_config = examples({"code": "492039"})
+    second_factor_lock = True
 
     code: str = Field(
         min_length=1,
