@@ -7,27 +7,44 @@ from typing import Any
 
 from openleash.domain.models import PolicyDraft
 
+#: The fields each reader sees, in the order the wire gives them.
+_FOR_OWNER = (
+    "policy_draft_id",
+    "agent_principal_id",
+    "agent_id",
+    "owner_type",
+    "owner_id",
+    "status",
+    "name",
+    "description",
+    "policy_yaml",
+    "applies_to_agent_principal_id",
+    "justification",
+    "created_at",
+    "resolved_at",
+    "resolved_by",
+    "denial_reason",
+    "resulting_policy_id",
+)
+#: The proposing agent: not who owns or resolved it.
+_FOR_AGENT = tuple(
+    name
+    for name in _FOR_OWNER
+    if name not in ("agent_principal_id", "agent_id", "owner_type", "owner_id", "resolved_by")
+)
+#: A draft in the agent's list: no policy text, no target.
+_SUMMARY = tuple(
+    name for name in _FOR_AGENT if name not in ("policy_yaml", "applies_to_agent_principal_id")
+)
+
+
+def _fields(draft: PolicyDraft, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(draft, name) for name in names}
+
 
 def for_owner(draft: PolicyDraft) -> dict[str, Any]:
     """Everything about a draft, for its owner."""
-    return {
-        "policy_draft_id": draft.policy_draft_id,
-        "agent_principal_id": draft.agent_principal_id,
-        "agent_id": draft.agent_id,
-        "owner_type": draft.owner_type,
-        "owner_id": draft.owner_id,
-        "status": draft.status,
-        "name": draft.name,
-        "description": draft.description,
-        "policy_yaml": draft.policy_yaml,
-        "applies_to_agent_principal_id": draft.applies_to_agent_principal_id,
-        "justification": draft.justification,
-        "created_at": draft.created_at,
-        "resolved_at": draft.resolved_at,
-        "resolved_by": draft.resolved_by,
-        "denial_reason": draft.denial_reason,
-        "resulting_policy_id": draft.resulting_policy_id,
-    }
+    return _fields(draft, _FOR_OWNER)
 
 
 def owner_list(drafts: list[PolicyDraft]) -> dict[str, Any]:
@@ -37,34 +54,12 @@ def owner_list(drafts: list[PolicyDraft]) -> dict[str, Any]:
 
 def for_agent(draft: PolicyDraft) -> dict[str, Any]:
     """One draft as the agent that proposed it reads it: not who owns or resolved it."""
-    return {
-        "policy_draft_id": draft.policy_draft_id,
-        "status": draft.status,
-        "name": draft.name,
-        "description": draft.description,
-        "policy_yaml": draft.policy_yaml,
-        "applies_to_agent_principal_id": draft.applies_to_agent_principal_id,
-        "justification": draft.justification,
-        "created_at": draft.created_at,
-        "resolved_at": draft.resolved_at,
-        "denial_reason": draft.denial_reason,
-        "resulting_policy_id": draft.resulting_policy_id,
-    }
+    return _fields(draft, _FOR_AGENT)
 
 
 def summary(draft: PolicyDraft) -> dict[str, Any]:
     """A draft in the agent's list: no policy text, no target."""
-    return {
-        "policy_draft_id": draft.policy_draft_id,
-        "status": draft.status,
-        "name": draft.name,
-        "description": draft.description,
-        "justification": draft.justification,
-        "created_at": draft.created_at,
-        "resolved_at": draft.resolved_at,
-        "denial_reason": draft.denial_reason,
-        "resulting_policy_id": draft.resulting_policy_id,
-    }
+    return _fields(draft, _SUMMARY)
 
 
 def agent_list(drafts: list[PolicyDraft]) -> dict[str, Any]:

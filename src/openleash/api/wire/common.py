@@ -148,6 +148,19 @@ def schema_ref(model: type[BaseModel]) -> dict[str, str]:
     return _ref(model)
 
 
+def _error_responses(statuses: list[int], json_success: bool) -> dict[int | str, dict[str, Any]]:
+    """The error envelope for each status; spelt out as JSON when the success is not JSON."""
+    return {
+        status: (
+            {"model": ErrorEnvelope}
+            if json_success
+            else {"content": {"application/json": {"schema": _ref(ErrorEnvelope)}}}
+        )
+        | {"description": STATUS_MEANING[status]}
+        for status in statuses
+    }
+
+
 def operation(
     *,
     ok: type[BaseModel] | None,
@@ -172,16 +185,7 @@ def operation(
     ``uses_store=False`` is for a route that reads no store and does no policy work (a static
     document): it never answers 503."""
     common = set(COMMON_STATUSES) if uses_store else set(COMMON_STATUSES) - {503}
-    statuses = sorted({*errors, *common} - {ok_status})
-    responses: dict[int | str, dict[str, Any]] = {
-        status: (
-            {"model": ErrorEnvelope}
-            if ok_content is None
-            else {"content": {"application/json": {"schema": _ref(ErrorEnvelope)}}}
-        )
-        | {"description": STATUS_MEANING[status]}
-        for status in statuses
-    }
+    responses = _error_responses(sorted({*errors, *common} - {ok_status}), ok_content is None)
     ok_response: dict[str, Any] = {"description": ok_description}
     if ok is not None:
         ok_response["model"] = ok
