@@ -14,11 +14,24 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
 
 import orjson
 
 from openleash.domain.errors import InvalidInputError, OpenLeashError
+
+#: A JSON value as a parser makes it. Use it where the sender chooses the shape (an action's
+#: payload, a policy document, claims of a token from elsewhere): reading one needs
+#: ``isinstance`` checks, which is the point. Where we choose the shape, use a TypedDict, a
+#: dataclass or a wire model instead.
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
+#: A JSON object as a parser makes it.
+JsonObject: TypeAlias = "dict[str, JsonValue]"
+#: JSON about to be written: any mix of mappings and sequences (read-only, so a ``list[str]``
+#: is one without a copy). A TypedDict is not a ``Mapping[str, JsonOut]`` to mypy: renderers
+#: that take TypedDicts accept ``Mapping[str, object]``.
+JsonOut: TypeAlias = "str | int | float | bool | Sequence[JsonOut] | Mapping[str, JsonOut] | None"
 
 _SAFE = 2**53
 #: Arrays and objects may nest this deep; real actions and policies use a handful of levels.
