@@ -8,6 +8,7 @@ the counterparty's verifier, middleware and FastAPI dependency in :mod:`openleas
 from openleash.client.actions import (
     ACTION_HEADER,
     PROOF_HEADER,
+    ActionRequest,
     bind_request,
     compute_action_hash,
     new_action,
@@ -33,23 +34,26 @@ from openleash.client.guards import (
     current_proof,
     guard,
 )
-from openleash.client.keys import PublicKeyCache, verify_proof_offline
+from openleash.client.keys import PublicKeyCache, PublicKeyRecord, verify_proof_offline
 from openleash.client.models import (
     AgentInfo,
     ApprovalRequest,
     Decision,
+    DecisionApproval,
     LimitUsage,
     Obligation,
     PolicyDraft,
     PublicKey,
     Result,
     Usage,
+    UsageRow,
 )
 
 __all__ = [
     "ACTION_HEADER",
     "PROOF_HEADER",
     "ActionDenied",
+    "ActionRequest",
     "AgentAuth",
     "AgentInfo",
     "ApiError",
@@ -61,6 +65,7 @@ __all__ = [
     "Authorization",
     "Client",
     "Decision",
+    "DecisionApproval",
     "Guard",
     "LimitUsage",
     "Obligation",
@@ -68,10 +73,12 @@ __all__ = [
     "PolicyDraft",
     "PublicKey",
     "PublicKeyCache",
+    "PublicKeyRecord",
     "Result",
     "StepUpRequired",
     "TransportError",
     "Usage",
+    "UsageRow",
     "bind_request",
     "compute_action_hash",
     "current_authorization",

@@ -14,12 +14,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypedDict, TypeVar
 from urllib.parse import quote
 
 import httpx
 
-from openleash.client.actions import new_action
+from openleash.client.actions import ActionRequest, new_action
 from openleash.client.auth import AgentAuth
 from openleash.client.errors import ApiError, ApprovalTimeout, TransportError
 from openleash.client.models import (
@@ -30,6 +30,7 @@ from openleash.client.models import (
     PublicKey,
     Usage,
 )
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 
 T = TypeVar("T")
 
@@ -44,13 +45,41 @@ ENV_OWNER_ID = "USER_PRINCIPAL_ID"
 class _Call(Generic[T]):
     method: str
     path: str
-    parse: Callable[[dict[str, Any]], T]
+    parse: Callable[[JsonObject], T]
     body: bytes | None = None
     params: Mapping[str, str] | None = None
     signed: bool = True
 
 
-def _json_body(value: Mapping[str, Any]) -> bytes:
+class _Send(TypedDict, total=False):
+    """What a request carries besides its method and URL (``httpx`` keyword arguments)."""
+
+    params: Mapping[str, str] | None
+    content: bytes
+    headers: dict[str, str]
+    auth: httpx.Auth
+
+
+class _ApprovalRequestBody(TypedDict, total=False):
+    """``POST /v1/agent/approval-requests``."""
+
+    decision_id: str
+    action: dict[str, object]
+    justification: str
+    context: dict[str, object]
+
+
+class _PolicyDraftBody(TypedDict, total=False):
+    """``POST /v1/agent/policy-drafts``."""
+
+    policy_yaml: str
+    name: str
+    description: str
+    justification: str
+    applies_to_agent_principal_id: str | None
+
+
+def _json_body(value: Mapping[str, object]) -> bytes:
     # Compact JSON, as the official SDKs send it; the signature covers these exact bytes.
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -59,7 +88,8 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _result(response: httpx.Response) -> dict[str, Any]:
+def _result(response: httpx.Response) -> JsonObject:
+    body: JsonValue
     try:
         body = response.json()
     except ValueError:
@@ -77,13 +107,19 @@ def _result(response: httpx.Response) -> dict[str, Any]:
     raise ApiError("HTTP_ERROR", response.text[:200], response.status_code)
 
 
-def _keys(body: dict[str, Any]) -> list[PublicKey]:
+def _keys(body: JsonObject) -> list[PublicKey]:
     keys = body.get("keys")
-    return [PublicKey.from_wire(k) for k in keys if isinstance(k, dict)] if keys else []
+    return (
+        [PublicKey.from_wire(k) for k in keys if isinstance(k, dict)]
+        if isinstance(keys, list)
+        else []
+    )
 
 
-def _drafts(body: dict[str, Any]) -> list[PolicyDraft]:
-    drafts = body.get("policy_drafts") or []
+def _drafts(body: JsonObject) -> list[PolicyDraft]:
+    drafts = body.get("policy_drafts")
+    if not isinstance(drafts, list):
+        return []
     return [PolicyDraft.from_wire(d) for d in drafts if isinstance(d, dict)]
 
 
@@ -100,7 +136,7 @@ _SELF = _Self()
 # -- the endpoints, described once ---------------------------------------------------------
 
 
-def _authorize(action: Mapping[str, Any], approval_token: str | None) -> _Call[Decision]:
+def _authorize(action: Mapping[str, object], approval_token: str | None) -> _Call[Decision]:
     body = dict(action)
     if approval_token is not None:
         body["approval_token"] = approval_token
@@ -109,11 +145,11 @@ def _authorize(action: Mapping[str, Any], approval_token: str | None) -> _Call[D
 
 def _create_approval_request(
     decision_id: str,
-    action: Mapping[str, Any],
+    action: Mapping[str, object],
     justification: str | None,
-    context: Mapping[str, Any] | None,
+    context: Mapping[str, object] | None,
 ) -> _Call[ApprovalRequest]:
-    body: dict[str, Any] = {"decision_id": decision_id, "action": dict(action)}
+    body = _ApprovalRequestBody(decision_id=decision_id, action=dict(action))
     if justification is not None:
         body["justification"] = justification
     if context is not None:
@@ -133,13 +169,14 @@ def _create_policy_draft(
     justification: str | None,
     applies_to: str | _Self | None,
 ) -> _Call[PolicyDraft]:
-    body: dict[str, Any] = {"policy_yaml": policy_yaml}
-    for key, value in (("name", name), ("description", description)):
-        if value is not None:
-            body[key] = value
+    body = _PolicyDraftBody(policy_yaml=policy_yaml)
+    if name is not None:
+        body["name"] = name
+    if description is not None:
+        body["description"] = description
     if justification is not None:
         body["justification"] = justification
-    if applies_to is not _SELF:
+    if not isinstance(applies_to, _Self):  # _SELF, the one instance, leaves the key out
         body["applies_to_agent_principal_id"] = applies_to
     return _Call("POST", "/v1/agent/policy-drafts", PolicyDraft.from_wire, _json_body(body))
 
@@ -225,22 +262,22 @@ class _Base:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, agent_id={self.agent_id!r})"
 
-    def _request(self, call: _Call[Any]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"params": call.params}
+    def _request(self, call: _Call[T]) -> _Send:
+        send = _Send(params=call.params)
         if call.body is not None:
-            kwargs["content"] = call.body
-            kwargs["headers"] = {"Content-Type": "application/json"}
+            send["content"] = call.body
+            send["headers"] = {"Content-Type": "application/json"}
         if call.signed:
-            kwargs["auth"] = self.auth
-        return kwargs
+            send["auth"] = self.auth
+        return send
 
     def _action(
         self,
         owner_id: str,
         action_type: str,
-        payload: Mapping[str, Any] | None,
-        relying_party: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
+        payload: Mapping[str, JsonValue] | None,
+        relying_party: Mapping[str, JsonValue] | None,
+    ) -> ActionRequest:
         return new_action(
             self.agent_id, owner_id, action_type, payload, relying_party=relying_party
         )
@@ -295,7 +332,7 @@ class Client(_Base):
     # -- decisions --------------------------------------------------------------------------
 
     def authorize(
-        self, action: Mapping[str, Any], *, approval_token: str | None = None
+        self, action: Mapping[str, object], *, approval_token: str | None = None
     ) -> Decision:
         """Ask whether ``action`` may go ahead. With ``approval_token`` (from an approved
         request for this identical action) the owner's approval is used up."""
@@ -310,10 +347,10 @@ class Client(_Base):
     def new_action(
         self,
         action_type: str,
-        payload: Mapping[str, Any] | None = None,
+        payload: Mapping[str, JsonValue] | None = None,
         *,
-        relying_party: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        relying_party: Mapping[str, JsonValue] | None = None,
+    ) -> ActionRequest:
         """A fresh action of this agent on behalf of its owner."""
         return self._action(self.owner_id(), action_type, payload, relying_party)
 
@@ -322,9 +359,9 @@ class Client(_Base):
     def create_approval_request(
         self,
         decision_id: str,
-        action: Mapping[str, Any],
+        action: Mapping[str, object],
         justification: str | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> ApprovalRequest:
         """Ask the owner to approve a held action: ``decision_id`` of the REQUIRE_APPROVAL (or
         REQUIRE_STEP_UP) decision and the identical ``action``. Asking again for the same
@@ -439,7 +476,7 @@ class AsyncClient(_Base):
         return call.parse(_result(response))
 
     async def authorize(
-        self, action: Mapping[str, Any], *, approval_token: str | None = None
+        self, action: Mapping[str, object], *, approval_token: str | None = None
     ) -> Decision:
         return await self._run(_authorize(action, approval_token))
 
@@ -451,18 +488,18 @@ class AsyncClient(_Base):
     async def new_action(
         self,
         action_type: str,
-        payload: Mapping[str, Any] | None = None,
+        payload: Mapping[str, JsonValue] | None = None,
         *,
-        relying_party: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        relying_party: Mapping[str, JsonValue] | None = None,
+    ) -> ActionRequest:
         return self._action(await self.owner_id(), action_type, payload, relying_party)
 
     async def create_approval_request(
         self,
         decision_id: str,
-        action: Mapping[str, Any],
+        action: Mapping[str, object],
         justification: str | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, object] | None = None,
     ) -> ApprovalRequest:
         return await self._run(
             _create_approval_request(decision_id, action, justification, context)

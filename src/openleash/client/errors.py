@@ -3,9 +3,12 @@ outcomes (denied, approval required, approval not granted in time)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from openleash.domain.jsonvalue import JsonValue
 
 if TYPE_CHECKING:
+    from openleash.client.actions import ActionRequest
     from openleash.client.models import ApprovalRequest, Decision
 
 
@@ -17,10 +20,12 @@ class ApiError(OpenLeashClientError):
     """The server answered with its error envelope ``{"error": {"code", "message", "details"}}``.
 
     ``code`` is the wire code (``NONCE_REPLAY``, ``AGENT_MISMATCH``, ...), ``status`` the HTTP
-    status. A response that is not an envelope is reported with code ``HTTP_ERROR``.
+    status, ``details`` the envelope's details as the server sent them (their shape depends on
+    the code; ``None`` without). A response that is not an envelope is reported with code
+    ``HTTP_ERROR``.
     """
 
-    def __init__(self, code: str, message: str, status: int, details: Any = None) -> None:
+    def __init__(self, code: str, message: str, status: int, details: JsonValue = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.code = code
         self.message = message
@@ -50,7 +55,7 @@ class ActionDenied(OpenLeashClientError):  # noqa: N818 - reads as an outcome
     """The action may not go ahead: the policy said DENY (``decision`` tells which rule and
     why), or the owner refused it (see :class:`ApprovalDenied`)."""
 
-    def __init__(self, message: str, decision: Decision | None, action: dict[str, Any]) -> None:
+    def __init__(self, message: str, decision: Decision | None, action: ActionRequest) -> None:
         super().__init__(message)
         self.decision = decision
         self.action = action
@@ -68,7 +73,7 @@ class ApprovalDenied(ActionDenied):
     """The owner denied the approval request, or it expired unanswered (``status`` says which)."""
 
     def __init__(
-        self, request: ApprovalRequest, decision: Decision | None, action: dict[str, Any]
+        self, request: ApprovalRequest, decision: Decision | None, action: ActionRequest
     ) -> None:
         detail = f": {request.denial_reason}" if request.denial_reason else ""
         super().__init__(
@@ -88,7 +93,7 @@ class ApprovalRequired(OpenLeashClientError):  # noqa: N818 - reads as an outcom
     """
 
     def __init__(
-        self, decision: Decision, action: dict[str, Any], approval_request_id: str | None
+        self, decision: Decision, action: ActionRequest, approval_request_id: str | None
     ) -> None:
         super().__init__(
             f"{decision.result}: {decision.reason or 'the owner must confirm this action'}"

@@ -15,6 +15,9 @@ arguments), asks the server, and lets the call run only on ALLOW, handing it the
 
 The call gets the proof through :func:`current_proof` (and :func:`current_authorization`), and
 also as the keyword argument named by ``proof_param`` when one is set.
+
+Without a ``payload``, the payload is the call's arguments by name: they must be JSON values
+(tuples are sent as arrays); anything else raises ``TypeError`` before the server is asked.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Any, Literal, ParamSpec, TypeVar, cast
+from typing import Any, Literal, NamedTuple, ParamSpec, TypeVar, cast
 
-from openleash.client.actions import proof_headers
+from openleash.client.actions import ActionRequest, proof_headers
 from openleash.client.client import AsyncClient, Client
 from openleash.client.errors import (
     ActionDenied,
@@ -37,15 +41,25 @@ from openleash.client.errors import (
     StepUpRequired,
 )
 from openleash.client.models import ApprovalRequest, Decision, Result
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 OnApproval = Literal["wait", "raise"]
 #: A payload, or a function of the call's arguments that returns one.
-PayloadSpec = Mapping[str, Any] | Callable[..., Mapping[str, Any]]
-RelyingPartySpec = Mapping[str, Any] | Callable[..., Mapping[str, Any] | None]
+PayloadSpec = Mapping[str, JsonValue] | Callable[..., Mapping[str, JsonValue]]
+RelyingPartySpec = Mapping[str, JsonValue] | Callable[..., Mapping[str, JsonValue] | None]
 JustificationSpec = str | Callable[..., str | None]
+
+
+class _Parts(NamedTuple):
+    """What one call makes of the specs."""
+
+    payload: JsonObject
+    relying_party: JsonObject | None
+    justification: str | None
+
 
 _current: ContextVar[Authorization | None] = ContextVar("openleash_authorization", default=None)
 
@@ -56,7 +70,7 @@ class Authorization:
     owner's ``approval`` when one was needed."""
 
     decision: Decision
-    action: dict[str, Any]
+    action: ActionRequest
     approval: ApprovalRequest | None = None
 
     @property
@@ -145,13 +159,17 @@ class Guard:
         return self._wrap_sync(fn, signature)
 
     def _wrap_sync(self, fn: Callable[P, R], signature: inspect.Signature) -> Callable[P, R]:
+        # The call gets its keyword arguments back with the proof's added by name: more than
+        # ``P`` can say, so ``fn`` is called as a function of any arguments.
+        call: Callable[..., R] = fn
+
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             call_kwargs = self._without_proof(kwargs)
             self._check_call(signature, args, call_kwargs)
             parts = self._parts(signature, args, call_kwargs)
             with authorization_scope(self._authorize_sync(*parts)) as authorization:
-                return fn(*args, **self._with_proof(call_kwargs, authorization))
+                return call(*args, **self._with_proof(call_kwargs, authorization))
 
         return guarded
 
@@ -169,7 +187,7 @@ class Guard:
         return guarded
 
     def _check_call(
-        self, signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, signature: inspect.Signature, args: tuple[object, ...], kwargs: Mapping[str, object]
     ) -> None:
         """Raise ``TypeError`` for a call the function would refuse, before it is authorized
         (an authorized action counts towards the limits)."""
@@ -177,34 +195,39 @@ class Guard:
         extra = {name: None} if name is not None and name in signature.parameters else {}
         signature.bind(*args, **kwargs, **extra)
 
-    def _without_proof(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def _without_proof(self, kwargs: Mapping[str, object]) -> dict[str, object]:
         return {k: v for k, v in kwargs.items() if k != self.proof_param}
 
-    def _with_proof(self, kwargs: dict[str, Any], authorization: Authorization) -> dict[str, Any]:
+    def _with_proof(
+        self, kwargs: dict[str, object], authorization: Authorization
+    ) -> dict[str, object]:
         if self.proof_param is None:
             return kwargs
         return {**kwargs, self.proof_param: authorization.proof_token}
 
     # -- the context manager and direct use -------------------------------------------------
 
-    def authorized(self, *args: Any, **kwargs: Any) -> GuardedBlock:
+    def authorized(self, *args: object, **kwargs: object) -> GuardedBlock:
         """A context manager that authorizes before its block runs and yields the
         :class:`Authorization`. Its arguments go to ``payload``, ``relying_party`` and
         ``justification`` as a guarded call's would (without ``payload``: they are it)."""
         return GuardedBlock(self, self._parts(None, args, kwargs))
 
-    def authorize(self, *args: Any, **kwargs: Any) -> Authorization:
+    def authorize(self, *args: object, **kwargs: object) -> Authorization:
         """Authorize now, as :meth:`authorized` would, and return the authorization."""
         return self._authorize_sync(*self._parts(None, args, kwargs))
 
-    async def aauthorize(self, *args: Any, **kwargs: Any) -> Authorization:
+    async def aauthorize(self, *args: object, **kwargs: object) -> Authorization:
         return await self._authorize_async(*self._parts(None, args, kwargs))
 
     # -- building the action ----------------------------------------------------------------
 
     def _parts(
-        self, signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+        self,
+        signature: inspect.Signature | None,
+        args: tuple[object, ...],
+        kwargs: Mapping[str, object],
+    ) -> _Parts:
         """(payload, relying party, justification) of one call."""
         payload = _evaluate(self.payload, args, kwargs)
         if payload is None:
@@ -215,12 +238,12 @@ class Guard:
             if callable(self.justification)
             else self.justification
         )
-        return dict(payload), dict(relying_party) if relying_party else None, justification
+        return _Parts(dict(payload), dict(relying_party) if relying_party else None, justification)
 
     # -- the flow ---------------------------------------------------------------------------
 
     def _authorize_sync(
-        self, payload: dict[str, Any], relying_party: dict[str, Any] | None, why: str | None
+        self, payload: JsonObject, relying_party: JsonObject | None, why: str | None
     ) -> Authorization:
         client = self.client
         if not isinstance(client, Client):
@@ -236,7 +259,7 @@ class Guard:
         return _settled(client.authorize(action, approval_token=token), action, final)
 
     async def _authorize_async(
-        self, payload: dict[str, Any], relying_party: dict[str, Any] | None, why: str | None
+        self, payload: JsonObject, relying_party: JsonObject | None, why: str | None
     ) -> Authorization:
         client = self.client
         if isinstance(client, Client):
@@ -260,7 +283,7 @@ class Guard:
         }
 
     def _maybe_raise(
-        self, decision: Decision, action: dict[str, Any], request: ApprovalRequest
+        self, decision: Decision, action: ActionRequest, request: ApprovalRequest
     ) -> None:
         if self.on_approval == "raise":
             kind = StepUpRequired if decision.result == Result.REQUIRE_STEP_UP else ApprovalRequired
@@ -270,9 +293,7 @@ class Guard:
 class GuardedBlock:
     """``with guard.authorized(...) as authorization:`` (or ``async with``)."""
 
-    def __init__(
-        self, guard: Guard, parts: tuple[dict[str, Any], dict[str, Any] | None, str | None]
-    ) -> None:
+    def __init__(self, guard: Guard, parts: _Parts) -> None:
         self._guard = guard
         self._parts = parts
         self._token: Token[Authorization | None] | None = None
@@ -309,41 +330,70 @@ def guard(
     return Guard(client, action_type, **options)
 
 
-def _evaluate(spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Mapping[str, Any] | None:
+def _evaluate(
+    spec: PayloadSpec | RelyingPartySpec | None,
+    args: tuple[object, ...],
+    kwargs: Mapping[str, object],
+) -> Mapping[str, JsonValue] | None:
     if spec is None:
         return None
-    value = spec(*args, **kwargs) if callable(spec) else spec
-    if value is not None and not isinstance(value, Mapping):
+    value: object = spec(*args, **kwargs) if callable(spec) else spec
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
         raise TypeError(f"expected a mapping, got {type(value).__name__}")
     return value
 
 
 def _arguments(
     signature: inspect.Signature | None,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    args: tuple[object, ...],
+    kwargs: Mapping[str, object],
     proof_param: str | None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The call's arguments by name (the default payload); ``self``/``cls`` left out."""
     if signature is None:
         if args:
             raise TypeError("without a payload function, pass the payload as keyword arguments")
-        return dict(kwargs)
+        return {name: _json_value(value, name) for name, value in kwargs.items()}
     bound = signature.bind_partial(*args, **kwargs)
     bound.apply_defaults()
     skip = {proof_param, "self", "cls"}
-    arguments: dict[str, Any] = {}
+    arguments: JsonObject = {}
     for name, value in bound.arguments.items():
         kind = signature.parameters[name].kind
         if kind is inspect.Parameter.VAR_KEYWORD:
-            arguments.update((k, v) for k, v in value.items() if k not in skip)
+            arguments.update((k, _json_value(v, k)) for k, v in value.items() if k not in skip)
         elif name not in skip:
-            arguments[name] = list(value) if kind is inspect.Parameter.VAR_POSITIONAL else value
+            arguments[name] = _json_value(value, name)
     return arguments
 
 
+def _json_value(value: object, name: str) -> JsonValue:
+    """``value`` (the argument ``name``) as JSON will carry it: tuples become arrays, keys
+    strings (as ``json.dumps`` writes them); ``TypeError`` when JSON cannot carry it."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_value(item, name) for item in value]
+    if isinstance(value, dict):
+        return {_json_key(key, name): _json_value(item, name) for key, item in value.items()}
+    raise TypeError(
+        f"argument `{name}` is a {type(value).__name__}, which JSON cannot carry: give the "
+        "guard a payload (a function of the call's arguments) that turns it into JSON values"
+    )
+
+
+def _json_key(key: object, name: str) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, int | float):
+        return json.dumps(key)
+    raise TypeError(f"argument `{name}` has a {type(key).__name__} key, which JSON cannot carry")
+
+
 def _settled(
-    decision: Decision, action: dict[str, Any], approval: ApprovalRequest | None = None
+    decision: Decision, action: ActionRequest, approval: ApprovalRequest | None = None
 ) -> Authorization:
     """ALLOW becomes an authorization; anything else (DENY, or a second hold after an
     approval) is refused: fail closed."""
@@ -354,7 +404,7 @@ def _settled(
     raise ActionDenied(f"{decision.result}{after}: {detail}", decision, action)
 
 
-def _approval_token(request: ApprovalRequest, decision: Decision, action: dict[str, Any]) -> str:
+def _approval_token(request: ApprovalRequest, decision: Decision, action: ActionRequest) -> str:
     if not request.approved or not request.approval_token:
         raise ApprovalDenied(request, decision, action)
     return request.approval_token

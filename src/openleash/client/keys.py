@@ -1,4 +1,9 @@
-"""Offline proof verification for counterparties, with the issuer's keys cached."""
+"""Offline proof verification for counterparties, with the issuer's keys cached.
+
+The keys are the entries of the issuer's ``/v1/public-keys`` (:class:`PublicKeyRecord`); an
+entry without a string ``kid`` and ``public_key_b64`` (or with a ``revoked_at`` that is neither
+a string nor null) verifies nothing and is left out.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,43 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import NotRequired, TypedDict, TypeGuard
 
 import httpx
 
 from openleash.client.errors import ApiError, TransportError
 from openleash.crypto import verify_token_with_public_keys
 from openleash.domain.errors import TokenError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 
-KeyList = list[dict[str, Any]]
+
+class PublicKeyRecord(TypedDict):
+    """One of the issuer's proof-signing keys, as ``/v1/public-keys`` lists it: the fields
+    verification reads (the others, such as ``created_at`` and ``alg``, stay in the dict as
+    received)."""
+
+    kid: str
+    public_key_b64: str
+    #: Set once the key is revoked: it then verifies nothing.
+    revoked_at: NotRequired[str | None]
+
+
+KeyList = list[PublicKeyRecord]
+
+
+def _is_key_record(entry: object) -> TypeGuard[PublicKeyRecord]:
+    """Whether ``entry`` is a ``/v1/public-keys`` entry a key can be read from."""
+    if not isinstance(entry, dict):
+        return False
+    kid, public, revoked = (entry.get(name) for name in ("kid", "public_key_b64", "revoked_at"))
+    return isinstance(kid, str) and isinstance(public, str) and isinstance(revoked, str | None)
+
+
+def _key_records(entries: Iterable[object]) -> KeyList:
+    """The entries a key can be read from; the others are left out."""
+    return [entry for entry in entries if _is_key_record(entry)]
 
 
 class PublicKeyCache:
@@ -39,8 +70,8 @@ class PublicKeyCache:
         *,
         ttl: float | None = None,
         refresh_cooldown: float = 0.0,
-        fetch: Callable[[], Sequence[dict[str, Any]]] | None = None,
-        afetch: Callable[[], Awaitable[Sequence[dict[str, Any]]]] | None = None,
+        fetch: Callable[[], Sequence[Mapping[str, object]]] | None = None,
+        afetch: Callable[[], Awaitable[Sequence[Mapping[str, object]]]] | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -67,8 +98,8 @@ class PublicKeyCache:
         unknown = want_kid is not None and all(k.get("kid") != want_kid for k in self._keys)
         return unknown and age >= self.refresh_cooldown
 
-    def _store(self, keys: Sequence[dict[str, Any]]) -> KeyList:
-        self._keys = list(keys)
+    def _store(self, keys: Sequence[Mapping[str, object]]) -> KeyList:
+        self._keys = _key_records(keys)
         self._fetched_at = self._monotonic()
         return self._keys
 
@@ -100,6 +131,7 @@ class PublicKeyCache:
 
 
 def _keys_of(response: httpx.Response) -> KeyList:
+    body: JsonValue
     try:
         body = response.json()
     except ValueError:
@@ -107,7 +139,7 @@ def _keys_of(response: httpx.Response) -> KeyList:
     keys = body.get("keys") if isinstance(body, dict) else None
     if not response.is_success or not isinstance(keys, list):
         raise ApiError("ISSUER_UNAVAILABLE", "no key list from the issuer", response.status_code)
-    return [k for k in keys if isinstance(k, dict)]
+    return _key_records(keys)
 
 
 def _fetch_keys(url: str, http: httpx.Client | None) -> KeyList:
@@ -130,28 +162,28 @@ async def _afetch_keys(url: str, http: httpx.AsyncClient | None) -> KeyList:
 
 def verify_proof_offline(
     token: str,
-    keys: PublicKeyCache | Sequence[Any],
+    keys: PublicKeyCache | Sequence[Mapping[str, object]],
     *,
     expected_action_hash: str | None = None,
     expected_agent_id: str | None = None,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Verify a proof token without calling the server; return its claims or raise
     :class:`openleash.domain.errors.TokenError` with the reason (revoked keys verify nothing).
 
     ``keys`` is a :class:`PublicKeyCache` or the entries of ``/v1/public-keys``."""
     moment = now or datetime.now(UTC)
     if isinstance(keys, PublicKeyCache):
-        key_list: Sequence[Any] = keys.keys(want_kid=unverified_kid(token))
+        key_list = keys.keys(want_kid=unverified_kid(token))
     else:
-        key_list = keys
-    claims = verify_token_with_public_keys(token, list(key_list), now=moment, purpose="proof")
+        key_list = _key_records(keys)
+    claims: JsonObject = verify_token_with_public_keys(token, key_list, now=moment, purpose="proof")
     check_expectations(claims, expected_action_hash, expected_agent_id)
     return claims
 
 
 def check_expectations(
-    claims: dict[str, Any], expected_action_hash: str | None, expected_agent_id: str | None
+    claims: Mapping[str, object], expected_action_hash: str | None, expected_agent_id: str | None
 ) -> None:
     if expected_action_hash is not None and claims.get("action_hash") != expected_action_hash:
         raise TokenError("action_hash mismatch")
@@ -164,7 +196,8 @@ def unverified_kid(token: str) -> str | None:
     try:
         body = token.split(".", 2)[2]
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))[:-64]
-        kid = json.loads(raw).get("kid")
-    except (IndexError, ValueError, AttributeError):
+        claims: JsonValue = json.loads(raw)
+    except (IndexError, ValueError):
         return None
+    kid = claims.get("kid") if isinstance(claims, dict) else None
     return kid if isinstance(kid, str) else None

@@ -5,49 +5,57 @@ as received (extensions included). Each also reads as a read-only mapping over `
 ``decision["result"]`` and ``decision.result`` are the same value.
 
 A field typed ``str`` is the wire key of its name (``""`` when absent or not a string), a field
-typed ``str | None`` the same or ``None``; a class reads its other fields in ``_read``.
+typed ``str | None`` the same or ``None``; a class reads its other fields in ``_read``. The
+objects the server shapes (the approval a decision used, the rows of a limit's usage) are
+TypedDicts, read field by field as the results are; what others shape (an obligation's
+details, an agent's attributes, ``raw``) is :data:`~openleash.domain.jsonvalue.JsonValue`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Any, Self, get_type_hints
+from typing import Self, TypedDict, cast
 
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import ApprovalStatus, Result
 
 __all__ = [
     "AgentInfo",
     "ApprovalRequest",
     "Decision",
+    "DecisionApproval",
     "LimitUsage",
     "Obligation",
     "PolicyDraft",
     "PublicKey",
     "Result",
     "Usage",
+    "UsageRow",
 ]
 
 
-class _WireView(Mapping[str, Any]):
+class _WireView(Mapping[str, JsonValue]):
     """Read-only mapping access to the wire object a result was built from."""
 
     __slots__ = ()
-    raw: dict[str, Any]
+    raw: JsonObject
 
     @classmethod
-    def from_wire(cls, body: dict[str, Any]) -> Self:
-        values: dict[str, Any] = {name: read(body, name) for name, read in _text_fields(cls)}
+    def from_wire(cls, body: JsonObject) -> Self:
+        values: dict[str, object] = {name: read(body, name) for name, read in _text_fields(cls)}
         values.update(cls._read(body), raw=body)
-        return cls(**values)
+        # Each field is filled by name: the text fields above, the others by ``_read``.
+        build = cast(Callable[..., Self], cls)
+        return build(**values)
 
     @classmethod
-    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
-        """The fields that are not text."""
+    def _read(cls, body: JsonObject) -> dict[str, object]:
+        """The fields that are not text, by name."""
         return {}
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: str) -> JsonValue:
         return self.raw[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -57,54 +65,105 @@ class _WireView(Mapping[str, Any]):
         return len(self.raw)
 
 
-def _str(body: Mapping[str, Any], key: str) -> str:
+def _str(body: JsonObject, key: str) -> str:
     value = body.get(key)
     return value if isinstance(value, str) else ""
 
 
-def _opt(body: Mapping[str, Any], key: str) -> str | None:
+def _opt(body: JsonObject, key: str) -> str | None:
     value = body.get(key)
     return value if isinstance(value, str) else None
 
 
-def _objects(body: Mapping[str, Any], key: str) -> tuple[dict[str, Any], ...]:
+def _number(body: JsonObject, key: str) -> float:
+    """A number (``0`` when absent or not a number)."""
+    value = body.get(key)
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def _objects(body: JsonObject, key: str) -> tuple[JsonObject, ...]:
     value = body.get(key)
     if not isinstance(value, list):
         return ()
     return tuple(item for item in value if isinstance(item, dict))
 
 
-def _object(body: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+def _object(body: JsonObject, key: str) -> JsonObject | None:
     value = body.get(key)
     return value if isinstance(value, dict) else None
 
 
-_Reader = Callable[[Mapping[str, Any], str], str | None]
-_TEXT_READERS: dict[object, _Reader] = {str: _str, str | None: _opt}
+_Reader = Callable[[JsonObject, str], str | None]
+#: Annotations as written (this module postpones their evaluation), with their readers.
+_TEXT_READERS: dict[object, _Reader] = {"str": _str, "str | None": _opt}
 
 
 @cache
 def _text_fields(cls: type) -> tuple[tuple[str, _Reader], ...]:
     """The fields of ``cls`` typed ``str`` or ``str | None``, each with its reader."""
-    hints = get_type_hints(cls)
-    return tuple(
-        (name, _TEXT_READERS[hint]) for name, hint in hints.items() if hint in _TEXT_READERS
+    return tuple((f.name, _TEXT_READERS[f.type]) for f in fields(cls) if f.type in _TEXT_READERS)
+
+
+class DecisionApproval(TypedDict):
+    """The owner's approval a decision used up (:attr:`Decision.approval`)."""
+
+    approval_request_id: str
+    #: The owner who approved.
+    approved_by: str | None
+    #: When, ISO-8601 in UTC.
+    approved_at: str | None
+    #: How surely the owner confirmed (a step-up's level), if stated.
+    assurance_level: str | None
+
+
+def _approval(body: JsonObject) -> DecisionApproval | None:
+    approval = _object(body, "approval")
+    if approval is None:
+        return None
+    return DecisionApproval(
+        approval_request_id=_str(approval, "approval_request_id"),
+        approved_by=_opt(approval, "approved_by"),
+        approved_at=_opt(approval, "approved_at"),
+        assurance_level=_opt(approval, "assurance_level"),
+    )
+
+
+class UsageRow(TypedDict):
+    """One row of :attr:`LimitUsage.usage`: what is used for one value of the ``by`` fields."""
+
+    #: The values of the limit's ``by`` fields this row counts (``{}`` without).
+    by: JsonObject
+    #: Used in the window (minor units or actions).
+    used: float
+    #: Actions allowed in the window.
+    count: int
+    #: What is left (never below 0).
+    remaining: float
+
+
+def _usage_row(row: JsonObject) -> UsageRow:
+    count = row.get("count")
+    return UsageRow(
+        by=_object(row, "by") or {},
+        used=_number(row, "used"),
+        count=count if isinstance(count, int) and not isinstance(count, bool) else 0,
+        remaining=_number(row, "remaining"),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Obligation(_WireView):
     """Something the decision asks for before the action may go ahead (``HUMAN_APPROVAL``,
-    ``STEP_UP_AUTH``, ...). ``details`` is the wire ``details_json``."""
+    ``STEP_UP_AUTH``, ...). ``details`` is the wire ``details_json``: the rule's parameters."""
 
     obligation_id: str
     type: str
     status: str
-    details: Any
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    details: JsonValue
+    raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
-    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+    def _read(cls, body: JsonObject) -> dict[str, object]:
         return {"details": body.get("details_json")}
 
 
@@ -124,14 +183,14 @@ class Decision(_WireView):
     risk_level: str | None
     explanation: str | None
     #: Who approved, when and how surely, when an approval token was used.
-    approval: dict[str, Any] | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    approval: DecisionApproval | None
+    raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
-    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+    def _read(cls, body: JsonObject) -> dict[str, object]:
         return {
             "obligations": tuple(Obligation.from_wire(o) for o in _objects(body, "obligations")),
-            "approval": _object(body, "approval"),
+            "approval": _approval(body),
         }
 
     @property
@@ -169,7 +228,7 @@ class ApprovalRequest(_WireView):
     consumed_at: str | None
     approval_token: str | None
     approval_token_expires_at: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: JsonObject = field(repr=False, compare=False)
 
     PENDING = ApprovalStatus.PENDING
     APPROVED = ApprovalStatus.APPROVED
@@ -201,7 +260,7 @@ class PolicyDraft(_WireView):
     resulting_policy_id: str | None
     policy_yaml: str | None
     applies_to_agent_principal_id: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: JsonObject = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,17 +276,16 @@ class LimitUsage(_WireView):
     per: str
     by: tuple[str, ...]
     since: str
-    usage: tuple[dict[str, Any], ...]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    usage: tuple[UsageRow, ...]
+    raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
-    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+    def _read(cls, body: JsonObject) -> dict[str, object]:
         by = body.get("by")
-        maximum = body.get("max")
         return {
-            "max": maximum if isinstance(maximum, int | float) else 0,
+            "max": _number(body, "max"),
             "by": tuple(str(b) for b in by) if isinstance(by, list) else (),
-            "usage": _objects(body, "usage"),
+            "usage": tuple(_usage_row(row) for row in _objects(body, "usage")),
         }
 
 
@@ -240,10 +298,10 @@ class Usage(_WireView):
     as_of: str
     policy_hash: str | None
     limits: tuple[LimitUsage, ...]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
-    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+    def _read(cls, body: JsonObject) -> dict[str, object]:
         return {"limits": tuple(LimitUsage.from_wire(item) for item in _objects(body, "limits"))}
 
 
@@ -256,13 +314,13 @@ class AgentInfo(_WireView):
     owner_type: str
     owner_id: str
     status: str
-    attributes: dict[str, Any] | None
+    attributes: JsonObject | None
     created_at: str | None
     webhook_url: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: JsonObject = field(repr=False, compare=False)
 
     @classmethod
-    def _read(cls, body: dict[str, Any]) -> dict[str, Any]:
+    def _read(cls, body: JsonObject) -> dict[str, object]:
         return {"attributes": _object(body, "attributes")}
 
 
@@ -274,7 +332,7 @@ class PublicKey(_WireView):
     public_key_b64: str
     created_at: str | None
     revoked_at: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: JsonObject = field(repr=False, compare=False)
 
     @property
     def revoked(self) -> bool:

@@ -103,6 +103,17 @@ def test_revoked_key_verifies_nothing() -> None:
         )
 
 
+def test_key_entries_verification_cannot_read_are_left_out() -> None:
+    key = active(new_server_key(NOW))
+    good = public(key)
+    odd = [{"kid": 1, "public_key_b64": "x"}, {"kid": "k"}, {**good, "revoked_at": 5}, "k"]
+    cache = PublicKeyCache("http://issuer", fetch=lambda: [*odd, good])
+    assert cache.keys() == [good]
+    assert verify_proof_offline(proof(key), [*odd, good], now=NOW)["kid"] == key.kid
+    with pytest.raises(TokenError, match="No matching key"):
+        verify_proof_offline(proof(key), odd, now=NOW)
+
+
 def test_key_cache_fetches_once_and_again_for_an_unknown_kid() -> None:
     old = active(new_server_key(NOW))
     new = active(new_server_key(NOW))

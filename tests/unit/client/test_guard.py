@@ -73,6 +73,25 @@ def test_the_default_payload_is_the_calls_arguments_by_name() -> None:
     assert payload == {"amount_minor": 100, "currency": "USD", "note": "gift"}
 
 
+def test_arguments_that_json_cannot_carry_are_refused_before_the_server_is_asked() -> None:
+    server = FakeServer()
+
+    @guard(server.client(owner_id=OWNER_ID), "purchase")
+    def buy(item: object, *tags: str, **extra: object) -> None:
+        pass
+
+    buy(("tea", 2), "a", "b", counts={1: 2, None: [(3,)]})
+    payload = server.authorized[0]["action"]["payload"]
+    # Tuples are arrays and keys strings, as json.dumps writes them, in the action kept too.
+    assert payload == {"item": ["tea", 2], "tags": ["a", "b"], "counts": {"1": 2, "null": [[3]]}}
+    with pytest.raises(TypeError, match="argument `item` is a set"):
+        buy({"tea"})
+    with pytest.raises(TypeError, match="argument `counts` has a tuple key"):
+        buy("tea", counts={(1, 2): 3})
+    assert len(server.authorized) == 1
+    assert [r.url.path for r in server.requests] == ["/v1/authorize"]
+
+
 def test_a_call_with_wrong_arguments_is_not_authorized() -> None:
     server = FakeServer()
 

@@ -144,11 +144,38 @@ def test_approval_requests_and_policy_drafts() -> None:
         assert server.requests[-1].url.raw_path == b"/v1/agent/policy-drafts/pd%202%2Fx"
 
 
+def test_the_approval_a_decision_used_is_read_field_by_field() -> None:
+    approval = {
+        "approval_request_id": "ar-1",
+        "approved_by": "o-1",
+        "approved_at": "2026-01-01T00:00:00.000Z",
+        "assurance_level": None,
+        "extension": 1,
+    }
+    read = Decision.from_wire(decision("ALLOW", approval=approval))
+    assert read.approval == {
+        "approval_request_id": "ar-1",
+        "approved_by": "o-1",
+        "approved_at": "2026-01-01T00:00:00.000Z",
+        "assurance_level": None,
+    }
+    assert read["approval"] == approval  # the wire object, extensions included
+    odd = Decision.from_wire(decision("ALLOW", approval={"approved_by": 5}))
+    assert odd.approval == {
+        "approval_request_id": "",
+        "approved_by": None,
+        "approved_at": None,
+        "assurance_level": None,
+    }
+    assert Decision.from_wire(decision("ALLOW")).approval is None
+
+
 def test_usage_self_and_public_keys_are_typed() -> None:
     server = FakeServer()
     with server.client() as client:
         usage = client.usage()
         assert usage.limits[0].usage[0]["remaining"] == 3800
+        assert usage.limits[0].usage == ({"by": {}, "used": 1200, "count": 2, "remaining": 3800},)
         assert usage.limits[0].max == 5000
         me = client.agent_self()
         assert me.owner_id == OWNER_ID
