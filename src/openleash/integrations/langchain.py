@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
@@ -20,7 +20,14 @@ from pydantic import ConfigDict
 
 from openleash.client.client import AsyncClient, Client
 from openleash.client.errors import ActionDenied, ApprovalRequired, ApprovalTimeout
-from openleash.client.guards import Authorization, Guard, authorization_scope
+from openleash.client.guards import (
+    Authorization,
+    Guard,
+    JustificationSpec,
+    PayloadSpec,
+    RelyingPartySpec,
+    authorization_scope,
+)
 
 __all__ = ["GuardedTool", "guarded_tool"]
 
@@ -37,7 +44,9 @@ class GuardedTool(BaseTool):
     guard: Guard
     tell_model: bool = False
 
-    def _authorize(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Authorization:
+    def _authorize(self, args: tuple[object, ...], kwargs: Mapping[str, object]) -> Authorization:
+        """Authorize one invocation. Its arguments are the tool's input as its args schema
+        read it (dates, nested models, ...): Python objects, not the model's JSON."""
         try:
             return self.guard.authorize(*args, **kwargs)
         except _REFUSALS as exc:
@@ -45,7 +54,9 @@ class GuardedTool(BaseTool):
                 raise ToolException(f"Not authorized: {exc}") from exc
             raise
 
-    async def _aauthorize(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Authorization:
+    async def _aauthorize(
+        self, args: tuple[object, ...], kwargs: Mapping[str, object]
+    ) -> Authorization:
         try:
             return await self.guard.aauthorize(*args, **kwargs)
         except _REFUSALS as exc:
@@ -80,10 +91,14 @@ class GuardedTool(BaseTool):
             return await self.tool._arun(*args, **kwargs, **extra)
 
 
-def _extras(method: Callable[..., Any], config: RunnableConfig, run_manager: Any) -> dict[str, Any]:
+def _extras(
+    method: Callable[..., object],
+    config: RunnableConfig,
+    run_manager: CallbackManagerForToolRun | AsyncCallbackManagerForToolRun | None,
+) -> dict[str, object]:
     """The ``run_manager`` and config arguments ``method`` takes, as LangChain would pass them."""
     parameters = inspect.signature(method).parameters
-    extra: dict[str, Any] = {}
+    extra: dict[str, object] = {}
     if "run_manager" in parameters:
         extra["run_manager"] = run_manager
     for name, hint in _hints(method).items():
@@ -92,7 +107,7 @@ def _extras(method: Callable[..., Any], config: RunnableConfig, run_manager: Any
     return extra
 
 
-def _hints(method: Callable[..., Any]) -> dict[str, Any]:
+def _hints(method: Callable[..., object]) -> dict[str, object]:
     try:
         return typing.get_type_hints(method)
     except (NameError, TypeError):
@@ -104,9 +119,9 @@ def guarded_tool(
     client: Client | AsyncClient,
     *,
     action_type: str,
-    payload: Any = None,
-    relying_party: Any = None,
-    justification: Any = None,
+    payload: PayloadSpec | None = None,
+    relying_party: RelyingPartySpec | None = None,
+    justification: JustificationSpec | None = None,
     tell_model: bool = False,
     **guard_options: Any,
 ) -> GuardedTool:

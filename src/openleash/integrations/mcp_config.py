@@ -27,7 +27,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from openleash.domain.errors import InvalidInputError, OpenLeashError
 
@@ -87,8 +86,9 @@ def server_name(advertised: str | None) -> str:
     return cleaned or DEFAULT_SERVER
 
 
-def gateway_config(data: Any) -> GatewayConfig:
-    """Check a configuration mapping and return it typed; errors name the key to fix."""
+def gateway_config(data: object) -> GatewayConfig:
+    """Check a configuration mapping (as parsed from YAML or JSON) and return it typed; errors
+    name the key to fix."""
     if data is None:
         return GatewayConfig()
     top = _mapping(data, "the configuration", _TOP_KEYS)
@@ -103,7 +103,7 @@ def gateway_config(data: Any) -> GatewayConfig:
     )
 
 
-def _tool(spec: Any, where: str) -> ToolMapping:
+def _tool(spec: object, where: str) -> ToolMapping:
     values = _mapping(spec or {}, where, _TOOL_KEYS)
     target = values.get("counterparty_field", COUNTERPARTY_FIELDS[0])
     if target not in COUNTERPARTY_FIELDS:
@@ -120,7 +120,11 @@ def _tool(spec: Any, where: str) -> ToolMapping:
     )
 
 
-def _mapping(value: Any, where: str, allowed: frozenset[str] | None) -> dict[str, Any]:
+#: A mapping of the configuration as parsed: YAML keys need not be strings, nor values JSON.
+_Parsed = Mapping[object, object]
+
+
+def _mapping(value: object, where: str, allowed: frozenset[str] | None) -> _Parsed:
     if not isinstance(value, dict):
         raise _error(f"{where} must be a mapping")
     unknown = sorted(set(value) - allowed) if allowed is not None else []
@@ -131,7 +135,7 @@ def _mapping(value: Any, where: str, allowed: frozenset[str] | None) -> dict[str
     return value
 
 
-def _optional_text(values: Mapping[str, Any], key: str, where: str) -> str | None:
+def _optional_text(values: _Parsed, key: str, where: str) -> str | None:
     value = values.get(key)
     if value is None:
         return None
@@ -141,14 +145,18 @@ def _optional_text(values: Mapping[str, Any], key: str, where: str) -> str | Non
 
 
 def _seconds(
-    values: Mapping[str, Any], key: str, where: str | None, default: float, *, zero: bool = False
+    values: _Parsed, key: str, where: str | None, default: float, *, zero: bool = False
 ) -> float:
     value = values.get(key, default)
-    number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-    if not number or not (value >= 0 if zero else value > 0):
-        name = f"{where}.{key}" if where else key
-        raise _error(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds")
-    return float(value)
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if zero else value > 0)
+    ):
+        return float(value)
+    name = f"{where}.{key}" if where else key
+    raise _error(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds")
 
 
 def _error(message: str) -> OpenLeashError:

@@ -23,41 +23,51 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Final, NotRequired, TypedDict
 
 import anyio
 import mcp_types as types
 
 from openleash.client import (
+    ActionRequest,
     ApiError,
     ApprovalRequest,
     AsyncClient,
     Decision,
     OpenLeashClientError,
+    new_action,
 )
-from openleash.crypto import iso_ms
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import ApprovalStatus, Result
 from openleash.integrations.mcp_config import GatewayConfig
 
 #: ``_meta`` keys of a forwarded ``tools/call``: the proof token (absent when the policy asks
 #: for none), the decision it came from, and the action it proves (hash it to check the proof's
 #: ``action_hash``; its payload holds the call's arguments).
-PROOF_META = "openleash/proof"
-DECISION_META = "openleash/decision_id"
-ACTION_META = "openleash/action"
+PROOF_META: Final = "openleash/proof"
+DECISION_META: Final = "openleash/decision_id"
+ACTION_META: Final = "openleash/action"
 #: ``_meta`` key of a result the gateway answers itself: what OpenLeash decided.
-RESULT_META = "openleash/decision"
+RESULT_META: Final = "openleash/decision"
 #: Tool calls waiting for an approval that a repeated call can pick up; the oldest are dropped.
 MAX_HELD = 256
 
 ToolResult = types.CallToolResult | types.InputRequiredResult
+
+#: The ``_meta`` entries an allowed call carries upstream (the keys above).
+ProofMeta = TypedDict(
+    "ProofMeta",
+    {
+        "openleash/decision_id": JsonValue,
+        "openleash/action": Mapping[str, object],
+        "openleash/proof": NotRequired[str],
+    },
+)
 #: Sends the call upstream with these extra ``_meta`` entries.
-Forward = Callable[[dict[str, Any]], Awaitable[ToolResult]]
+Forward = Callable[[ProofMeta], Awaitable[ToolResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +76,7 @@ class _Held:
 
     key: str
     tool: str
-    action: dict[str, Any]
+    action: ActionRequest
     decision: Decision
     approval_request_id: str
 
@@ -81,9 +91,11 @@ class Gateway:
         self._held: OrderedDict[str, _Held] = OrderedDict()
 
     async def call_tool(
-        self, tool: str, arguments: Mapping[str, Any] | None, forward: Forward
+        self, tool: str, arguments: Mapping[str, JsonValue] | None, forward: Forward
     ) -> ToolResult:
-        args = dict(arguments or {})
+        """Authorize a call of ``tool`` with ``arguments`` (the model's, as MCP carries them),
+        then ``forward`` it or answer why not."""
+        args: JsonObject = dict(arguments or {})
         key = _call_key(tool, args)
         try:
             held = self._held.pop(key, None)
@@ -95,11 +107,11 @@ class Gateway:
         except OpenLeashClientError as exc:
             return _not_asked(tool, exc)
 
-    async def action(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    async def action(self, tool: str, arguments: Mapping[str, JsonValue]) -> ActionRequest:
         """The OpenLeash action of a call: the arguments as payload, plus the mapped fields."""
         mapping = self.config.tool(tool)
-        payload = dict(arguments)
-        relying_party: dict[str, Any] = {}
+        payload: JsonObject = dict(arguments)
+        relying_party: JsonObject = {}
         if mapping.amount and mapping.amount in arguments:
             payload["amount_minor"] = arguments[mapping.amount]
         currency = arguments.get(mapping.currency) if mapping.currency else None
@@ -111,23 +123,19 @@ class Gateway:
         if isinstance(party, str) and party:
             where, _, key = mapping.counterparty_field.partition(".")
             (relying_party if where == "relying_party" else payload)[key] = party
-        action: dict[str, Any] = {
-            "action_id": str(uuid.uuid4()),
-            "action_type": self.config.action_type(self.server, tool),
-            "requested_at": iso_ms(datetime.now(UTC)),
-            "principal": {"agent_id": self.client.agent_id},
-            "subject": {"principal_id": await self.client.owner_id()},
-            "payload": payload,
-        }
-        if relying_party:
-            action["relying_party"] = relying_party
-        return action
+        return new_action(
+            self.client.agent_id,
+            await self.client.owner_id(),
+            self.config.action_type(self.server, tool),
+            payload,
+            relying_party=relying_party or None,
+        )
 
     async def _follow(
         self,
         key: str,
         tool: str,
-        action: dict[str, Any],
+        action: ActionRequest,
         decision: Decision,
         forward: Forward,
     ) -> ToolResult:
@@ -185,23 +193,24 @@ class Gateway:
             await anyio.sleep(min(self.config.approval_poll_seconds, remaining))
 
 
-def proof_meta(decision: Mapping[str, Any], action: Mapping[str, Any]) -> dict[str, Any]:
+def proof_meta(decision: Mapping[str, JsonValue], action: Mapping[str, object]) -> ProofMeta:
     """The ``_meta`` entries an allowed call carries upstream."""
-    meta: dict[str, Any] = {DECISION_META: decision.get("decision_id"), ACTION_META: action}
-    if decision.get("proof_token"):
-        meta[PROOF_META] = decision["proof_token"]
+    meta: ProofMeta = {DECISION_META: decision.get("decision_id"), ACTION_META: action}
+    token = decision.get("proof_token")
+    if isinstance(token, str) and token:
+        meta[PROOF_META] = token
     return meta
 
 
-def _call_key(tool: str, arguments: Mapping[str, Any]) -> str:
+def _call_key(tool: str, arguments: Mapping[str, JsonValue]) -> str:
     return json.dumps([tool, arguments], sort_keys=True, separators=(",", ":"), default=str)
 
 
 # -- what the model reads when the tool was not run -----------------------------------------------
 
 
-def _refusal(text: str, decision: Mapping[str, Any] | None = None) -> types.CallToolResult:
-    meta = None
+def _refusal(text: str, decision: Decision | None = None) -> types.CallToolResult:
+    meta: JsonObject | None = None
     if decision is not None:
         meta = {
             RESULT_META: {

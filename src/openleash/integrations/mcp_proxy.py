@@ -23,7 +23,7 @@ from mcp.server.stdio import stdio_server
 
 from openleash.client import AsyncClient
 from openleash.integrations.mcp_config import GatewayConfig, server_name
-from openleash.integrations.mcp_gateway import Gateway, ToolResult
+from openleash.integrations.mcp_gateway import Gateway, ProofMeta, ToolResult
 
 log = logging.getLogger("openleash.mcp")
 
@@ -122,7 +122,7 @@ class _Relay:
         self.gateway = gateway
 
     async def call_tool(self, ctx: Context, params: types.CallToolRequestParams) -> ToolResult:
-        async def forward(extra: dict[str, Any]) -> ToolResult:
+        async def forward(extra: ProofMeta) -> ToolResult:
             return await self.session.call_tool(
                 params.name,
                 params.arguments,
@@ -188,7 +188,7 @@ class _Relay:
         )
 
 
-def _meta(params: types.RequestParams | None) -> dict[str, Any]:
+def _meta(params: types.RequestParams | None) -> dict[str, object]:
     """The caller's ``_meta`` entries that go upstream (see :data:`_OWN_META_PREFIXES`)."""
     meta = (params.meta if params is not None else None) or {}
     return {
