@@ -47,8 +47,10 @@ def _is_key_record(entry: object) -> TypeGuard[PublicKeyRecord]:
 
 
 def _key_records(entries: Iterable[object]) -> KeyList:
-    """The entries a key can be read from; the others are left out."""
-    return [entry for entry in entries if _is_key_record(entry)]
+    """The entries a key can be read from, as dicts (a :class:`~openleash.client.PublicKey`
+    from ``client.public_keys()`` is one too); the others are left out."""
+    dicts = (e if isinstance(e, dict) else dict(e) for e in entries if isinstance(e, Mapping))
+    return [entry for entry in dicts if _is_key_record(entry)]
 
 
 class PublicKeyCache:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from openleash.client import AgentAuth, PublicKeyCache, verify_proof_offline
+from openleash.client import AgentAuth, PublicKey, PublicKeyCache, verify_proof_offline
 from openleash.crypto import (
     generate_keypair,
     issue_proof,
@@ -112,6 +112,14 @@ def test_key_entries_verification_cannot_read_are_left_out() -> None:
     assert verify_proof_offline(proof(key), [*odd, good], now=NOW)["kid"] == key.kid
     with pytest.raises(TokenError, match="No matching key"):
         verify_proof_offline(proof(key), odd, now=NOW)
+
+
+def test_keys_as_the_client_reads_them_verify_too() -> None:
+    key = active(new_server_key(NOW))
+    published = [PublicKey.from_wire(public(key))]  # what client.public_keys() returns
+    assert verify_proof_offline(proof(key), published, now=NOW)["kid"] == key.kid
+    cache = PublicKeyCache("http://issuer", fetch=lambda: published)
+    assert cache.keys() == [public(key)]
 
 
 def test_key_cache_fetches_once_and_again_for_an_unknown_kid() -> None:
