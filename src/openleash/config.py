@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from openleash.domain.errors import InvalidInputError
@@ -15,6 +16,9 @@ from openleash.domain.redaction import check_redactions
 from openleash.policy.syntax import YamlError, load_yaml
 
 ADMIN_MODES = ("localhost", "token", "localhost_or_token")
+#: A mapping of ``config.yaml`` as the YAML parser makes it: a value is whatever the file's
+#: author wrote (a YAML timestamp is no JSON), read only after an ``isinstance`` check.
+Section: TypeAlias = Mapping[str, object]
 #: A PEP token is a password anyone who holds it can decide with: no short ones.
 MIN_PEP_TOKEN_LENGTH = 16
 
@@ -128,7 +132,7 @@ class Settings:
             max_connections=self.max_connections,
         )
 
-    def with_limits(self, server: dict[str, Any]) -> Settings:
+    def with_limits(self, server: Section) -> Settings:
         """These settings with the connection limits of the ``server`` section."""
         found = {key: _int(server, key, "server", getattr(self, key)) for key in LIMIT_KEYS}
         return replace(self, **found)  # type: ignore[arg-type]  # all int fields, checked above
@@ -137,14 +141,14 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+def _section(data: Section, name: str) -> Section:
     value = data.get(name) or {}
     if not isinstance(value, dict):
         raise InvalidInputError("VALIDATION_ERROR", f"config.yaml: `{name}` must be a mapping")
     return value
 
 
-def _int(section: dict[str, Any], key: str, where: str, default: int) -> int:
+def _int(section: Section, key: str, where: str, default: int) -> int:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidInputError(
@@ -153,7 +157,7 @@ def _int(section: dict[str, Any], key: str, where: str, default: int) -> int:
     return value
 
 
-def _bool(section: dict[str, Any], key: str, where: str, default: bool) -> bool:
+def _bool(section: Section, key: str, where: str, default: bool) -> bool:
     value = section.get(key, default)
     if not isinstance(value, bool):
         raise InvalidInputError(
@@ -162,7 +166,7 @@ def _bool(section: dict[str, Any], key: str, where: str, default: bool) -> bool:
     return value
 
 
-def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> float:
+def _seconds(section: Section, key: str, where: str, default: float) -> float:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 3600:
         raise InvalidInputError(
@@ -172,7 +176,7 @@ def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> f
     return float(value)
 
 
-def _bind(address: str) -> tuple[str, int]:
+def _bind(address: object) -> tuple[str, int]:
     host, sep, port = str(address).rpartition(":")
     if not sep or not port.isdigit():
         raise InvalidInputError(
@@ -182,7 +186,7 @@ def _bind(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _public_url(value: Any) -> str:
+def _public_url(value: object) -> str:
     """An absolute http(s) URL with a host and nothing after it but an optional ``/``."""
     text = str(value or "").strip()
     if not text:
@@ -209,7 +213,7 @@ def _public_url(value: Any) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
-def _proxies(value: Any) -> tuple[str, ...]:
+def _proxies(value: object) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if items is None:
         return ()
@@ -231,7 +235,7 @@ def _proxies(value: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _redactions(audit: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
+def _redactions(audit: Section, default: tuple[str, ...]) -> tuple[str, ...]:
     paths = audit.get("redact", default)
     if paths is None:
         return ()
@@ -245,7 +249,7 @@ def _redactions(audit: dict[str, Any], default: tuple[str, ...]) -> tuple[str, .
         raise InvalidInputError("VALIDATION_ERROR", f"config.yaml: `audit.redact`: {exc}") from None
 
 
-def _pep_tokens(authzen: dict[str, Any], default: tuple[str, ...]) -> tuple[str, ...]:
+def _pep_tokens(authzen: Section, default: tuple[str, ...]) -> tuple[str, ...]:
     tokens = authzen.get("pep_tokens", list(default))
     if tokens is None:
         return ()
@@ -273,7 +277,7 @@ def _check_replay_window(settings: Settings) -> None:
         )
 
 
-def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
+def settings_from_mapping(data: Section, base: Settings) -> Settings:
     server, admin = _section(data, "server"), _section(data, "admin")
     security, tokens = _section(data, "security"), _section(data, "tokens")
     approval, sessions = _section(data, "approval"), _section(data, "sessions")
@@ -282,7 +286,7 @@ def settings_from_mapping(data: dict[str, Any], base: Settings) -> Settings:
     authzen, limits = _section(data, "authzen"), _section(data, "limits")
     host, port = _bind(server.get("bind_address", f"{base.host}:{base.port}"))
     mode = admin.get("mode", base.admin_mode)
-    if mode not in ADMIN_MODES:
+    if not isinstance(mode, str) or mode not in ADMIN_MODES:
         raise InvalidInputError(
             "VALIDATION_ERROR", f"config.yaml: `admin.mode` must be one of {', '.join(ADMIN_MODES)}"
         )

@@ -8,7 +8,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
@@ -29,6 +28,7 @@ from openleash.api.wire.common import check_unique_operation_ids, install_openap
 from openleash.bootstrap import Services, open_services
 from openleash.config import Settings, load_settings
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.jsonvalue import JsonObject
 from openleash.service.webhook_dispatch import WebhookDispatcher
 from openleash.service.webhooks import Deliverer
 
@@ -177,7 +177,7 @@ def _serve_authorize(app: FastAPI) -> None:
     app.router.routes.append(authorize_route(app))
     generate = app.openapi
 
-    def openapi() -> dict[str, Any]:
+    def openapi() -> JsonObject:
         document = authorize_wire.add_to_openapi(generate())
         check_unique_operation_ids(document)
         return document

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, cast
 
 import orjson
@@ -15,7 +15,7 @@ from starlette.responses import Response
 from openleash.api.errors import status_of
 from openleash.bootstrap import Services
 from openleash.domain.errors import InvalidInputError, OpenLeashError
-from openleash.domain.jsonvalue import parse_json
+from openleash.domain.jsonvalue import JsonObject, parse_json
 from openleash.service.agent_auth import SIGNING_HEADERS, SignedRequest
 
 MAX_BODY = 1_048_576
@@ -28,7 +28,9 @@ _MAX_DIGITS = 9
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
-def json_response(content: Any, status: int = 200) -> Response:
+def json_response(content: Mapping[str, object], status: int = 200) -> Response:
+    """``content`` as the JSON body, its keys in their order. A view's TypedDict is a
+    ``Mapping[str, object]``; what it holds must be JSON (orjson refuses anything else)."""
     return Response(orjson.dumps(content), status_code=status, media_type=JSON_MEDIA)
 
 
@@ -109,7 +111,7 @@ def _unsupported() -> OpenLeashError:
     )
 
 
-async def json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
+async def json_body(request: Request) -> tuple[bytes, JsonObject]:
     """The raw bytes and the parsed JSON object of a request (fix PROTOCOL §3.7: bad input is
     a 4xx with the error envelope, never a 500)."""
     if media_type(request) != JSON_MEDIA:
@@ -118,7 +120,7 @@ async def json_body(request: Request) -> tuple[bytes, dict[str, Any]]:
     return raw, parse_object(raw)
 
 
-async def optional_json(request: Request) -> dict[str, Any]:
+async def optional_json(request: Request) -> JsonObject:
     """A JSON object body, or ``{}`` when there is none. A body of another declared type is
     refused even when empty: an HTML form (text/plain, urlencoded, multipart) never counts."""
     declared = media_type(request)
@@ -132,7 +134,7 @@ async def optional_json(request: Request) -> dict[str, Any]:
     return parse_object(raw)
 
 
-def parse_object(raw: bytes) -> dict[str, Any]:
+def parse_object(raw: bytes) -> JsonObject:
     if not raw.strip():
         raise InvalidInputError("INVALID_JSON", "Request body is empty; send a JSON object")
     value = parse_json(raw)

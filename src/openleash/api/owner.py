@@ -40,6 +40,7 @@ from openleash.api.wire import owner_policies as policies_wire
 from openleash.api.wire.common import ANONYMOUS, OWNER, operation, schema_ref
 from openleash.bootstrap import Services
 from openleash.domain.errors import ForbiddenError
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import ApprovalStatus, DraftStatus
 from openleash.domain.timefmt import iso_ms
 from openleash.service import (
@@ -96,12 +97,12 @@ async def owner_call(request: Request) -> OwnerCall:
     return call
 
 
-async def optional_body(request: Request) -> dict[str, Any]:
+async def optional_body(request: Request) -> JsonObject:
     """A JSON object body, or ``{}`` when there is none (approve and deny may have no body)."""
     return await optional_json(request)
 
 
-async def owner_change(request: Request) -> tuple[OwnerCall, Services, dict[str, Any]]:
+async def owner_change(request: Request) -> tuple[OwnerCall, Services, JsonObject]:
     """What a route that changes something starts with: the owner's call (the session, its CSRF
     token checked), the services and the JSON body (``{}`` when there is none)."""
     call = await owner_call(request)

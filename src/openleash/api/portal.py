@@ -9,7 +9,8 @@ resolved). See :mod:`openleash.api.portal_http` for sessions, CSRF and headers.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypedDict
 
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
@@ -42,7 +43,10 @@ from openleash.api.portal_http import (
 )
 from openleash.api.throttle import anonymous
 from openleash.api.views import approvals as approval_views
+from openleash.api.views.agents import AgentRecordJson, agent_json
+from openleash.api.views.approvals import OwnerApprovalJson
 from openleash.domain.errors import InvalidInputError, OpenLeashError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import ApprovalStatus
 from openleash.service.owner_auth import LoginAttempt, OwnerCall, OwnerSetup
 from openleash.service.owner_factor import Denial, FactorProof
@@ -109,8 +113,9 @@ async def login(request: Request) -> Response:
             request, return_to=form.get("returnTo"), error=exc, status=status_of(exc)
         )
     s = services(request)
-    body = {
-        "user_principal_id": form.get("user_principal_id", "").strip(),
+    user_id = form.get("user_principal_id", "").strip()
+    body: JsonObject = {
+        "user_principal_id": user_id,
         "passphrase": form.get("passphrase", ""),
         "totp_code": form.get("totp_code", "").strip(),
     }
@@ -120,7 +125,7 @@ async def login(request: Request) -> Response:
         return _login_form(
             request,
             return_to=form.get("returnTo"),
-            user_id=body["user_principal_id"],
+            user_id=user_id,
             error=exc,
             status=status_of(exc),
         )
@@ -196,13 +201,22 @@ async def logout(request: Request) -> Response:
 # -- approvals ----------------------------------------------------------------------------------
 
 
-async def _inbox(request: Request, call: OwnerCall) -> dict[str, Any]:
+class _Inbox(TypedDict):
+    """What the inbox templates show."""
+
+    pending_agents: list[AgentRecordJson]
+    pending: list[OwnerApprovalJson]
+    recent: list[OwnerApprovalJson]
+    format_amount: Callable[[JsonValue, JsonValue], str | None]
+
+
+async def _inbox(request: Request, call: OwnerCall) -> _Inbox:
     s = services(request)
     pending = await s.approvals.list_for_owner(call, status=ApprovalStatus.PENDING, limit=100)
     recent = await s.approvals.list_for_owner(call, status=None, limit=30)
     return {
         "pending_agents": [
-            a.public_view() for a in await services(request).registration.pending_agents(call)
+            agent_json(a) for a in await services(request).registration.pending_agents(call)
         ],
         "pending": [approval_views.for_owner(a) for a in pending],
         "recent": [
@@ -238,7 +252,8 @@ async def _approval_page(
     s = services(request)
     view = approval_views.for_owner(await s.approvals.for_owner(call, approval_request_id))
     action = view["action"]
-    payload = action.get("payload") if isinstance(action.get("payload"), dict) else {}
+    given = action.get("payload")
+    payload = given if isinstance(given, dict) else {}
     return page(
         request,
         "approval.html",
@@ -278,7 +293,7 @@ async def approve(request: Request, approval_request_id: str) -> Response:
 @router.post(f"{HOME_PATH}/{{approval_request_id}}/deny")
 async def deny(request: Request, approval_request_id: str) -> Response:
     call, form = await owner_form(request)
-    body = {**second_factor(form), "reason": form.get("reason", "")}
+    body: JsonObject = {**second_factor(form), "reason": form.get("reason", "")}
     try:
         denial = Denial.from_body(body)
         await services(request).approvals.deny(call, approval_request_id, denial)

@@ -3,7 +3,6 @@ and the profile (TOTP enrolment)."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
@@ -28,6 +27,9 @@ from openleash.api.portal_http import (
 from openleash.api.views import accounts as accounts_views
 from openleash.api.views import agents as agents_views
 from openleash.api.views import audit as audit_views
+from openleash.api.views.accounts import TotpEnrolmentJson
+from openleash.api.views.agents import AgentInviteJson
+from openleash.api.views.audit import AuditPageJson
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Status
 from openleash.service import usage
@@ -64,7 +66,7 @@ async def _agents_page(
     request: Request,
     call: OwnerCall,
     *,
-    invite: dict[str, Any] | None = None,
+    invite: AgentInviteJson | None = None,
     error: OpenLeashError | None = None,
 ) -> Response:
     listed = agents_views.agents_json(await services(request).registration.agents(call.owner_id))
@@ -148,7 +150,7 @@ async def audit(request: Request) -> Response:
         "since": q.get("since", "").strip(),
     }
     error: OpenLeashError | None = None
-    page: dict[str, Any] = {"items": [], "total": 0, "next_cursor": None}
+    page: AuditPageJson = {"items": [], "total": 0, "next_cursor": None}
     where = AuditFilter(
         agent_principal_id=filters["agent_principal_id"] or None,
         since=_zoned(filters["since"]) or None,
@@ -198,7 +200,7 @@ async def _profile_page(
     request: Request,
     call: OwnerCall,
     *,
-    enrolment: dict[str, Any] | None = None,
+    enrolment: TotpEnrolmentJson | None = None,
     backup_codes: list[str] | None = None,
     confirming: bool = False,
     error: OpenLeashError | None = None,

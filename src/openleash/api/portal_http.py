@@ -29,6 +29,7 @@ from openleash.api.errors import status_of
 from openleash.api.guard import SAFE_METHODS, Origins, check_browser
 from openleash.api.http import base_url, media_type, read_body
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, OpenLeashError
+from openleash.domain.jsonvalue import JsonObject
 from openleash.service.owner_auth import OwnerCall
 
 PREFIX = "/gui"
@@ -142,7 +143,7 @@ def render(
 ) -> HTMLResponse:
     """A page. ``call`` (the signed-in owner) gives the navigation and the forms' CSRF token;
     ``status`` is the HTTP status, which templates see too."""
-    values: dict[str, Any] = {
+    values: dict[str, object] = {
         "status": status,
         "call": call,
         "csrf_token": call.session.csrf_token if call is not None else "",
@@ -324,7 +325,7 @@ def page(
     )
 
 
-def second_factor(form: dict[str, str]) -> dict[str, str]:
+def second_factor(form: dict[str, str]) -> JsonObject:
     """The fields the services read for the TOTP gate (empty ones count as absent). The
     passphrase goes as typed: spaces may be part of it."""
     return {

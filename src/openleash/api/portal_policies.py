@@ -3,7 +3,7 @@ validation issues on their lines, and the agents' pending policy drafts."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -23,7 +23,9 @@ from openleash.api.portal_http import (
 from openleash.api.views import drafts as draft_views
 from openleash.api.views import policies as policy_views
 from openleash.api.views.agents import agents_json
+from openleash.api.views.policies import OwnedPolicyJson
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import DraftStatus, Status
 from openleash.service.owner_auth import OwnerCall
 from openleash.service.owner_factor import Denial, FactorProof
@@ -35,6 +37,16 @@ from openleash.service.owner_policies import (
 )
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+
+class PolicyFields(TypedDict):
+    """The policy editor's fields, as typed (``target``: the agent it binds, empty for all)."""
+
+    policy_yaml: str
+    name: str
+    description: str
+    target: str
+    mode: str
 
 
 # -- policies -----------------------------------------------------------------------------------
@@ -72,8 +84,8 @@ async def _editor(
     request: Request,
     call: OwnerCall,
     *,
-    policy: dict[str, Any] | None,
-    fields: dict[str, Any],
+    policy: OwnedPolicyJson | None,
+    fields: PolicyFields,
     error: OpenLeashError | None = None,
 ) -> Response:
     listed = agents_json(await services(request).registration.agents(call.owner_id))
@@ -108,7 +120,7 @@ rules:
 @router.get(f"{PREFIX}/policies/new")
 async def new_policy(request: Request) -> Response:
     call = await owner_of(request)
-    fields = {
+    fields: PolicyFields = {
         "policy_yaml": NEW_POLICY,
         "name": "",
         "description": "",
@@ -118,7 +130,7 @@ async def new_policy(request: Request) -> Response:
     return await _editor(request, call, policy=None, fields=fields)
 
 
-def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
+def _policy_fields(form: dict[str, str]) -> PolicyFields:
     return {
         # Browsers send a textarea's line breaks as CRLF.
         "policy_yaml": form.get("policy_yaml", "").replace("\r\n", "\n"),
@@ -134,7 +146,7 @@ async def create_policy(request: Request) -> Response:
     call, form = await owner_form(request)
     fields = _policy_fields(form)
     s = services(request)
-    body = {
+    body: JsonObject = {
         "policy_yaml": fields["policy_yaml"],
         "name": fields["name"],
         "description": fields["description"],
@@ -149,7 +161,7 @@ async def create_policy(request: Request) -> Response:
     return redirect(f"{PREFIX}/policies/{created.policy_id}?done=policy_saved")
 
 
-def _stored_fields(policy: dict[str, Any]) -> dict[str, Any]:
+def _stored_fields(policy: OwnedPolicyJson) -> PolicyFields:
     return {
         "policy_yaml": policy["policy_yaml"],
         "name": policy["name"] or "",
@@ -171,7 +183,7 @@ async def move_policy(request: Request) -> Response:
     if moved in order and order.index(moved) > 0:
         at = order.index(moved)
         order[at - 1], order[at] = order[at], order[at - 1]
-    body = {"tier": tier, "ordered_policy_ids": order, **second_factor(form)}
+    body: JsonObject = {"tier": tier, "ordered_policy_ids": list(order), **second_factor(form)}
     try:
         await s.owner_policies.reorder(call, OwnerPolicyOrder.from_body(body))
     except OpenLeashError as exc:
@@ -192,7 +204,7 @@ async def update_policy(request: Request, policy_id: str) -> Response:
     fields = _policy_fields(form)
     s = services(request)
     policy = policy_views.owned_policy(await s.owner_policies.get(call, policy_id))
-    body: dict[str, Any] = {
+    body: JsonObject = {
         "policy_yaml": fields["policy_yaml"],
         "name": fields["name"],
         "description": fields["description"],
@@ -235,7 +247,7 @@ async def _resolve_draft(request: Request, policy_draft_id: str, *, approve: boo
     """Approve or deny a draft, then back to the policies page."""
     call, form = await owner_form(request)
     drafts = services(request).drafts
-    body = {**second_factor(form), "reason": form.get("reason", "")}
+    body: JsonObject = {**second_factor(form), "reason": form.get("reason", "")}
     try:
         if approve:
             await drafts.approve(call, policy_draft_id, FactorProof.from_body(body))

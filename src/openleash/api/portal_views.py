@@ -4,12 +4,13 @@ an action's fields, the owner's trust in a counterparty, a policy with its faili
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
+from openleash.api.views.approvals import OwnerApprovalJson
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.policy import counterparty_of
 from openleash.service.owner_auth import OwnerCall
 
@@ -24,7 +25,7 @@ _MINOR_DIGITS = {
 _HEADLINE_FIELDS = ("amount_minor", "currency", "merchant_domain", "domain")
 
 
-def format_amount(amount_minor: Any, currency: Any) -> str | None:
+def format_amount(amount_minor: JsonValue, currency: JsonValue) -> str | None:
     """``amount_minor`` 123456 ``USD`` as ``1,234.56 USD``; None when there is no amount."""
     if type(amount_minor) is not int:
         return None
@@ -36,21 +37,21 @@ def format_amount(amount_minor: Any, currency: Any) -> str | None:
     return f"{text} {code}".strip()
 
 
-def shown(value: Any) -> str:
+def shown(value: JsonValue) -> str:
     """A JSON value as text: strings as they are, anything else as compact JSON."""
     if isinstance(value, str):
         return value
     return orjson.dumps(value).decode()
 
 
-def payload_rows(action: dict[str, Any]) -> list[tuple[str, str]]:
+def payload_rows(action: JsonObject) -> list[tuple[str, str]]:
     payload = action.get("payload")
     if not isinstance(payload, dict):
         return []
     return [(key, shown(value)) for key, value in payload.items() if key not in _HEADLINE_FIELDS]
 
 
-def object_rows(value: Any) -> list[tuple[str, str]]:
+def object_rows(value: JsonValue) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return []
     return [(key, shown(item)) for key, item in value.items()]
@@ -66,7 +67,7 @@ class Counterparty:
     claimed_trust: str | None
 
 
-async def counterparty(services: Services, view: dict[str, Any]) -> Counterparty:
+async def counterparty(services: Services, view: OwnerApprovalJson) -> Counterparty:
     action = view["action"]
     domain = counterparty_of(action)
     relying_party = action.get("relying_party")
@@ -81,7 +82,7 @@ async def counterparty(services: Services, view: dict[str, Any]) -> Counterparty
 class YamlLine:
     number: int
     text: str
-    issues: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[JsonObject] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -90,15 +91,15 @@ class YamlReport:
 
     lines: list[YamlLine]
     #: Issues with no line, or a line past the end of the text.
-    unplaced: list[dict[str, Any]]
-    issues: list[dict[str, Any]]
+    unplaced: list[JsonObject]
+    issues: list[JsonObject]
 
 
-def yaml_report(policy_yaml: str, issues: list[dict[str, Any]]) -> YamlReport:
+def yaml_report(policy_yaml: str, issues: list[JsonObject]) -> YamlReport:
     lines = [YamlLine(i, text) for i, text in enumerate(policy_yaml.split("\n"), start=1)]
     if lines and lines[-1].text == "" and len(lines) > 1:
         lines.pop()
-    unplaced: list[dict[str, Any]] = []
+    unplaced: list[JsonObject] = []
     for issue in issues:
         line = issue.get("line")
         if type(line) is int and 1 <= line <= len(lines):
@@ -108,7 +109,7 @@ def yaml_report(policy_yaml: str, issues: list[dict[str, Any]]) -> YamlReport:
     return YamlReport(lines, unplaced, issues)
 
 
-def policy_issues(error: OpenLeashError) -> list[dict[str, Any]]:
+def policy_issues(error: OpenLeashError) -> list[JsonObject]:
     """The located issues of an ``INVALID_POLICY`` error (none for other errors)."""
     details = error.details or {}
     found = details.get("issues") if error.code == "INVALID_POLICY" else None

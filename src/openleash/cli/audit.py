@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from openleash.cli.common import (
     run_with_services,
     settings_for,
 )
+from openleash.domain.models import AuditEvent
 from openleash.service.audit_chain import ChainReport
 from openleash.service.audit_query import AuditQuery
 
@@ -109,8 +110,7 @@ def tail_command(
 
     async def work(s: Services) -> None:
         async for row in s.audit.tail(count, follow=follow):
-            record = row.to_wire()
-            click.echo(_json_line(record) if as_json else _line(record))
+            click.echo(_json_line(row.to_wire()) if as_json else _line(row.seq, row.event()))
 
     with contextlib.suppress(KeyboardInterrupt):  # --follow ends with Ctrl-C
         run_with_services(settings_for(data_dir, config_path), work)
@@ -135,8 +135,8 @@ def search_command(
     if as_json:
         print_json(found)
         return
-    for record in found:
-        click.echo(_line(record))
+    for seq, event in rows:
+        click.echo(_line(seq, event))
 
 
 @audit.command("export")
@@ -183,18 +183,18 @@ def _sink(output: Path | None) -> Iterator[Callable[[str], None]]:
         yield write
 
 
-def _json_line(record: dict[str, Any]) -> str:
+def _json_line(record: Mapping[str, object]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _line(record: dict[str, Any]) -> str:
-    meta = record.get("metadata_json") or {}
-    parts = [str(record["seq"]), record["timestamp"], record["event_type"]]
+def _line(seq: int, event: AuditEvent) -> str:
+    meta = event.metadata_json or {}
+    parts = [str(seq), event.timestamp, event.event_type]
     if "result" in meta:
         parts.append(str(meta["result"]))
     if "action_type" in meta:
         parts.append(str(meta["action_type"]))
-    who = meta.get("agent_id") or record.get("principal_id")
+    who = meta.get("agent_id") or event.principal_id
     if who:
         parts.append(f"agent={who}")
     if meta.get("owner_id"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypedDict
 
 import click
 
@@ -15,8 +15,23 @@ from openleash.cli.common import (
     run_with_services,
     settings_for,
 )
+from openleash.domain.models import Owner
 from openleash.service.owner_auth import OwnerAccounts, OwnerSetup
-from openleash.service.owners import owner_view
+
+
+class OwnerJson(TypedDict):
+    """An owner as ``openleash owner list --json`` prints it (the API's ``User``)."""
+
+    user_principal_id: str
+    display_name: str
+    status: str
+    identity_assurance_level: Literal["NONE"]
+    created_at: str
+    system_roles: list[str]
+
+
+class OwnerListJson(TypedDict):
+    users: list[OwnerJson]
 
 
 @click.group()
@@ -39,8 +54,19 @@ def list_command(as_json: bool, data_dir: Path | None, config_path: Path | None)
         click.echo(f"{user['user_principal_id']}  {user['display_name']}  {user['status']}")
 
 
-async def _owners(accounts: OwnerAccounts) -> dict[str, Any]:
-    return {"users": [owner_view(o) for o in await accounts.list_owners()]}
+def _owner_json(owner: Owner) -> OwnerJson:
+    return {
+        "user_principal_id": owner.user_principal_id,
+        "display_name": owner.display_name,
+        "status": owner.status,
+        "identity_assurance_level": "NONE",
+        "created_at": owner.created_at,
+        "system_roles": [],
+    }
+
+
+async def _owners(accounts: OwnerAccounts) -> OwnerListJson:
+    return {"users": [_owner_json(o) for o in await accounts.list_owners()]}
 
 
 async def _set_passphrase(accounts: OwnerAccounts, owner_id: str, passphrase: str) -> None:

@@ -6,9 +6,10 @@ Nothing is stored or recorded; no proof is issued.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import click
 
@@ -23,12 +24,87 @@ from openleash.cli.common import (
 )
 from openleash.cli.policy import read_policy_file
 from openleash.config import Settings
+from openleash.domain.jsonvalue import JsonObject
 from openleash.policy import PROFILES, profile_policy_yaml
 from openleash.service.public import playground_run
 
 SCENARIO_PACKAGE = "openleash.playground"
 PROFILE_NAMES: tuple[str, ...] = PROFILES
 DEFAULT_PROFILE = "balanced"
+
+
+class Obligation(TypedDict):
+    """``DecisionObligation`` of the API document."""
+
+    obligation_id: str
+    type: str
+    status: str
+    details_json: JsonObject
+
+
+class Decision(TypedDict):
+    """``AuthorizeResponse`` of the API document; the parts this command only prints as they
+    come are JSON objects here."""
+
+    decision_id: str
+    action_id: str
+    action_hash: str
+    result: str
+    matched_rule_id: str | None
+    reason: str
+    proof_token: str | None
+    proof_expires_at: str | None
+    obligations: list[Obligation]
+    risk_level: str | None
+    limits: NotRequired[list[JsonObject]]
+    explanation: NotRequired[str]
+    approval: NotRequired[JsonObject]
+
+
+class RuleTrace(TypedDict):
+    """``RuleTrace`` of the API document: how one rule judged the action."""
+
+    rule_id: str
+    pattern_match: bool
+    when_match: bool | None
+    constraints_match: bool | None
+    schedule_match: NotRequired[bool | None]
+    limits_match: NotRequired[bool | None]
+    limits: NotRequired[list[JsonObject]]
+    final_match: bool
+
+
+class Debug(TypedDict):
+    trace: list[RuleTrace]
+
+
+class PolicyUsed(TypedDict):
+    """The stored policy a run used (``policy_id`` None: the fallback profile)."""
+
+    policy_id: str | None
+    name: str | None
+
+
+class PlaygroundAnswer(TypedDict):
+    """A playground run as ``--json`` prints it (``PlaygroundRunResponse`` of the API
+    document, with the stored policy it used when it looked for one)."""
+
+    action_hash: str
+    decision: Decision
+    debug: Debug
+    policy: NotRequired[PolicyUsed]
+
+
+def _answer(found: Mapping[str, Any]) -> PlaygroundAnswer:
+    """The answer of the playground use case, its keys in their order."""
+    answer: PlaygroundAnswer = {
+        "action_hash": found["action_hash"],
+        "decision": found["decision"],
+        "debug": found["debug"],
+    }
+    if "policy" in found:
+        answer["policy"] = found["policy"]
+    return answer
 
 
 def profile_yaml(name: str) -> str:
@@ -48,7 +124,7 @@ def scenario_names() -> list[str]:
     )
 
 
-def load_scenario(name: str) -> dict[str, Any]:
+def load_scenario(name: str) -> JsonObject:
     """A bundled scenario by name, or a JSON file of an action given by path."""
     if name.endswith(".json") and Path(name).is_file():
         text = Path(name).read_text(encoding="utf-8")
@@ -100,21 +176,23 @@ def _store_exists(settings: Settings) -> bool:
 
 def _evaluate(
     settings: Settings,
-    action: dict[str, Any],
+    action: JsonObject,
     policy_file: Path | None,
     policy_id: str | None,
     profile: str | None,
-) -> tuple[dict[str, Any], str]:
+) -> tuple[PlaygroundAnswer, str]:
     """The playground answer and a description of the policy it used."""
     if policy_file is not None:
-        body = {"policy_yaml": read_policy_file(policy_file), "action": action}
-        return playground_run(body, options_from(settings)), f"file {policy_file}"
+        body: JsonObject = {"policy_yaml": read_policy_file(policy_file), "action": action}
+        return _answer(playground_run(body, options_from(settings))), f"file {policy_file}"
     if policy_id is not None or (profile is None and _store_exists(settings)):
         fallback = profile_yaml(DEFAULT_PROFILE)
 
-        async def work(s: Services) -> dict[str, Any]:
-            return await s.operator.playground_run(
-                action, policy_id=policy_id, fallback_policy_yaml=fallback
+        async def work(s: Services) -> PlaygroundAnswer:
+            return _answer(
+                await s.operator.playground_run(
+                    action, policy_id=policy_id, fallback_policy_yaml=fallback
+                )
             )
 
         result = run_with_services(settings, work)
@@ -126,10 +204,10 @@ def _evaluate(
         return result, f"stored policy {used['policy_id']}{name}{latest}"
     chosen = profile or DEFAULT_PROFILE
     body = {"policy_yaml": profile_yaml(chosen), "action": action}
-    return playground_run(body, options_from(settings)), f"{chosen} profile"
+    return _answer(playground_run(body, options_from(settings))), f"{chosen} profile"
 
 
-def _render(name: str, action: dict[str, Any], result: dict[str, Any], policy: str) -> None:
+def _render(name: str, action: JsonObject, result: PlaygroundAnswer, policy: str) -> None:
     decision = result["decision"]
     click.echo(f"scenario:     {name} ({action.get('action_type')})")
     click.echo(f"policy:       {policy}")
@@ -143,7 +221,7 @@ def _render(name: str, action: dict[str, Any], result: dict[str, Any], policy: s
         details = json.dumps(ob["details_json"], ensure_ascii=False) if ob["details_json"] else ""
         click.echo(f"  - {ob['type']} {details}".rstrip())
     click.echo("trace:")
-    trace: list[dict[str, Any]] = result["debug"]["trace"]
+    trace = result["debug"]["trace"]
     if not trace:
         click.echo("  (the policy has no rules)")
     width = max((len(str(step.get("rule_id"))) for step in trace), default=0)
@@ -160,7 +238,7 @@ def _render(name: str, action: dict[str, Any], result: dict[str, Any], policy: s
         click.echo(f"  {final:5}  {step.get('rule_id')!s:{width}}  {marks}")
 
 
-def _mark(value: Any) -> str:
+def _mark(value: object) -> str:
     return "n/a" if value is None else ("yes" if value else "no")
 
 

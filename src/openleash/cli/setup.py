@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -49,6 +49,17 @@ def server_url(settings: Settings) -> str:
     return f"http://{host}:{settings.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class SetUp:
+    """What the setup made, as the summary and the agent's environment name it."""
+
+    owner_id: str
+    owner_name: str
+    agent_id: str
+    agent_principal_id: str
+    policy_id: str
+
+
 def _setup(
     settings: Settings,
     *,
@@ -57,9 +68,9 @@ def _setup(
     public_key_b64: str,
     policy_yaml: str,
     policy_name: str,
-) -> dict[str, Any]:
-    async def work(s: Services) -> dict[str, Any]:
-        return await setup_owner_and_agent(
+) -> SetUp:
+    async def work(s: Services) -> SetUp:
+        made = await setup_owner_and_agent(
             s.store,
             owner_name=owner_name,
             agent_id=agent_id,
@@ -68,16 +79,24 @@ def _setup(
             options=s.options,
             policy_name=policy_name,
         )
+        owner, agent = made["owner"], made["agent"]
+        return SetUp(
+            owner_id=owner["user_principal_id"],
+            owner_name=owner["display_name"],
+            agent_id=agent["agent_id"],
+            agent_principal_id=agent["agent_principal_id"],
+            policy_id=made["policy"]["policy_id"],
+        )
 
     return run_with_services(settings, work)
 
 
-def agent_env(settings: Settings, made: dict[str, Any], private_key_b64: str) -> dict[str, str]:
+def agent_env(settings: Settings, made: SetUp, private_key_b64: str) -> dict[str, str]:
     return {
         "OPENLEASH_URL": server_url(settings),
-        "OPENLEASH_AGENT_ID": made["agent"]["agent_id"],
+        "OPENLEASH_AGENT_ID": made.agent_id,
         "OPENLEASH_AGENT_PRIVATE_KEY_B64": private_key_b64,
-        "USER_PRINCIPAL_ID": made["owner"]["user_principal_id"],
+        "USER_PRINCIPAL_ID": made.owner_id,
     }
 
 
@@ -93,12 +112,11 @@ def env_text(env: dict[str, str]) -> str:
     return "".join(f"{key}={env[key]}\n" for key in ENV_KEYS)
 
 
-def _summary(made: dict[str, Any], policy_name: str, *, err: bool) -> None:
-    owner, agent, stored = made["owner"], made["agent"], made["policy"]
-    click.echo(f"Owner   {owner['display_name']}  ({owner['user_principal_id']})", err=err)
-    click.echo(f"Agent   {agent['agent_id']}  ({agent['agent_principal_id']})", err=err)
+def _summary(made: SetUp, policy_name: str, *, err: bool) -> None:
+    click.echo(f"Owner   {made.owner_name}  ({made.owner_id})", err=err)
+    click.echo(f"Agent   {made.agent_id}  ({made.agent_principal_id})", err=err)
     click.echo(
-        f"Policy  {policy_name}  ({stored['policy_id']}), bound to all the owner's agents", err=err
+        f"Policy  {policy_name}  ({made.policy_id}), bound to all the owner's agents", err=err
     )
 
 

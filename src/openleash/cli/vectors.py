@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from openleash.cli.common import fails_cleanly
 from openleash.crypto import compute_testvectors, default_inputs, render_testvectors
+from openleash.domain.jsonvalue import JsonObject
 
 #: What the vectors are computed from; every other field of a vectors file is derived.
 INPUT_KEYS = ("action", "private_key_b64", "signing_input", "paseto_claims")
 
 
-def _read_inputs(path: Path) -> dict[str, Any]:
+def _read_inputs(path: Path) -> JsonObject:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:

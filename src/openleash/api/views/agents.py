@@ -2,21 +2,156 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Final, Literal, TypedDict
 
-from openleash.api.views.accounts import invite_json
+from openleash.api.views.accounts import InviteJson, invite_json
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Agent, Challenge, Status
 from openleash.service.owners import IssuedInvite
 from openleash.service.registration import InviteLink
 
-SIGNING_HELP = {
+
+class SigningJson(TypedDict):
+    """How requests are signed: what ``SigningHelp`` and ``RequestSigningHelp`` share."""
+
+    method: Literal["ed25519_signed_request"]
+    key_format: str
+    signing_input: str
+
+
+class SigningHelpJson(SigningJson):
+    """``SigningHelp`` of the document: the headers with what to send in each."""
+
+    headers: dict[str, str]
+
+
+class RequestSigningJson(SigningJson):
+    """``RequestSigningHelp`` of the document: the headers by name."""
+
+    headers: list[str]
+
+
+class ReferenceJson(TypedDict):
+    """``ReferenceLinks`` of the document."""
+
+    interactive: str
+    openapi_json: str
+
+
+class SdkJson(TypedDict):
+    """``Sdk`` of the document."""
+
+    package: str
+    install: str
+
+
+class ChallengeJson(TypedDict):
+    """``RegistrationChallenge`` of the document."""
+
+    challenge_id: str
+    challenge_b64: str
+    expires_at: str
+
+
+class EnrolledJson(TypedDict):
+    """``AgentRegistration`` of the document."""
+
+    agent_principal_id: str
+    agent_id: str
+    owner_type: str
+    owner_id: str
+    status: str
+    created_at: str
+
+
+class EnrolledWithInviteJson(EnrolledJson):
+    """``InviteRegistration`` of the document."""
+
+    webhook_url: str
+    openleash_url: str
+    auth: SigningHelpJson
+    api_reference: ReferenceJson
+    sdks: dict[str, SdkJson]
+
+
+class AgentInviteJson(InviteJson):
+    """``AgentInvite`` of the document."""
+
+    invite_url: str
+
+
+class AgentRecordJson(TypedDict):
+    """``AgentRecord`` of the document: an agent, no secrets, no key."""
+
+    agent_principal_id: str
+    agent_id: str
+    owner_type: str
+    owner_id: str
+    status: str
+    attributes: JsonObject
+    created_at: str
+    revoked_at: str | None
+    webhook_url: str
+
+
+class AgentListJson(TypedDict):
+    """``AgentList`` of the document."""
+
+    agents: list[AgentRecordJson]
+
+
+class AgentStatusJson(TypedDict):
+    """``OwnerAgentStatusResult`` of the document."""
+
+    agent_principal_id: str
+    agent_id: str
+    status: str
+
+
+class AgentRevokedJson(TypedDict):
+    """``AgentRevoked`` of the document."""
+
+    agent_principal_id: str
+    status: Literal[Status.REVOKED]
+
+
+class InviteRegistrationJson(TypedDict):
+    """``InviteRegistrationHelp`` of the document."""
+
+    instructions: str
+    url: str
+    method: Literal["POST"]
+    required_body: dict[str, str]
+
+
+class AuthorizationFlowJson(TypedDict):
+    """``AuthorizationFlow`` of the document."""
+
+    endpoint: str
+    results: list[str]
+
+
+class InviteInstructionsJson(TypedDict):
+    """``InviteInstructions`` of the document."""
+
+    message: str
+    overview: str
+    how_it_works: list[str]
+    registration: InviteRegistrationJson
+    authorization_flow: AuthorizationFlowJson
+    request_signing: RequestSigningJson
+    api_reference: ReferenceJson
+    sdks: dict[str, SdkJson]
+
+
+SIGNING_HELP: Final[SigningJson] = {
     "method": "ed25519_signed_request",
     "key_format": "base64 SPKI/DER (public) and PKCS8/DER (private)",
     "signing_input": "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY_SHA256",
 }
 
 
-def challenge_json(challenge: Challenge) -> dict[str, Any]:
+def challenge_json(challenge: Challenge) -> ChallengeJson:
     return {
         "challenge_id": challenge.challenge_id,
         "challenge_b64": challenge.challenge_b64,
@@ -24,7 +159,7 @@ def challenge_json(challenge: Challenge) -> dict[str, Any]:
     }
 
 
-def enrolled_json(agent: Agent) -> dict[str, Any]:
+def enrolled_json(agent: Agent) -> EnrolledJson:
     """A new enrolment, as ``POST /v1/agents/register`` answers it."""
     return {
         "agent_principal_id": agent.agent_principal_id,
@@ -36,14 +171,14 @@ def enrolled_json(agent: Agent) -> dict[str, Any]:
     }
 
 
-def _reference(base_url: str) -> dict[str, str]:
+def _reference(base_url: str) -> ReferenceJson:
     return {
         "interactive": f"{base_url}/reference",
         "openapi_json": f"{base_url}/reference/openapi.json",
     }
 
 
-def enrolled_with_invite_json(agent: Agent, base_url: str) -> dict[str, Any]:
+def enrolled_with_invite_json(agent: Agent, base_url: str) -> EnrolledWithInviteJson:
     """An enrolment by invite, with what the agent needs to sign its requests."""
     return {
         **enrolled_json(agent),
@@ -78,17 +213,32 @@ def invite_url(invite: IssuedInvite, base_url: str) -> str:
     )
 
 
-def agent_invite_json(invite: IssuedInvite, base_url: str) -> dict[str, Any]:
+def agent_invite_json(invite: IssuedInvite, base_url: str) -> AgentInviteJson:
     """A new agent invite with its link; the token is shown this once."""
     return {**invite_json(invite), "invite_url": invite_url(invite, base_url)}
 
 
-def agents_json(agents: list[Agent]) -> dict[str, Any]:
+def agent_json(agent: Agent) -> AgentRecordJson:
+    """An agent as owners and the admin see it: no secrets, no key."""
+    return {
+        "agent_principal_id": agent.agent_principal_id,
+        "agent_id": agent.agent_id,
+        "owner_type": agent.owner_type,
+        "owner_id": agent.owner_id,
+        "status": agent.status,
+        "attributes": agent.attributes,
+        "created_at": agent.created_at,
+        "revoked_at": agent.revoked_at,
+        "webhook_url": agent.webhook_url,
+    }
+
+
+def agents_json(agents: list[Agent]) -> AgentListJson:
     """A list of agents, no secrets (``AgentList`` of the document)."""
-    return {"agents": [a.public_view() for a in agents]}
+    return {"agents": [agent_json(a) for a in agents]}
 
 
-def status_changed_json(agent: Agent, status: str) -> dict[str, Any]:
+def status_changed_json(agent: Agent, status: str) -> AgentStatusJson:
     """An owner's change of ``agent`` to ``status``."""
     return {
         "agent_principal_id": agent.agent_principal_id,
@@ -97,11 +247,11 @@ def status_changed_json(agent: Agent, status: str) -> dict[str, Any]:
     }
 
 
-def revoked_json(agent_principal_id: str) -> dict[str, Any]:
+def revoked_json(agent_principal_id: str) -> AgentRevokedJson:
     return {"agent_principal_id": agent_principal_id, "status": Status.REVOKED}
 
 
-def invite_instructions_json(link: InviteLink, base_url: str) -> dict[str, Any]:
+def invite_instructions_json(link: InviteLink, base_url: str) -> InviteInstructionsJson:
     """What an agent reading an invite link needs to know; the invite is checked on POST."""
     invite_id, invite_token = link.invite_id, link.invite_token
     url = f"{base_url}/v1/agents/register-with-invite"

@@ -3,13 +3,94 @@ them, and the owner's answers."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import ApprovalRequest
 from openleash.service.approvals import Approval
 
 
-def created(request: ApprovalRequest) -> dict[str, Any]:
+class ApprovalCreatedJson(TypedDict):
+    """``ApprovalRequestCreated`` of the document."""
+
+    approval_request_id: str
+    status: str
+    expires_at: str
+
+
+class AgentApprovalJson(TypedDict):
+    """``AgentApprovalRequest`` of the document: the token and its expiry once approved."""
+
+    approval_request_id: str
+    status: str
+    action_type: str
+    action_hash: str
+    justification: str | None
+    created_at: str
+    expires_at: str
+    resolved_at: str | None
+    denial_reason: str | None
+    kind: str
+    assurance_level: str | None
+    consumed_at: str | None
+    approval_token: NotRequired[str]
+    approval_token_expires_at: NotRequired[str]
+
+
+class OwnerApprovalJson(TypedDict):
+    """``OwnerApprovalRequest`` of the document."""
+
+    approval_request_id: str
+    decision_id: str
+    owner_type: str
+    owner_id: str
+    agent_principal_id: str
+    agent_id: str
+    kind: str
+    min_assurance_level: str | None
+    action_type: str
+    action_hash: str
+    action: JsonObject
+    justification: str | None
+    context: JsonObject | None
+    matched_rule_id: str | None
+    reason: str | None
+    explanation: str | None
+    status: str
+    created_at: str
+    expires_at: str
+    resolved_at: str | None
+    resolved_by: str | None
+    denial_reason: str | None
+    assurance_level: str | None
+    approval_token_expires_at: str | None
+    consumed_at: str | None
+
+
+class OwnerApprovalListJson(TypedDict):
+    """``OwnerApprovalRequestList`` of the document."""
+
+    approval_requests: list[OwnerApprovalJson]
+
+
+class ApprovedJson(TypedDict):
+    """``OwnerApprovalApproved`` of the document."""
+
+    approval_request_id: str
+    status: str
+    approval_token: str | None
+    approval_token_expires_at: str | None
+    assurance_level: str | None
+
+
+class DeniedJson(TypedDict):
+    """``OwnerApprovalDenied`` of the document."""
+
+    approval_request_id: str
+    status: str
+
+
+def created(request: ApprovalRequest) -> ApprovalCreatedJson:
     """``POST /v1/agent/approval-requests``."""
     return {
         "approval_request_id": request.approval_request_id,
@@ -18,10 +99,10 @@ def created(request: ApprovalRequest) -> dict[str, Any]:
     }
 
 
-def for_agent(approval: Approval) -> dict[str, Any]:
+def for_agent(approval: Approval) -> AgentApprovalJson:
     """What the agent reads of its request; the token and its expiry only once approved."""
     request = approval.request
-    body: dict[str, Any] = {
+    body: AgentApprovalJson = {
         "approval_request_id": request.approval_request_id,
         "status": approval.status,
         "action_type": request.action_type,
@@ -41,7 +122,7 @@ def for_agent(approval: Approval) -> dict[str, Any]:
     return body
 
 
-def for_owner(approval: Approval) -> dict[str, Any]:
+def for_owner(approval: Approval) -> OwnerApprovalJson:
     """Everything the owner needs to decide; no token (it is shown to the approver once)."""
     request = approval.request
     return {
@@ -73,12 +154,12 @@ def for_owner(approval: Approval) -> dict[str, Any]:
     }
 
 
-def owner_list(approvals: list[Approval]) -> dict[str, Any]:
+def owner_list(approvals: list[Approval]) -> OwnerApprovalListJson:
     """``GET /v1/owner/approval-requests``."""
     return {"approval_requests": [for_owner(a) for a in approvals]}
 
 
-def approved(approval: Approval) -> dict[str, Any]:
+def approved(approval: Approval) -> ApprovedJson:
     """The owner's approval: the token, shown this once."""
     request = approval.request
     return {
@@ -90,6 +171,6 @@ def approved(approval: Approval) -> dict[str, Any]:
     }
 
 
-def denied(request: ApprovalRequest) -> dict[str, Any]:
+def denied(request: ApprovalRequest) -> DeniedJson:
     """The owner's denial."""
     return {"approval_request_id": request.approval_request_id, "status": request.status}

@@ -3,71 +3,144 @@ and the answers to proposing, approving and denying."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from openleash.domain.models import PolicyDraft
 
-#: The fields each reader sees, in the order the wire gives them.
-_FOR_OWNER = (
-    "policy_draft_id",
-    "agent_principal_id",
-    "agent_id",
-    "owner_type",
-    "owner_id",
-    "status",
-    "name",
-    "description",
-    "policy_yaml",
-    "applies_to_agent_principal_id",
-    "justification",
-    "created_at",
-    "resolved_at",
-    "resolved_by",
-    "denial_reason",
-    "resulting_policy_id",
-)
-#: The proposing agent: not who owns or resolved it.
-_FOR_AGENT = tuple(
-    name
-    for name in _FOR_OWNER
-    if name not in ("agent_principal_id", "agent_id", "owner_type", "owner_id", "resolved_by")
-)
-#: A draft in the agent's list: no policy text, no target.
-_SUMMARY = tuple(
-    name for name in _FOR_AGENT if name not in ("policy_yaml", "applies_to_agent_principal_id")
-)
+
+class DraftSummaryJson(TypedDict):
+    """``PolicyDraftSummary`` of the document: a draft in the agent's list, no policy text,
+    no target."""
+
+    policy_draft_id: str
+    status: str
+    name: str | None
+    description: str | None
+    justification: str | None
+    created_at: str
+    resolved_at: str | None
+    denial_reason: str | None
+    resulting_policy_id: str | None
 
 
-def _fields(draft: PolicyDraft, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(draft, name) for name in names}
+class AgentDraftJson(DraftSummaryJson):
+    """``AgentPolicyDraft`` of the document: one draft as the agent that proposed it reads it."""
+
+    policy_yaml: str
+    applies_to_agent_principal_id: str | None
 
 
-def for_owner(draft: PolicyDraft) -> dict[str, Any]:
+class OwnerDraftJson(AgentDraftJson):
+    """``OwnerPolicyDraft`` of the document: everything about a draft, for its owner."""
+
+    agent_principal_id: str
+    agent_id: str
+    owner_type: str
+    owner_id: str
+    resolved_by: str | None
+
+
+class OwnerDraftListJson(TypedDict):
+    """``OwnerPolicyDraftList`` of the document."""
+
+    policy_drafts: list[OwnerDraftJson]
+
+
+class AgentDraftListJson(TypedDict):
+    """``PolicyDraftList`` of the document."""
+
+    policy_drafts: list[DraftSummaryJson]
+
+
+class DraftCreatedJson(TypedDict):
+    """``PolicyDraftCreated`` of the document."""
+
+    policy_draft_id: str
+    status: str
+    created_at: str
+
+
+class DraftApprovedJson(TypedDict):
+    """``OwnerDraftApproved`` of the document."""
+
+    policy_draft_id: str
+    status: str
+    policy_id: str | None
+    applies_to_agent_principal_id: str | None
+
+
+class DraftDeniedJson(TypedDict):
+    """``OwnerDraftDenied`` of the document."""
+
+    policy_draft_id: str
+    status: str
+
+
+def for_owner(draft: PolicyDraft) -> OwnerDraftJson:
     """Everything about a draft, for its owner."""
-    return _fields(draft, _FOR_OWNER)
+    return {
+        "policy_draft_id": draft.policy_draft_id,
+        "agent_principal_id": draft.agent_principal_id,
+        "agent_id": draft.agent_id,
+        "owner_type": draft.owner_type,
+        "owner_id": draft.owner_id,
+        "status": draft.status,
+        "name": draft.name,
+        "description": draft.description,
+        "policy_yaml": draft.policy_yaml,
+        "applies_to_agent_principal_id": draft.applies_to_agent_principal_id,
+        "justification": draft.justification,
+        "created_at": draft.created_at,
+        "resolved_at": draft.resolved_at,
+        "resolved_by": draft.resolved_by,
+        "denial_reason": draft.denial_reason,
+        "resulting_policy_id": draft.resulting_policy_id,
+    }
 
 
-def owner_list(drafts: list[PolicyDraft]) -> dict[str, Any]:
+def owner_list(drafts: list[PolicyDraft]) -> OwnerDraftListJson:
     """``GET /v1/owner/policy-drafts``."""
     return {"policy_drafts": [for_owner(d) for d in drafts]}
 
 
-def for_agent(draft: PolicyDraft) -> dict[str, Any]:
+def for_agent(draft: PolicyDraft) -> AgentDraftJson:
     """One draft as the agent that proposed it reads it: not who owns or resolved it."""
-    return _fields(draft, _FOR_AGENT)
+    return {
+        "policy_draft_id": draft.policy_draft_id,
+        "status": draft.status,
+        "name": draft.name,
+        "description": draft.description,
+        "policy_yaml": draft.policy_yaml,
+        "applies_to_agent_principal_id": draft.applies_to_agent_principal_id,
+        "justification": draft.justification,
+        "created_at": draft.created_at,
+        "resolved_at": draft.resolved_at,
+        "denial_reason": draft.denial_reason,
+        "resulting_policy_id": draft.resulting_policy_id,
+    }
 
 
-def summary(draft: PolicyDraft) -> dict[str, Any]:
+def summary(draft: PolicyDraft) -> DraftSummaryJson:
     """A draft in the agent's list: no policy text, no target."""
-    return _fields(draft, _SUMMARY)
+    return {
+        "policy_draft_id": draft.policy_draft_id,
+        "status": draft.status,
+        "name": draft.name,
+        "description": draft.description,
+        "justification": draft.justification,
+        "created_at": draft.created_at,
+        "resolved_at": draft.resolved_at,
+        "denial_reason": draft.denial_reason,
+        "resulting_policy_id": draft.resulting_policy_id,
+    }
 
 
-def agent_list(drafts: list[PolicyDraft]) -> dict[str, Any]:
+def agent_list(drafts: list[PolicyDraft]) -> AgentDraftListJson:
     """``GET /v1/agent/policy-drafts``."""
     return {"policy_drafts": [summary(d) for d in drafts]}
 
 
-def created(draft: PolicyDraft) -> dict[str, Any]:
+def created(draft: PolicyDraft) -> DraftCreatedJson:
     """``POST /v1/agent/policy-drafts``."""
     return {
         "policy_draft_id": draft.policy_draft_id,
@@ -76,7 +149,7 @@ def created(draft: PolicyDraft) -> dict[str, Any]:
     }
 
 
-def approved(draft: PolicyDraft) -> dict[str, Any]:
+def approved(draft: PolicyDraft) -> DraftApprovedJson:
     """The owner's approval: the policy it created and what it is bound to."""
     return {
         "policy_draft_id": draft.policy_draft_id,
@@ -86,6 +159,6 @@ def approved(draft: PolicyDraft) -> dict[str, Any]:
     }
 
 
-def denied(draft: PolicyDraft) -> dict[str, Any]:
+def denied(draft: PolicyDraft) -> DraftDeniedJson:
     """The owner's denial."""
     return {"policy_draft_id": draft.policy_draft_id, "status": draft.status}

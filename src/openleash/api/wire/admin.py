@@ -17,11 +17,13 @@ from openleash.api.wire.fields import (
     EXAMPLE_PUBLIC_KEY,
     EXAMPLE_TIME,
     EXAMPLE_UUID,
+    AnyJsonObject,
     Omitted,
     time_field,
     uuid_field,
 )
 from openleash.api.wire.public import BASE, PublicKey
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Status
 
 # -- owners and invites -------------------------------------------------------------------------
@@ -159,7 +161,7 @@ class AgentInvite(_Invite):
 # -- agents -------------------------------------------------------------------------------------
 
 
-EXAMPLE_AGENT: dict[str, Any] = {
+EXAMPLE_AGENT: JsonObject = {
     "agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
     "agent_id": "shopping-agent",
     "owner_type": "user",
@@ -202,7 +204,7 @@ class AgentRevoked(BaseModel):
 # -- policies -----------------------------------------------------------------------------------
 
 
-EXAMPLE_POLICY: dict[str, Any] = {
+EXAMPLE_POLICY: JsonObject = {
     "policy_id": EXAMPLE_UUID,
     "owner_type": "user",
     "owner_id": EXAMPLE_OWNER_ID,
@@ -243,7 +245,7 @@ class PolicyList(BaseModel):
 # -- signing keys -------------------------------------------------------------------------------
 
 
-EXAMPLE_SERVER_KEY: dict[str, Any] = {
+EXAMPLE_SERVER_KEY: JsonObject = {
     "kid": "key-2026-12-03",
     "kty": "OKP",
     "alg": "EdDSA",
@@ -292,7 +294,7 @@ class AuditEvent(BaseModel):
     )
     action_id: str | None = Field(description="The action, for decisions.")
     decision_id: str | None = Field(description="The decision, for decisions.")
-    metadata_json: dict[str, Any] = Field(description="The event's details, by event type.")
+    metadata_json: AnyJsonObject = Field(description="The event's details, by event type.")
 
 
 class AuditPage(BaseModel):

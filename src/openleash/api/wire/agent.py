@@ -7,7 +7,7 @@ messages are part of the wire), so these request models document them; they do n
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
@@ -20,11 +20,13 @@ from openleash.api.wire.fields import (
     EXAMPLE_OWNER_ID,
     EXAMPLE_TIME,
     EXAMPLE_UUID,
+    AnyJsonObject,
     Omitted,
     omittable,
     time_field,
     uuid_field,
 )
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import ApprovalStatus, AssuranceLevel, DraftStatus, Status
 from openleash.service.bodies import MAX_TEXT
 
@@ -35,7 +37,7 @@ LimitKind = Literal["spend", "count"]
 LimitPer = Literal["agent", "owner"]
 # These spell what the engine defines (policy.model, domain.action); a test keeps them equal.
 
-EXAMPLE_ACTION: dict[str, Any] = {
+EXAMPLE_ACTION: JsonObject = {
     "action_id": EXAMPLE_UUID,
     "action_type": "purchase",
     "requested_at": EXAMPLE_TIME,
@@ -47,7 +49,7 @@ EXAMPLE_ACTION: dict[str, Any] = {
 
 # -- the action and the decision: their models are /v1/authorize's (wire/authorize.py) ------
 
-EXAMPLE_DECISION: dict[str, Any] = {
+EXAMPLE_DECISION: JsonObject = {
     "decision_id": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     "action_id": EXAMPLE_UUID,
     "action_hash": EXAMPLE_HASH,
@@ -94,7 +96,7 @@ class AgentSelf(BaseModel):
         description="PENDING until an owner activates an agent enrolled "
         "by challenge; REVOKED for good."
     )
-    attributes: dict[str, Any] = Field(
+    attributes: AnyJsonObject = Field(
         description="Attributes given at enrolment.", examples=[{"model": "gpt"}]
     )
     created_at: str = time_field("When the agent was enrolled.")
@@ -105,7 +107,7 @@ class AgentSelf(BaseModel):
 
 
 class UsageRow(BaseModel):
-    by: dict[str, Any] = Field(
+    by: AnyJsonObject = Field(
         description="The values of the limit's `by` fields this row counts (`{}` without).",
         examples=[{"currency": "EUR"}],
     )
@@ -198,7 +200,7 @@ class ApprovalRequestCreate(WireModel):
         description="Why the agent needs it, shown to the owner (trimmed).",
         examples=["The owner asked for this book"],
     )
-    context: dict[str, Any] | None = Field(
+    context: AnyJsonObject | None = Field(
         default=None,
         description="Anything else the owner should see (an object).",
         examples=[{"ticket": "HELP-42"}],
@@ -347,7 +349,7 @@ class PolicyDraftSummary(BaseModel):
     )
 
 
-EXAMPLE_DRAFT_SUMMARY: dict[str, Any] = {
+EXAMPLE_DRAFT_SUMMARY: JsonObject = {
     "policy_draft_id": EXAMPLE_UUID,
     "status": "PENDING",
     "name": "Docs",

@@ -11,7 +11,7 @@ models forbid them, so a field the server starts to send cannot go undocumented.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -23,9 +23,11 @@ from openleash.api.wire.common import (
     STATUS_MEANING,
     ErrorEnvelope,
     WireModel,
+    object_at,
 )
-from openleash.api.wire.fields import Omitted, omittable
+from openleash.api.wire.fields import AnyJsonObject, Omitted, omittable
 from openleash.domain.action import UUID_RE
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Result
 from openleash.service.agent_auth import MAX_HEADER_LENGTH
 
@@ -92,7 +94,7 @@ class ActionRequest(WireModel):
     relying_party: ActionRelyingParty | Omitted = omittable(
         "The service the action is done at, if any."
     )
-    payload: dict[str, Any] = Field(
+    payload: AnyJsonObject = Field(
         description="The action's details (any JSON object). Limits read `amount_minor` and "
         "`currency`; the counterparty is `merchant_domain` or `domain`.",
         examples=[{"amount_minor": 5000, "currency": "USD", "merchant_domain": "example.com"}],
@@ -124,7 +126,7 @@ class DecisionObligation(_Answer):
         examples=["HUMAN_APPROVAL"],
     )
     status: Literal["PENDING"] = Field(description="Always PENDING in a decision.")
-    details_json: dict[str, Any] = Field(
+    details_json: AnyJsonObject = Field(
         description="The rule's parameters of the obligation; STEP_UP_AUTH has "
         "`min_assurance_level`.",
         examples=[{}, {"min_assurance_level": "SUBSTANTIAL"}],
@@ -280,17 +282,17 @@ _DESCRIPTION = (
 )
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
+def _ref(model: type[BaseModel]) -> JsonObject:
     return {"$ref": _REF.format(model=model.__name__)}
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
+def _json(schema: JsonObject) -> JsonObject:
     return {"application/json": {"schema": schema}}
 
 
-def _refusal(status: int, codes: list[str]) -> dict[str, Any]:
+def _refusal(status: int, codes: list[str]) -> JsonObject:
     lines = "\n".join(f"- `{code}`: {ERRORS[code]}" for code in codes)
-    answer: dict[str, Any] = {
+    answer: JsonObject = {
         "description": f"{STATUS_MEANING[status]}\n\n{lines}",
         "content": _json(_ref(ErrorEnvelope)),
     }
@@ -301,9 +303,9 @@ def _refusal(status: int, codes: list[str]) -> dict[str, Any]:
     return answer
 
 
-def operation() -> dict[str, Any]:
+def operation() -> JsonObject:
     """The OpenAPI operation of ``POST /v1/authorize``."""
-    responses: dict[str, Any] = {
+    responses: JsonObject = {
         "200": {"description": "The decision.", "content": _json(_ref(AuthorizeResponse))}
     }
     for status, codes in error_statuses().items():
@@ -313,7 +315,7 @@ def operation() -> dict[str, Any]:
         "summary": "Ask whether an action may go ahead",
         "description": _DESCRIPTION,
         "operationId": "authorize",
-        "security": list(AGENT),
+        "security": [{scheme: list(scopes) for scheme, scopes in r.items()} for r in AGENT],
         "parameters": [
             {
                 "name": name,
@@ -330,20 +332,20 @@ def operation() -> dict[str, Any]:
     }
 
 
-def add_to_openapi(document: dict[str, Any]) -> dict[str, Any]:
+def add_to_openapi(document: JsonObject) -> JsonObject:
     """``document`` with the path, the schemas of its models and the agents' security scheme
     (each added once: a document that has the path already is returned as it is)."""
-    paths = document.setdefault("paths", {})
+    paths = object_at(document, "paths")
     if PATH in paths:
         return document
     paths[PATH] = {"post": operation()}
-    components = document.setdefault("components", {})
-    schemas = components.setdefault("schemas", {})
+    components = object_at(document, "components")
+    schemas = object_at(components, "schemas")
     for model in (AuthorizeRequest, AuthorizeResponse, ErrorEnvelope):
         schema = model.model_json_schema(ref_template=_REF)
         for name, definition in schema.pop("$defs", {}).items():
             schemas.setdefault(name, definition)
         schemas.setdefault(model.__name__, schema)
-    schemes = components.setdefault("securitySchemes", {})
+    schemes = object_at(components, "securitySchemes")
     schemes.setdefault("agentSignature", SECURITY_SCHEMES["agentSignature"])
     return document

@@ -7,15 +7,22 @@ of the wire), so the request models document them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from openleash.api.wire.agent import EXAMPLE_DECISION
 from openleash.api.wire.authorize import AuthorizeResponse
 from openleash.api.wire.common import WireModel
-from openleash.api.wire.fields import EXAMPLE_TIME, EXAMPLE_UUID, Omitted, omittable
+from openleash.api.wire.fields import (
+    EXAMPLE_TIME,
+    EXAMPLE_UUID,
+    AnyJsonObject,
+    Omitted,
+    omittable,
+)
 from openleash.api.wire.public import BASE
+from openleash.domain.jsonvalue import JsonObject
 from openleash.service.authzen import MAX_EVALUATIONS
 
 EvaluationsSemantic = Literal["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
@@ -59,7 +66,7 @@ class AuthZenSubject(WireModel):
 
 class AuthZenAction(WireModel):
     name: str = Field(min_length=1, description="The action type.", examples=["purchase"])
-    properties: dict[str, Any] | Omitted = omittable(
+    properties: AnyJsonObject | Omitted = omittable(
         "Copied into the action's payload.", examples=[{"quantity": 1}]
     )
 
@@ -69,7 +76,7 @@ class AuthZenResource(WireModel):
         min_length=1, description="Becomes payload.resource.type.", examples=["order"]
     )
     id: str = Field(min_length=1, description="Becomes payload.resource.id.", examples=["o-1"])
-    properties: dict[str, Any] | Omitted = omittable(
+    properties: AnyJsonObject | Omitted = omittable(
         "Copied into the payload; a `relying_party` object becomes the action's relying party.",
         examples=[{"amount_minor": 2500, "currency": "EUR"}],
     )
@@ -96,7 +103,7 @@ class AuthZenContext(WireModel):
     )
 
 
-EXAMPLE_REQUEST: dict[str, Any] = {
+EXAMPLE_REQUEST: JsonObject = {
     "subject": {"type": "agent", "id": "shopping-agent"},
     "action": {"name": "purchase"},
     "resource": {"type": "order", "id": "o-1", "properties": {"amount_minor": 2500}},
@@ -181,7 +188,7 @@ class EvaluationContext(AuthorizeResponse):
     )
 
 
-EXAMPLE_EVALUATION: dict[str, Any] = {
+EXAMPLE_EVALUATION: JsonObject = {
     "decision": True,
     "context": {**EXAMPLE_DECISION, "requested_at": EXAMPLE_TIME},
 }
@@ -204,7 +211,7 @@ class ItemError(BaseModel):
     )
 
 
-EXAMPLE_ITEM_ERROR: dict[str, Any] = {
+EXAMPLE_ITEM_ERROR: JsonObject = {
     "error": {
         "status": 400,
         "code": "INVALID_REQUEST",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Final, TypeVar
+from typing import Any, ClassVar, Final, NotRequired, TypedDict, TypeVar
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -25,7 +25,9 @@ from openleash.api.errors import status_for_code
 from openleash.api.guard import SAFE_METHODS, Origins, check_api
 from openleash.api.http import json_body, optional_json
 from openleash.api.throttle import anonymous
+from openleash.api.wire.fields import AnyJsonObject
 from openleash.domain.errors import InvalidInputError, OpenLeashError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -52,7 +54,7 @@ class ErrorBody(BaseModel):
         description="What went wrong and what to fix, for people.",
         examples=["agent_id must be a string"],
     )
-    details: dict[str, Any] | None = Field(
+    details: AnyJsonObject | None = Field(
         default=None,
         description="Machine-readable specifics when there are any, e.g. "
         "`retry_after_seconds` with 429, or `issues` with INVALID_POLICY.",
@@ -91,8 +93,8 @@ STATUS_MEANING: Final[dict[int, str]] = {
 #: document is built (:func:`install_openapi`).
 COMMON_STATUSES: Final[tuple[int, ...]] = (431, 500, 503)
 
-#: Security schemes, by the name operations refer to them.
-SECURITY_SCHEMES: Final[dict[str, dict[str, Any]]] = {
+#: Security schemes, by the name operations refer to them (``components.securitySchemes``).
+SECURITY_SCHEMES: Final[JsonObject] = {
     "agentSignature": {
         "type": "apiKey",
         "in": "header",
@@ -137,27 +139,51 @@ _documented: dict[str, type[BaseModel]] = {}
 _answered: dict[str, type[BaseModel]] = {}
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
+class ResponseDoc(TypedDict):
+    """One status of a route's ``responses``, as FastAPI's route decorators take it: the
+    response model, or the content by media type spelt out."""
+
+    description: str
+    model: NotRequired[type[BaseModel]]
+    content: NotRequired[JsonObject]
+
+
+def as_object(value: JsonValue) -> JsonObject:
+    """``value`` when it is an object, else a new empty one: a part of an OpenAPI document
+    that is absent reads as empty (and is not added)."""
+    return value if isinstance(value, dict) else {}
+
+
+def object_at(parent: JsonObject, key: str) -> JsonObject:
+    """``parent[key]``, an object of an OpenAPI document, added empty when absent."""
+    value = parent.setdefault(key, {})
+    if not isinstance(value, dict):
+        raise TypeError(f"{key!r} of the OpenAPI document is not an object")
+    return value
+
+
+def _ref(model: type[BaseModel]) -> JsonObject:
     _documented[model.__name__] = model
     return {"$ref": _REF.format(model=model.__name__)}
 
 
-def schema_ref(model: type[BaseModel]) -> dict[str, str]:
+def schema_ref(model: type[BaseModel]) -> JsonObject:
     """A reference to ``model``'s schema, for documents built by hand (see ``ok_content`` of
     :func:`operation`); :func:`install_openapi` puts the schema into ``components.schemas``."""
     return _ref(model)
 
 
-def _error_responses(statuses: list[int], json_success: bool) -> dict[int | str, dict[str, Any]]:
+def _error_responses(statuses: list[int], json_success: bool) -> dict[int | str, ResponseDoc]:
     """The error envelope for each status; spelt out as JSON when the success is not JSON."""
+    return {status: _error_response(status, json_success) for status in statuses}
+
+
+def _error_response(status: int, json_success: bool) -> ResponseDoc:
+    if json_success:
+        return {"model": ErrorEnvelope, "description": STATUS_MEANING[status]}
     return {
-        status: (
-            {"model": ErrorEnvelope}
-            if json_success
-            else {"content": {"application/json": {"schema": _ref(ErrorEnvelope)}}}
-        )
-        | {"description": STATUS_MEANING[status]}
-        for status in statuses
+        "content": {"application/json": {"schema": _ref(ErrorEnvelope)}},
+        "description": STATUS_MEANING[status],
     }
 
 
@@ -170,7 +196,7 @@ def operation(
     security: Security = ANONYMOUS,
     ok_status: int = 200,
     ok_description: str = "Success",
-    ok_content: dict[str, dict[str, Any]] | None = None,
+    ok_content: JsonObject | None = None,
     uses_store: bool = True,
 ) -> dict[str, Any]:
     """Keyword arguments for ``@router.get/post/...``: the response model of ``ok_status``,
@@ -186,14 +212,19 @@ def operation(
     document): it never answers 503."""
     common = set(COMMON_STATUSES) if uses_store else set(COMMON_STATUSES) - {503}
     responses = _error_responses(sorted({*errors, *common} - {ok_status}), ok_content is None)
-    ok_response: dict[str, Any] = {"description": ok_description}
+    ok_response: ResponseDoc = {"description": ok_description}
     if ok is not None:
         ok_response["model"] = ok
         _answered[ok.__name__] = ok
     if ok_content is not None:
         ok_response["content"] = ok_content
     responses[ok_status] = ok_response
-    extra: dict[str, Any] = {"security": list(security)}
+    extra: JsonObject = {
+        "security": [
+            {scheme: list(scopes) for scheme, scopes in requirement.items()}
+            for requirement in security
+        ]
+    }
     if body is not None:
         extra["requestBody"] = {
             "required": body_required,
@@ -207,22 +238,31 @@ def operation(
     }
 
 
-def _issues(error: ValidationError) -> list[dict[str, Any]]:
-    return [
+class _Issue(TypedDict):
+    path: str
+    message: str
+
+
+def _issues(error: ValidationError) -> list[_Issue]:
+    found: list[_Issue] = [
         {"path": ".".join(str(part) for part in issue["loc"]), "message": issue["msg"]}
         for issue in error.errors(include_url=False, include_input=False)
-    ][:20]
+    ]
+    return found[:20]
 
 
-def validate(model: type[Model], value: Any, code: str = "INVALID_REQUEST") -> Model:
+def validate(model: type[Model], value: JsonValue, code: str = "INVALID_REQUEST") -> Model:
     """``value`` (parsed JSON) as ``model``; refused with ``code`` naming the first bad field."""
     try:
         return model.model_validate(value)
     except ValidationError as exc:
         issues = _issues(exc)
-        first = issues[0] if issues else {"path": "", "message": "invalid"}
+        first: _Issue = issues[0] if issues else {"path": "", "message": "invalid"}
         where = first["path"] or "body"
-        raise InvalidInputError(code, f"{where}: {first['message']}", {"issues": issues}) from None
+        details: JsonObject = {
+            "issues": [{"path": i["path"], "message": i["message"]} for i in issues]
+        }
+        raise InvalidInputError(code, f"{where}: {first['message']}", details) from None
 
 
 async def decode(
@@ -236,18 +276,18 @@ async def decode(
     return validate(model, parsed, code)
 
 
-def _drop_framework_validation(document: dict[str, Any]) -> None:
+def _drop_framework_validation(document: JsonObject) -> None:
     """FastAPI documents a 422 for any declared parameter; this API never answers 422 (bad
     input is a 400 with the error envelope)."""
-    for path in document.get("paths", {}).values():
-        for op in path.values():
-            op.get("responses", {}).pop("422", None)
-    schemas = document.get("components", {}).get("schemas", {})
+    for path in as_object(document.get("paths")).values():
+        for op in as_object(path).values():
+            as_object(as_object(op).get("responses")).pop("422", None)
+    schemas = as_object(as_object(document.get("components")).get("schemas"))
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
 
 
-def _restore_examples(schemas: dict[str, Any]) -> None:
+def _restore_examples(schemas: JsonObject) -> None:
     """FastAPI renders the document without ``null`` values (``exclude_none``), examples
     included: an example whose nullable field is ``null`` loses that required property and no
     longer matches its own schema. Put the response models' examples back as they are."""
@@ -255,14 +295,14 @@ def _restore_examples(schemas: dict[str, Any]) -> None:
         schema = model.model_json_schema(ref_template=_REF, mode="serialization")
         for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
             target = schemas.get(name)
-            if target is None:
+            if not isinstance(target, dict):
                 continue
             if "examples" in definition:
                 target["examples"] = definition["examples"]
-            properties = target.get("properties", {})
+            properties = as_object(target.get("properties"))
             for field, spec in definition.get("properties", {}).items():
                 if "examples" in spec and field in properties:
-                    properties[field]["examples"] = spec["examples"]
+                    as_object(properties[field])["examples"] = spec["examples"]
 
 
 def _documented_routes(routes: Sequence[BaseRoute]) -> list[RouteContext]:
@@ -294,13 +334,15 @@ def operation_ids(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], str]:
     return ids
 
 
-def check_unique_operation_ids(document: dict[str, Any]) -> None:
+def check_unique_operation_ids(document: JsonObject) -> None:
     """Raise when two operations of ``document`` share an ``operationId``: a generated client
     would have two methods of one name."""
     seen: dict[str, str] = {}
-    for path, item in document.get("paths", {}).items():
-        for method, op in item.items():
-            given = op.get("operationId")
+    for path, item in as_object(document.get("paths")).items():
+        for method, op in as_object(item).items():
+            given = as_object(op).get("operationId")
+            if not isinstance(given, str):
+                continue  # no id, no name to clash
             if given in seen:
                 raise RuntimeError(
                     f"operationId {given!r} of {method.upper()} {path} is also the id of "
@@ -332,20 +374,23 @@ def _guard_codes(method: str, path: str) -> set[str]:
     return codes
 
 
-def _second_factor_body(op: dict[str, Any]) -> bool:
-    ref = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-    name = str(ref.get("schema", {}).get("$ref", "")).rpartition("/")[2]
+def _second_factor_body(op: JsonObject) -> bool:
+    content = as_object(as_object(op.get("requestBody")).get("content"))
+    ref = as_object(content.get("application/json"))
+    name = str(as_object(ref.get("schema")).get("$ref", "")).rpartition("/")[2]
     model = _documented.get(name)
     return model is not None and issubclass(model, WireModel) and model.second_factor_lock
 
 
-def _wrapper_codes(route: RouteContext, method: str, op: dict[str, Any]) -> set[str]:
+def _wrapper_codes(route: RouteContext, method: str, op: JsonObject) -> set[str]:
     """The codes of what wraps the route rather than what it does: the browser guard, the
     per-address throttles, and what every caller of its security can be refused for."""
     codes = _guard_codes(method.upper(), str(route.path))
     if any(dep.call is anonymous for dep in route.dependant.dependencies):
         codes.add("RATE_LIMITED")  # the anonymous budget of the address
-    schemes = {name for requirement in op.get("security", []) for name in requirement}
+    security = op.get("security")
+    requirements = security if isinstance(security, list) else []
+    schemes = {name for requirement in requirements for name in as_object(requirement)}
     if schemes & {"agentSignature", "pepToken"}:
         # Failed authentications spend the address's budget (api/throttle.py), and a signed
         # agent may be pending its owner's activation.
@@ -357,15 +402,15 @@ def _wrapper_codes(route: RouteContext, method: str, op: dict[str, Any]) -> set[
     return codes
 
 
-def _add_wrapper_statuses(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+def _add_wrapper_statuses(document: JsonObject, routes: Sequence[BaseRoute]) -> None:
     """Each operation's responses, with the statuses of :func:`_wrapper_codes`."""
-    paths = document.get("paths", {})
+    paths = as_object(document.get("paths"))
     for route in _documented_routes(routes):
         for method in route.methods or ():
-            op = paths.get(route.path, {}).get(method.lower())
-            if op is None:
+            op = as_object(paths.get(str(route.path))).get(method.lower())
+            if not isinstance(op, dict):
                 continue
-            responses = op.setdefault("responses", {})
+            responses = object_at(op, "responses")
             for status in sorted({status_for_code(c) for c in _wrapper_codes(route, method, op)}):
                 responses.setdefault(
                     str(status),
@@ -377,11 +422,11 @@ def _add_wrapper_statuses(document: dict[str, Any], routes: Sequence[BaseRoute])
             op["responses"] = dict(sorted(responses.items()))
 
 
-def _name_operations(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
-    paths = document.get("paths", {})
+def _name_operations(document: JsonObject, routes: Sequence[BaseRoute]) -> None:
+    paths = as_object(document.get("paths"))
     for (method, path), name in operation_ids(routes).items():
-        op = paths.get(path, {}).get(method)
-        if op is not None:
+        op = as_object(paths.get(path)).get(method)
+        if isinstance(op, dict):
             op["operationId"] = name
 
 
@@ -389,10 +434,10 @@ def install_openapi(app: FastAPI) -> None:
     """Make ``app.openapi()`` a 3.1 document with the security schemes and every model that
     operations refer to by reference."""
 
-    def build() -> dict[str, Any]:
+    def build() -> JsonObject:
         if app.openapi_schema is not None:
             return app.openapi_schema
-        document = get_openapi(
+        document: JsonObject = get_openapi(
             title=app.title,
             version=app.version,
             openapi_version=app.openapi_version,
@@ -402,8 +447,8 @@ def install_openapi(app: FastAPI) -> None:
         _drop_framework_validation(document)
         _name_operations(document, app.routes)
         _add_wrapper_statuses(document, app.routes)
-        components = document.setdefault("components", {})
-        schemas = components.setdefault("schemas", {})
+        components = object_at(document, "components")
+        schemas = object_at(components, "schemas")
         _restore_examples(schemas)
         for name, model in sorted(_documented.items()):
             schema = model.model_json_schema(ref_template=_REF)

@@ -1,18 +1,27 @@
-"""Field shapes the wire models share: a field that may be left out but is never null, and
-identifiers and times as the API writes them."""
+"""Field shapes the wire models share: a field that may be left out but is never null, a JSON
+object whose shape its sender chooses, and identifiers and times as the API writes them."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from pydantic import Field
+from pydantic import Field, GetPydanticSchema, JsonValue
 from pydantic.json_schema import SkipJsonSchema
 
 from openleash.domain.action import UUID_RE
+from openleash.domain.jsonvalue import JsonObject
 
 #: ``X | Omitted`` with :func:`omittable`: the key may be absent, but when present it is an X,
 #: never ``null`` (the document shows neither ``null`` nor a default).
 Omitted = SkipJsonSchema[None]
+
+#: A JSON object whose shape its sender chooses (an action's payload, an agent's attributes, a
+#: token's claims): :data:`~openleash.domain.jsonvalue.JsonObject` to type checkers (pydantic
+#: cannot resolve the domain's alias, a forward reference), and to pydantic any object, checked
+#: and documented as before (``additionalProperties: true``, no schema for each value).
+AnyJsonObject = Annotated[
+    dict[str, JsonValue], GetPydanticSchema(lambda _type, handler: handler(dict[str, Any]))
+]
 
 #: Any 8-4-4-4-12 hex UUID (PROTOCOL §3.6: not only version 4).
 UUID_PATTERN: Final[str] = UUID_RE.pattern
@@ -25,7 +34,7 @@ EXAMPLE_HASH: Final[str] = "a97d394c8b4e35f9d3ec0b6b2b4cdcd0f6a0e8f3e4b1c1a9d2c7
 EXAMPLE_PUBLIC_KEY: Final[str] = "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="
 
 
-def _without_default(schema: dict[str, Any]) -> None:
+def _without_default(schema: JsonObject) -> None:
     schema.pop("default", None)
 
 

@@ -10,7 +10,7 @@ counts as absent where the models say a field is optional.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,10 +18,12 @@ from openleash.api.wire.common import WireModel
 from openleash.api.wire.fields import (
     EXAMPLE_OWNER_ID,
     EXAMPLE_TIME,
+    AnyJsonObject,
     time_field,
     uuid_field,
 )
 from openleash.crypto.passphrase import MIN_PASSPHRASE_LENGTH
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Status
 from openleash.service.bodies import MAX_TEXT
 
@@ -41,7 +43,7 @@ POLICY_YAML = (
 )
 
 
-def examples(*values: dict[str, Any]) -> ConfigDict:
+def examples(*values: JsonObject) -> ConfigDict:
     """A model's configuration that shows ``values`` as its examples in the document."""
     return ConfigDict(json_schema_extra={"examples": list(values)})
 
@@ -141,7 +143,7 @@ class OwnerLoginResult(BaseModel):
     expires_at: str = time_field("When the session ends.")
     user_principal_id: str = uuid_field("The owner signed in.")
     system_roles: list[str] = Field(description="Always empty: owners have no system roles.")
-    org_memberships: list[dict[str, Any]] = Field(
+    org_memberships: list[AnyJsonObject] = Field(
         description="Always empty: this server has no organizations."
     )
     csrf_token: str = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -10,6 +10,7 @@ from openleash.api.wire.fields import (
     EXAMPLE_AGENT_PRINCIPAL_ID,
     EXAMPLE_OWNER_ID,
     EXAMPLE_TIME,
+    AnyJsonObject,
     time_field,
     uuid_field,
 )
@@ -21,9 +22,10 @@ from openleash.api.wire.owner import (
     SecondFactor,
     examples,
 )
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import ApprovalStatus, AssuranceLevel
 
-_ACTION = {
+_ACTION: JsonObject = {
     "action_id": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",
     "action_type": "purchase",
     "requested_at": EXAMPLE_TIME,
@@ -31,7 +33,7 @@ _ACTION = {
     "subject": {"principal_id": EXAMPLE_OWNER_ID},
     "payload": {"amount_minor": 50000, "currency": "EUR", "merchant_domain": "shop.example"},
 }
-_REQUEST = {
+_REQUEST: JsonObject = {
     "approval_request_id": APPROVAL_REQUEST_ID,
     "decision_id": DECISION_ID,
     "owner_type": "user",
@@ -80,9 +82,9 @@ class OwnerApprovalRequest(BaseModel):
     )
     action_type: str = Field(description="The action's type.")
     action_hash: str = Field(description="SHA-256 hex of the canonical action.")
-    action: dict[str, Any] = Field(description="The action as the agent sent it.")
+    action: AnyJsonObject = Field(description="The action as the agent sent it.")
     justification: str | None = Field(description="Why the agent asks.")
-    context: dict[str, Any] | None = Field(description="What else the agent sent for the owner.")
+    context: AnyJsonObject | None = Field(description="What else the agent sent for the owner.")
     matched_rule_id: str | None = Field(description="The rule that held the action.")
     reason: str | None = Field(description="Why, as the decision said.")
     explanation: str | None = Field(description="The decision's explanation, if any.")

@@ -21,12 +21,13 @@ from openleash.api.wire.owner import (
     SecondFactor,
     examples,
 )
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import DraftStatus
 
 Tier = Literal["agent", "owner_wide"]
 Mode = Literal["enforce", "observe"]
 
-_POLICY = {
+_POLICY: JsonObject = {
     "policy_id": POLICY_ID,
     "owner_type": "user",
     "owner_id": EXAMPLE_OWNER_ID,
@@ -189,7 +190,7 @@ class OwnerPolicyDeleted(BaseModel):
 
 # -- policy drafts --------------------------------------------------------------------------------
 
-_DRAFT = {
+_DRAFT: JsonObject = {
     "policy_draft_id": POLICY_DRAFT_ID,
     "agent_principal_id": EXAMPLE_AGENT_PRINCIPAL_ID,
     "agent_id": AGENT_ID,

@@ -7,7 +7,7 @@ are part of the wire), so these request models document them; they do not read t
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,11 +22,13 @@ from openleash.api.wire.fields import (
     EXAMPLE_PUBLIC_KEY,
     EXAMPLE_TIME,
     EXAMPLE_UUID,
+    AnyJsonObject,
     Omitted,
     omittable,
     time_field,
     uuid_field,
 )
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Status
 from openleash.service.registration import MAX_ATTRIBUTES_BYTES, MAX_LENGTH, MIN_WEBHOOK_SECRET
 
@@ -155,7 +157,7 @@ class VerifyProofResponse(BaseModel):
         "Why it is not valid (absent when valid).",
         examples=["Token expired", "action_hash mismatch"],
     )
-    claims: dict[str, Any] | Omitted = omittable(
+    claims: AnyJsonObject | Omitted = omittable(
         "The token's claims, whenever its signature verified (also with a mismatch)."
     )
 
@@ -217,7 +219,7 @@ class RuleTrace(BaseModel):
     final_match: bool = Field(description="The rule applies (the first that does decides).")
 
 
-EXAMPLE_TRACE: dict[str, Any] = {
+EXAMPLE_TRACE: JsonObject = {
     "rule_id": "small_purchases",
     "pattern_match": True,
     "when_match": True,
@@ -283,14 +285,14 @@ class PolicySchemaDocument(BaseModel):
     )
 
     description: str = Field(description="What a policy is and how it is evaluated.")
-    json_schema: dict[str, Any] = Field(description="The JSON Schema (draft-07) of a policy.")
-    reference: dict[str, Any] = Field(
+    json_schema: AnyJsonObject = Field(description="The JSON Schema (draft-07) of a policy.")
+    reference: AnyJsonObject = Field(
         description="The language: effects, defaults, action matching, expressions, "
         "constraints, obligations, proofs, schedules, limits, risk, counterparties."
     )
-    action_taxonomy: dict[str, Any] = Field(description="Suggested action type names.")
+    action_taxonomy: AnyJsonObject = Field(description="Suggested action type names.")
     examples: list[PolicyExample] = Field(description="Example policies.")
-    playground: dict[str, Any] = Field(description="How to try a policy (the playground).")
+    playground: AnyJsonObject = Field(description="How to try a policy (the playground).")
     tips: dict[str, str] = Field(description="Advice, by topic.")
 
 
@@ -341,7 +343,7 @@ class RegistrationChallengeRequest(WireModel):
         description="The owner to enrol with; the registration must then name the same.",
         examples=[EXAMPLE_OWNER_ID],
     )
-    agent_attributes_json: dict[str, Any] | None = Field(
+    agent_attributes_json: AnyJsonObject | None = Field(
         default=None,
         description=f"Attributes to store with the agent (at most {MAX_ATTRIBUTES_BYTES} bytes "
         "as JSON).",
@@ -434,7 +436,7 @@ class RegisterRequest(_Webhook):
         description="The owner (their user_principal_id); as in the challenge if it named one.",
         examples=[EXAMPLE_OWNER_ID],
     )
-    agent_attributes_json: dict[str, Any] | None = Field(
+    agent_attributes_json: AnyJsonObject | None = Field(
         default=None,
         description="Attributes to store (else those of the challenge).",
         examples=[{"model": "gpt"}],
@@ -508,7 +510,7 @@ class InviteRegistrationRequest(_Webhook):
     )
 
 
-EXAMPLE_SIGNING_HEADERS: dict[str, Any] = {
+EXAMPLE_SIGNING_HEADERS: JsonObject = {
     "X-Agent-Id": "shopping-agent",
     "X-Timestamp": "ISO 8601 timestamp",
     "X-Nonce": "UUID v4",
