@@ -6,6 +6,7 @@ Nothing is stored or recorded; no proof is issued.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from openleash.cli.common import (
 from openleash.cli.policy import read_policy_file
 from openleash.config import Settings
 from openleash.policy import PROFILES, profile_policy_yaml
-from openleash.service.public import playground_run
+from openleash.service.public import PlaygroundRun, playground_run
 
 SCENARIO_PACKAGE = "openleash.playground"
 PROFILE_NAMES: tuple[str, ...] = PROFILES
@@ -104,11 +105,12 @@ def _evaluate(
     policy_file: Path | None,
     policy_id: str | None,
     profile: str | None,
-) -> tuple[dict[str, Any], str]:
+) -> tuple[Mapping[str, Any], str]:
     """The playground answer and a description of the policy it used."""
     if policy_file is not None:
         body = {"policy_yaml": read_policy_file(policy_file), "action": action}
-        return playground_run(body, options_from(settings)), f"file {policy_file}"
+        run = PlaygroundRun.from_body(body)
+        return playground_run(run, options_from(settings)), f"file {policy_file}"
     if policy_id is not None or (profile is None and _store_exists(settings)):
         fallback = profile_yaml(DEFAULT_PROFILE)
 
@@ -126,10 +128,11 @@ def _evaluate(
         return result, f"stored policy {used['policy_id']}{name}{latest}"
     chosen = profile or DEFAULT_PROFILE
     body = {"policy_yaml": profile_yaml(chosen), "action": action}
-    return playground_run(body, options_from(settings)), f"{chosen} profile"
+    run = PlaygroundRun.from_body(body)
+    return playground_run(run, options_from(settings)), f"{chosen} profile"
 
 
-def _render(name: str, action: dict[str, Any], result: dict[str, Any], policy: str) -> None:
+def _render(name: str, action: dict[str, Any], result: Mapping[str, Any], policy: str) -> None:
     decision = result["decision"]
     click.echo(f"scenario:     {name} ({action.get('action_type')})")
     click.echo(f"policy:       {policy}")

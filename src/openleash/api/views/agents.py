@@ -140,3 +140,11 @@ def invite_instructions_json(link: InviteLink, base_url: str) -> dict[str, Any]:
         "api_reference": _reference(base_url),
         "sdks": {"python": {"package": "openleash-sdk", "install": "pip install openleash-sdk"}},
     }
+
+
+def agent_self_json(agent: Agent) -> dict[str, Any]:
+    """``GET /v1/agent/self``: the agent as any API shows it, without ``revoked_at`` (a
+    revoked agent cannot call)."""
+    view = agent.public_view()
+    view.pop("revoked_at")
+    return view
