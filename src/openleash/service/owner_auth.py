@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from openleash.crypto import (
     OWNER_DEVICE,
@@ -98,7 +98,7 @@ class OwnerCall:
         return self.owner.user_principal_id
 
 
-def _optional(body: Any, name: str) -> str | None:
+def _optional(body: object, name: str) -> str | None:
     value = body.get(name) if isinstance(body, dict) else None
     if value is None or value == "":
         return None
@@ -109,7 +109,7 @@ def _optional(body: Any, name: str) -> str | None:
     return value
 
 
-def _required(body: Any, name: str) -> str:
+def _required(body: object, name: str) -> str:
     value = _optional(body, name)
     if value is None:
         raise InvalidInputError(
@@ -145,7 +145,7 @@ class NewOwner:
     display_name: str
 
     @classmethod
-    def from_body(cls, body: Any) -> NewOwner:
+    def from_body(cls, body: object) -> NewOwner:
         name = body.get("display_name") if isinstance(body, dict) else None
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError(
@@ -165,7 +165,7 @@ class OwnerSetup:
     passphrase: str = field(repr=False)
 
     @classmethod
-    def from_body(cls, body: Any) -> OwnerSetup:
+    def from_body(cls, body: object) -> OwnerSetup:
         setup = cls(
             _required(body, "invite_id"),
             _required(body, "invite_token"),
@@ -184,7 +184,7 @@ class LoginAttempt:
     totp_code: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_body(cls, body: Any) -> LoginAttempt:
+    def from_body(cls, body: object) -> LoginAttempt:
         return cls(
             _required(body, "user_principal_id"),
             _required(body, "passphrase"),
@@ -199,7 +199,7 @@ class TotpCode:
     code: str | None = field(repr=False)
 
     @classmethod
-    def from_body(cls, body: Any, *, optional: bool = False) -> TotpCode:
+    def from_body(cls, body: object, *, optional: bool = False) -> TotpCode:
         return cls(_optional(body, "code") if optional else _required(body, "code"))
 
 
@@ -211,7 +211,7 @@ class FactorCode:
     given: object = field(default=None, repr=False)
 
     @classmethod
-    def from_body(cls, body: Any) -> FactorCode:
+    def from_body(cls, body: object) -> FactorCode:
         return cls(body.get("totp_code") if isinstance(body, dict) else None)
 
     def code(self) -> str | None:
