@@ -13,8 +13,11 @@ from pathlib import Path
 from openleash import __version__
 from openleash.config import Settings
 from openleash.domain.errors import InvalidInputError
+from openleash.service.agents import AgentSelf
 from openleash.service.approvals import Approvals
 from openleash.service.audit_query import Audit
+from openleash.service.authorize import Authorizer
+from openleash.service.authzen import AuthZen
 from openleash.service.drafts import Drafts
 from openleash.service.keys import Keys
 from openleash.service.operator import Operator
@@ -23,8 +26,10 @@ from openleash.service.owner_auth import OwnerAccounts
 from openleash.service.owner_policies import OwnerPolicies
 from openleash.service.policies import Policies
 from openleash.service.ports import Store
+from openleash.service.public import Public
 from openleash.service.registration import Registration
 from openleash.service.runtime import Runtime
+from openleash.service.usage import Usage
 from openleash.store import MEMORY_URL, is_memory_url, is_postgres_url, open_store, store_path
 from openleash.store import shown_url as shown_url
 from openleash.store.copy import BATCH_ROWS as BATCH_ROWS
@@ -48,6 +53,11 @@ class Services:
     drafts: Drafts
     accounts: OwnerAccounts
     registration: Registration
+    authorizer: Authorizer
+    authzen: AuthZen
+    usage: Usage
+    public: Public
+    agent_self: AgentSelf
 
 
 def options_from(settings: Settings) -> Options:
@@ -77,6 +87,7 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
     await keys.ensure()
     policies = Policies(store, opts)
     runtime = Runtime(store, opts.config_refresh_seconds)
+    authorizer = Authorizer(store, runtime, opts)
     return Services(
         settings,
         opts,
@@ -91,6 +102,11 @@ async def open_services(settings: Settings, options: Options | None = None) -> S
         drafts=Drafts(store, opts),
         accounts=OwnerAccounts(store, runtime, opts),
         registration=Registration(store, opts),
+        authorizer=authorizer,
+        authzen=AuthZen(store, authorizer, opts),
+        usage=Usage(store, runtime, opts),
+        public=Public(store, runtime, opts),
+        agent_self=AgentSelf(store, opts),
     )
 
 

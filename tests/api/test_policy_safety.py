@@ -14,7 +14,7 @@ import pytest
 from openleash.domain.errors import OpenLeashError, UnavailableError
 from openleash.policy.parser import MAX_POLICY_BYTES
 from openleash.service import policy_work
-from openleash.service.public import playground_run_bounded
+from openleash.service.public import PlaygroundRun, playground_run_bounded
 from tests.api.conftest import Api
 from tests.api.test_approvals import owner_session
 from tests.api.test_limits import only_policy
@@ -179,7 +179,9 @@ def _heavy_but_legal_policy() -> str:
 
 
 def test_the_playground_reads_a_policy_while_the_event_loop_keeps_running(api: Api) -> None:
-    request = {"policy_yaml": _heavy_but_legal_policy(), "action": api.agent.action(note="aaa")}
+    request = PlaygroundRun.from_body(
+        {"policy_yaml": _heavy_but_legal_policy(), "action": api.agent.action(note="aaa")}
+    )
 
     async def scenario() -> tuple[int, dict[str, Any]]:
         job = asyncio.ensure_future(playground_run_bounded(request, api.services.options))

@@ -16,11 +16,11 @@ from openleash.api.views import agents as agents_views
 from openleash.api.views import audit as audit_views
 from openleash.api.views import keys as key_views
 from openleash.api.views import policies as policy_views
+from openleash.api.views import usage as usage_views
 from openleash.api.wire import admin as wire
 from openleash.api.wire.agent import AgentUsage
 from openleash.api.wire.common import ADMIN, operation
 from openleash.domain.errors import AuthenticationError
-from openleash.service import usage
 from openleash.service.audit_query import AuditFilter
 from openleash.service.owner_auth import NewOwner
 
@@ -138,8 +138,8 @@ async def revoke_agent(request: Request, agent_principal_id: str) -> Response:
     **operation(ok=AgentUsage, errors=(*READ, 404), security=ADMIN),
 )
 async def agent_usage(request: Request, agent_principal_id: str) -> Response:
-    s = services(request)
-    return json_response(await usage.admin_usage(s.runtime, s.store, agent_principal_id, s.options))
+    used = await services(request).usage.of_agent(agent_principal_id)
+    return json_response(usage_views.usage_json(used))
 
 
 @router.get(

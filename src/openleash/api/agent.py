@@ -9,11 +9,12 @@ from starlette.responses import Response
 from openleash.api.deps import services
 from openleash.api.http import json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
+from openleash.api.views import agents as agent_views
 from openleash.api.views import approvals as approval_views
 from openleash.api.views import drafts as draft_views
+from openleash.api.views import usage as usage_views
 from openleash.api.wire import agent as wire
 from openleash.api.wire.common import AGENT, operation
-from openleash.service import agents, usage
 from openleash.service.agent_auth import AgentCall, verify_agent
 from openleash.service.approvals import ApprovalAsk
 from openleash.service.drafts import DraftProposal
@@ -52,8 +53,8 @@ AUTH_ERRORS = (400, 401)
 async def agent_self(request: Request) -> Response:
     # The one call an agent awaiting activation may make: it tells it that it waits.
     call, _ = await _verified(request, None, allow_pending=True)
-    s = services(request)
-    return json_response(await agents.agent_self(s.store, call, s.options))
+    agent = await services(request).agent_self.read(call)
+    return json_response(agent_views.agent_self_json(agent))
 
 
 @router.get(
@@ -63,8 +64,8 @@ async def agent_self(request: Request) -> Response:
 )
 async def agent_usage(request: Request) -> Response:
     call, _ = await _verified(request, None)
-    s = services(request)
-    return json_response(await usage.agent_usage(s.runtime, call, s.options))
+    used = await services(request).usage.for_agent(call)
+    return json_response(usage_views.usage_json(used))
 
 
 @router.post(

@@ -115,7 +115,9 @@ def _lifespan(
         opened = await open_them()
         app.state.services = opened
         deliverer = Deliverer(allow_private=opened.options.webhook_allow_private)
-        dispatcher = WebhookDispatcher(opened.runtime, deliverer, opened.options.clock)
+        dispatcher = WebhookDispatcher(
+            opened.store, opened.runtime, deliverer, opened.options.clock
+        )
         sending = asyncio.create_task(dispatcher.run(), name="openleash-webhooks")
         _settle_garbage_collector()
         try:

@@ -8,7 +8,7 @@ as a bearer token (any active agent may be the subject). The mapping and the dec
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -17,20 +17,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openleash.api.deps import services
-from openleash.api.errors import status_for_code
 from openleash.api.http import base_url, json_response, parse_object, read_body, signed_request
 from openleash.api.throttle import client_address, counting_failures, throttles
+from openleash.api.views import authzen as views
 from openleash.api.wire import authzen as wire
 from openleash.api.wire.common import PEP_OR_AGENT, operation
 from openleash.domain.errors import AuthenticationError
 from openleash.service import authzen
 from openleash.service.agent_auth import verify_agent
-from openleash.service.options import Options
-from openleash.service.runtime import Runtime, Snapshot
+from openleash.service.runtime import Snapshot
 
 router = APIRouter(tags=["authzen"])
-
-Evaluator = Callable[[Runtime, Snapshot, authzen.Caller, Any, Options], Awaitable[dict[str, Any]]]
 
 
 #: A malformed or undecidable request (400), a body too large (413), no or a wrong PEP token or
@@ -66,7 +63,9 @@ async def configuration(request: Request) -> Response:
     **_decision_operation(wire.EvaluationResponse, wire.EvaluationRequest),
 )
 async def evaluation(request: Request) -> Response:
-    return await _answer(request, authzen.evaluate)
+    caller, snap, body = await _read(request)
+    answer = await services(request).authzen.evaluate(snap, caller, authzen.access_request(body))
+    return _answer(request, views.access_json(answer))
 
 
 @router.post(
@@ -78,30 +77,27 @@ async def evaluation(request: Request) -> Response:
     **_decision_operation(wire.EvaluationsAnswer, wire.EvaluationsRequest),
 )
 async def evaluations(request: Request) -> Response:
-    return await _answer(request, authzen.evaluate_many)
+    caller, snap, body = await _read(request)
+    batch = authzen.AccessBatch.from_body(body)
+    answer = await services(request).authzen.evaluate_many(snap, caller, batch)
+    return _answer(request, views.evaluations_json(answer))
 
 
-async def _answer(request: Request, evaluator: Evaluator) -> Response:
+async def _read(request: Request) -> tuple[authzen.Caller, Snapshot, object]:
+    """Who asks (signed or with a PEP token: a caller failing either is anonymous, and slowed
+    down), the snapshot it was checked against, and the body (parsed once that passed)."""
     raw = await read_body(request)
-    s = services(request)
-    # Signed or with a PEP token: a caller failing either is anonymous, and slowed down.
     with counting_failures(throttles(request).failures, client_address(request.scope)):
         caller, snap = await _caller(request, raw)
-    result = await evaluator(s.runtime, snap, caller, parse_object(raw), s.options)
-    response = json_response(_with_item_statuses(result))
+    return caller, snap, parse_object(raw)
+
+
+def _answer(request: Request, body: Mapping[str, object]) -> Response:
+    response = json_response(body)
     request_id = request.headers.get("x-request-id")
     if request_id:
         response.headers["X-Request-ID"] = request_id  # AuthZEN: echoed to correlate
     return response
-
-
-def _with_item_statuses(result: dict[str, Any]) -> dict[str, Any]:
-    """Each undecidable item's error gets the HTTP status it would have had as a request."""
-    for item in result.get("evaluations", ()):
-        error = item.get("context", {}).get("error")
-        if error is not None:
-            item["context"]["error"] = {"status": status_for_code(error["code"]), **error}
-    return result
 
 
 async def _caller(request: Request, raw: bytes) -> tuple[authzen.Caller, Snapshot]:

@@ -27,10 +27,11 @@ from openleash.api.errors import status_of
 from openleash.api.http import header_map, log_unexpected, parse_object, receive_body
 from openleash.api.metrics import DECISIONS, LATENCY, REFUSALS, STORE_ERRORS
 from openleash.api.throttle import client_address, counting_failures, throttles_of
+from openleash.api.views.authorize import decision_json
 from openleash.bootstrap import Services
 from openleash.domain.errors import OpenLeashError
 from openleash.service.agent_auth import SignedRequest, verify_agent
-from openleash.service.authorize import authorize
+from openleash.service.authorize import Authorized, AuthorizeRequest
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,9 +56,11 @@ class AuthorizeHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         headers = list(_JSON_HEADERS)
+        body: object
         try:
-            status, body = 200, await self._authorize(scope, receive)
-            DECISIONS.labels(body["result"], "approval" in body).inc()
+            decided = await self._authorize(scope, receive)
+            status, body = 200, decision_json(decided)
+            DECISIONS.labels(decided.evaluation.result.value, decided.approval is not None).inc()
         except OpenLeashError as error:
             status, body = status_of(error), error.to_wire()
             REFUSALS.labels(error.code).inc()
@@ -77,7 +80,7 @@ class AuthorizeHandler:
         await send({"type": "http.response.body", "body": payload})
         LATENCY.observe(time.perf_counter() - started)
 
-    async def _authorize(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+    async def _authorize(self, scope: Scope, receive: Receive) -> Authorized:
         headers = header_map(scope["headers"])
         raw = await receive_body(receive, headers.get("content-length"))
         s = cast(Services, self.state.services)
@@ -93,7 +96,8 @@ class AuthorizeHandler:
         with counting_failures(limits.failures, client_address(scope)):
             # The signature covers the exact bytes, so they are verified before they are parsed.
             call, snap = await verify_agent(s.runtime, request, s.options, s.options.clock())
-        return await authorize(s.runtime, snap, call, parse_object(raw), s.options)
+        command = AuthorizeRequest.from_body(parse_object(raw), snap.keyring, call.now)
+        return await s.authorizer.authorize(snap, call, command)
 
 
 def authorize_route(app: Starlette) -> Route:

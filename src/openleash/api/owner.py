@@ -31,6 +31,7 @@ from openleash.api.views import approvals as approval_views
 from openleash.api.views import audit as audit_views
 from openleash.api.views import drafts as draft_views
 from openleash.api.views import policies as policy_views
+from openleash.api.views import usage as usage_views
 from openleash.api.wire import admin as admin_wire
 from openleash.api.wire import agent as agent_wire
 from openleash.api.wire import owner as wire
@@ -43,10 +44,7 @@ from openleash.domain.errors import ForbiddenError
 from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import ApprovalStatus, DraftStatus
 from openleash.domain.timefmt import iso_ms
-from openleash.service import (
-    owner_events,
-    usage,
-)
+from openleash.service import owner_events
 from openleash.service.audit_query import AuditFilter
 from openleash.service.owner_auth import (
     LoginAttempt,
@@ -403,12 +401,8 @@ async def set_agent_status(request: Request, agent_principal_id: AgentPath) -> R
 )
 async def agent_usage(request: Request, agent_principal_id: AgentPath) -> Response:
     call = await owner_call(request)
-    s = services(request)
-    return json_response(
-        await usage.admin_usage(
-            s.runtime, s.store, agent_principal_id, s.options, owner_id=call.owner_id
-        )
-    )
+    used = await services(request).usage.of_agent(agent_principal_id, owner_id=call.owner_id)
+    return json_response(usage_views.usage_json(used))
 
 
 @router.post(

@@ -27,12 +27,12 @@ from openleash.api.portal_http import (
 from openleash.api.views import accounts as accounts_views
 from openleash.api.views import agents as agents_views
 from openleash.api.views import audit as audit_views
+from openleash.api.views import usage as usage_views
 from openleash.api.views.accounts import TotpEnrolmentJson
 from openleash.api.views.agents import AgentInviteJson
 from openleash.api.views.audit import AuditPageJson
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Status
-from openleash.service import usage
 from openleash.service.audit_query import AuditFilter
 from openleash.service.owner_auth import OwnerCall, TotpCode
 from openleash.service.registration import AgentStatusChange
@@ -132,8 +132,8 @@ async def usage_page(request: Request) -> Response:
         if agent.status != Status.ACTIVE:
             continue
         reports.append(
-            await usage.admin_usage(
-                s.runtime, s.store, agent.agent_principal_id, s.options, owner_id=call.owner_id
+            usage_views.usage_json(
+                await s.usage.of_agent(agent.agent_principal_id, owner_id=call.owner_id)
             )
         )
     return render("usage.html", call=call, nav="usage", reports=reports)

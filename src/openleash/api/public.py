@@ -13,10 +13,11 @@ from openleash.api.http import base_url, json_body, json_response
 from openleash.api.metrics import PROOF_CHECKS
 from openleash.api.throttle import anonymous
 from openleash.api.views import agents as views
+from openleash.api.views import public as public_views
 from openleash.api.wire import public as wire
 from openleash.api.wire.common import operation
 from openleash.policy import policy_schema_document
-from openleash.service import public as use
+from openleash.service.public import PlaygroundRun, ProofCheck
 from openleash.service.registration import ChallengeRequest, Enrolment, InviteEnrolment
 
 router = APIRouter(tags=["public"])
@@ -42,12 +43,9 @@ def _health_operation() -> dict[str, Any]:
     **_health_operation(),
 )
 async def health(request: Request) -> Response:
-    s = services(request)
-    ready, body = await use.health(s.store, s.options)
-    base = base_url(request)
-    body["api_reference"] = f"{base}/reference"
-    body["openapi_spec"] = f"{base}/reference/openapi.json"
-    return json_response(body, 200 if ready else 503)
+    health = await services(request).public.health()
+    body = public_views.health_json(health, base_url(request))
+    return json_response(body, 200 if health.ready else 503)
 
 
 @router.get(
@@ -56,7 +54,8 @@ async def health(request: Request) -> Response:
     **operation(ok=wire.PublicKeys),
 )
 async def public_keys(request: Request) -> Response:
-    return json_response(await use.public_keys(services(request).runtime))
+    keys = await services(request).public.public_keys()
+    return json_response(public_views.public_keys_json(keys))
 
 
 @router.post(
@@ -67,10 +66,9 @@ async def public_keys(request: Request) -> Response:
 )
 async def verify_proof(request: Request) -> Response:
     _, body = await json_body(request)
-    s = services(request)
-    verdict = await use.verify_proof(s.runtime, body, s.options)
-    PROOF_CHECKS.labels(str(verdict["valid"]).lower()).inc()
-    return json_response(verdict)
+    verdict = await services(request).public.verify_proof(ProofCheck.from_body(body))
+    PROOF_CHECKS.labels(str(verdict.valid).lower()).inc()
+    return json_response(public_views.verdict_json(verdict))
 
 
 @router.post(
@@ -84,7 +82,8 @@ async def verify_proof(request: Request) -> Response:
 )
 async def playground_run(request: Request) -> Response:
     _, body = await json_body(request)
-    return json_response(await use.playground_run_bounded(body, services(request).options))
+    run = PlaygroundRun.from_body(body)
+    return json_response(await services(request).public.playground(run))
 
 
 @router.get(

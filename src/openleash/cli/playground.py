@@ -26,7 +26,7 @@ from openleash.cli.policy import read_policy_file
 from openleash.config import Settings
 from openleash.domain.jsonvalue import JsonObject
 from openleash.policy import PROFILES, profile_policy_yaml
-from openleash.service.public import playground_run
+from openleash.service.public import PlaygroundRun, playground_run
 
 SCENARIO_PACKAGE = "openleash.playground"
 PROFILE_NAMES: tuple[str, ...] = PROFILES
@@ -184,7 +184,8 @@ def _evaluate(
     """The playground answer and a description of the policy it used."""
     if policy_file is not None:
         body: JsonObject = {"policy_yaml": read_policy_file(policy_file), "action": action}
-        return _answer(playground_run(body, options_from(settings))), f"file {policy_file}"
+        run = PlaygroundRun.from_body(body)
+        return _answer(playground_run(run, options_from(settings))), f"file {policy_file}"
     if policy_id is not None or (profile is None and _store_exists(settings)):
         fallback = profile_yaml(DEFAULT_PROFILE)
 
@@ -204,7 +205,8 @@ def _evaluate(
         return result, f"stored policy {used['policy_id']}{name}{latest}"
     chosen = profile or DEFAULT_PROFILE
     body = {"policy_yaml": profile_yaml(chosen), "action": action}
-    return _answer(playground_run(body, options_from(settings))), f"{chosen} profile"
+    run = PlaygroundRun.from_body(body)
+    return _answer(playground_run(run, options_from(settings))), f"{chosen} profile"
 
 
 def _render(name: str, action: JsonObject, result: PlaygroundAnswer, policy: str) -> None:

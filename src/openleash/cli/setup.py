@@ -27,7 +27,7 @@ from openleash.cli.policy import read_policy_file
 from openleash.config import ADMIN_MODES, Settings, load_settings
 from openleash.crypto import generate_keypair, public_key_b64_of
 from openleash.domain.errors import OpenLeashError
-from openleash.service.public import playground_run
+from openleash.service.public import PlaygroundRun, playground_run
 from openleash.service.setup import setup_owner_and_agent
 
 ENV_KEYS = (
@@ -294,9 +294,8 @@ def _demo(settings: Settings, policy_yaml: str) -> None:
     options = options_from(settings)
     for name in DEMO_SCENARIOS:
         action = load_scenario(name)
-        decision = playground_run({"policy_yaml": policy_yaml, "action": action}, options)[
-            "decision"
-        ]
+        run = PlaygroundRun.from_body({"policy_yaml": policy_yaml, "action": action})
+        decision = playground_run(run, options)["decision"]
         click.echo(f"  {name}: {decision['result']} ({decision['reason']})")
 
 

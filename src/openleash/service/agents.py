@@ -1,4 +1,5 @@
-"""Agents: the agent's own record, and what enrolling, activating and revoking one write."""
+"""Agents: the agent's own record (:class:`AgentSelf`, built once in :mod:`openleash.bootstrap`),
+and what enrolling, activating and revoking one write."""
 
 from __future__ import annotations
 
@@ -11,15 +12,22 @@ from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import AgentRepo, AuditLog, Store
+from openleash.service.ports import AgentRepo, AuditLog, NonceRepo, Units
 
 
-async def agent_self(store: Store, call: AgentCall, options: Options) -> dict[str, Any]:
-    async with store.transaction() as tx:
-        await record_nonce(tx, call, options)
-    view = call.agent.public_view()
-    view.pop("revoked_at")
-    return view
+class AgentSelf:
+    """An agent reads its own record: the one call an agent awaiting activation may make (it
+    tells it that it waits)."""
+
+    def __init__(self, store: Units[NonceRepo], options: Options) -> None:
+        self._store = store
+        self._options = options
+
+    async def read(self, call: AgentCall) -> Agent:
+        """The calling agent, as the verified call found it (its nonce recorded first)."""
+        async with self._store.transaction() as tx:
+            await record_nonce(tx, call, self._options)
+        return call.agent
 
 
 class AgentChangeTx(AgentRepo, AuditLog, Protocol):

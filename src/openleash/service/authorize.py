@@ -1,5 +1,9 @@
 """``POST /v1/authorize``: verified call -> effective policy -> decision -> record -> proof.
 
+:class:`Authorizer` is the use case, built once (:mod:`openleash.bootstrap`); it takes an
+:class:`AuthorizeRequest` (the body, parsed and its approval token verified at the edge) and
+returns :class:`Authorized`, which the API renders (:mod:`openleash.api.views.authorize`).
+
 A decision is plan -> read -> evaluate -> record (:mod:`openleash.service.decision_context`).
 The plans (what the enforced and the observed policy need from the ledger for this action) are
 made before the write transaction; when they need nothing, so are the decision and its records,
@@ -16,9 +20,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, Protocol, TypedDict
 
-from openleash.crypto import APPROVAL, KeyRing, action_hash, issue_proof, verify_token
+from openleash.crypto import APPROVAL, IssuedToken, KeyRing, action_hash, issue_proof, verify_token
 from openleash.domain.action import parse_action
 from openleash.domain.errors import (
     AuthenticationError,
@@ -27,6 +31,7 @@ from openleash.domain.errors import (
     TokenError,
 )
 from openleash.domain.ids import new_id
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -51,55 +56,62 @@ from openleash.service.decision_context import (
 )
 from openleash.service.limits import allowed_action
 from openleash.service.options import Options
-from openleash.service.ports import NonceUse, Transaction
+from openleash.service.ports import ApprovalRepo, DecisionLog, GroupCommit, LedgerView, NonceUse
 from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
 
 
+class AuthorizeTx(LedgerView, ApprovalRepo, DecisionLog, Protocol):
+    """What deciding touches in its unit of the write transaction: the ledger the limits read,
+    the approval a token names, and the records of the decision."""
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class Decided:
-    action: dict[str, Any]
-    digest: str
-    decision_id: str
-    evaluation: Evaluation
-    effective: EffectivePolicy
-    #: The would-be decision of the observed (shadow) policy, if the agent has one.
-    shadow: Evaluation | None = None
-    #: The owner's approval this decision used up (the approval-token path).
-    approval: ApprovalRequest | None = None
+class ApprovalClaims:
+    """The verified claims of the approval token a request carries (PROTOCOL §3.9)."""
+
+    approval_request_id: str
+    claims: JsonObject
 
 
-#: Obligations an owner's approval does not discharge (only a step-up to the level does).
-_NOT_DISCHARGED = frozenset({"STEP_UP_AUTH", "DEPOSIT"})
-APPROVED_REASON = "Approved by owner"
+@dataclass(frozen=True, slots=True)
+class AuthorizeRequest:
+    """An ActionRequest to decide: validated and stripped (``action``, which is hashed), the
+    fields the decision reads, and the owner's approval its ``approval_token`` carries."""
 
+    action: JsonObject
+    action_id: str
+    action_type: str
+    requested_at: str
+    #: ``principal.agent_id``: who the action claims to be taken by.
+    agent_id: str
+    #: ``relying_party.trust_profile``, if the action names one.
+    trust_profile: str | None
+    approval: ApprovalClaims | None = None
 
-async def authorize(
-    runtime: Runtime, snap: Snapshot, call: AgentCall, body: Any, options: Options
-) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInputError("INVALID_ACTION_REQUEST", "Request body must be a JSON object")
-    approval = _approval_claims(body.get("approval_token"), snap.keyring, call.now)
-    action = parse_action(body)
-    agent = call.agent
-    if action["principal"]["agent_id"] != agent.agent_id:
-        # Fix (PROTOCOL §3.4): an agent may not act (or get proofs) in another agent's name.
-        raise ForbiddenError(
-            "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
+    @classmethod
+    def from_body(cls, body: object, keyring: KeyRing, now: datetime) -> AuthorizeRequest:
+        """Parse a request body; its approval token (if any) is verified against ``keyring``
+        at ``now`` first, as the body's own fields are."""
+        if not isinstance(body, dict):
+            raise InvalidInputError("INVALID_ACTION_REQUEST", "Request body must be a JSON object")
+        approval = _approval_claims(body.get("approval_token"), keyring, now)
+        action = parse_action(body)
+        party = action.get("relying_party")
+        return cls(
+            action,
+            action["action_id"],
+            action["action_type"],
+            action["requested_at"],
+            action["principal"]["agent_id"],
+            party.get("trust_profile") if party is not None else None,
+            approval,
         )
-    effective = await runtime.effective_policy(snap, agent)
-    if effective is None:
-        raise ForbiddenError("NO_POLICY", "No policy bound to this agent or owner")
-    decided = await _decide_and_record(runtime, call, action, effective, options, approval)
-    token, expires_at = _proof(snap, call, decided, options)
-    response = decision_body(
-        action, decided.digest, decided.decision_id, decided.evaluation, token, expires_at
-    )
-    if decided.approval is not None:
-        response["approval"] = _provenance(decided.approval)
-    return response
 
 
-def _approval_claims(token: Any, keyring: KeyRing, now: datetime) -> dict[str, Any] | None:
+def _approval_claims(token: object, keyring: KeyRing, now: datetime) -> ApprovalClaims | None:
     """The verified claims of an approval token (None when the request carries none)."""
     if token is None or token == "":
         return None
@@ -109,13 +121,101 @@ def _approval_claims(token: Any, keyring: KeyRing, now: datetime) -> dict[str, A
         claims = verify_token(token, keyring, now=now, purpose=APPROVAL)
     except TokenError as exc:
         raise AuthenticationError("INVALID_APPROVAL_TOKEN", exc.reason) from None
-    if not isinstance(claims.get("approval_request_id"), str):
+    request_id = claims.get("approval_request_id")
+    if not isinstance(request_id, str):
         raise InvalidInputError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
-    return claims
+    return ApprovalClaims(request_id, claims)
 
 
-def _provenance(request: ApprovalRequest) -> dict[str, Any]:
-    """Who approved, when, and how surely: carried in the proof and the response."""
+# -- the results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized:
+    """A decision as recorded: the action, its hash, the decision's id and evaluation, the
+    owner's approval it used up (the approval-token path), and its proof token (an ALLOW that
+    asks for one)."""
+
+    request: AuthorizeRequest
+    decision_id: str
+    digest: str
+    evaluation: Evaluation
+    approval: ApprovalRequest | None
+    proof: IssuedToken | None
+
+
+class ApprovalProvenance(TypedDict):
+    """Who approved, when, and how surely: carried in the proof, the response and the audit."""
+
+    approval_request_id: str
+    approved_by: str | None
+    approved_at: str | None
+    assurance_level: str | None
+
+
+class ObligationBody(TypedDict):
+    obligation_id: str
+    type: str
+    status: str
+    details_json: JsonObject
+
+
+class DecisionBody(TypedDict):
+    """The AuthorizeResponse: the wire fields in their order, then our extensions."""
+
+    decision_id: str
+    action_id: str
+    action_hash: str
+    result: str
+    matched_rule_id: str | None
+    reason: str
+    proof_token: str | None
+    proof_expires_at: str | None
+    obligations: list[ObligationBody]
+    risk_level: str | None
+    limits: NotRequired[list[JsonObject]]
+    explanation: NotRequired[str]
+    approval: NotRequired[ApprovalProvenance]
+
+
+def decision_body(
+    action_id: str,
+    digest: str,
+    decision_id: str,
+    evaluation: Evaluation,
+    proof: IssuedToken | None,
+) -> DecisionBody:
+    """The AuthorizeResponse of a decision (without the approval it used, which the caller
+    adds): the response of ``/v1/authorize`` and the playground's decision."""
+    body: DecisionBody = {
+        "decision_id": decision_id,
+        "action_id": action_id,
+        "action_hash": digest,
+        "result": evaluation.result.value,
+        "matched_rule_id": evaluation.matched_rule_id,
+        "reason": evaluation.reason,
+        "proof_token": proof.token if proof is not None else None,
+        "proof_expires_at": proof.expires_at if proof is not None else None,
+        "obligations": [
+            {
+                "obligation_id": new_id(),
+                "type": kind,
+                "status": "PENDING",
+                "details_json": details,
+            }
+            for kind, details in evaluation.obligations
+        ],
+        "risk_level": evaluation.risk_level,
+    }
+    if evaluation.result is Result.ALLOW and evaluation.limits:
+        body["limits"] = [dict(limit) for limit in evaluation.limits]
+    if evaluation.explanation is not None:
+        body["explanation"] = evaluation.explanation
+    return body
+
+
+def provenance(request: ApprovalRequest) -> ApprovalProvenance:
+    """Who approved, when, and how surely."""
     return {
         "approval_request_id": request.approval_request_id,
         "approved_by": request.resolved_by,
@@ -124,11 +224,92 @@ def _provenance(request: ApprovalRequest) -> dict[str, Any]:
     }
 
 
+# -- the use case -------------------------------------------------------------------------------
+
+#: Obligations an owner's approval does not discharge (only a step-up to the level does).
+_NOT_DISCHARGED = frozenset({"STEP_UP_AUTH", "DEPOSIT"})
+APPROVED_REASON = "Approved by owner"
+
+
+class Authorizer:
+    """Decides a signed agent's action under its effective policy, records the decision with
+    the call's nonce, and signs a proof for an ALLOW that asks for one."""
+
+    __slots__ = ("_options", "_runtime", "_store")
+
+    def __init__(self, store: GroupCommit[AuthorizeTx], runtime: Runtime, options: Options) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._options = options
+
+    async def authorize(
+        self, snap: Snapshot, call: AgentCall, request: AuthorizeRequest
+    ) -> Authorized:
+        """Decide ``request`` for the agent of ``call`` (verified against ``snap``) and record
+        it in one unit of the write transaction.
+
+        Most policies need nothing from the ledger for an action (no limit applies, no count of
+        earlier actions with the counterparty): then, unless an approval is to be checked, the
+        decision and its records are made before the write transaction, which only records. It
+        holds every writer's lock (on PostgreSQL every replica's)."""
+        agent = call.agent
+        if request.agent_id != agent.agent_id:
+            # Fix (PROTOCOL §3.4): an agent may not act (or get proofs) in another agent's name.
+            raise ForbiddenError(
+                "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
+            )
+        effective = await self._runtime.effective_policy(snap, agent)
+        if effective is None:
+            raise ForbiddenError("NO_POLICY", "No policy bound to this agent or owner")
+        unit = _unit(call, request, effective, self._options)
+        if request.approval is None and not unit.reads_ledger():
+            decided = await self._store.submit(unit.decide_ahead().write)
+        else:
+            decided = await self._store.submit(unit.decide)
+        proof = _proof(snap, call, unit, decided, self._options)
+        evaluation, approval = decided.evaluation, decided.approval
+        return Authorized(request, unit.decision_id, unit.digest, evaluation, approval, proof)
+
+
+def _unit(
+    call: AgentCall, request: AuthorizeRequest, effective: EffectivePolicy, options: Options
+) -> _Unit:
+    agent, now, action = call.agent, call.now, request.action
+    observed = effective.observed
+    return _Unit(
+        agent=agent,
+        now=now,
+        request=request,
+        digest=action_hash(action),
+        decision_id=new_id(),
+        nonce=nonce_use(call, options),
+        # Redacted outside the transaction (it holds every process's write lock); hashed before.
+        stored_action=redact(action, options.audit_redact) if options.audit_redact else action,
+        effective=effective,
+        plan=_plan(effective, action, agent, now),
+        shadow_plan=_plan(observed, action, agent, now) if observed is not None else None,
+        default_ttl_seconds=options.default_ttl_seconds,
+    )
+
+
+def _plan(layered: EffectivePolicy, action: JsonObject, agent: Agent, now: datetime) -> ContextPlan:
+    return plan_context(layered.policy, action, agent.owner_id, agent.agent_principal_id, now)
+
+
+def _discharged(evaluation: Evaluation) -> bool:
+    """Whether an approval lets this decision through: the policy still allows the action or
+    asks for exactly what the owner gave (approval; a step-up only to the level confirmed)."""
+    if evaluation.result not in (Result.ALLOW, Result.REQUIRE_APPROVAL):
+        return False
+    return not any(kind in _NOT_DISCHARGED for kind, _ in evaluation.obligations)
+
+
 async def _approved_request(
-    tx: Transaction, claims: dict[str, Any], agent: Agent, digest: str
+    tx: ApprovalRepo, approval: ApprovalClaims, agent: Agent, digest: str
 ) -> ApprovalRequest:
     """The approval the token names, checked against the calling agent and action (§3.9)."""
-    request = await tx.get_approval_request(claims["approval_request_id"])
+    claims = approval.claims
+    request = await tx.get_approval_request(approval.approval_request_id)
     if request is None:
         raise InvalidInputError("APPROVAL_REQUEST_NOT_FOUND", "Approval request not found")
     if (
@@ -152,76 +333,6 @@ async def _approved_request(
     return request
 
 
-def _discharged(evaluation: Evaluation) -> bool:
-    """Whether an approval lets this decision through: the policy still allows the action or
-    asks for exactly what the owner gave (approval; a step-up only to the level confirmed)."""
-    if evaluation.result not in (Result.ALLOW, Result.REQUIRE_APPROVAL):
-        return False
-    return not any(kind in _NOT_DISCHARGED for kind, _ in evaluation.obligations)
-
-
-async def _decide_and_record(
-    runtime: Runtime,
-    call: AgentCall,
-    action: dict[str, Any],
-    effective: EffectivePolicy,
-    options: Options,
-    approval: dict[str, Any] | None = None,
-) -> Decided:
-    """Decide and record in one unit of the write transaction.
-
-    Most policies need nothing from the ledger for an action (no limit applies, no count of
-    earlier actions with the counterparty): then, unless an approval is to be checked, the
-    decision and its records are made before the write transaction, which only records. It
-    holds every writer's lock (on PostgreSQL every replica's)."""
-    unit = _unit(call, action, effective, options, approval)
-    if approval is None and not unit.reads_ledger():
-        decided = unit.decide_ahead()
-        return await runtime.store.submit(_Prepared(unit, decided, unit.rows(decided)).record)
-    return await runtime.store.submit(unit.decide)
-
-
-def _unit(
-    call: AgentCall,
-    action: dict[str, Any],
-    effective: EffectivePolicy,
-    options: Options,
-    approval: dict[str, Any] | None,
-) -> _Unit:
-    agent, now = call.agent, call.now
-    observed = effective.observed
-    return _Unit(
-        agent=agent,
-        now=now,
-        action=action,
-        digest=action_hash(action),
-        decision_id=new_id(),
-        nonce=nonce_use(call, options),
-        # Redacted outside the transaction (it holds every process's write lock); hashed before.
-        stored_action=redact(action, options.audit_redact) if options.audit_redact else action,
-        effective=effective,
-        plan=_plan(effective, action, agent, now),
-        shadow_plan=_plan(observed, action, agent, now) if observed is not None else None,
-        default_ttl_seconds=options.default_ttl_seconds,
-        approval=approval,
-    )
-
-
-def _plan(
-    layered: EffectivePolicy, action: dict[str, Any], agent: Agent, now: datetime
-) -> ContextPlan:
-    return plan_context(layered.policy, action, agent.owner_id, agent.agent_principal_id, now)
-
-
-@dataclass(frozen=True, slots=True)
-class _Rows:
-    """What recording a decision writes besides its nonce."""
-
-    allowed: AllowedAction | None
-    held: HeldDecision | None
-    event: AuditEvent
-
-
 @dataclass(frozen=True, slots=True)
 class _Unit:
     """One decision as it stands before the write transaction: who asks for what and when,
@@ -229,19 +340,17 @@ class _Unit:
 
     agent: Agent
     now: datetime
-    action: dict[str, Any]
+    request: AuthorizeRequest
     digest: str
     decision_id: str
     nonce: NonceUse | None
     #: The action as the audit log keeps it (redacted when the log redacts fields).
-    stored_action: dict[str, Any]
+    stored_action: JsonObject
     effective: EffectivePolicy
     plan: ContextPlan
     #: The plan of the observed (shadow) policy, if the agent has one.
     shadow_plan: ContextPlan | None
     default_ttl_seconds: int
-    #: The verified claims of the approval token the request carries.
-    approval: dict[str, Any] | None
 
     def reads_ledger(self) -> bool:
         shadow = self.shadow_plan
@@ -252,7 +361,7 @@ class _Unit:
     ) -> Evaluation:
         return evaluate(
             plan.policy,
-            self.action,
+            self.request.action,
             context.evaluation(
                 self.now,
                 default_proof_ttl_seconds=self.default_ttl_seconds,
@@ -260,12 +369,7 @@ class _Unit:
             ),
         )
 
-    def decided(self, evaluation: Evaluation, shadow: Evaluation | None) -> Decided:
-        return Decided(
-            self.action, self.digest, self.decision_id, evaluation, self.effective, shadow
-        )
-
-    def decide_ahead(self) -> Decided:
+    def decide_ahead(self) -> _Decided:
         """The decision when no plan reads the ledger."""
         evaluation = self.evaluate(self.plan, ledger_free_context(self.plan))
         shadow_plan = self.shadow_plan
@@ -274,77 +378,78 @@ class _Unit:
             shadow = self.evaluate(shadow_plan, ledger_free_context(shadow_plan))
         return self.decided(evaluation, shadow)
 
-    async def decide(self, tx: Transaction) -> Decided:
+    async def decide(self, tx: AuthorizeTx) -> _Decided:
         """In the write transaction: check the approval, read the ledger, evaluate, record."""
+        approval = self.request.approval
         request = None
-        if self.approval is not None:
-            request = await _approved_request(tx, self.approval, self.agent, self.digest)
+        if approval is not None:
+            request = await _approved_request(tx, approval, self.agent, self.digest)
         assurance = request.assurance_level if request is not None else None
         evaluation = self.evaluate(self.plan, await read_context(tx, self.plan), assurance)
         shadow = None
         if self.shadow_plan is not None:
             shadow = self.evaluate(self.shadow_plan, await read_context(tx, self.shadow_plan))
-        decided = self.decided(evaluation, shadow)
-        before: list[AuditEvent] = []
-        if request is not None and _discharged(evaluation):
-            decided, used = await self._use_approval(tx, request, decided)
-            before.append(used)
-        await self.record(tx, self.rows(decided), before)
-        return decided
+        if request is None or not _discharged(evaluation):
+            return await self.decided(evaluation, shadow).write(tx)
+        used = await self._use_approval(tx, request)
+        approved = _approved(evaluation, self.default_ttl_seconds)
+        event = _approval_used_event(self.agent, self.now, self.decision_id, used, self.digest)
+        return await self.decided(approved, shadow, used).write(tx, (event,))
 
-    async def _use_approval(
-        self, tx: Transaction, request: ApprovalRequest, decided: Decided
-    ) -> tuple[Decided, AuditEvent]:
-        """Use up the owner's approval: the decision becomes an ALLOW that says so."""
+    async def _use_approval(self, tx: ApprovalRepo, request: ApprovalRequest) -> ApprovalRequest:
+        """Use up the owner's approval (the decision becomes an ALLOW that says so)."""
         at = iso_ms(self.now)
         # INVARIANT: one approval, one action: of racing requests exactly one consumes it.
         if not await tx.consume_approval(request.approval_request_id, at):
             raise InvalidInputError(
                 "APPROVAL_TOKEN_CONSUMED", "Approval token has already been used"
             )
-        used = replace(request, consumed_at=at)
-        approved = replace(
-            decided,
-            evaluation=_approved(decided.evaluation, self.default_ttl_seconds),
-            approval=used,
-        )
-        return approved, _approval_used_event(
-            self.agent, self.now, self.decision_id, used, self.digest
-        )
+        return replace(request, consumed_at=at)
 
-    def rows(self, decided: Decided) -> _Rows:
-        agent, result = self.agent, decided.evaluation.result
+    def decided(
+        self,
+        evaluation: Evaluation,
+        shadow: Evaluation | None,
+        approval: ApprovalRequest | None = None,
+    ) -> _Decided:
+        """The decision with what recording it writes."""
+        agent, result = self.agent, evaluation.result
         allowed = None
         if result is Result.ALLOW:
             allowed = allowed_action(
-                self.decision_id, agent.owner_id, agent.agent_principal_id, self.action, self.now
+                self.decision_id,
+                agent.owner_id,
+                agent.agent_principal_id,
+                self.request.action,
+                self.now,
             )
         held = None
         if result in (Result.REQUIRE_APPROVAL, Result.REQUIRE_STEP_UP):
-            held = _held(agent, self.now, decided)
-        return _Rows(allowed, held, _audit_event(agent, self.now, decided, self.stored_action))
-
-    async def record(self, tx: Transaction, rows: _Rows, before: Sequence[AuditEvent] = ()) -> None:
-        """The nonce, the allowed action or held decision, and the audit records, at once; a
-        used nonce raises and so undoes the whole unit (an approval consumed in it included)."""
-        events = [*before, rows.event]
-        await tx.record_decision(
-            nonce=self.nonce, allowed=rows.allowed, held=rows.held, events=events
-        )
+            held = _held(self, evaluation)
+        event = _audit_event(self, evaluation, shadow, approval)
+        return _Decided(evaluation, approval, self.nonce, allowed, held, event)
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A decision taken before the write transaction, with its records: its unit of the
-    transaction only records."""
+class _Decided:
+    """A decision and what recording it writes besides its nonce. A decision taken before the
+    write transaction hands :meth:`write` to it: its unit there only records."""
 
-    unit: _Unit
-    decided: Decided
-    rows: _Rows
+    evaluation: Evaluation
+    #: The owner's approval this decision used up (the approval-token path).
+    approval: ApprovalRequest | None
+    nonce: NonceUse | None
+    allowed: AllowedAction | None
+    held: HeldDecision | None
+    event: AuditEvent
 
-    async def record(self, tx: Transaction) -> Decided:
-        await self.unit.record(tx, self.rows)
-        return self.decided
+    async def write(self, tx: DecisionLog, before: Sequence[AuditEvent] = ()) -> _Decided:
+        """The nonce, the allowed action or held decision, and the audit records, at once; a
+        used nonce raises and so undoes the whole unit (an approval consumed in it included)."""
+        await tx.record_decision(
+            nonce=self.nonce, allowed=self.allowed, held=self.held, events=[*before, self.event]
+        )
+        return self
 
 
 def _approved(evaluation: Evaluation, default_ttl_seconds: int) -> Evaluation:
@@ -363,25 +468,24 @@ def _approved(evaluation: Evaluation, default_ttl_seconds: int) -> Evaluation:
 
 
 def _proof(
-    snap: Snapshot, call: AgentCall, decided: Decided, options: Options
-) -> tuple[str | None, str | None]:
+    snap: Snapshot, call: AgentCall, unit: _Unit, decided: _Decided, options: Options
+) -> IssuedToken | None:
     evaluation = decided.evaluation
     if evaluation.result is not Result.ALLOW or not evaluation.proof_required:
-        return None, None
+        return None
     # INVARIANT: the parser refuses ttl_seconds <= 0, so a proof never starts out expired.
     ttl = min(
         math.ceil(evaluation.proof_ttl_seconds or options.default_ttl_seconds),
         options.max_ttl_seconds,
     )
-    agent, action = call.agent, decided.action
-    trust = (action.get("relying_party") or {}).get("trust_profile")
-    extra: dict[str, Any] = {
-        "policy_hash": decided.effective.policy_hash,
+    agent, request = call.agent, unit.request
+    extra: dict[str, object] = {
+        "policy_hash": unit.effective.policy_hash,
         "risk_level": evaluation.risk_level,
     }
     if decided.approval is not None:
-        extra.update(_provenance(decided.approval))
-    counterparty = counterparty_of(action)
+        extra.update(provenance(decided.approval))
+    counterparty = counterparty_of(request.action)
     if counterparty is not None:
         # The audience: the service this action deals with, as the policy judged it. A
         # counterparty verifier accepts the proof only if it is that service (PROTOCOL §4:
@@ -391,72 +495,39 @@ def _proof(
         snap.keyring.active(),
         now=call.now,
         ttl_seconds=ttl,
-        decision_id=decided.decision_id,
+        decision_id=unit.decision_id,
         owner_type=agent.owner_type,
         owner_id=agent.owner_id,
         agent_id=agent.agent_id,
-        action_type=action["action_type"],
-        action_hash=decided.digest,
+        action_type=request.action_type,
+        action_hash=unit.digest,
         matched_rule_id=evaluation.matched_rule_id,
-        trust_profile=trust,
+        trust_profile=request.trust_profile,
         extra=extra,
     )
 
 
-def decision_body(
-    action: dict[str, Any],
-    digest: str,
-    decision_id: str,
-    evaluation: Evaluation,
-    proof_token: str | None,
-    proof_expires_at: str | None,
-) -> dict[str, Any]:
-    """The AuthorizeResponse: the wire fields in their order, then our extensions."""
-    body: dict[str, Any] = {
-        "decision_id": decision_id,
-        "action_id": action["action_id"],
-        "action_hash": digest,
-        "result": evaluation.result.value,
-        "matched_rule_id": evaluation.matched_rule_id,
-        "reason": evaluation.reason,
-        "proof_token": proof_token,
-        "proof_expires_at": proof_expires_at,
-        "obligations": [
-            {
-                "obligation_id": new_id(),
-                "type": kind,
-                "status": "PENDING",
-                "details_json": details,
-            }
-            for kind, details in evaluation.obligations
-        ],
-        "risk_level": evaluation.risk_level,
-    }
-    if evaluation.result is Result.ALLOW and evaluation.limits:
-        body["limits"] = [dict(limit) for limit in evaluation.limits]
-    if evaluation.explanation is not None:
-        body["explanation"] = evaluation.explanation
-    return body
-
-
 def _audit_event(
-    agent: Agent, now: datetime, decided: Decided, stored_action: dict[str, Any]
+    unit: _Unit,
+    evaluation: Evaluation,
+    shadow: Evaluation | None,
+    approval: ApprovalRequest | None,
 ) -> AuditEvent:
-    evaluation, action = decided.evaluation, decided.action
+    agent, request, effective = unit.agent, unit.request, unit.effective
     return AuditEvent(
         event_id=new_id(),
-        timestamp=iso_ms(now),
+        timestamp=iso_ms(unit.now),
         event_type="DECISION_CREATED",
         principal_id=agent.agent_principal_id,
-        action_id=action["action_id"],
-        decision_id=decided.decision_id,
+        action_id=request.action_id,
+        decision_id=unit.decision_id,
         metadata_json={
-            "decision_id": decided.decision_id,
+            "decision_id": unit.decision_id,
             "result": evaluation.result.value,
             "matched_rule_id": evaluation.matched_rule_id,
             "reason": evaluation.reason,
-            "action_hash": decided.digest,
-            "action_type": action["action_type"],
+            "action_hash": unit.digest,
+            "action_type": request.action_type,
             "agent_id": agent.agent_id,
             "agent_principal_id": agent.agent_principal_id,
             "owner_type": agent.owner_type,
@@ -468,14 +539,14 @@ def _audit_event(
             "explanation": evaluation.explanation,
             "explanation_details": evaluation.explanation_details,
             "limits": [dict(limit) for limit in evaluation.limits],
-            "policy_id": decided.effective.policy_ids[0],
-            "policy_ids": list(decided.effective.policy_ids),
-            "policy_hash": decided.effective.policy_hash,
+            "policy_id": effective.policy_ids[0],
+            "policy_ids": list(effective.policy_ids),
+            "policy_hash": effective.policy_hash,
             "proof_required": evaluation.proof_required,
-            "action": stored_action,
+            "action": unit.stored_action,
             "trace": {"rules": [dict(t) for t in evaluation.trace]},
-            "shadow": _shadow(decided),
-            "approval": None if decided.approval is None else _provenance(decided.approval),
+            "shadow": _shadow(effective, evaluation, shadow),
+            "approval": None if approval is None else provenance(approval),
         },
     )
 
@@ -491,7 +562,7 @@ def _approval_used_event(
         action_id=request.action.get("action_id"),
         decision_id=decision_id,
         metadata_json={
-            **_provenance(request),
+            **provenance(request),
             "decision_id": decision_id,
             "action_hash": digest,
             "action_type": request.action_type,
@@ -501,9 +572,9 @@ def _approval_used_event(
     )
 
 
-def _held(agent: Agent, now: datetime, decided: Decided) -> HeldDecision:
+def _held(unit: _Unit, evaluation: Evaluation) -> HeldDecision:
     """The record an approval request for this decision will be checked against."""
-    evaluation = decided.evaluation
+    agent = unit.agent
     levels = [
         details.get("min_assurance_level")
         for kind, details in evaluation.obligations
@@ -511,22 +582,36 @@ def _held(agent: Agent, now: datetime, decided: Decided) -> HeldDecision:
     ]
     strongest = strongest_assurance(levels)
     return HeldDecision(
-        decision_id=decided.decision_id,
+        decision_id=unit.decision_id,
         owner_id=agent.owner_id,
         agent_principal_id=agent.agent_principal_id,
-        action_hash=decided.digest,
+        action_hash=unit.digest,
         result=evaluation.result.value,
         matched_rule_id=evaluation.matched_rule_id,
         min_assurance_level=strongest.value if strongest else None,
         reason=evaluation.reason,
         explanation=evaluation.explanation,
-        created_at=iso_ms(now),
+        created_at=iso_ms(unit.now),
     )
 
 
-def _shadow(decided: Decided) -> dict[str, Any] | None:
+class ShadowRecord(TypedDict):
+    """What the observed policy would have decided, as the audit record keeps it."""
+
+    result: str
+    matched_rule_id: str | None
+    reason: str
+    explanation: str | None
+    policy_ids: list[str]
+    policy_hash: str
+    differs: bool
+
+
+def _shadow(
+    effective: EffectivePolicy, evaluation: Evaluation, shadow: Evaluation | None
+) -> ShadowRecord | None:
     """What the observed policy would have decided; recorded, never enforced."""
-    shadow, observed = decided.shadow, decided.effective.observed
+    observed = effective.observed
     if shadow is None or observed is None:
         return None
     return {
@@ -536,5 +621,5 @@ def _shadow(decided: Decided) -> dict[str, Any] | None:
         "explanation": shadow.explanation,
         "policy_ids": list(observed.policy_ids),
         "policy_hash": observed.policy_hash,
-        "differs": shadow.result is not decided.evaluation.result,
+        "differs": shadow.result is not evaluation.result,
     }

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import UsageFilter
 from openleash.domain.timefmt import epoch_ms
 from openleash.policy import (
@@ -42,7 +42,7 @@ from openleash.service.ports import LedgerView
 class DecisionContext:
     """The values of ``$.context`` and the usage of every limit that applies."""
 
-    server_context: dict[str, Any]
+    server_context: JsonObject
     usage: dict[UsageKey, Usage]
 
     def evaluation(
@@ -67,7 +67,7 @@ class ContextPlan:
     """What deciding ``action`` under ``policy`` at ``now`` needs from the ledger."""
 
     policy: Policy
-    action: Mapping[str, Any]
+    action: Mapping[str, JsonValue]
     owner_id: str
     now: datetime
     #: The counterparty whose earlier allowed actions a condition counts; None when none does.
@@ -82,7 +82,7 @@ class ContextPlan:
 
 def plan_context(
     policy: Policy,
-    action: Mapping[str, Any],
+    action: Mapping[str, JsonValue],
     owner_id: str,
     agent_principal_id: str,
     now: datetime,

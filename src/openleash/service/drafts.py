@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
@@ -29,24 +29,16 @@ from openleash.service.owner_factor import (
     factor_attempts,
     second_factor,
 )
-from openleash.service.policies import check_policy, create_bound_policy
+from openleash.service.policies import BindsPolicies, check_policy, create_bound_policy
 from openleash.service.ports import (
     AgentRepo,
     DraftRepo,
     NonceRepo,
-    PolicyRepo,
-    Transaction,
     Units,
     WebhookOutbox,
 )
 
 STATUSES = tuple(DraftStatus)
-
-
-class BindsPolicies(PolicyRepo, Protocol):
-    """What storing and binding an approved draft's policy touches (caches then reload)."""
-
-    async def bump_revision(self) -> None: ...
 
 
 class DraftsTx(DraftRepo, AgentRepo, NonceRepo, FactorTx, BindsPolicies, WebhookOutbox, Protocol):
@@ -270,13 +262,11 @@ async def _owned(tx: DraftsTx, call: OwnerCall, policy_draft_id: str) -> PolicyD
 
 
 async def _bound_policy(
-    tx: DraftsTx, call: OwnerCall, draft: PolicyDraft, target: str | None
+    tx: BindsPolicies, call: OwnerCall, draft: PolicyDraft, target: str | None
 ) -> PolicyRecord:
-    """The draft's policy, stored and bound. :func:`create_bound_policy` is typed on the whole
-    store but writes only policies, bindings and the revision, which :class:`BindsPolicies`
-    names (the cast goes once it declares that role itself)."""
+    """The draft's policy, stored and bound."""
     return await create_bound_policy(
-        cast(Transaction, tx),
+        tx,
         owner_id=call.owner_id,
         policy_yaml=draft.policy_yaml,
         now=iso_ms(call.now),

@@ -14,7 +14,7 @@ from openleash.domain.models import PolicyRecord
 from openleash.service.options import Options
 from openleash.service.policies import Policies, PolicyUpsert, validate_policy
 from openleash.service.ports import OwnerRepo, PolicyRepo, Units
-from openleash.service.public import playground_run
+from openleash.service.public import PlaygroundRun, playground_run
 
 
 class OperatorTx(OwnerRepo, PolicyRepo, Protocol):
@@ -80,9 +80,11 @@ class Operator:
                 chosen = max(stored, key=lambda p: p.created_at) if stored else None
         options = self._options
         if chosen is not None:
-            result = playground_run({"policy_yaml": chosen.policy_yaml, "action": action}, options)
+            run = PlaygroundRun.from_body({"policy_yaml": chosen.policy_yaml, "action": action})
+            result = playground_run(run, options)
             return {**result, "policy": {"policy_id": chosen.policy_id, "name": chosen.name}}
         if fallback_policy_yaml is None:
             raise ForbiddenError("NO_POLICY", "No policy is stored")
-        result = playground_run({"policy_yaml": fallback_policy_yaml, "action": action}, options)
+        run = PlaygroundRun.from_body({"policy_yaml": fallback_policy_yaml, "action": action})
+        result = playground_run(run, options)
         return {**result, "policy": {"policy_id": None, "name": None}}

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from openleash.crypto import (
     OWNER_DEVICE,
@@ -50,6 +50,7 @@ from openleash.domain.errors import (
     TokenError,
 )
 from openleash.domain.ids import new_id
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import (
     AssuranceLevel,
     Owner,
@@ -97,7 +98,7 @@ class OwnerCall:
         return self.owner.user_principal_id
 
 
-def _optional(body: Any, name: str) -> str | None:
+def _optional(body: object, name: str) -> str | None:
     value = body.get(name) if isinstance(body, dict) else None
     if value is None or value == "":
         return None
@@ -108,7 +109,7 @@ def _optional(body: Any, name: str) -> str | None:
     return value
 
 
-def _required(body: Any, name: str) -> str:
+def _required(body: object, name: str) -> str:
     value = _optional(body, name)
     if value is None:
         raise InvalidInputError(
@@ -144,7 +145,7 @@ class NewOwner:
     display_name: str
 
     @classmethod
-    def from_body(cls, body: Any) -> NewOwner:
+    def from_body(cls, body: object) -> NewOwner:
         name = body.get("display_name") if isinstance(body, dict) else None
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError(
@@ -164,7 +165,7 @@ class OwnerSetup:
     passphrase: str = field(repr=False)
 
     @classmethod
-    def from_body(cls, body: Any) -> OwnerSetup:
+    def from_body(cls, body: object) -> OwnerSetup:
         setup = cls(
             _required(body, "invite_id"),
             _required(body, "invite_token"),
@@ -183,7 +184,7 @@ class LoginAttempt:
     totp_code: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_body(cls, body: Any) -> LoginAttempt:
+    def from_body(cls, body: object) -> LoginAttempt:
         return cls(
             _required(body, "user_principal_id"),
             _required(body, "passphrase"),
@@ -198,7 +199,7 @@ class TotpCode:
     code: str | None = field(repr=False)
 
     @classmethod
-    def from_body(cls, body: Any, *, optional: bool = False) -> TotpCode:
+    def from_body(cls, body: object, *, optional: bool = False) -> TotpCode:
         return cls(_optional(body, "code") if optional else _required(body, "code"))
 
 
@@ -210,7 +211,7 @@ class FactorCode:
     given: object = field(default=None, repr=False)
 
     @classmethod
-    def from_body(cls, body: Any) -> FactorCode:
+    def from_body(cls, body: object) -> FactorCode:
         return cls(body.get("totp_code") if isinstance(body, dict) else None)
 
     def code(self) -> str | None:
@@ -617,7 +618,7 @@ def _may_pass_lock(creds: OwnerCredentials, code: str | None, known_device: bool
 
 def _device_claims(
     keyring: KeyRing, token: str | None, owner_id: str, now: datetime
-) -> dict[str, Any] | None:
+) -> JsonObject | None:
     """The claims of ``token`` if it is a device token this server gave ``owner_id`` at a login;
     anything else (absent, forged, expired, another owner's, another kind of token) is None."""
     if not token:
@@ -629,7 +630,7 @@ def _device_claims(
     return claims if claims.get("sub") == owner_id else None
 
 
-def _device_known(claims: dict[str, Any] | None, creds: OwnerCredentials | None) -> bool:
+def _device_known(claims: JsonObject | None, creds: OwnerCredentials | None) -> bool:
     """Whether a device token (its verified ``claims``) was earned with the owner's current
     passphrase: a reset, which an owner makes to shut out whoever learnt the old one, ends the
     standing of every browser signed in before it."""
@@ -828,32 +829,12 @@ async def check_second_factor(
     return achieved
 
 
-async def second_factor(
-    tx: FactorTx,
-    owner_id: str,
-    body: Any,
-    now: datetime,
-    options: Options,
-    *,
-    required_level: str | None = None,
-    passphrase_ok: bool = False,
-) -> AssuranceLevel:
-    """:func:`check_second_factor` with the code read from ``body`` (its ``totp_code``)."""
-    return await check_second_factor(
-        tx,
-        owner_id,
-        FactorCode.from_body(body),
-        now,
-        options,
-        required_level=required_level,
-        passphrase_ok=passphrase_ok,
-    )
-
-
-async def passphrase_confirmed(store: Units[FactorTx], call: OwnerCall, body: Any) -> bool:
-    """True when ``body.passphrase`` is given and is the owner's passphrase; raises when a
-    wrong one is given (it never silently lowers the assurance asked for)."""
-    passphrase = _optional(body, "passphrase")
+async def passphrase_confirmed(store: Units[FactorTx], call: OwnerCall, given: object) -> bool:
+    """True when a passphrase is ``given`` (the ``passphrase`` field of an answer as sent:
+    None or empty for none, VALIDATION_ERROR for a value that is not a string) and it is the
+    owner's; raises when a wrong one is given (it never silently lowers the assurance asked
+    for)."""
+    passphrase = _optional({"passphrase": given}, "passphrase")
     if passphrase is None:
         return False
     async with store.read() as tx:

@@ -1,11 +1,7 @@
 """The owner's second factor as the approval and draft use cases see it: the roles of the store
 that checking it touches (:class:`FactorTx`), the fields of an owner's answer that carry it
 (:class:`FactorProof`, :class:`Denial`), and the checks of :mod:`openleash.service.owner_auth`
-reached through those roles.
-
-The checks of ``owner_auth`` are typed on the whole store, but read and write only the owner's
-credentials and the audit log, the roles :class:`FactorTx` names: the casts below tell the type
-checker so. Once ``owner_auth`` declares those roles itself, they go.
+they go through.
 """
 
 from __future__ import annotations
@@ -13,18 +9,22 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, cast
 
 from openleash.domain.models import AssuranceLevel
 from openleash.service import owner_auth
 from openleash.service.bodies import optional_text
 from openleash.service.options import Options
-from openleash.service.owner_auth import OwnerCall
-from openleash.service.ports import AuditLog, CredentialRepo, Store, Transaction, Units
+from openleash.service.owner_auth import FactorCode, FactorTx, OwnerCall
+from openleash.service.ports import Units
 
-
-class FactorTx(CredentialRepo, AuditLog, Protocol):
-    """What checking an owner's second factor, and counting a wrong one, touches."""
+__all__ = [
+    "Denial",
+    "FactorProof",
+    "FactorTx",
+    "factor_attempts",
+    "passphrase_confirmed",
+    "second_factor",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +37,9 @@ class FactorProof:
     passphrase: object = None
 
     @classmethod
-    def from_body(cls, body: Any) -> FactorProof:
+    def from_body(cls, body: object) -> FactorProof:
         fields = body if isinstance(body, dict) else {}
         return cls(fields.get("totp_code"), fields.get("passphrase"))
-
-    def fields(self) -> dict[str, object]:
-        """The fields as the checks of ``owner_auth`` read them (None counts as absent)."""
-        return {"totp_code": self.totp_code, "passphrase": self.passphrase}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +50,7 @@ class Denial:
     reason: str | None = None
 
     @classmethod
-    def from_body(cls, body: Any) -> Denial:
+    def from_body(cls, body: object) -> Denial:
         reason = optional_text(body, "reason")
         return cls(FactorProof.from_body(body), reason)
 
@@ -63,12 +59,12 @@ def factor_attempts(
     store: Units[FactorTx], call: OwnerCall, options: Options
 ) -> AbstractAsyncContextManager[None]:
     """:func:`owner_auth.factor_attempts`: a wrong factor inside counts against the owner."""
-    return owner_auth.factor_attempts(cast(Store, store), call, options)
+    return owner_auth.factor_attempts(store, call, options)
 
 
 async def passphrase_confirmed(store: Units[FactorTx], call: OwnerCall, proof: FactorProof) -> bool:
     """:func:`owner_auth.passphrase_confirmed`: whether the passphrase was given, and right."""
-    return await owner_auth.passphrase_confirmed(cast(Store, store), call, proof.fields())
+    return await owner_auth.passphrase_confirmed(store, call, proof.passphrase)
 
 
 async def second_factor(
@@ -81,11 +77,12 @@ async def second_factor(
     required_level: str | None = None,
     passphrase_ok: bool = False,
 ) -> AssuranceLevel:
-    """:func:`owner_auth.second_factor` in the unit of work ``tx``: the assurance achieved."""
-    return await owner_auth.second_factor(
-        cast(Transaction, tx),
+    """:func:`owner_auth.check_second_factor` of the proof's ``totp_code`` in the unit of work
+    ``tx``: the assurance achieved."""
+    return await owner_auth.check_second_factor(
+        tx,
         owner_id,
-        proof.fields(),
+        FactorCode(proof.totp_code),
         now,
         options,
         required_level=required_level,

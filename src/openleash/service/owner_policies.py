@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
@@ -15,9 +15,15 @@ from openleash.domain.models import Binding, PolicyRecord
 from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.owner_auth import OwnerCall, factor_attempts, second_factor
-from openleash.service.policies import BINDING_MODES, check_policy, create_bound_policy
-from openleash.service.ports import Store, Transaction
+from openleash.service.owner_auth import (
+    FactorCode,
+    FactorTx,
+    OwnerCall,
+    check_second_factor,
+    factor_attempts,
+)
+from openleash.service.policies import BINDING_MODES, PoliciesTx, check_policy, create_bound_policy
+from openleash.service.ports import AgentRepo, PolicyRepo, Units
 
 TIERS = ("agent", "owner_wide")
 DEFAULT_RANK = 100
@@ -81,10 +87,6 @@ def factor_code(body: Any) -> object:
     """The second factor a body carries, as given: the second-factor gate checks it and owns
     its messages."""
     return body.get("totp_code") if isinstance(body, dict) else None
-
-
-def _factor_body(totp_code: object) -> dict[str, object]:
-    return {} if totp_code is None else {"totp_code": totp_code}
 
 
 def _text_field(body: dict[str, Any], name: str) -> str | None:
@@ -188,11 +190,15 @@ class OwnerPolicyOrder:
 # -- the use case -------------------------------------------------------------------------------
 
 
-class OwnerPolicies:
-    """An owner's policies. It takes the whole :class:`Store`: the second-factor gate of
-    :mod:`openleash.service.owner_auth` it calls wants one (and a full transaction)."""
+class OwnerPoliciesTx(PoliciesTx, FactorTx, Protocol):
+    """What the owner's policy use cases touch: policies and bindings, the owner's agents,
+    the audit log, and the owner's credentials (the second-factor gate)."""
 
-    def __init__(self, store: Store, options: Options) -> None:
+
+class OwnerPolicies:
+    """An owner's policies."""
+
+    def __init__(self, store: Units[OwnerPoliciesTx], options: Options) -> None:
         self._store = store
         self._options = options
 
@@ -219,8 +225,8 @@ class OwnerPolicies:
             factor_attempts(self._store, call, self._options),
             self._store.transaction() as tx,
         ):
-            await second_factor(
-                tx, call.owner_id, _factor_body(command.totp_code), now, self._options
+            await check_second_factor(
+                tx, call.owner_id, FactorCode(command.totp_code), now, self._options
             )
             target = await _agent_target(tx, call, command.target)
             tier = "agent" if target else "owner_wide"
@@ -265,8 +271,8 @@ class OwnerPolicies:
             self._store.transaction() as tx,
         ):
             policy = await _owned(tx, call, policy_id)
-            await second_factor(
-                tx, call.owner_id, _factor_body(command.totp_code), now, self._options
+            await check_second_factor(
+                tx, call.owner_id, FactorCode(command.totp_code), now, self._options
             )
             updated = replace(
                 policy,
@@ -305,7 +311,7 @@ class OwnerPolicies:
             self._store.transaction() as tx,
         ):
             policy = await _owned(tx, call, policy_id)
-            await second_factor(tx, call.owner_id, _factor_body(totp_code), now, self._options)
+            await check_second_factor(tx, call.owner_id, FactorCode(totp_code), now, self._options)
             await tx.delete_policy(policy_id)
             await tx.bump_revision()
             await record(
@@ -326,8 +332,8 @@ class OwnerPolicies:
             factor_attempts(self._store, call, self._options),
             self._store.transaction() as tx,
         ):
-            await second_factor(
-                tx, call.owner_id, _factor_body(command.totp_code), call.now, self._options
+            await check_second_factor(
+                tx, call.owner_id, FactorCode(command.totp_code), call.now, self._options
             )
             in_tier = {
                 pid: b
@@ -362,19 +368,19 @@ def _check_order(tier: str, ordered: tuple[str, ...], in_tier: dict[str, Binding
         )
 
 
-async def _bindings(tx: Transaction, owner_id: str) -> dict[str, Binding]:
+async def _bindings(tx: PolicyRepo, owner_id: str) -> dict[str, Binding]:
     """The last binding of each policy (as the TypeScript server reports rank and target)."""
     return {b.policy_id: b for b in await tx.list_bindings("user", owner_id)}
 
 
-async def _owned(tx: Transaction, call: OwnerCall, policy_id: str) -> PolicyRecord:
+async def _owned(tx: PolicyRepo, call: OwnerCall, policy_id: str) -> PolicyRecord:
     policy = await tx.get_policy(policy_id)
     if policy is None or policy.owner_id != call.owner_id:
         raise NotFoundError("NOT_FOUND", f"Policy {policy_id} not found")
     return policy
 
 
-async def _agent_target(tx: Transaction, call: OwnerCall, target: str | None) -> str | None:
+async def _agent_target(tx: AgentRepo, call: OwnerCall, target: str | None) -> str | None:
     if target is None:
         return None
     agent = await tx.get_agent(target)
@@ -384,7 +390,7 @@ async def _agent_target(tx: Transaction, call: OwnerCall, target: str | None) ->
 
 
 async def _rebind(
-    tx: Transaction, call: OwnerCall, policy: PolicyRecord, target: str | None
+    tx: PolicyRepo, call: OwnerCall, policy: PolicyRecord, target: str | None
 ) -> PolicyRecord:
     """Bind ``policy`` to the agent ``target`` (None: every agent of the owner) instead of
     what it was bound to, keeping its rank and mode; returns the policy as it now applies."""

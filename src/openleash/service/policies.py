@@ -21,10 +21,14 @@ from openleash.service.ports import AgentRepo, AuditLog, OwnerRepo, PolicyRepo, 
 BINDING_MODES = ("enforce", "observe")
 
 
-class PoliciesTx(PolicyRepo, AgentRepo, OwnerRepo, AuditLog, Protocol):
-    """The store roles the policy use cases use."""
+class BindsPolicies(PolicyRepo, Protocol):
+    """What storing and binding a policy touches (caches then reload)."""
 
     async def bump_revision(self) -> None: ...
+
+
+class PoliciesTx(BindsPolicies, AgentRepo, OwnerRepo, AuditLog, Protocol):
+    """The store roles the policy use cases use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,7 @@ async def _create(tx: PoliciesTx, command: PolicyUpsert, now: str) -> PolicyReco
 
 
 async def create_bound_policy(
-    tx: PoliciesTx,
+    tx: BindsPolicies,
     *,
     owner_id: str,
     policy_yaml: str,

@@ -334,28 +334,9 @@ class Ledger(LedgerView, Protocol):
         ...
 
 
-class Transaction(
-    OwnerRepo,
-    CredentialRepo,
-    AgentRepo,
-    PolicyRepo,
-    KeyRepo,
-    NonceRepo,
-    ChallengeRepo,
-    InviteRepo,
-    AuditLog,
-    Ledger,
-    ApprovalRepo,
-    HeldDecisionRepo,
-    DraftRepo,
-    WebhookOutbox,
-    Protocol,
-):
-    """One unit of work over every repository."""
-
-    async def bump_revision(self) -> None:
-        """Mark that owners, agents, policies, bindings or keys changed (caches reload)."""
-        ...
+class DecisionLog(Protocol):
+    """Where a decided action is recorded: its nonce, its allowed action or held decision and its
+    audit records, as one write."""
 
     async def record_decision(
         self,
@@ -375,6 +356,31 @@ class Transaction(
         ...
 
 
+class Transaction(
+    OwnerRepo,
+    CredentialRepo,
+    AgentRepo,
+    PolicyRepo,
+    KeyRepo,
+    NonceRepo,
+    ChallengeRepo,
+    InviteRepo,
+    AuditLog,
+    Ledger,
+    ApprovalRepo,
+    HeldDecisionRepo,
+    DraftRepo,
+    WebhookOutbox,
+    DecisionLog,
+    Protocol,
+):
+    """One unit of work over every repository."""
+
+    async def bump_revision(self) -> None:
+        """Mark that owners, agents, policies, bindings or keys changed (caches reload)."""
+        ...
+
+
 TxT = TypeVar("TxT", covariant=True)
 
 
@@ -388,6 +394,31 @@ class Units(Protocol[TxT]):
     def transaction(self) -> AbstractAsyncContextManager[TxT]: ...
 
     def read(self) -> AbstractAsyncContextManager[TxT]: ...
+
+
+class GroupCommit(Protocol[TxT]):
+    """What the decision path needs of the store: :meth:`Store.submit`, whose units see the
+    roles ``TxT`` names. Any :class:`Store` is one."""
+
+    async def submit(self, work: Callable[[TxT], Awaitable[T]]) -> T: ...
+
+
+class Revisions(Protocol):
+    """The store's revision counters (:meth:`Store.revision`, :meth:`Store.local_revision`),
+    which tell caches when to reload. Any :class:`Store` is one."""
+
+    async def revision(self) -> int: ...
+    def local_revision(self) -> int: ...
+
+
+StoreState = Literal["ok", "failing", "unavailable"]
+
+
+class Readiness(Protocol):
+    """Whether the store records writes now (:meth:`Store.readiness`). Any :class:`Store` is
+    one."""
+
+    async def readiness(self) -> StoreState: ...
 
 
 class Store(Protocol):

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from openleash.crypto import KeyRing, canonicalize, sha256_hex
 from openleash.domain.errors import NotFoundError
 from openleash.domain.models import Agent, Binding, PolicyRecord, Status
 from openleash.policy import Policy, merge_layers, order_bindings, parse_policy
-from openleash.service.ports import Store
+from openleash.service.ports import AgentRepo, KeyRepo, PolicyRepo, Revisions, Units
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,19 @@ def _preferred(candidate: Agent, known: Agent) -> bool:
     return candidate.created_at > known.created_at
 
 
+class ConfigTx(AgentRepo, KeyRepo, PolicyRepo, Protocol):
+    """What the caches load: agents, keys, bindings and policies."""
+
+
+class ConfigSource(Units[ConfigTx], Revisions, Protocol):
+    """The store as the caches see it: read units, and the revision that says when to reload."""
+
+
 class Runtime:
     """Caches keyed by the store revision; also a parsed-policy cache across revisions."""
 
-    def __init__(self, store: Store, refresh_seconds: float = 0.0) -> None:
-        self.store = store
+    def __init__(self, store: ConfigSource, refresh_seconds: float = 0.0) -> None:
+        self._store = store
         self._snapshot: Snapshot | None = None
         self._parsed: dict[tuple[str, str], Policy] = {}
         self._refresh = refresh_seconds
@@ -77,7 +86,7 @@ class Runtime:
     async def snapshot(self) -> Snapshot:
         current = self._snapshot
         moment = time.monotonic()
-        local = self.store.local_revision()
+        local = self._store.local_revision()
         if (
             current is not None
             and local == self._local_seen
@@ -98,16 +107,16 @@ class Runtime:
             current = self._snapshot
             if current is not None and self._checked_at >= arrived:
                 return current if current.revision >= snap.revision else snap
-            return await self._load(time.monotonic(), self.store.local_revision())
+            return await self._load(time.monotonic(), self._store.local_revision())
 
     async def _load(self, moment: float, local: int) -> Snapshot:
         """Read the revision (begun at ``moment``, after this process's change count was
         ``local``) and reload if it moved; a slower concurrent load never installs an older
         snapshot over a newer one."""
         current = self._snapshot
-        revision = await self.store.revision()
+        revision = await self._store.revision()
         if current is None or current.revision != revision:
-            async with self.store.read() as tx:
+            async with self._store.read() as tx:
                 agents = await tx.list_agents()
                 keys = await tx.list_keys()
             current = Snapshot(revision, agents, KeyRing(keys))
@@ -126,7 +135,7 @@ class Runtime:
         """The merged policy of an agent's bindings, or None when nothing is bound."""
         if agent.agent_principal_id in snap._effective:
             return snap._effective[agent.agent_principal_id]
-        async with self.store.read() as tx:
+        async with self._store.read() as tx:
             bindings = await tx.list_bindings(agent.owner_type, agent.owner_id)
             ordered = order_bindings(bindings, agent.agent_principal_id, ())
             records = {b.policy_id: await tx.get_policy(b.policy_id) for b in ordered}

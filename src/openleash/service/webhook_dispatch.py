@@ -11,13 +11,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from openleash.domain.models import Status, WebhookDelivery
 from openleash.domain.timefmt import epoch_ms
 from openleash.service.approvals import approval_token
 from openleash.service.audit import record
-from openleash.service.ports import Store
+from openleash.service.ports import AgentRepo, ApprovalRepo, AuditLog, Units, WebhookOutbox
 from openleash.service.runtime import Runtime
 from openleash.service.webhooks import Deliverer, Delivery, DeliveryOutcome, webhook_body
 
@@ -28,9 +29,18 @@ LEASE_SECONDS = 60
 BATCH = 20
 
 
+class DispatchTx(WebhookOutbox, AgentRepo, ApprovalRepo, AuditLog, Protocol):
+    """What sending the outbox touches: the deliveries, the agents they go to, the approvals
+    whose token an event carries, and the audit log of the outcomes."""
+
+
 class WebhookDispatcher:
+    """Claims due deliveries of the outbox, attempts them and records (and audits) how each
+    went; ``runtime`` gives the keys that derive approval tokens."""
+
     def __init__(
         self,
+        store: Units[DispatchTx],
         runtime: Runtime,
         deliverer: Deliverer,
         clock: Callable[[], datetime],
@@ -38,7 +48,7 @@ class WebhookDispatcher:
         poll_seconds: float = 1.0,
     ) -> None:
         self._runtime = runtime
-        self._store: Store = runtime.store
+        self._store = store
         self._deliverer = deliverer
         self._clock = clock
         self._poll_seconds = poll_seconds

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from openleash.api.views.authorize import decision_json
 from openleash.crypto import generate_keypair
 from openleash.domain.models import Agent, Owner, OwnerSession
 from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall
-from openleash.service.authorize import authorize
+from openleash.service.authorize import Authorizer, AuthorizeRequest
 from openleash.service.keys import Keys
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
@@ -92,9 +93,16 @@ class World:
         return bought
 
     async def authorize(self, body: dict[str, Any], nonce: str | None = None) -> dict[str, Any]:
-        """``POST /v1/authorize`` of the agent, as the API calls it once the request verified."""
+        """``POST /v1/authorize`` of the agent, as the API calls it once the request verified;
+        the decision as the API renders it."""
         snap = await self.runtime.snapshot()
-        return await authorize(self.runtime, snap, self.agent_call(nonce), body, self.options)
+        call = self.agent_call(nonce)
+        command = AuthorizeRequest.from_body(body, snap.keyring, call.now)
+        authorized = await self.authorizer().authorize(snap, call, command)
+        return dict(decision_json(authorized))
+
+    def authorizer(self) -> Authorizer:
+        return Authorizer(self.store, self.runtime, self.options)
 
     async def audit_types(self) -> list[str]:
         async with self.store.read() as tx:

@@ -26,7 +26,6 @@ from openleash.service.owner_auth import (
     check_second_factor,
     factor_attempts,
     login_locks,
-    second_factor,
 )
 from openleash.service.owners import IssuedInvite
 
@@ -187,7 +186,9 @@ async def test_the_second_factor_of_other_use_cases(world: World) -> None:
     accounts = _accounts(world)
     call = world.owner_call()
     async with world.store.transaction() as tx:
-        level = await second_factor(tx, call.owner_id, {"totp_code": 12}, call.now, world.options)
+        level = await check_second_factor(
+            tx, call.owner_id, FactorCode.from_body({"totp_code": 12}), call.now, world.options
+        )
     assert level == AssuranceLevel.LOW, "without TOTP the code is ignored"
     secret = await _totp_on(world, accounts, call)
 
@@ -199,7 +200,9 @@ async def test_the_second_factor_of_other_use_cases(world: World) -> None:
             factor_attempts(world.store, call, world.options),
             world.store.transaction() as tx,
         ):
-            await second_factor(tx, call.owner_id, {"totp_code": "000000"}, call.now, world.options)
+            await check_second_factor(
+                tx, call.owner_id, FactorCode("000000"), call.now, world.options
+            )
     assert "USER_SECOND_FACTOR_FAILED" in await world.audit_types()
     async with world.store.transaction() as tx:
         code = FactorCode(_code(world, secret))

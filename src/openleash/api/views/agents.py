@@ -94,6 +94,19 @@ class AgentRecordJson(TypedDict):
     webhook_url: str
 
 
+class AgentSelfJson(TypedDict):
+    """``AgentSelf`` of the document: the calling agent, no secrets."""
+
+    agent_principal_id: str
+    agent_id: str
+    owner_type: str
+    owner_id: str
+    status: str
+    attributes: JsonObject
+    created_at: str
+    webhook_url: str
+
+
 class AgentListJson(TypedDict):
     """``AgentList`` of the document."""
 
@@ -289,4 +302,19 @@ def invite_instructions_json(link: InviteLink, base_url: str) -> InviteInstructi
         },
         "api_reference": _reference(base_url),
         "sdks": {"python": {"package": "openleash-sdk", "install": "pip install openleash-sdk"}},
+    }
+
+
+def agent_self_json(agent: Agent) -> AgentSelfJson:
+    """``GET /v1/agent/self``: the agent as any API shows it, without ``revoked_at`` (a
+    revoked agent cannot call)."""
+    return {
+        "agent_principal_id": agent.agent_principal_id,
+        "agent_id": agent.agent_id,
+        "owner_type": agent.owner_type,
+        "owner_id": agent.owner_id,
+        "status": agent.status,
+        "attributes": agent.attributes,
+        "created_at": agent.created_at,
+        "webhook_url": agent.webhook_url,
     }
