@@ -268,15 +268,14 @@ class Approvals:
             )  # fmt: skip
             _check_pending(request, now)
             token_expires = iso_ms(now + timedelta(seconds=options.approval_token_ttl_seconds))
-            if not await tx.resolve_approval_request(
+            await tx.resolve_approval_request(
                 approval_request_id,
                 status=ApprovalStatus.APPROVED,
                 resolved_at=iso_ms(now),
                 resolved_by=call.owner_id,
                 assurance_level=achieved,
                 approval_token_expires_at=token_expires,
-            ):
-                raise InvalidInputError("INVALID_STATUS", "The request was resolved meanwhile")
+            )
             resolved = await _owned(tx, call, approval_request_id)
             await _announce(
                 tx,
@@ -303,14 +302,13 @@ class Approvals:
                 raise InvalidInputError(
                     "INVALID_STATUS", f"Cannot deny request with status {request.status}"
                 )
-            if not await tx.resolve_approval_request(
+            await tx.resolve_approval_request(
                 approval_request_id,
                 status=ApprovalStatus.DENIED,
                 resolved_at=iso_ms(now),
                 resolved_by=call.owner_id,
                 denial_reason=reason,
-            ):
-                raise InvalidInputError("REQUEST_EXPIRED", "The request has expired")
+            )
             await _announce(
                 tx,
                 call,

@@ -304,15 +304,14 @@ async def _resolve(
 ) -> PolicyDraft:
     """Resolve the pending draft: the draft as it now is."""
     resolved_at = iso_ms(call.now)
-    if not await tx.resolve_draft(
+    await tx.resolve_draft(
         draft.policy_draft_id,
         status=status,
         resolved_at=resolved_at,
         resolved_by=call.owner_id,
         denial_reason=denial_reason,
         resulting_policy_id=resulting_policy_id,
-    ):
-        raise InvalidInputError("INVALID_STATUS", "The policy draft was resolved meanwhile")
+    )
     return replace(
         draft,
         status=status,

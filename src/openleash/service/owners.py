@@ -13,7 +13,7 @@ from openleash.domain.models import Invite, Owner
 from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo
+from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo, invite_not_found, invite_used
 
 
 def owner_view(owner: Owner) -> dict[str, Any]:
@@ -45,9 +45,9 @@ def redeemable_invite(invite: Invite | None, kind: str, token: str, now: datetim
     """``invite`` if it is a ``kind`` invite that is unused, unexpired and whose token is
     ``token``; raises the wire error of the first check it fails otherwise."""
     if invite is None or invite.kind != kind:
-        raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
+        raise invite_not_found()
     if invite.used_at is not None:
-        raise InvalidInputError("INVITE_USED", "Invite has already been used")
+        raise invite_used()
     if invite.expires_at <= iso_ms(now):
         raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
     try:

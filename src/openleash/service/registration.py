@@ -393,8 +393,7 @@ class Registration:
             )
             await check_webhook_free(tx, enrolment.webhook.url, invite.owner_id)
             await _check_agent_id_free(tx, enrolment.agent_id, invite.owner_id)
-            if not await tx.use_invite(invite.invite_id, iso_ms(now)):
-                raise InvalidInputError("INVITE_USED", "Invite has already been used")
+            await tx.use_invite(invite.invite_id, iso_ms(now))
             agent = _new_agent(
                 enrolment.agent_id,
                 enrolment.agent_pubkey_b64,

@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
-from openleash.domain.errors import ConflictError, NotFoundError
-from openleash.domain.models import AuditEvent
+from openleash.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from openleash.domain.models import ApprovalRequest, AuditEvent
+from openleash.service.ports import approval_expired, approval_resolved
 
 
 def dump_json(value: Any) -> str:
@@ -123,3 +124,11 @@ def agent_id_taken(agent_id: str) -> ConflictError:
 def policy_not_found(policy_id: str) -> NotFoundError:
     """A binding names a policy that is not stored (``PolicyRepo.add_binding``)."""
     return NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+
+
+def approval_not_resolved(found: ApprovalRequest | None, resolved_at: str) -> InvalidInputError:
+    """Why ``ApprovalRepo.resolve_approval_request`` changed nothing: the request was PENDING
+    but expired at ``resolved_at``, or it was not PENDING (or not there) any more."""
+    if found is not None and found.status == "PENDING" and not found.expires_at > resolved_at:
+        return approval_expired()
+    return approval_resolved()

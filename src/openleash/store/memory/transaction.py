@@ -37,7 +37,15 @@ from openleash.domain.models import (
     UsageFilter,
     WebhookDelivery,
 )
-from openleash.service.ports import NonceUse, nonce_replay
+from openleash.service.ports import (
+    NonceUse,
+    agent_not_pending,
+    approval_consumed,
+    draft_resolved,
+    invite_not_found,
+    invite_used,
+    nonce_replay,
+)
 from openleash.store.chain import AuditCheckpointRule, ChainState, checkpoint_params
 from openleash.store.memory.tables import (
     Mark,
@@ -50,6 +58,7 @@ from openleash.store.memory.tables import (
 from openleash.store.records import (
     CHALLENGE_PURGE_PER_ISSUE,
     agent_id_taken,
+    approval_not_resolved,
     audit_filters,
     check_count_by,
     check_group_by,
@@ -268,8 +277,9 @@ class MemoryTransaction:
             a for a in self._t().agents.values() if owner_id is None or a.owner_id == owner_id
         )
 
-    async def activate_agent(self, agent_principal_id: str) -> bool:
-        return self._set_agent(agent_principal_id, (_PENDING,), status=_ACTIVE)
+    async def activate_agent(self, agent_principal_id: str) -> None:
+        if not self._set_agent(agent_principal_id, (_PENDING,), status=_ACTIVE):
+            raise agent_not_pending()
 
     async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
         return self._set_agent(
@@ -371,7 +381,7 @@ class MemoryTransaction:
 
     # -- nonces -----------------------------------------------------------------------------------
 
-    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
+    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> None:
         """Recorded, or taken over when the one recorded has expired; a live one is refused.
         The first nonce write of a transaction copies the table, and leaves out the nonces
         expired by ``now_ms`` as it does, which keeps the table near its live size."""
@@ -379,9 +389,8 @@ class MemoryTransaction:
         table.copy_without(lambda _, expires: expires <= now_ms)
         recorded = table.get((agent_id, nonce))
         if recorded is not None and recorded > now_ms:
-            return False
+            raise nonce_replay()
         table.put((agent_id, nonce), expires_ms)
-        return True
 
     async def purge_nonces(self, now_ms: int) -> int:
         table = self._w().nonces
@@ -414,13 +423,14 @@ class MemoryTransaction:
     async def get_invite(self, invite_id: str) -> Invite | None:
         return self._t().invites.get(invite_id)
 
-    async def use_invite(self, invite_id: str, used_at: str) -> bool:
+    async def use_invite(self, invite_id: str, used_at: str) -> None:
         table = self._w().invites
         found = table.get(invite_id)
-        if found is None or found.used_at is not None:
-            return False
+        if found is None:
+            raise invite_not_found()
+        if found.used_at is not None:
+            raise invite_used()
         table.put(invite_id, dataclasses.replace(found, used_at=used_at))
-        return True
 
     # -- audit log --------------------------------------------------------------------------------
 
@@ -581,11 +591,11 @@ class MemoryTransaction:
         denial_reason: str | None = None,
         assurance_level: str | None = None,
         approval_token_expires_at: str | None = None,
-    ) -> bool:
+    ) -> None:
         table = self._w().approvals
         found = table.get(approval_request_id)
         if found is None or found.status != _PENDING or not found.expires_at > resolved_at:
-            return False
+            raise approval_not_resolved(found, resolved_at)
         table.put(
             approval_request_id,
             dataclasses.replace(
@@ -598,15 +608,13 @@ class MemoryTransaction:
                 approval_token_expires_at=approval_token_expires_at,
             ),
         )
-        return True
 
-    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
+    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> None:
         table = self._w().approvals
         found = table.get(approval_request_id)
         if found is None or found.status != "APPROVED" or found.consumed_at is not None:
-            return False
+            raise approval_consumed()
         table.put(approval_request_id, dataclasses.replace(found, consumed_at=consumed_at))
-        return True
 
     # -- held decisions, policy drafts ------------------------------------------------------------
 
@@ -645,11 +653,11 @@ class MemoryTransaction:
         resolved_by: str | None,
         denial_reason: str | None = None,
         resulting_policy_id: str | None = None,
-    ) -> bool:
+    ) -> None:
         table = self._w().drafts
         found = table.get(policy_draft_id)
         if found is None or found.status != _PENDING:
-            return False
+            raise draft_resolved()
         table.put(
             policy_draft_id,
             dataclasses.replace(
@@ -661,7 +669,6 @@ class MemoryTransaction:
                 resulting_policy_id=resulting_policy_id,
             ),
         )
-        return True
 
     # -- webhook outbox ---------------------------------------------------------------------------
 
@@ -729,10 +736,8 @@ class MemoryTransaction:
     ) -> None:
         """Step by step, as the SQLite adapter does. Raises ``NONCE_REPLAY`` when the nonce was
         used already, having written nothing else; the exception abandons the unit."""
-        if nonce is not None and not await self.use_nonce(
-            nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms
-        ):
-            raise nonce_replay()
+        if nonce is not None:
+            await self.use_nonce(nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms)
         if allowed is not None:
             await self.record_allowed(allowed)
         if held is not None:
