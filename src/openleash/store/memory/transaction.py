@@ -169,6 +169,10 @@ class MemoryTransaction:
         """Never: a unit's failure is its own (there is no database to fail)."""
         return False
 
+    async def heartbeat(self) -> None:
+        """Nothing to write: there is no storage to fail (the unit finds out whether a writer
+        gets its turn in time)."""
+
     # -- meta -------------------------------------------------------------------------------------
 
     async def bump_revision(self) -> None:

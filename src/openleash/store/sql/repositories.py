@@ -110,6 +110,10 @@ class SqlRepositories:
         await self._run(q.BUMP_REVISION)
         self._bumped = True
 
+    async def heartbeat(self) -> None:
+        """A tiny write, so readiness knows that the database takes writes."""
+        await self._run(q.HEARTBEAT)
+
     # -- owners ---------------------------------------------------------------------------------
 
     async def add_owner(self, owner: Owner) -> None:
