@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Agent, DraftStatus, PolicyDraft, PolicyRecord
 from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
-from openleash.service.bodies import optional_text
+from openleash.service.bodies import Body, optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
@@ -73,8 +74,9 @@ class DraftProposal:
     justification: str | None
 
     @classmethod
-    def from_body(cls, body: Any) -> DraftProposal:
-        if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
+    def from_body(cls, body: Body) -> DraftProposal:
+        policy_yaml = body.get("policy_yaml")
+        if not isinstance(policy_yaml, str):
             raise InvalidInputError("INVALID_REQUEST", "policy_yaml is required")
         # Absent: the agent itself; an explicit null: every agent of the owner.
         applies_to_self = "applies_to_agent_principal_id" not in body
@@ -84,7 +86,7 @@ class DraftProposal:
                 "INVALID_REQUEST", "applies_to_agent_principal_id must be a string"
             )
         return cls(
-            policy_yaml=body["policy_yaml"],
+            policy_yaml=policy_yaml,
             applies_to_self=applies_to_self,
             applies_to_agent_principal_id=target,
             name=optional_text(body, "name", 200),
@@ -215,7 +217,7 @@ class Drafts:
                 agent_principal_id=draft.agent_principal_id,
                 owner_id=call.owner_id,
             )
-            data = {
+            data: JsonObject = {
                 "policy_draft_id": policy_draft_id,
                 "status": DraftStatus.DENIED,
                 "denial_reason": reason,
@@ -224,7 +226,7 @@ class Drafts:
         return resolved
 
 
-def _approved_event(draft: PolicyDraft) -> dict[str, Any]:
+def _approved_event(draft: PolicyDraft) -> JsonObject:
     """What the agent's webhook receives of an approved draft (and the owner's answer)."""
     return {
         "policy_draft_id": draft.policy_draft_id,
@@ -323,7 +325,7 @@ async def _resolve(
 
 
 async def _notify(
-    tx: DraftsTx, draft: PolicyDraft, event_type: str, data: dict[str, Any], now: datetime
+    tx: DraftsTx, draft: PolicyDraft, event_type: str, data: JsonObject, now: datetime
 ) -> None:
     agent: Agent | None = await tx.get_agent(draft.agent_principal_id)
     await notify_agent(tx, agent, event_type, data, now)

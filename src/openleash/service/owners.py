@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from openleash.crypto import NotVerifiedError, hash_secret, new_token, verify_secret
 from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
@@ -16,7 +16,18 @@ from openleash.service.options import Options
 from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo, invite_not_found, invite_used
 
 
-def owner_view(owner: Owner) -> dict[str, Any]:
+class OwnerView(TypedDict):
+    """:func:`owner_view`."""
+
+    user_principal_id: str
+    display_name: str
+    status: str
+    identity_assurance_level: str
+    created_at: str
+    system_roles: list[str]
+
+
+def owner_view(owner: Owner) -> OwnerView:
     """The owner as ``openleash setup`` prints it."""
     return {
         "user_principal_id": owner.user_principal_id,

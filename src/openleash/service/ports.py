@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from dataclasses import dataclass, fields
+from typing import Literal, Protocol, TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
@@ -47,6 +47,31 @@ class NonceUse:
     nonce: str
     now_ms: int
     expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit records :meth:`AuditLog.page` and :meth:`AuditLog.audit_rows` select:
+    equality on the stored field of each name, ``since`` at or after and ``until`` before
+    (stored timestamps). A field left None, or empty, does not filter."""
+
+    owner_id: str | None = None
+    agent_principal_id: str | None = None
+    event_type: str | None = None
+    principal_id: str | None = None
+    action_type: str | None = None
+    result: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def given(self) -> dict[str, str]:
+        """The fields that filter, by name, in the order of the fields."""
+        found: dict[str, str] = {}
+        for f in fields(self):
+            value: str | None = getattr(self, f.name)
+            if value:
+                found[f.name] = value
+        return found
 
 
 def nonce_replay() -> AuthenticationError:
@@ -229,16 +254,14 @@ class AuditLog(Protocol):
         ...
 
     async def page(
-        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+        self, *, limit: int, before_seq: int | None = None, filters: AuditFilter | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
-        """Newest first: ``([(seq, event), ...], total)``; ``before_seq`` is the cursor.
-
-        Filters: ``owner_id``, ``agent_principal_id``, ``event_type``, ``principal_id``,
-        ``action_type``, ``result`` (equality), ``since`` (>=) and ``until`` (<) timestamps."""
+        """Newest first: ``([(seq, event), ...], total)``; ``before_seq`` is the cursor;
+        ``filters`` selects (:class:`AuditFilter`)."""
         ...
 
     async def audit_rows(
-        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+        self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditRow]:
         """Stored records with their hashes, oldest first, seq > ``after_seq`` (the filters of
         :meth:`page`)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping
 
 from openleash.crypto import load_public_key
 from openleash.domain.errors import InvalidInputError
@@ -70,10 +70,12 @@ async def setup_owner_and_agent(
     policy_yaml: str,
     options: Options,
     policy_name: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Mapping[str, object]]:
     """Create an owner, an ACTIVE agent holding ``public_key_b64`` (no invite, no challenge:
     the operator at the host vouches for it), and ``policy_yaml`` bound to every agent of the
-    owner. One transaction: all of it exists afterwards, or none of it."""
+    owner. One transaction: all of it exists afterwards, or none of it. Returns what the
+    command line prints: ``owner`` (:func:`~.owners.owner_view`), ``agent`` (its public view)
+    and ``policy`` (:func:`~.policies.policy_view`, without the YAML)."""
     _checked(owner_name, agent_id, public_key_b64, policy_yaml)
     now = options.clock()
     owner, agent, policy = _new_records(

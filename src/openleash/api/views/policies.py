@@ -6,10 +6,10 @@ from typing import Any
 
 from openleash.domain.models import PolicyRecord
 from openleash.service.owner_policies import OwnedPolicy
-from openleash.service.policies import policy_view
+from openleash.service.policies import PolicyView, policy_view
 
 
-def stored_policy(policy: PolicyRecord) -> dict[str, Any]:
+def stored_policy(policy: PolicyRecord) -> PolicyView:
     """``GET /v1/admin/policies/{id}``: the policy with its YAML."""
     return policy_view(policy, with_yaml=True)
 
@@ -22,12 +22,13 @@ def policy_list(policies: list[PolicyRecord]) -> dict[str, Any]:
 def owned_policy(owned: OwnedPolicy) -> dict[str, Any]:
     """An owner's policy with its YAML, where its binding places it (tier, rank) and its mode;
     tier, rank and mode are null for a policy without a binding."""
-    view = policy_view(owned.policy, with_yaml=True)
-    view["applies_to_agent_principal_id"] = owned.applies_to_agent_principal_id
-    view["tier"] = owned.tier
-    view["rank"] = owned.rank
-    view["mode"] = owned.mode
-    return view
+    return {
+        **policy_view(owned.policy, with_yaml=True),
+        "applies_to_agent_principal_id": owned.applies_to_agent_principal_id,
+        "tier": owned.tier,
+        "rank": owned.rank,
+        "mode": owned.mode,
+    }
 
 
 def owned_policies(listed: list[OwnedPolicy]) -> dict[str, Any]:

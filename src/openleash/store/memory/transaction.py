@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -38,6 +39,7 @@ from openleash.domain.models import (
     WebhookDelivery,
 )
 from openleash.service.ports import (
+    AuditFilter,
     NonceUse,
     agent_not_pending,
     approval_consumed,
@@ -72,8 +74,8 @@ _ACTIVE, _PENDING, _REVOKED = "ACTIVE", "PENDING", "REVOKED"
 R = TypeVar("R")
 
 
-def _json(value: Any) -> Any:
-    """A private copy of a JSON value, as storing and loading it would give."""
+def _json(value: JsonObject) -> JsonObject:
+    """A private copy of a JSON object, as storing and loading it would give."""
     return load_json(dump_json(value))
 
 
@@ -290,12 +292,22 @@ class MemoryTransaction:
             agent_principal_id, (_ACTIVE, _PENDING), status=_REVOKED, revoked_at=revoked_at
         )
 
-    def _set_agent(self, agent_principal_id: str, before: tuple[str, ...], **changes: Any) -> bool:
+    def _set_agent(
+        self,
+        agent_principal_id: str,
+        before: tuple[str, ...],
+        status: str,
+        revoked_at: str | None = None,
+    ) -> bool:
+        """Set ``status`` (and ``revoked_at``, when given) of an agent in a ``before`` status."""
         table = self._w().agents
         found = table.get(agent_principal_id)
         if found is None or found.status not in before:
             return False
-        table.put(agent_principal_id, dataclasses.replace(found, **changes))
+        changed = dataclasses.replace(found, status=status)
+        if revoked_at is not None:
+            changed = dataclasses.replace(changed, revoked_at=revoked_at)
+        table.put(agent_principal_id, changed)
         return True
 
     async def webhook_url_taken(self, webhook_url: str, owner_id: str) -> bool:
@@ -444,12 +456,12 @@ class MemoryTransaction:
             self._chain.append(self._w(), events)
 
     async def page(
-        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+        self, *, limit: int, before_seq: int | None = None, filters: AuditFilter | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
         """Newest first; ``total`` counts every matching record, ignoring the cursor."""
         if limit < 0:
             raise ValueError("limit must not be negative")
-        wanted = _RecordFilter(filters or {})
+        wanted = _RecordFilter(filters)
         t = self._t()
         found: list[tuple[int, AuditEvent]] = []
         total = 0
@@ -462,11 +474,11 @@ class MemoryTransaction:
         return found, total
 
     async def audit_rows(
-        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+        self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditRow]:
         if limit < 0:
             raise ValueError("limit must not be negative")
-        wanted = _RecordFilter(filters or {})
+        wanted = _RecordFilter(filters)
         t = self._t()
         found: list[AuditRow] = []
         seq = max(after_seq, 0)
@@ -791,7 +803,7 @@ def _event(row: AuditRow) -> AuditEvent:
     )
 
 
-def _matching(records: Iterable[R], given: dict[str, Any]) -> list[R]:
+def _matching(records: Iterable[R], given: Mapping[str, str | None]) -> list[R]:
     """The records equal to every given (not None) value of ``given``."""
     wanted = [(name, value) for name, value in given.items() if value is not None]
     return [r for r in records if all(getattr(r, name) == value for name, value in wanted)]
@@ -803,7 +815,7 @@ class _RecordFilter:
 
     __slots__ = ("_equal", "_since", "_until")
 
-    def __init__(self, filters: dict[str, Any]) -> None:
+    def __init__(self, filters: AuditFilter | None) -> None:
         names, values = audit_filters(filters)
         given = dict(zip(names, values, strict=True))
         self._since = given.pop("since", None)

@@ -48,6 +48,7 @@ from openleash.domain.models import (
     WebhookDelivery,
 )
 from openleash.service.ports import (
+    AuditFilter,
     NonceUse,
     agent_not_pending,
     approval_consumed,
@@ -293,13 +294,13 @@ class SqlRepositories:
     # -- audit log (appending is the adapter's) -------------------------------------------------
 
     async def audit_rows(
-        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+        self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditRow]:
         """Stored records with their hashes, oldest first, with seq > ``after_seq``; the filters
         of :meth:`page`. Without filters, a range scan of the table in seq order."""
         if limit < 0:
             raise ValueError("limit must not be negative")
-        names, values = audit_filters(filters or {})
+        names, values = audit_filters(filters)
         found = await self._all(q.audit_rows(names), (*values, after_seq, limit))
         return list(map(AuditRow._make, found))
 
@@ -312,12 +313,12 @@ class SqlRepositories:
         return [rows.checkpoint_from(r) for r in await self._all(q.LIST_CHECKPOINTS)]
 
     async def page(
-        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+        self, *, limit: int, before_seq: int | None = None, filters: AuditFilter | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
-        """Filters (all optional, ``None`` means absent): ``owner_id``, ``agent_principal_id``,
-        ``event_type``, ``principal_id``, ``action_type``, ``result`` (equality), ``since``
-        (timestamp >= since) and ``until`` (timestamp < until). ``total`` counts every matching
-        event, ignoring the cursor.
+        """Filters (:class:`~openleash.service.ports.AuditFilter`): ``owner_id``,
+        ``agent_principal_id``, ``event_type``, ``principal_id``, ``action_type``, ``result``
+        (equality), ``since`` (timestamp >= since) and ``until`` (timestamp < until). ``total``
+        counts every matching event, ignoring the cursor.
 
         Cost: a page reads about ``limit`` rows, plus the rows a rare filter skips. The total is
         two index probes without filters and an index-only count with ``owner_id`` or
@@ -326,7 +327,7 @@ class SqlRepositories:
         """
         if limit < 0:
             raise ValueError("limit must not be negative")
-        names, values = audit_filters(filters or {})
+        names, values = audit_filters(filters)
         params = (*values, before_seq, limit) if before_seq is not None else (*values, limit)
         found = await self._all(q.audit_page(names, before_seq is not None), params)
         count_sql = q.audit_count(names) if names else q.COUNT_ALL_EVENTS
