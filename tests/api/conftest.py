@@ -20,7 +20,7 @@ from openleash.crypto import generate_keypair
 from openleash.domain.models import PolicyRecord
 from openleash.domain.timefmt import iso_ms
 from openleash.service.policies import PolicyUpsert
-from openleash.service.setup import setup_owner_and_agent
+from openleash.service.setup import SetUpRecords, setup_owner_and_agent
 from tests.support.actions import action
 
 with warnings.catch_warnings():
@@ -131,7 +131,7 @@ def running_api(settings: Settings) -> Iterator[Api]:
         public, private = new_agent_keys()
         assert client.portal is not None
         result = client.portal.call(_setup, services, public)
-        agent = Agent("agent-1", result["owner"]["user_principal_id"], private, public)
+        agent = Agent("agent-1", result.owner.user_principal_id, private, public)
         yield Api(client, services, clock, agent, settings.data_dir)
 
 
@@ -140,7 +140,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     yield from running_api(Settings(data_dir=tmp_path / "data", admin_token="s3cret-admin-token"))
 
 
-async def _setup(services: Services, public_key_b64: str) -> dict[str, Any]:
+async def _setup(services: Services, public_key_b64: str) -> SetUpRecords:
     return await setup_owner_and_agent(
         services.store,
         owner_name="Ada",

@@ -15,6 +15,8 @@ from typing import Any
 from openleash.domain.models import AuditEvent
 from openleash.store import open_store
 
+from .refusals import outcome
+
 
 def claim_nonces(url: str, worker: int, nonces: list[str], start: Barrier, out: Queue[Any]) -> None:
     """Try every nonce once, in a random order; each attempt also appends an audit event."""
@@ -34,7 +36,7 @@ async def _claim(url: str, worker: int, nonces: list[str], start: Barrier) -> li
     try:
         for nonce in order:
             async with store.transaction() as tx:
-                ok = await tx.use_nonce("agent-a", nonce, 1_000, 601_000)
+                ok = await outcome(tx.use_nonce("agent-a", nonce, 1_000, 601_000)) == "ok"
                 await tx.append([_event(worker, nonce, ok)])
             if ok:
                 won.append(nonce)

@@ -8,6 +8,8 @@ from dataclasses import replace
 from openleash.domain.models import ApprovalRequest
 from openleash.service.ports import Store, Transaction
 
+from .refusals import outcome, refused
+
 
 def request(n: int = 1, **changes: object) -> ApprovalRequest:
     base = ApprovalRequest(
@@ -48,15 +50,21 @@ async def test_round_trip_and_listing(store: Store) -> None:
 async def test_resolution_happens_once_and_not_after_expiry(store: Store) -> None:
     await add(store, request(1), request(2))
     async with store.transaction() as tx:
-        assert await tx.resolve_approval_request(
+        await tx.resolve_approval_request(
             "ar-1", status="APPROVED", resolved_at="2026-11-28T11:00:00.000Z", resolved_by="o"
         )
-        assert not await tx.resolve_approval_request(
-            "ar-1", status="DENIED", resolved_at="2026-11-28T11:00:01.000Z", resolved_by="o"
-        )
-        assert not await tx.resolve_approval_request(
-            "ar-2", status="APPROVED", resolved_at="2026-11-29T10:00:00.000Z", resolved_by="o"
-        )
+        with refused("INVALID_STATUS"):
+            await tx.resolve_approval_request(
+                "ar-1", status="DENIED", resolved_at="2026-11-28T11:00:01.000Z", resolved_by="o"
+            )
+        with refused("REQUEST_EXPIRED"):
+            await tx.resolve_approval_request(
+                "ar-2", status="APPROVED", resolved_at="2026-11-29T10:00:00.000Z", resolved_by="o"
+            )
+        with refused("INVALID_STATUS"):
+            await tx.resolve_approval_request(
+                "nope", status="APPROVED", resolved_at="2026-11-28T11:00:00.000Z", resolved_by="o"
+            )
         resolved = await tx.get_approval_request("ar-1")
     assert resolved is not None
     assert (resolved.status, resolved.resolved_by) == ("APPROVED", "o")
@@ -69,13 +77,14 @@ async def test_an_approval_is_consumed_exactly_once_under_a_race(store: Store) -
             "ar-1", status="APPROVED", resolved_at="2026-11-28T11:00:00.000Z", resolved_by="o"
         )
 
-    async def consume() -> bool:
-        async def work(tx: Transaction) -> bool:
-            return await tx.consume_approval("ar-1", "2026-11-28T11:05:00.000Z")
+    async def consume() -> str:
+        async def work(tx: Transaction) -> None:
+            await tx.consume_approval("ar-1", "2026-11-28T11:05:00.000Z")
 
-        return await store.submit(work)
+        return await outcome(store.submit(work))
 
     results = await asyncio.gather(*(consume() for _ in range(20)))
-    assert sorted(results) == [False] * 19 + [True]
+    assert sorted(results) == ["APPROVAL_TOKEN_CONSUMED"] * 19 + ["ok"]
     async with store.transaction() as tx:
-        assert not await tx.consume_approval("ar-2", "2026-11-28T11:05:00.000Z")  # still pending
+        with refused("APPROVAL_TOKEN_CONSUMED"):  # still pending
+            await tx.consume_approval("ar-2", "2026-11-28T11:05:00.000Z")

@@ -11,6 +11,7 @@ from openleash.service.ports import Store, Transaction
 from openleash.store.sql.sqlite import SqliteStore
 
 from . import records as r
+from .refusals import outcome
 
 
 class RefusedError(Exception):
@@ -20,7 +21,7 @@ class RefusedError(Exception):
 async def test_concurrent_units_all_commit(store: Store) -> None:
     async def unit(n: int) -> int:
         async def work(tx: Transaction) -> int:
-            assert await tx.use_nonce("agent-a", f"n-{n}", 0, 10_000)
+            await tx.use_nonce("agent-a", f"n-{n}", 0, 10_000)
             await tx.append([r.event(n)])
             return n
 
@@ -60,13 +61,15 @@ async def test_a_failing_unit_leaves_no_trace_and_spares_the_others(store: Store
 
 
 async def test_replayed_nonce_in_the_same_batch_is_refused(store: Store) -> None:
-    async def use() -> bool:
-        async def work(tx: Transaction) -> bool:
-            return await tx.use_nonce("agent-a", "same", 0, 10_000)
+    async def use() -> str:
+        async def work(tx: Transaction) -> None:
+            await tx.use_nonce("agent-a", "same", 0, 10_000)
 
-        return await store.submit(work)
+        return await outcome(store.submit(work))
 
-    assert sorted(await asyncio.gather(*(use() for _ in range(10)))) == [False] * 9 + [True]
+    assert sorted(await asyncio.gather(*(use() for _ in range(10)))) == ["NONCE_REPLAY"] * 9 + [
+        "ok"
+    ]
 
 
 @pytest.mark.parametrize("count", [1, 200])

@@ -17,6 +17,7 @@ from openleash.domain.models import (
 from openleash.service.ports import Store, Transaction
 
 from . import records as r
+from .refusals import refused
 
 
 def credentials(**changes: object) -> OwnerCredentials:
@@ -164,7 +165,7 @@ async def test_held_decisions_and_approval_details_round_trip(store: Store) -> N
         assert await tx.get_held_decision("dec-1") == held
         assert await tx.get_held_decision("missing") is None
         assert await tx.list_approval_requests(decision_id="dec-1") == [request]
-        assert await tx.resolve_approval_request(
+        await tx.resolve_approval_request(
             "ar-1",
             status="APPROVED",
             resolved_at=r.at(5),
@@ -199,16 +200,21 @@ async def test_drafts_list_newest_first_and_resolve_once(store: Store) -> None:
             "pd-1"
         ]
         assert await tx.list_drafts(owner_id="user-1", limit=1) == [draft(2)]
-        assert await tx.resolve_draft(
+        await tx.resolve_draft(
             "pd-0",
             status="APPROVED",
             resolved_at=r.at(9),
             resolved_by="user-1",
             resulting_policy_id="pol-9",
         )
-        assert not await tx.resolve_draft(
-            "pd-0", status="DENIED", resolved_at=r.at(10), resolved_by="user-1"
-        )
+        with refused("INVALID_STATUS"):
+            await tx.resolve_draft(
+                "pd-0", status="DENIED", resolved_at=r.at(10), resolved_by="user-1"
+            )
+        with refused("INVALID_STATUS"):
+            await tx.resolve_draft(
+                "missing", status="DENIED", resolved_at=r.at(10), resolved_by="user-1"
+            )
         pending = await tx.list_drafts(status="PENDING")
     assert [d.policy_draft_id for d in pending] == ["pd-2", "pd-1"]
 

@@ -8,6 +8,7 @@ from openleash.domain.errors import OpenLeashError
 from openleash.service.ports import Store
 
 from . import records as r
+from .refusals import refused
 
 
 async def test_owner_round_trip(store: Store) -> None:
@@ -82,12 +83,16 @@ async def test_activate_only_a_pending_agent(store: Store) -> None:
         await tx.add_agent(r.agent("ap-1", "agent-a", status="PENDING"))
         await tx.add_agent(r.agent("ap-2", "agent-b"))
     async with store.transaction() as tx:
-        assert await tx.activate_agent("ap-1") is True
-        assert await tx.activate_agent("ap-1") is False, "already active"
-        assert await tx.activate_agent("ap-2") is False
-        assert await tx.activate_agent("missing") is False
+        await tx.activate_agent("ap-1")
+        with refused("INVALID_STATUS"):  # already active
+            await tx.activate_agent("ap-1")
+        with refused("INVALID_STATUS"):
+            await tx.activate_agent("ap-2")
+        with refused("INVALID_STATUS"):
+            await tx.activate_agent("missing")
         assert await tx.revoke_agent("ap-2", r.at(3))
-        assert await tx.activate_agent("ap-2") is False, "revoked stays revoked"
+        with refused("INVALID_STATUS"):  # revoked stays revoked
+            await tx.activate_agent("ap-2")
     async with store.transaction() as tx:
         found = await tx.find_active_agent("agent-a")
         assert found is not None

@@ -53,7 +53,7 @@ async def test_everything_is_recorded_and_chained(store: Store) -> None:
 
 async def test_a_used_nonce_raises_and_the_unit_records_nothing(store: Store) -> None:
     async with store.transaction() as tx:
-        assert await tx.use_nonce(NONCE.agent_id, NONCE.nonce, NONCE.now_ms, NONCE.expires_ms)
+        await tx.use_nonce(NONCE.agent_id, NONCE.nonce, NONCE.now_ms, NONCE.expires_ms)
 
     async def replay(tx: Transaction) -> None:
         await tx.record_decision(
@@ -84,7 +84,7 @@ async def test_a_replay_in_a_batch_undoes_only_its_own_unit(store: Store) -> Non
     """Units submitted together share a transaction: the one whose nonce is used is refused
     alone, before and after units of the batch commit."""
     async with store.transaction() as tx:
-        assert await tx.use_nonce(NONCE.agent_id, NONCE.nonce, NONCE.now_ms, NONCE.expires_ms)
+        await tx.use_nonce(NONCE.agent_id, NONCE.nonce, NONCE.now_ms, NONCE.expires_ms)
 
     def unit(n: int, nonce: NonceUse) -> Callable[[Transaction], Awaitable[int]]:
         async def work(tx: Transaction) -> int:

@@ -28,7 +28,7 @@ async def test_this_process_sees_its_own_changes_at_once(store: Store) -> None:
     assert pending is not None
     assert pending.status == "PENDING"
     async with store.transaction() as tx:
-        assert await tx.activate_agent("ap-1")
+        await tx.activate_agent("ap-1")
         await tx.bump_revision()
     active = (await runtime.snapshot()).agent("agent-a")
     assert active is not None

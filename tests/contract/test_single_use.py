@@ -9,6 +9,7 @@ import pytest
 from openleash.service.ports import Store
 
 from . import records as r
+from .refusals import refused
 
 NOW = 1_800_000_000_000
 TTL = 600_000
@@ -16,16 +17,19 @@ TTL = 600_000
 
 async def test_nonce_replay_is_refused_until_it_expires(store: Store) -> None:
     async with store.transaction() as tx:
-        assert await tx.use_nonce("agent-a", "n1", NOW, NOW + TTL) is True
-        assert await tx.use_nonce("agent-a", "n1", NOW + 1, NOW + 1 + TTL) is False
+        await tx.use_nonce("agent-a", "n1", NOW, NOW + TTL)
+        with refused("NONCE_REPLAY"):
+            await tx.use_nonce("agent-a", "n1", NOW + 1, NOW + 1 + TTL)
     async with store.transaction() as tx:
-        assert await tx.use_nonce("agent-a", "n1", NOW + TTL - 1, NOW + 2 * TTL) is False
-        assert await tx.use_nonce("agent-b", "n1", NOW, NOW + TTL) is True, "nonces are per agent"
-        assert await tx.use_nonce("agent-a", "n2", NOW, NOW + TTL) is True
+        with refused("NONCE_REPLAY"):
+            await tx.use_nonce("agent-a", "n1", NOW + TTL - 1, NOW + 2 * TTL)
+        await tx.use_nonce("agent-b", "n1", NOW, NOW + TTL)  # nonces are per agent
+        await tx.use_nonce("agent-a", "n2", NOW, NOW + TTL)
     async with store.transaction() as tx:
         later = NOW + TTL
-        assert await tx.use_nonce("agent-a", "n1", later, later + TTL) is True, "expired: reusable"
-        assert await tx.use_nonce("agent-a", "n1", later, later + TTL) is False
+        await tx.use_nonce("agent-a", "n1", later, later + TTL)  # expired: reusable
+        with refused("NONCE_REPLAY"):
+            await tx.use_nonce("agent-a", "n1", later, later + TTL)
 
 
 async def test_purge_removes_only_expired_nonces(store: Store) -> None:
@@ -36,8 +40,9 @@ async def test_purge_removes_only_expired_nonces(store: Store) -> None:
     async with store.transaction() as tx:
         assert await tx.purge_nonces(NOW + 20) == 2
         assert await tx.purge_nonces(NOW + 20) == 0
-        assert await tx.use_nonce("agent-a", "live", NOW + 21, NOW + TTL) is False
-        assert await tx.use_nonce("agent-a", "old-1", NOW + 21, NOW + TTL) is True
+        with refused("NONCE_REPLAY"):
+            await tx.use_nonce("agent-a", "live", NOW + 21, NOW + TTL)
+        await tx.use_nonce("agent-a", "old-1", NOW + 21, NOW + TTL)
 
 
 async def test_challenge_is_taken_once(store: Store) -> None:
@@ -80,10 +85,13 @@ async def test_invite_is_used_once(store: Store) -> None:
         assert await tx.get_invite("inv-1") == agent_invite
         assert await tx.get_invite("inv-2") == setup_invite
         assert await tx.get_invite("missing") is None
-        assert await tx.use_invite("inv-1", r.at(30)) is True
-        assert await tx.use_invite("inv-1", r.at(31)) is False
-        assert await tx.use_invite("missing", r.at(31)) is False
+        await tx.use_invite("inv-1", r.at(30))
+        with refused("INVITE_USED"):
+            await tx.use_invite("inv-1", r.at(31))
+        with refused("INVITE_NOT_FOUND"):
+            await tx.use_invite("missing", r.at(31))
     async with store.transaction() as tx:
         assert await tx.get_invite("inv-1") == dataclasses.replace(agent_invite, used_at=r.at(30))
-        assert await tx.use_invite("inv-1", r.at(32)) is False
+        with refused("INVITE_USED"):
+            await tx.use_invite("inv-1", r.at(32))
         assert await tx.get_invite("inv-2") == setup_invite

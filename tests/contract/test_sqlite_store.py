@@ -164,7 +164,7 @@ async def test_nonce_uses_clear_expired_ones(sqlite_store: SqliteStore) -> None:
     uses = 2 * q.PURGE_EVERY
     async with sqlite_store.transaction() as tx:
         for n in range(uses):
-            assert await tx.use_nonce("agent-a", f"new-{n}", 100, 1_000)
+            await tx.use_nonce("agent-a", f"new-{n}", 100, 1_000)
     conn = sqlite_store._conn
     left = [row[0] for row in conn.execute("SELECT nonce FROM nonces")]
     assert len([n for n in left if n.startswith("new")]) == uses

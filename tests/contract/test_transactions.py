@@ -10,6 +10,7 @@ from openleash.service.ports import Store
 
 from . import records as r
 from .conftest import StoreFactory
+from .refusals import outcome
 
 
 class BoomError(Exception):
@@ -42,7 +43,7 @@ async def test_exception_rolls_back_everything(store: Store) -> None:
         assert await tx.list_policies() == []
         assert await tx.list_bindings("user", "user-1") == []
         assert await tx.list_keys() == []
-        assert await tx.use_nonce("agent-a", "n1", 0, 1000) is True
+        await tx.use_nonce("agent-a", "n1", 0, 1000)  # not recorded: usable
         assert await tx.take_challenge("ch-1") is None
         assert await tx.get_invite("inv-1") is None
         assert await tx.page(limit=10) == ([], 0)
@@ -105,7 +106,7 @@ async def test_concurrent_coroutines_do_not_interleave(store: Store) -> None:
         for n in range(20):
             async with store.transaction() as tx:
                 await asyncio.sleep(0)
-                ok = await tx.use_nonce("agent-a", f"n{n}", 0, 1000)
+                ok = await outcome(tx.use_nonce("agent-a", f"n{n}", 0, 1000)) == "ok"
                 await asyncio.sleep(0)
                 if ok:
                     await tx.append([r.event(n, event_id=f"w{worker}-{n}")])

@@ -79,10 +79,10 @@ def _print_failure(file: str, case: CaseOutcome) -> None:
         click.echo(f"          why: {why}")
     if case.trace:
         click.echo("          trace:")
-        names = max(len(entry["rule_id"]) for entry in case.trace)
+        names = max(len(str(entry["rule_id"])) for entry in case.trace)
         for entry in case.trace:
             state = _rule_state(entry, case.got["rule"])
-            click.echo(f"            {entry['rule_id'].ljust(names)}  {state}")
+            click.echo(f"            {str(entry['rule_id']).ljust(names)}  {state}")
 
 
 def _rule_state(entry: Mapping[str, Any], decided: str | None) -> str:

@@ -79,13 +79,12 @@ def _setup(
             options=s.options,
             policy_name=policy_name,
         )
-        owner, agent = made["owner"], made["agent"]
         return SetUp(
-            owner_id=owner["user_principal_id"],
-            owner_name=owner["display_name"],
-            agent_id=agent["agent_id"],
-            agent_principal_id=agent["agent_principal_id"],
-            policy_id=made["policy"]["policy_id"],
+            owner_id=made.owner.user_principal_id,
+            owner_name=made.owner.display_name,
+            agent_id=made.agent.agent_id,
+            agent_principal_id=made.agent.agent_principal_id,
+            policy_id=made.policy.policy_id,
         )
 
     return run_with_services(settings, work)

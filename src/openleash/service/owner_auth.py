@@ -312,8 +312,7 @@ class OwnerAccounts:
             invite = redeemable_invite(
                 await tx.get_invite(setup.invite_id), "setup", setup.invite_token, now
             )
-            if not await tx.use_invite(setup.invite_id, iso_ms(now)):
-                raise InvalidInputError("INVITE_USED", "Invite has already been used")
+            await tx.use_invite(setup.invite_id, iso_ms(now))
             owner_id = invite.owner_id
             creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso_ms(now))
             await tx.put_credentials(_with_passphrase(creds, hashed, now))

@@ -51,7 +51,7 @@ class Denial:
 
     @classmethod
     def from_body(cls, body: object) -> Denial:
-        reason = optional_text(body, "reason")
+        reason = optional_text(body, "reason") if isinstance(body, dict) else None
         return cls(FactorProof.from_body(body), reason)
 
 

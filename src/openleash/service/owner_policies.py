@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.ids import new_id
 from openleash.domain.models import Binding, PolicyRecord
 from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
+from openleash.service.bodies import Body
 from openleash.service.options import Options
 from openleash.service.owner_auth import (
     FactorCode,
@@ -83,20 +84,20 @@ class OwnedPolicy:
 # -- commands -----------------------------------------------------------------------------------
 
 
-def factor_code(body: Any) -> object:
+def factor_code(body: Body) -> object:
     """The second factor a body carries, as given: the second-factor gate checks it and owns
     its messages."""
-    return body.get("totp_code") if isinstance(body, dict) else None
+    return body.get("totp_code")
 
 
-def _text_field(body: dict[str, Any], name: str) -> str | None:
+def _text_field(body: Body, name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise InvalidInputError("VALIDATION_ERROR", f"{name} must be a string or null")
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _target_field(body: dict[str, Any]) -> str | None:
+def _target_field(body: Body) -> str | None:
     target = body.get("applies_to_agent_principal_id")
     if target is not None and not isinstance(target, str):
         raise InvalidInputError("INVALID_AGENT", "Target agent does not belong to you")
@@ -115,16 +116,17 @@ class OwnerPolicyCreate:
     totp_code: object = None
 
     @classmethod
-    def from_body(cls, body: Any) -> OwnerPolicyCreate:
-        if not isinstance(body, dict) or not isinstance(body.get("policy_yaml"), str):
+    def from_body(cls, body: Body) -> OwnerPolicyCreate:
+        policy_yaml = body.get("policy_yaml")
+        if not isinstance(policy_yaml, str):
             raise InvalidInputError("INVALID_POLICY", "policy_yaml is required")
         mode = body.get("mode", "enforce")
-        if mode not in BINDING_MODES:
+        if not isinstance(mode, str) or mode not in BINDING_MODES:
             raise InvalidInputError(
                 "VALIDATION_ERROR", f"mode must be one of {', '.join(BINDING_MODES)}"
             )
         return cls(
-            body["policy_yaml"],
+            policy_yaml,
             _text_field(body, "name"),
             _text_field(body, "description"),
             _target_field(body),
@@ -145,9 +147,7 @@ class OwnerPolicyUpdate:
     totp_code: object = None
 
     @classmethod
-    def from_body(cls, body: Any) -> OwnerPolicyUpdate:
-        if not isinstance(body, dict):
-            raise InvalidInputError("VALIDATION_ERROR", "Request body must be a JSON object")
+    def from_body(cls, body: Body) -> OwnerPolicyUpdate:
         policy_yaml = body.get("policy_yaml")
         if policy_yaml is not None and (
             not isinstance(policy_yaml, str) or not policy_yaml.strip()
@@ -171,20 +171,20 @@ class OwnerPolicyOrder:
     totp_code: object = None
 
     @classmethod
-    def from_body(cls, body: Any) -> OwnerPolicyOrder:
-        tier = body.get("tier") if isinstance(body, dict) else None
-        ordered = body.get("ordered_policy_ids") if isinstance(body, dict) else None
-        if tier not in TIERS:
+    def from_body(cls, body: Body) -> OwnerPolicyOrder:
+        tier, ordered = body.get("tier"), body.get("ordered_policy_ids")
+        if not isinstance(tier, str) or tier not in TIERS:
             raise InvalidInputError("INVALID_BODY", f"tier must be one of {', '.join(TIERS)}")
         if not isinstance(ordered, list):
             raise InvalidInputError("INVALID_BODY", "ordered_policy_ids must be an array")
-        if not all(isinstance(p, str) for p in ordered):
+        ids = [p for p in ordered if isinstance(p, str)]
+        if len(ids) != len(ordered):
             raise InvalidInputError(
                 "INVALID_BODY", "ordered_policy_ids must hold policy ids (strings)"
             )
-        if len(set(ordered)) != len(ordered):
+        if len(set(ids)) != len(ids):
             raise InvalidInputError("INVALID_BODY", "ordered_policy_ids has duplicates")
-        return cls(str(tier), tuple(ordered), factor_code(body))
+        return cls(tier, tuple(ids), factor_code(body))
 
 
 # -- the use case -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from openleash.crypto import NotVerifiedError, hash_secret, new_token, verify_secret
 from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
@@ -13,10 +13,21 @@ from openleash.domain.models import Invite, Owner
 from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo
+from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo, invite_not_found, invite_used
 
 
-def owner_view(owner: Owner) -> dict[str, Any]:
+class OwnerView(TypedDict):
+    """:func:`owner_view`."""
+
+    user_principal_id: str
+    display_name: str
+    status: str
+    identity_assurance_level: str
+    created_at: str
+    system_roles: list[str]
+
+
+def owner_view(owner: Owner) -> OwnerView:
     """The owner as ``openleash setup`` prints it."""
     return {
         "user_principal_id": owner.user_principal_id,
@@ -45,9 +56,9 @@ def redeemable_invite(invite: Invite | None, kind: str, token: str, now: datetim
     """``invite`` if it is a ``kind`` invite that is unused, unexpired and whose token is
     ``token``; raises the wire error of the first check it fails otherwise."""
     if invite is None or invite.kind != kind:
-        raise NotFoundError("INVITE_NOT_FOUND", "Invite not found")
+        raise invite_not_found()
     if invite.used_at is not None:
-        raise InvalidInputError("INVITE_USED", "Invite has already been used")
+        raise invite_used()
     if invite.expires_at <= iso_ms(now):
         raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import NotRequired, Protocol, TypedDict
 
 from openleash.domain.errors import InvalidInputError, NotFoundError
 from openleash.domain.models import Binding, PolicyRecord
@@ -52,10 +52,24 @@ async def check_policy(policy_yaml: str) -> PolicySummary:
     return await run_policy_work(functools.partial(validate_policy, policy_yaml))
 
 
-def policy_view(record_: PolicyRecord, *, with_yaml: bool) -> dict[str, Any]:
-    """The wire form of a stored policy (used by the setup use case; the API renders with
-    :mod:`openleash.api.views.policies`)."""
-    view: dict[str, Any] = {
+class PolicyView(TypedDict):
+    """The wire form of a stored policy (:func:`policy_view`)."""
+
+    policy_id: str
+    owner_type: str
+    owner_id: str
+    applies_to_agent_principal_id: str | None
+    name: str | None
+    description: str | None
+    created_at: str
+    updated_at: str
+    policy_yaml: NotRequired[str]
+
+
+def policy_view(record_: PolicyRecord, *, with_yaml: bool) -> PolicyView:
+    """The wire form of a stored policy, for the command line, the setup use case and the API
+    (:mod:`openleash.api.views.policies`)."""
+    view: PolicyView = {
         "policy_id": record_.policy_id,
         "owner_type": record_.owner_type,
         "owner_id": record_.owner_id,

@@ -8,15 +8,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from openleash.domain.action import parse_action
 from openleash.domain.errors import OpenLeashError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import Result
 from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.policy import RISK_LEVELS, Policy, Usage
 from openleash.policy.checker import Checker, optional, shown
 from openleash.policy.syntax import Path
+from openleash.service.bodies import action_agent_id
 
 TOP_KEYS = ("policy", "policy_yaml", "now", "cases")
 CASE_KEYS = ("name", "now", "action", "history", "usage", "allowed_before", "expect")
@@ -41,7 +42,7 @@ class Earlier:
 
     at: datetime
     agent: str
-    action: dict[str, Any]
+    action: JsonObject
     repeat: int = 1
 
 
@@ -61,7 +62,7 @@ class Case:
     name: str
     line: int | None
     now: datetime
-    action: dict[str, Any]
+    action: JsonObject
     history: tuple[Earlier, ...]
     #: Used amounts and counts by rule id, in place of what ``history`` adds up to.
     usage: dict[str, Usage]
@@ -69,19 +70,19 @@ class Case:
     expect: Expectation
 
 
-def top_level(c: Checker, data: Any) -> dict[str, Any] | None:
+def top_level(c: Checker, data: JsonValue) -> JsonObject | None:
     return c.mapping(data, (), keys=TOP_KEYS, required=("cases",))
 
 
-def read_now(c: Checker, top: dict[str, Any]) -> datetime:
+def read_now(c: Checker, top: JsonObject) -> datetime:
     parsed = optional(c, top, (), "now", _moment)
     return parsed or _fixed(DEFAULT_NOW)
 
 
 def read_cases(
-    c: Checker, top: dict[str, Any], policy: Policy, now: datetime
+    c: Checker, top: JsonObject, policy: Policy, now: datetime
 ) -> tuple[Case, ...] | None:
-    def one(c: Checker, data: Any, path: Path) -> Case | None:
+    def one(c: Checker, data: JsonValue, path: Path) -> Case | None:
         return _case(c, data, path, policy, now)
 
     cases = c.each(top["cases"], ("cases",), one)
@@ -90,7 +91,9 @@ def read_cases(
     return cases
 
 
-def _case(c: Checker, data: Any, path: Path, policy: Policy, file_now: datetime) -> Case | None:
+def _case(
+    c: Checker, data: JsonValue, path: Path, policy: Policy, file_now: datetime
+) -> Case | None:
     before = c.count()
     node = c.mapping(data, path, keys=CASE_KEYS, required=("name", "action", "expect"))
     if node is None:
@@ -98,7 +101,7 @@ def _case(c: Checker, data: Any, path: Path, policy: Policy, file_now: datetime)
     name = optional(c, node, path, "name", lambda c, d, p: c.string(d, p))
     now = optional(c, node, path, "now", _moment) or file_now
     act = optional(c, node, path, "action", _action_at(now))
-    agent = act["principal"]["agent_id"] if act is not None else DEFAULT_AGENT
+    agent = (action_agent_id(act) if act is not None else None) or DEFAULT_AGENT
     history = optional(c, node, path, "history", _history_at(now, agent))
     usage = optional(c, node, path, "usage", _usage_of(policy))
     allowed_before = optional(c, node, path, "allowed_before", _whole)
@@ -120,8 +123,8 @@ def _case(c: Checker, data: Any, path: Path, policy: Policy, file_now: datetime)
 # ---- actions --------------------------------------------------------------------------------
 
 
-def _action_at(now: datetime) -> Callable[[Checker, Any, Path], dict[str, Any] | None]:
-    def build(c: Checker, data: Any, path: Path) -> dict[str, Any] | None:
+def _action_at(now: datetime) -> Callable[[Checker, JsonValue, Path], JsonObject | None]:
+    def build(c: Checker, data: JsonValue, path: Path) -> JsonObject | None:
         node = c.mapping(data, path, keys=None, required=("action_type",))
         if node is None:
             return None
@@ -130,7 +133,7 @@ def _action_at(now: datetime) -> Callable[[Checker, Any, Path], dict[str, Any] |
     return build
 
 
-def _complete(c: Checker, raw: dict[str, Any], path: Path, now: datetime) -> dict[str, Any] | None:
+def _complete(c: Checker, raw: JsonObject, path: Path, now: datetime) -> JsonObject | None:
     """The action as an agent would send it: missing ids, time and principal filled in."""
     raw.setdefault("action_id", str(uuid.uuid5(uuid.NAMESPACE_URL, repr(path))))
     raw.setdefault("requested_at", iso_ms(now))
@@ -146,15 +149,15 @@ def _complete(c: Checker, raw: dict[str, Any], path: Path, now: datetime) -> dic
 
 def _history_at(
     now: datetime, agent: str
-) -> Callable[[Checker, Any, Path], tuple[Earlier, ...] | None]:
-    def build(c: Checker, data: Any, path: Path) -> tuple[Earlier, ...] | None:
+) -> Callable[[Checker, JsonValue, Path], tuple[Earlier, ...] | None]:
+    def build(c: Checker, data: JsonValue, path: Path) -> tuple[Earlier, ...] | None:
         return c.each(data, path, lambda c, d, p: _earlier(c, d, p, now, agent))
 
     return build
 
 
 def _earlier(
-    c: Checker, data: Any, path: Path, now: datetime, default_agent: str
+    c: Checker, data: JsonValue, path: Path, now: datetime, default_agent: str
 ) -> Earlier | None:
     before = c.count()
     node = c.mapping(data, path, keys=HISTORY_KEYS, required=("action_type",))
@@ -163,7 +166,7 @@ def _earlier(
     at = _when(c, node, path, now)
     agent = optional(c, node, path, "agent", lambda c, d, p: c.string(d, p)) or default_agent
     repeat = optional(c, node, path, "repeat", _whole)
-    fields: dict[str, Any] = {k: node[k] for k in _ACTION_PARTS if k in node}
+    fields: JsonObject = {k: node[k] for k in _ACTION_PARTS if k in node}
     fields["principal"] = {"agent_id": agent}
     act = _complete(c, fields, path, now)
     if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
@@ -173,7 +176,7 @@ def _earlier(
     return Earlier(at=at, agent=agent, action=act, repeat=repeat or 1)
 
 
-def _when(c: Checker, node: dict[str, Any], path: Path, now: datetime) -> datetime | None:
+def _when(c: Checker, node: JsonObject, path: Path, now: datetime) -> datetime | None:
     if ("at" in node) == ("ago" in node):
         c.fail(path, "needs exactly one of `at` (a time) or `ago` (such as 2h)")
         return None
@@ -190,10 +193,10 @@ def _when(c: Checker, node: dict[str, Any], path: Path, now: datetime) -> dateti
 # ---- usage and expectations -----------------------------------------------------------------
 
 
-def _usage_of(policy: Policy) -> Callable[[Checker, Any, Path], dict[str, Usage] | None]:
+def _usage_of(policy: Policy) -> Callable[[Checker, JsonValue, Path], dict[str, Usage] | None]:
     limited = {rule.id for rule in policy.rules if rule.limits}
 
-    def build(c: Checker, data: Any, path: Path) -> dict[str, Usage] | None:
+    def build(c: Checker, data: JsonValue, path: Path) -> dict[str, Usage] | None:
         before = c.count()
         node = c.mapping(data, path, keys=None, required=())
         if node is None:
@@ -214,7 +217,7 @@ def _usage_of(policy: Policy) -> Callable[[Checker, Any, Path], dict[str, Usage]
     return build
 
 
-def _expect(c: Checker, data: Any, path: Path) -> Expectation | None:
+def _expect(c: Checker, data: JsonValue, path: Path) -> Expectation | None:
     before = c.count()
     node = c.mapping(data, path, keys=EXPECT_KEYS, required=("result",))
     if node is None:
@@ -241,7 +244,7 @@ def _expect(c: Checker, data: Any, path: Path) -> Expectation | None:
 # ---- scalars --------------------------------------------------------------------------------
 
 
-def _moment(c: Checker, data: Any, path: Path) -> datetime | None:
+def _moment(c: Checker, data: JsonValue, path: Path) -> datetime | None:
     text = c.string(data, path)
     moment = parse_timestamp(text) if text is not None else None
     if text is not None and moment is None:
@@ -249,7 +252,7 @@ def _moment(c: Checker, data: Any, path: Path) -> datetime | None:
     return moment
 
 
-def _span(c: Checker, data: Any, path: Path) -> timedelta | None:
+def _span(c: Checker, data: JsonValue, path: Path) -> timedelta | None:
     text = c.string(data, path)
     found = _SPAN.fullmatch(text) if text is not None else None
     if text is not None and found is None:
@@ -259,7 +262,7 @@ def _span(c: Checker, data: Any, path: Path) -> timedelta | None:
     return timedelta(seconds=int(found.group(1)) * _SPAN_SECONDS[found.group(2)])
 
 
-def _whole(c: Checker, data: Any, path: Path) -> int | None:
+def _whole(c: Checker, data: JsonValue, path: Path) -> int | None:
     value = c.number(data, path)
     if value is not None and not (value >= 0 and value == int(value)):
         c.fail(path, f"must be a whole number, 0 or more, not {shown(data)}")
@@ -267,7 +270,7 @@ def _whole(c: Checker, data: Any, path: Path) -> int | None:
     return int(value) if value is not None else None
 
 
-def _non_negative(c: Checker, data: Any, path: Path) -> int | float | None:
+def _non_negative(c: Checker, data: JsonValue, path: Path) -> int | float | None:
     value = c.number(data, path)
     if value is not None and not value >= 0:
         c.fail(path, f"must be 0 or more, not {shown(data)}")

@@ -8,11 +8,13 @@ The format is documented in docs/policy-tests.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from openleash.domain.errors import PolicyError
+from openleash.domain.jsonvalue import JsonObject, JsonOut
 from openleash.policy import (
     Evaluation,
     Policy,
@@ -25,9 +27,11 @@ from openleash.policy import (
 )
 from openleash.policy.checker import Checker
 from openleash.policy.syntax import load_document
+from openleash.service.bodies import action_agent_id
 from openleash.service.decision_context import DecisionContext, plan_context
 from openleash.service.memory_ledger import MemoryLedger, offline_context
 from openleash.service.policy_test_file import (
+    DEFAULT_AGENT,
     TEST_OWNER,
     Case,
     Expectation,
@@ -53,8 +57,44 @@ class Problem:
 @dataclass(frozen=True, slots=True)
 class Mismatch:
     field: str
-    expected: Any
-    got: Any
+    expected: JsonOut
+    got: JsonOut
+
+
+class Decided(TypedDict):
+    """What was decided of a case, as a report shows it."""
+
+    result: str
+    rule: str | None
+    obligations: list[str]
+    risk_level: str | None
+    reason: str
+    explanation: str | None
+
+
+class MismatchWire(TypedDict):
+    field: str
+    expected: JsonOut
+    got: JsonOut
+
+
+class CaseWire(TypedDict):
+    name: str
+    line: int | None
+    passed: bool
+    mismatches: list[MismatchWire]
+    got: Decided
+    trace: list[Mapping[str, object]]
+
+
+class ReportWire(TypedDict):
+    """:meth:`PolicyTestReport.to_wire` (``openleash policy test --json``)."""
+
+    file: str
+    policy: str | None
+    ok: bool
+    problems: list[str]
+    cases: list[CaseWire]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +103,9 @@ class CaseOutcome:
     line: int | None
     mismatches: tuple[Mismatch, ...]
     #: What was decided: result, rule, obligations, risk_level, reason, explanation.
-    got: dict[str, Any]
+    got: Decided
     #: The trace entries of the rules whose action pattern matched (and of the expected rule).
-    trace: tuple[dict[str, Any], ...]
+    trace: tuple[Mapping[str, object], ...]
 
     @property
     def passed(self) -> bool:
@@ -88,7 +128,7 @@ class PolicyTestReport:
     def failed(self) -> int:
         return sum(not case.passed for case in self.cases)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> ReportWire:
         return {
             "file": self.file,
             "policy": self.policy,
@@ -173,7 +213,7 @@ def _problems(file: str, checker: Checker) -> tuple[Problem, ...]:
 
 
 def _policy(
-    c: Checker, top: dict[str, Any], file: str, base_dir: Path, override: Path | None
+    c: Checker, top: JsonObject, file: str, base_dir: Path, override: Path | None
 ) -> tuple[str, Policy]:
     if override is not None:
         return str(override), _parse(_read_policy(override, file, None), str(override))
@@ -208,8 +248,9 @@ def _parse(text: str, source: str, *, inline_at: int | None = None) -> Policy:
         raise _UnreadableError(*(problems or [Problem(source, None, exc.message)])) from None
 
 
-def _policy_problem(source: str, issue: dict[str, Any], inline_at: int | None) -> Problem:
-    line, message = issue.get("line"), f"{issue.get('path')}: {issue['message']}"
+def _policy_problem(source: str, issue: Mapping[str, object], inline_at: int | None) -> Problem:
+    found, message = issue.get("line"), f"{issue.get('path')}: {issue['message']}"
+    line = found if isinstance(found, int) else None
     if inline_at is None:
         return Problem(source, line, message)
     return Problem(source, inline_at + line if line else inline_at, f"policy_yaml: {message}")
@@ -241,7 +282,7 @@ def decide_case(policy: Policy, case: Case) -> Evaluation:
     for earlier in case.history:
         for _ in range(earlier.repeat):
             ledger.record(TEST_OWNER, earlier.agent, earlier.action, earlier.at)
-    agent = case.action["principal"]["agent_id"]
+    agent = action_agent_id(case.action) or DEFAULT_AGENT
     plan = plan_context(policy, case.action, TEST_OWNER, agent, case.now)
     context = offline_context(ledger, plan)
     server_context = context.server_context
@@ -264,7 +305,7 @@ def _given_usage(
     return counted
 
 
-def _got(evaluation: Evaluation) -> dict[str, Any]:
+def _got(evaluation: Evaluation) -> Decided:
     return {
         "result": evaluation.result.value,
         "rule": evaluation.matched_rule_id,
@@ -277,7 +318,7 @@ def _got(evaluation: Evaluation) -> dict[str, Any]:
 
 def _compare(expect: Expectation, evaluation: Evaluation) -> tuple[Mismatch, ...]:
     got = _got(evaluation)
-    pairs: list[tuple[str, Any, Any]] = [("result", expect.result.value, got["result"])]
+    pairs: list[tuple[str, JsonOut, JsonOut]] = [("result", expect.result.value, got["result"])]
     if "rule" in expect.named:
         pairs.append(("rule", expect.rule, got["rule"]))
     if "obligations" in expect.named:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from dataclasses import dataclass, fields
+from typing import Literal, Protocol, TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
-from openleash.domain.errors import AuthenticationError
+from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -49,10 +49,73 @@ class NonceUse:
     expires_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which audit records :meth:`AuditLog.page` and :meth:`AuditLog.audit_rows` select:
+    equality on the stored field of each name, ``since`` at or after and ``until`` before
+    (stored timestamps). A field left None, or empty, does not filter."""
+
+    owner_id: str | None = None
+    agent_principal_id: str | None = None
+    event_type: str | None = None
+    principal_id: str | None = None
+    action_type: str | None = None
+    result: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def given(self) -> dict[str, str]:
+        """The fields that filter, by name, in the order of the fields."""
+        found: dict[str, str] = {}
+        for f in fields(self):
+            value: str | None = getattr(self, f.name)
+            if value:
+                found[f.name] = value
+        return found
+
+
 def nonce_replay() -> AuthenticationError:
     """What recording a nonce used within its lifetime raises (PROTOCOL §3.2), whichever
     port records it."""
     return AuthenticationError("NONCE_REPLAY", "Nonce has already been used")
+
+
+# What the single-use ports raise when the single use is lost (the caller's checks before them
+# say why in more words; these are what is left when another writer came first).
+
+
+def invite_not_found() -> NotFoundError:
+    return NotFoundError("INVITE_NOT_FOUND", "Invite not found")
+
+
+def invite_used() -> InvalidInputError:
+    """:meth:`InviteRepo.use_invite` of an invite used already."""
+    return InvalidInputError("INVITE_USED", "Invite has already been used")
+
+
+def approval_consumed() -> InvalidInputError:
+    """:meth:`ApprovalRepo.consume_approval` of an approval that is not there to use."""
+    return InvalidInputError("APPROVAL_TOKEN_CONSUMED", "Approval token has already been used")
+
+
+def approval_expired() -> InvalidInputError:
+    """:meth:`ApprovalRepo.resolve_approval_request` of a pending request past its expiry."""
+    return InvalidInputError("REQUEST_EXPIRED", "The request has expired")
+
+
+def approval_resolved() -> InvalidInputError:
+    """:meth:`ApprovalRepo.resolve_approval_request` of a request no longer pending."""
+    return InvalidInputError("INVALID_STATUS", "The request was resolved meanwhile")
+
+
+def draft_resolved() -> InvalidInputError:
+    """:meth:`DraftRepo.resolve_draft` of a draft no longer pending."""
+    return InvalidInputError("INVALID_STATUS", "The policy draft was resolved meanwhile")
+
+
+def agent_not_pending() -> InvalidInputError:
+    """:meth:`AgentRepo.activate_agent` of an agent that is not awaiting activation."""
+    return InvalidInputError("INVALID_STATUS", "Only an agent awaiting activation can be activated")
 
 
 class OwnerRepo(Protocol):
@@ -69,7 +132,11 @@ class CredentialRepo(Protocol):
 
     async def advance_totp_counter(self, user_principal_id: str, counter: int) -> bool:
         """Record ``counter`` as the last accepted TOTP step; False when a step at or after it
-        was accepted already (the code was used). Exactly one concurrent caller wins."""
+        was accepted already (the code was used). Exactly one concurrent caller wins.
+
+        An answer rather than a check (as :meth:`use_backup_code`'s): a used code is one way a
+        second factor can be wrong, and the caller goes on to try the code as a backup code,
+        then counts the failure towards the lockout before it raises."""
         ...
 
     async def replace_backup_codes(self, user_principal_id: str, code_hashes: list[str]) -> None:
@@ -106,8 +173,9 @@ class AgentRepo(Protocol):
         ...
 
     async def list_agents(self, owner_id: str | None = None) -> list[Agent]: ...
-    async def activate_agent(self, agent_principal_id: str) -> bool:
-        """PENDING -> ACTIVE; False when there is no such PENDING agent."""
+    async def activate_agent(self, agent_principal_id: str) -> None:
+        """PENDING -> ACTIVE; raise :func:`agent_not_pending` when there is no such PENDING
+        agent."""
         ...
 
     async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
@@ -146,11 +214,12 @@ class KeyRepo(Protocol):
 
 
 class NonceRepo(Protocol):
-    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
-        """Record a nonce; False when the same (agent_id, nonce) is recorded and unexpired.
+    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> None:
+        """Record a nonce; raise :func:`nonce_replay` when the same (agent_id, nonce) is
+        recorded and unexpired.
 
         INVARIANT: atomic across processes and replicas: of any number of concurrent calls with
-        the same pair, exactly one returns True."""
+        the same pair, exactly one returns; the others raise."""
         ...
 
     async def purge_nonces(self, now_ms: int) -> int: ...
@@ -170,8 +239,9 @@ class ChallengeRepo(Protocol):
 class InviteRepo(Protocol):
     async def add_invite(self, invite: Invite) -> None: ...
     async def get_invite(self, invite_id: str) -> Invite | None: ...
-    async def use_invite(self, invite_id: str, used_at: str) -> bool:
-        """Mark used; False when it was already used (exactly one caller wins)."""
+    async def use_invite(self, invite_id: str, used_at: str) -> None:
+        """Mark used; raise :func:`invite_used` when it was already used (exactly one caller
+        wins), :func:`invite_not_found` when there is no such invite."""
         ...
 
 
@@ -184,16 +254,14 @@ class AuditLog(Protocol):
         ...
 
     async def page(
-        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+        self, *, limit: int, before_seq: int | None = None, filters: AuditFilter | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
-        """Newest first: ``([(seq, event), ...], total)``; ``before_seq`` is the cursor.
-
-        Filters: ``owner_id``, ``agent_principal_id``, ``event_type``, ``principal_id``,
-        ``action_type``, ``result`` (equality), ``since`` (>=) and ``until`` (<) timestamps."""
+        """Newest first: ``([(seq, event), ...], total)``; ``before_seq`` is the cursor;
+        ``filters`` selects (:class:`AuditFilter`)."""
         ...
 
     async def audit_rows(
-        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+        self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditRow]:
         """Stored records with their hashes, oldest first, seq > ``after_seq`` (the filters of
         :meth:`page`)."""
@@ -233,15 +301,18 @@ class ApprovalRepo(Protocol):
         denial_reason: str | None = None,
         assurance_level: str | None = None,
         approval_token_expires_at: str | None = None,
-    ) -> bool:
-        """PENDING and not expired at ``resolved_at`` -> ``status``; False otherwise (exactly one
-        of any number of concurrent resolutions wins)."""
+    ) -> None:
+        """PENDING and not expired at ``resolved_at`` -> ``status``. Raise
+        :func:`approval_expired` when it is PENDING but expired, :func:`approval_resolved` when
+        it is not PENDING (or not there): exactly one of any number of concurrent resolutions
+        wins."""
         ...
 
-    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
-        """Mark an APPROVED request used; False when it is not APPROVED or already used.
+    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> None:
+        """Mark an APPROVED request used; raise :func:`approval_consumed` when it is not
+        APPROVED or already used.
 
-        INVARIANT: exactly one of any number of concurrent calls returns True."""
+        INVARIANT: exactly one of any number of concurrent calls returns; the others raise."""
         ...
 
 
@@ -273,8 +344,9 @@ class DraftRepo(Protocol):
         resolved_by: str | None,
         denial_reason: str | None = None,
         resulting_policy_id: str | None = None,
-    ) -> bool:
-        """PENDING -> ``status``; False otherwise (exactly one concurrent resolution wins)."""
+    ) -> None:
+        """PENDING -> ``status``; raise :func:`draft_resolved` otherwise (exactly one concurrent
+        resolution wins)."""
         ...
 
 

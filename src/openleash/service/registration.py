@@ -16,7 +16,7 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from openleash.crypto import load_public_key, verify_challenge_signature
@@ -26,9 +26,11 @@ from openleash.domain.errors import (
     NotFoundError,
     TooManyRequestsError,
 )
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import Agent, Challenge, Status
 from openleash.domain.timefmt import iso_ms
 from openleash.service.agents import activate, enrol, revoke
+from openleash.service.bodies import Body
 from openleash.service.options import Options
 from openleash.service.owner_auth import (
     FactorCode,
@@ -41,12 +43,12 @@ from openleash.service.owners import IssuedInvite, issue_invite, redeemable_invi
 from openleash.service.ports import AgentRepo, ChallengeRepo, InviteRepo, OwnerRepo, Units
 
 
-def _text(body: dict[str, Any], key: str) -> str:
+def _text(body: Body, key: str) -> str:
     value = body.get(key)
     return value if isinstance(value, str) else ""
 
 
-def _require(body: dict[str, Any], *keys: str) -> None:
+def _require(body: Body, *keys: str) -> None:
     missing = [k for k in keys if not _text(body, k)]
     if missing:
         raise InvalidInputError(
@@ -77,7 +79,7 @@ MAX_PENDING_PER_OWNER = 20
 MAX_ATTRIBUTES_BYTES = 8 * 1024
 
 
-def _check_lengths(body: dict[str, Any]) -> None:
+def _check_lengths(body: Body) -> None:
     for key, limit in MAX_LENGTH.items():
         value = body.get(key)
         if isinstance(value, str) and len(value) > limit:
@@ -88,7 +90,7 @@ def _check_lengths(body: dict[str, Any]) -> None:
             )
 
 
-def _check_visible_agent_id(body: dict[str, Any]) -> None:
+def _check_visible_agent_id(body: Body) -> None:
     """An agent id enrolled without an invite is shown to its owner for activation: it must be
     visible ASCII, so that no look-alike (a zero-width space, a Cyrillic letter) can pass for
     an agent the owner knows."""
@@ -102,7 +104,7 @@ def _check_visible_agent_id(body: dict[str, Any]) -> None:
         )
 
 
-def _attributes(value: Any) -> dict[str, Any] | None:
+def _attributes(value: object) -> JsonObject | None:
     """``agent_attributes_json`` if it is an object within :data:`MAX_ATTRIBUTES_BYTES`."""
     if not isinstance(value, dict):
         return None
@@ -119,7 +121,7 @@ def _attributes(value: Any) -> dict[str, Any] | None:
     return value
 
 
-def _check_webhook_fields(body: dict[str, Any]) -> None:
+def _check_webhook_fields(body: Body) -> None:
     url = _text(body, "webhook_url")
     if not url:
         return
@@ -174,11 +176,32 @@ async def _check_pending_room(tx: AgentRepo, owner_id: str) -> None:
         )
 
 
-async def _require_owner(tx: OwnerRepo, owner_type: Any, owner_id: Any) -> None:
+def _owner_type_refused() -> InvalidInputError:
+    return InvalidInputError("INVALID_REQUEST", 'owner_type must be "user"')
+
+
+def _owner_not_found(owner_id: object) -> NotFoundError:
+    return NotFoundError("OWNER_NOT_FOUND", f"Owner {owner_id!r} does not exist")
+
+
+async def _require_owner(tx: OwnerRepo, owner_type: str | None, owner_id: str) -> None:
     if owner_type != "user":
-        raise InvalidInputError("INVALID_REQUEST", 'owner_type must be "user"')
-    if not isinstance(owner_id, str) or await tx.get_owner(owner_id) is None:
-        raise NotFoundError("OWNER_NOT_FOUND", f"Owner {owner_id!r} does not exist")
+        raise _owner_type_refused()
+    if await tx.get_owner(owner_id) is None:
+        raise _owner_not_found(owner_id)
+
+
+def _challenge_owner(body: Body) -> tuple[str | None, str | None]:
+    """``owner_type`` and ``owner_id`` of a challenge request, each None when not given; the
+    errors of :func:`_require_owner` for values that are not strings."""
+    owner_type, owner_id = body.get("owner_type") or None, body.get("owner_id") or None
+    if owner_id is not None and not isinstance(owner_id, str):
+        if owner_type != "user":
+            raise _owner_type_refused()
+        raise _owner_not_found(owner_id)
+    if owner_type is not None and not isinstance(owner_type, str):
+        raise _owner_type_refused()
+    return owner_type, owner_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +214,7 @@ class Webhook:
     auth_token: str = field(default="", repr=False)
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> Webhook:
+    def from_body(cls, body: Body) -> Webhook:
         _check_webhook_fields(body)
         return cls(
             _text(body, "webhook_url"),
@@ -208,20 +231,21 @@ class ChallengeRequest:
     agent_pubkey_b64: str
     owner_type: str | None
     owner_id: str | None
-    attributes: dict[str, Any]
+    attributes: JsonObject
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> ChallengeRequest:
+    def from_body(cls, body: Body) -> ChallengeRequest:
         _require(body, "agent_id", "agent_pubkey_b64")
         _check_lengths(body)
         _check_visible_agent_id(body)
-        load_public_key(body["agent_pubkey_b64"])
+        load_public_key(_text(body, "agent_pubkey_b64"))
         attributes = _attributes(body.get("agent_attributes_json"))
+        owner_type, owner_id = _challenge_owner(body)
         return cls(
-            body["agent_id"],
-            body["agent_pubkey_b64"],
-            body.get("owner_type") or None,
-            body.get("owner_id") or None,
+            _text(body, "agent_id"),
+            _text(body, "agent_pubkey_b64"),
+            owner_type,
+            owner_id,
             attributes or {},
         )
 
@@ -238,10 +262,10 @@ class Enrolment:
     owner_id: str
     webhook: Webhook
     #: None: the attributes given with the challenge.
-    attributes: dict[str, Any] | None
+    attributes: JsonObject | None
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> Enrolment:
+    def from_body(cls, body: Body) -> Enrolment:
         _require(
             body,
             "challenge_id",
@@ -255,12 +279,12 @@ class Enrolment:
         _check_visible_agent_id(body)
         webhook = Webhook.from_body(body)
         return cls(
-            body["challenge_id"],
-            body["agent_id"],
-            body["agent_pubkey_b64"],
-            body["signature_b64"],
-            body["owner_type"],
-            body["owner_id"],
+            _text(body, "challenge_id"),
+            _text(body, "agent_id"),
+            _text(body, "agent_pubkey_b64"),
+            _text(body, "signature_b64"),
+            _text(body, "owner_type"),
+            _text(body, "owner_id"),
             webhook,
             _attributes(body.get("agent_attributes_json")),
         )
@@ -277,16 +301,16 @@ class InviteEnrolment:
     webhook: Webhook
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> InviteEnrolment:
+    def from_body(cls, body: Body) -> InviteEnrolment:
         _require(body, "invite_id", "invite_token", "agent_id", "agent_pubkey_b64")
         _check_lengths(body)
         webhook = Webhook.from_body(body)
-        load_public_key(body["agent_pubkey_b64"])
+        load_public_key(_text(body, "agent_pubkey_b64"))
         return cls(
-            body["invite_id"],
-            body["invite_token"],
-            body["agent_id"],
-            body["agent_pubkey_b64"],
+            _text(body, "invite_id"),
+            _text(body, "invite_token"),
+            _text(body, "agent_id"),
+            _text(body, "agent_pubkey_b64"),
             webhook,
         )
 
@@ -307,9 +331,9 @@ class AgentStatusChange:
     factor: FactorCode
 
     @classmethod
-    def from_body(cls, body: Any) -> AgentStatusChange:
-        status = body.get("status") if isinstance(body, dict) else None
-        if status not in (Status.ACTIVE, Status.REVOKED):
+    def from_body(cls, body: Body) -> AgentStatusChange:
+        status = body.get("status")
+        if not isinstance(status, str) or status not in (Status.ACTIVE, Status.REVOKED):
             raise InvalidInputError(
                 "VALIDATION_ERROR",
                 'status must be "ACTIVE" (activate a pending agent) or "REVOKED"; a revoked '
@@ -393,8 +417,7 @@ class Registration:
             )
             await check_webhook_free(tx, enrolment.webhook.url, invite.owner_id)
             await _check_agent_id_free(tx, enrolment.agent_id, invite.owner_id)
-            if not await tx.use_invite(invite.invite_id, iso_ms(now)):
-                raise InvalidInputError("INVITE_USED", "Invite has already been used")
+            await tx.use_invite(invite.invite_id, iso_ms(now))
             agent = _new_agent(
                 enrolment.agent_id,
                 enrolment.agent_pubkey_b64,
@@ -489,7 +512,7 @@ def _new_agent(
     webhook: Webhook,
     owner_id: str,
     now: datetime,
-    attributes: dict[str, Any],
+    attributes: JsonObject,
     *,
     status: str,
 ) -> Agent:

@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import AuditEvent, Result
 from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.policy import Evaluation, Policy, evaluate, parse_policy
 from openleash.service.decision_context import plan_context
 from openleash.service.memory_ledger import MemoryLedger, offline_context
-from openleash.service.ports import Store
+from openleash.service.ports import AuditFilter, Store
 from openleash.service.replay_window import parse_since, warm_up_start
 
 #: Records read per read unit.
@@ -44,6 +45,37 @@ class ReplayQuery:
     examples: int = 5
 
 
+class Outcome(TypedDict):
+    result: str
+    rule: str | None
+
+
+class ExampleWire(TypedDict):
+    """:meth:`ReplayExample.to_wire`."""
+
+    decision_id: str | None
+    at: str
+    agent_id: str | None
+    action_type: str | None
+    old: Outcome
+    new: Outcome
+    explanation: str | None
+
+
+class ReportWire(TypedDict):
+    """:meth:`ReplayReport.to_wire` (``openleash policy replay --json``)."""
+
+    since: str | None
+    replayed: int
+    unchanged: int
+    rule_changed: int
+    changed: int
+    skipped: int
+    warm_up: int
+    transitions: dict[str, int]
+    examples: dict[str, list[ExampleWire]]
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayExample:
     decision_id: str | None
@@ -57,7 +89,7 @@ class ReplayExample:
     #: Why the candidate decided as it did: its explanation, or its reason for an ALLOW.
     explanation: str | None
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> ExampleWire:
         return {
             "decision_id": self.decision_id,
             "at": self.at,
@@ -85,7 +117,7 @@ class ReplayReport:
     transitions: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[ReplayExample]] = field(default_factory=dict)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> ReportWire:
         return {
             "since": self.since,
             "replayed": self.replayed,
@@ -105,9 +137,9 @@ class ReplayReport:
 @dataclass(frozen=True, slots=True)
 class _Recorded:
     event: AuditEvent
-    meta: dict[str, Any]
+    meta: JsonObject
     at: datetime
-    action: dict[str, Any]
+    action: JsonObject
     owner_id: str
     agent_principal_id: str
     old_result: str
@@ -141,11 +173,11 @@ async def replay(
 async def _decisions(store: Store, owner: str | None, start: datetime | None) -> list[AuditEvent]:
     """Every decision record of the owner (of all owners when ``None``) from ``start`` on, in
     time order; read in batches, each in its own read unit."""
-    filters: dict[str, Any] = {"event_type": "DECISION_CREATED"}
-    if owner:
-        filters["owner_id"] = owner
-    if start is not None:
-        filters["since"] = iso_ms(start)
+    filters = AuditFilter(
+        owner_id=owner or None,
+        event_type="DECISION_CREATED",
+        since=iso_ms(start) if start is not None else None,
+    )
     async with store.read() as tx:
         end = await tx.last_seq()
     found: list[tuple[str, int, AuditEvent]] = []
@@ -169,9 +201,9 @@ def _recorded(event: AuditEvent) -> _Recorded | None:
     result = meta.get("result")
     if not isinstance(action, dict) or not isinstance(owner, str) or not isinstance(agent, str):
         return None
-    if at is None or result not in Result.__members__:
+    if at is None or not isinstance(result, str) or result not in Result.__members__:
         return None
-    return _Recorded(event, meta, at, action, owner, agent, str(result))
+    return _Recorded(event, meta, at, action, owner, agent, result)
 
 
 def _selected(event: AuditEvent, agent: str | None, since: datetime | None) -> bool:
@@ -213,16 +245,18 @@ def _tally(
 
 def _example(recorded: _Recorded, evaluation: Evaluation) -> ReplayExample:
     meta, action = recorded.meta, recorded.action
-    action_type = action.get("action_type")
-    old_rule = meta.get("matched_rule_id")
     return ReplayExample(
         decision_id=recorded.event.decision_id,
         at=recorded.event.timestamp,
-        agent_id=meta.get("agent_id") if isinstance(meta.get("agent_id"), str) else None,
-        action_type=action_type if isinstance(action_type, str) else None,
+        agent_id=_text(meta.get("agent_id")),
+        action_type=_text(action.get("action_type")),
         old_result=recorded.old_result,
-        old_rule=old_rule if isinstance(old_rule, str) else None,
+        old_rule=_text(meta.get("matched_rule_id")),
         new_result=evaluation.result.value,
         new_rule=evaluation.matched_rule_id,
         explanation=evaluation.explanation or evaluation.reason,
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
 from openleash.crypto import load_public_key
 from openleash.domain.errors import InvalidInputError
 from openleash.domain.models import Agent, Binding, Owner, PolicyRecord, Status
 from openleash.domain.timefmt import iso_ms
-from openleash.service.agents import enrol
+from openleash.service.agents import AgentChangeTx, enrol
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.owners import owner_view
-from openleash.service.policies import policy_view, validate_policy
-from openleash.service.ports import Store
+from openleash.service.policies import validate_policy
+from openleash.service.ports import OwnerRepo, PolicyRepo, Units
+
+
+class SetUpTx(OwnerRepo, PolicyRepo, AgentChangeTx, Protocol):
+    """What setting up an owner, an agent and a policy in one go writes."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetUpRecords:
+    """What :func:`setup_owner_and_agent` created."""
+
+    owner: Owner
+    agent: Agent
+    policy: PolicyRecord
 
 
 def _new_records(
@@ -62,7 +75,7 @@ def _checked(owner_name: str, agent_id: str, public_key_b64: str, policy_yaml: s
 
 
 async def setup_owner_and_agent(
-    store: Store,
+    store: Units[SetUpTx],
     *,
     owner_name: str,
     agent_id: str,
@@ -70,7 +83,7 @@ async def setup_owner_and_agent(
     policy_yaml: str,
     options: Options,
     policy_name: str | None = None,
-) -> dict[str, Any]:
+) -> SetUpRecords:
     """Create an owner, an ACTIVE agent holding ``public_key_b64`` (no invite, no challenge:
     the operator at the host vouches for it), and ``policy_yaml`` bound to every agent of the
     owner. One transaction: all of it exists afterwards, or none of it."""
@@ -97,8 +110,4 @@ async def setup_owner_and_agent(
             owner_id=owner_id,
             applies_to_agent_principal_id=None,
         )
-    return {
-        "owner": owner_view(owner),
-        "agent": agent.public_view(),
-        "policy": policy_view(policy, with_yaml=False),
-    }
+    return SetUpRecords(owner, agent, policy)

@@ -25,7 +25,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -70,7 +69,7 @@ class WebhookTargetRefused(InvalidInputError):  # noqa: N818 -- a refusal, named
 
 
 def webhook_body(
-    event_type: str, timestamp_iso: str, agent_principal_id: str, data: Mapping[str, Any]
+    event_type: str, timestamp_iso: str, agent_principal_id: str, data: Mapping[str, object]
 ) -> bytes:
     """The JSON body, byte for byte what ``JSON.stringify`` gives for the same object."""
     document = {
@@ -486,7 +485,7 @@ class Deliverer:
                 # No reuse: a connection to one address must not carry another host's request.
                 limits=httpx.Limits(max_keepalive_connections=0),
             )
-        extensions: dict[str, Any] = {}
+        extensions: dict[str, str] = {}
         host = _host_of(headers.get("Host", ""))
         if url.startswith("https://") and host and _ip_literal(host) is None:
             # The URL names the checked address; TLS must still verify the original host name.

@@ -7,22 +7,28 @@ back, the filters the ports accept, and the conflicts they report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import fields
 
 import orjson
 
-from openleash.domain.errors import ConflictError, NotFoundError
-from openleash.domain.models import AuditEvent
+from openleash.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from openleash.domain.jsonvalue import JsonObject, JsonOut, JsonValue
+from openleash.domain.models import ApprovalRequest, AuditEvent
+from openleash.service.ports import AuditFilter, approval_expired, approval_resolved
 
 
-def dump_json(value: Any) -> str:
+def dump_json(value: JsonOut) -> str:
     """A JSON value as stored (also the ``metadata_json`` text an audit record's hash covers)."""
     return orjson.dumps(value).decode()
 
 
-def load_json(text: str) -> Any:
-    return orjson.loads(text)
+def load_json(text: str) -> JsonObject:
+    """A stored JSON object (every JSON column holds one: attributes, actions, contexts,
+    webhook data, audit metadata); ``ValueError`` for any other stored JSON."""
+    value: JsonValue = orjson.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"a stored JSON column holds {type(value).__name__}, not an object")
+    return value
 
 
 def whole_number(value: float | int) -> float | int:
@@ -37,7 +43,7 @@ def whole_number(value: float | int) -> float | int:
 # -- audit records ------------------------------------------------------------------------------
 
 
-def event_columns(e: AuditEvent) -> tuple[Any, ...]:
+def event_columns(e: AuditEvent) -> tuple[str | None, ...]:
     """The event as stored, after its ``seq``: its own fields, the four that filters look up
     (copied out of the metadata when they are text), and the metadata as stored text. In the
     order of :data:`openleash.crypto.chain.CHAINED_FIELDS` (without ``seq``)."""
@@ -57,34 +63,23 @@ def event_columns(e: AuditEvent) -> tuple[Any, ...]:
     )
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     # Only text is looked up; anything else in those keys is still kept in metadata_json.
     return value if isinstance(value, str) else None
 
 
-#: The filters of ``AuditLog.page`` and ``audit_rows``, in the order adapters apply them.
-#: ``since`` and ``until`` bound the timestamp (``>=`` and ``<``); the others are equalities on
-#: the stored column of the same name.
-AUDIT_FILTERS = (
-    "owner_id",
-    "agent_principal_id",
-    "event_type",
-    "principal_id",
-    "action_type",
-    "result",
-    "since",
-    "until",
-)
+#: The filters of ``AuditLog.page`` and ``audit_rows`` (the fields of
+#: :class:`~openleash.service.ports.AuditFilter`), in the order adapters apply them. ``since``
+#: and ``until`` bound the timestamp (``>=`` and ``<``); the others are equalities on the stored
+#: column of the same name.
+AUDIT_FILTERS = tuple(f.name for f in fields(AuditFilter))
 
 
-def audit_filters(filters: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
-    """The filters given a value (``None`` means absent), and their values, in the order of
-    :data:`AUDIT_FILTERS`. ``ValueError`` for a name outside it."""
-    unknown = set(filters) - set(AUDIT_FILTERS)
-    if unknown:
-        raise ValueError(f"unknown audit filters: {sorted(unknown)}")
-    names = tuple(n for n in AUDIT_FILTERS if filters.get(n) is not None)
-    return names, [filters[n] for n in names]
+def audit_filters(filters: AuditFilter | None) -> tuple[tuple[str, ...], list[str]]:
+    """The filters given a value (None or empty means absent), and their values, in the order
+    of :data:`AUDIT_FILTERS`."""
+    given = {} if filters is None else filters.given()
+    return tuple(given), list(given.values())
 
 
 # -- usage ----------------------------------------------------------------------------------------
@@ -123,3 +118,11 @@ def agent_id_taken(agent_id: str) -> ConflictError:
 def policy_not_found(policy_id: str) -> NotFoundError:
     """A binding names a policy that is not stored (``PolicyRepo.add_binding``)."""
     return NotFoundError("POLICY_NOT_FOUND", f"Policy {policy_id} not found")
+
+
+def approval_not_resolved(found: ApprovalRequest | None, resolved_at: str) -> InvalidInputError:
+    """Why ``ApprovalRepo.resolve_approval_request`` changed nothing: the request was PENDING
+    but expired at ``resolved_at``, or it was not PENDING (or not there) any more."""
+    if found is not None and found.status == "PENDING" and not found.expires_at > resolved_at:
+        return approval_expired()
+    return approval_resolved()

@@ -132,10 +132,10 @@ def world(event_runner: asyncio.Runner, clock: Clock) -> Iterator[World]:
         )
         await Keys(store, options).ensure()
         async with store.read() as tx:
-            owner = await tx.get_owner(made["owner"]["user_principal_id"])
-            agent = await tx.get_agent(made["agent"]["agent_principal_id"])
-        assert owner is not None
-        assert agent is not None
+            owner = await tx.get_owner(made.owner.user_principal_id)
+            agent = await tx.get_agent(made.agent.agent_principal_id)
+        assert owner == made.owner  # what was returned is what was stored
+        assert agent == made.agent
         return World(store, options, clock, Runtime(store, 0.0), owner, agent, private_key)
 
     yield event_runner.run(build())

@@ -17,7 +17,7 @@ How it keeps the promises:
 - :meth:`MemoryStore.submit` is the SQL adapters' group commit (:mod:`openleash.store.sql.batch`):
   units submitted together share one transaction, and a unit that raises is undone alone.
 - Units do not nest (:mod:`openleash.store.sql.nesting`).
-- Readiness is worked out as on SQL (:class:`~openleash.store.sql.availability.WriteHealth`): a
+- Readiness is worked out as on SQL (:class:`~openleash.store.sql.store_base.StoreBase`): a
   read and a write unit within a second. It is never ``failing`` (there is no storage to fail);
   it is ``unavailable`` while a transaction holds the writers up for longer than that.
 
@@ -29,25 +29,15 @@ sharing one database: the same data, revision and writers' turn; each has its ow
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeVar
 
 from openleash.store.chain import AuditCheckpointRule
 from openleash.store.memory.tables import Tables, Version
 from openleash.store.memory.transaction import MemoryTransaction
-from openleash.store.sql.availability import (
-    DEFAULT_TIMEOUT_SECONDS,
-    Readiness,
-    StoreTimeoutError,
-    WriteHealth,
-)
-from openleash.store.sql.batch import BatchWriter
-from openleash.store.sql.nesting import UnitHolders
+from openleash.store.sql.availability import DEFAULT_TIMEOUT_SECONDS
+from openleash.store.sql.store_base import StoreBase, UnitBase, take_turn
 
 __all__ = ["MemoryDatabase", "MemoryStore", "MemoryTransaction"]
-
-T = TypeVar("T")
 
 
 class MemoryDatabase:
@@ -61,7 +51,7 @@ class MemoryDatabase:
         self.writer = asyncio.Lock()
 
 
-class MemoryStore:
+class MemoryStore(StoreBase[MemoryTransaction]):
     """The :class:`~openleash.service.ports.Store` over a :class:`MemoryDatabase` (a new, empty
     one unless given)."""
 
@@ -72,43 +62,21 @@ class MemoryStore:
         audit_checkpoints: AuditCheckpointRule | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        super().__init__(audit_checkpoints=audit_checkpoints, timeout=timeout)
         self.database = MemoryDatabase() if database is None else database
-        self.timeout = timeout
-        self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
-        self._local_revision = 0
         self._closed = False
-        self._holders = UnitHolders()
-        self._batch: BatchWriter[MemoryTransaction] = BatchWriter(self.transaction, timeout=timeout)
-        self.writes = WriteHealth(lambda: self.revision(), self._heartbeat, timeout=timeout)
 
-    def transaction(self) -> _Unit:
-        return _Unit(self)
+    def _unit(self, *, record: bool) -> _Unit:
+        return _Unit(self, record=record)
 
     def read(self) -> _ReadUnit:
         return _ReadUnit(self)
-
-    async def submit(self, work: Callable[[MemoryTransaction], Awaitable[T]]) -> T:
-        self._holders.check("a group-commit unit")
-        return await self._batch.submit(work)
 
     async def revision(self) -> int:
         # Asked inside an open unit, it would answer differently from the SQL adapters.
         self._holders.check("the revision")
         self._check_open()
         return self.database.version.revision
-
-    def local_revision(self) -> int:
-        return self._local_revision
-
-    async def readiness(self) -> Readiness:
-        return await self.writes.readiness()
-
-    async def _heartbeat(self) -> None:
-        """A write unit that writes nothing: whether a writer gets its turn in time."""
-        async with _Unit(self, record=False):
-            pass
 
     async def close(self) -> None:
         """Later units fail. The database, and the other stores over it, are left as they are."""
@@ -119,20 +87,13 @@ class MemoryStore:
             raise RuntimeError("the store is closed")
 
 
-class _Unit:
+class _Unit(UnitBase[MemoryStore, MemoryTransaction]):
     """``async with store.transaction() as tx``: commit on normal exit, roll back on an error.
 
     Entering waits at most the store's ``timeout`` for the writers' turn; then
     :class:`~openleash.store.sql.availability.StoreTimeoutError`, and nothing was begun."""
 
-    __slots__ = ("_record", "_store", "_task", "_tx")
-
-    def __init__(self, store: MemoryStore, *, record: bool = True) -> None:
-        self._store = store
-        self._tx: MemoryTransaction | None = None
-        self._task: asyncio.Task[Any] | None = None
-        #: Whether the outcome counts towards readiness (the heartbeat's own does not).
-        self._record = record
+    __slots__ = ()
 
     async def __aenter__(self) -> MemoryTransaction:
         store = self._store
@@ -140,14 +101,8 @@ class _Unit:
         # Waiting would never end if this task holds the turn it would wait for.
         store._holders.check("a transaction")
         writer = store.database.writer
-        if writer.locked():
-            try:
-                async with asyncio.timeout(store.timeout):
-                    await writer.acquire()
-            except TimeoutError:
-                raise StoreTimeoutError(store.timeout) from None
-        else:
-            await writer.acquire()
+        deadline = asyncio.get_running_loop().time() + store.timeout
+        await take_turn(writer, deadline, store.timeout)
         try:
             self._task = store._holders.enter("transaction")
             tables = Tables(store.database.version, writable=True)
@@ -169,28 +124,18 @@ class _Unit:
                 tables = self._tx.end()
                 if exc is None:
                     store.database.version = tables.version()
-                    if tables.bumped:
-                        store._local_revision += 1
+                    store._committed(tables.bumped)
         finally:
             store._holders.leave(self._task)
             store.database.writer.release()
-        if self._record:
-            if exc is None:
-                store.writes.succeeded()
-            else:
-                store.writes.failed(exc)
+        store._outcome(self._record, exc)
 
 
-class _ReadUnit:
+class _ReadUnit(UnitBase[MemoryStore, MemoryTransaction]):
     """``async with store.read() as tx``: the version committed when it began; every write
     through it raises :class:`~.tables.ReadOnlyError`."""
 
-    __slots__ = ("_store", "_task", "_tx")
-
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-        self._tx: MemoryTransaction | None = None
-        self._task: asyncio.Task[Any] | None = None
+    __slots__ = ()
 
     async def __aenter__(self) -> MemoryTransaction:
         store = self._store

@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from openleash.domain.audit import AuditCheckpoint, AuditRow
+from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import (
     Agent,
     AllowedAction,
@@ -37,7 +38,16 @@ from openleash.domain.models import (
     UsageFilter,
     WebhookDelivery,
 )
-from openleash.service.ports import NonceUse, nonce_replay
+from openleash.service.ports import (
+    AuditFilter,
+    NonceUse,
+    agent_not_pending,
+    approval_consumed,
+    draft_resolved,
+    invite_not_found,
+    invite_used,
+    nonce_replay,
+)
 from openleash.store.chain import AuditCheckpointRule, ChainState, checkpoint_params
 from openleash.store.memory.tables import (
     Mark,
@@ -50,6 +60,7 @@ from openleash.store.memory.tables import (
 from openleash.store.records import (
     CHALLENGE_PURGE_PER_ISSUE,
     agent_id_taken,
+    approval_not_resolved,
     audit_filters,
     check_count_by,
     check_group_by,
@@ -63,8 +74,8 @@ _ACTIVE, _PENDING, _REVOKED = "ACTIVE", "PENDING", "REVOKED"
 R = TypeVar("R")
 
 
-def _json(value: Any) -> Any:
-    """A private copy of a JSON value, as storing and loading it would give."""
+def _json(value: JsonObject) -> JsonObject:
+    """A private copy of a JSON object, as storing and loading it would give."""
     return load_json(dump_json(value))
 
 
@@ -159,6 +170,10 @@ class MemoryTransaction:
     def broken(self, exc: BaseException) -> bool:
         """Never: a unit's failure is its own (there is no database to fail)."""
         return False
+
+    async def heartbeat(self) -> None:
+        """Nothing to write: there is no storage to fail (the unit finds out whether a writer
+        gets its turn in time)."""
 
     # -- meta -------------------------------------------------------------------------------------
 
@@ -268,20 +283,31 @@ class MemoryTransaction:
             a for a in self._t().agents.values() if owner_id is None or a.owner_id == owner_id
         )
 
-    async def activate_agent(self, agent_principal_id: str) -> bool:
-        return self._set_agent(agent_principal_id, (_PENDING,), status=_ACTIVE)
+    async def activate_agent(self, agent_principal_id: str) -> None:
+        if not self._set_agent(agent_principal_id, (_PENDING,), status=_ACTIVE):
+            raise agent_not_pending()
 
     async def revoke_agent(self, agent_principal_id: str, revoked_at: str) -> bool:
         return self._set_agent(
             agent_principal_id, (_ACTIVE, _PENDING), status=_REVOKED, revoked_at=revoked_at
         )
 
-    def _set_agent(self, agent_principal_id: str, before: tuple[str, ...], **changes: Any) -> bool:
+    def _set_agent(
+        self,
+        agent_principal_id: str,
+        before: tuple[str, ...],
+        status: str,
+        revoked_at: str | None = None,
+    ) -> bool:
+        """Set ``status`` (and ``revoked_at``, when given) of an agent in a ``before`` status."""
         table = self._w().agents
         found = table.get(agent_principal_id)
         if found is None or found.status not in before:
             return False
-        table.put(agent_principal_id, dataclasses.replace(found, **changes))
+        changed = dataclasses.replace(found, status=status)
+        if revoked_at is not None:
+            changed = dataclasses.replace(changed, revoked_at=revoked_at)
+        table.put(agent_principal_id, changed)
         return True
 
     async def webhook_url_taken(self, webhook_url: str, owner_id: str) -> bool:
@@ -371,7 +397,7 @@ class MemoryTransaction:
 
     # -- nonces -----------------------------------------------------------------------------------
 
-    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
+    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> None:
         """Recorded, or taken over when the one recorded has expired; a live one is refused.
         The first nonce write of a transaction copies the table, and leaves out the nonces
         expired by ``now_ms`` as it does, which keeps the table near its live size."""
@@ -379,9 +405,8 @@ class MemoryTransaction:
         table.copy_without(lambda _, expires: expires <= now_ms)
         recorded = table.get((agent_id, nonce))
         if recorded is not None and recorded > now_ms:
-            return False
+            raise nonce_replay()
         table.put((agent_id, nonce), expires_ms)
-        return True
 
     async def purge_nonces(self, now_ms: int) -> int:
         table = self._w().nonces
@@ -414,13 +439,14 @@ class MemoryTransaction:
     async def get_invite(self, invite_id: str) -> Invite | None:
         return self._t().invites.get(invite_id)
 
-    async def use_invite(self, invite_id: str, used_at: str) -> bool:
+    async def use_invite(self, invite_id: str, used_at: str) -> None:
         table = self._w().invites
         found = table.get(invite_id)
-        if found is None or found.used_at is not None:
-            return False
+        if found is None:
+            raise invite_not_found()
+        if found.used_at is not None:
+            raise invite_used()
         table.put(invite_id, dataclasses.replace(found, used_at=used_at))
-        return True
 
     # -- audit log --------------------------------------------------------------------------------
 
@@ -430,12 +456,12 @@ class MemoryTransaction:
             self._chain.append(self._w(), events)
 
     async def page(
-        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+        self, *, limit: int, before_seq: int | None = None, filters: AuditFilter | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
         """Newest first; ``total`` counts every matching record, ignoring the cursor."""
         if limit < 0:
             raise ValueError("limit must not be negative")
-        wanted = _RecordFilter(filters or {})
+        wanted = _RecordFilter(filters)
         t = self._t()
         found: list[tuple[int, AuditEvent]] = []
         total = 0
@@ -448,11 +474,11 @@ class MemoryTransaction:
         return found, total
 
     async def audit_rows(
-        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+        self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditRow]:
         if limit < 0:
             raise ValueError("limit must not be negative")
-        wanted = _RecordFilter(filters or {})
+        wanted = _RecordFilter(filters)
         t = self._t()
         found: list[AuditRow] = []
         seq = max(after_seq, 0)
@@ -581,11 +607,11 @@ class MemoryTransaction:
         denial_reason: str | None = None,
         assurance_level: str | None = None,
         approval_token_expires_at: str | None = None,
-    ) -> bool:
+    ) -> None:
         table = self._w().approvals
         found = table.get(approval_request_id)
         if found is None or found.status != _PENDING or not found.expires_at > resolved_at:
-            return False
+            raise approval_not_resolved(found, resolved_at)
         table.put(
             approval_request_id,
             dataclasses.replace(
@@ -598,15 +624,13 @@ class MemoryTransaction:
                 approval_token_expires_at=approval_token_expires_at,
             ),
         )
-        return True
 
-    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
+    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> None:
         table = self._w().approvals
         found = table.get(approval_request_id)
         if found is None or found.status != "APPROVED" or found.consumed_at is not None:
-            return False
+            raise approval_consumed()
         table.put(approval_request_id, dataclasses.replace(found, consumed_at=consumed_at))
-        return True
 
     # -- held decisions, policy drafts ------------------------------------------------------------
 
@@ -645,11 +669,11 @@ class MemoryTransaction:
         resolved_by: str | None,
         denial_reason: str | None = None,
         resulting_policy_id: str | None = None,
-    ) -> bool:
+    ) -> None:
         table = self._w().drafts
         found = table.get(policy_draft_id)
         if found is None or found.status != _PENDING:
-            return False
+            raise draft_resolved()
         table.put(
             policy_draft_id,
             dataclasses.replace(
@@ -661,7 +685,6 @@ class MemoryTransaction:
                 resulting_policy_id=resulting_policy_id,
             ),
         )
-        return True
 
     # -- webhook outbox ---------------------------------------------------------------------------
 
@@ -729,10 +752,8 @@ class MemoryTransaction:
     ) -> None:
         """Step by step, as the SQLite adapter does. Raises ``NONCE_REPLAY`` when the nonce was
         used already, having written nothing else; the exception abandons the unit."""
-        if nonce is not None and not await self.use_nonce(
-            nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms
-        ):
-            raise nonce_replay()
+        if nonce is not None:
+            await self.use_nonce(nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms)
         if allowed is not None:
             await self.record_allowed(allowed)
         if held is not None:
@@ -782,7 +803,7 @@ def _event(row: AuditRow) -> AuditEvent:
     )
 
 
-def _matching(records: Iterable[R], given: dict[str, Any]) -> list[R]:
+def _matching(records: Iterable[R], given: Mapping[str, str | None]) -> list[R]:
     """The records equal to every given (not None) value of ``given``."""
     wanted = [(name, value) for name, value in given.items() if value is not None]
     return [r for r in records if all(getattr(r, name) == value for name, value in wanted)]
@@ -794,7 +815,7 @@ class _RecordFilter:
 
     __slots__ = ("_equal", "_since", "_until")
 
-    def __init__(self, filters: dict[str, Any]) -> None:
+    def __init__(self, filters: AuditFilter | None) -> None:
         names, values = audit_filters(filters)
         given = dict(zip(names, values, strict=True))
         self._since = given.pop("since", None)

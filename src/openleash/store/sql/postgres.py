@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeVar
 
 import asyncpg
 
@@ -51,13 +49,9 @@ from openleash.store.sql import postgres_queries as pq
 from openleash.store.sql import queries as q
 from openleash.store.sql.availability import (
     DEFAULT_TIMEOUT_SECONDS,
-    Readiness,
     StoreTimeoutError,
-    WriteHealth,
     unavailable,
 )
-from openleash.store.sql.batch import BatchWriter
-from openleash.store.sql.nesting import UnitHolders
 from openleash.store.sql.postgres_migrate import migrate
 from openleash.store.sql.postgres_tx import (
     LOST_CONNECTION,
@@ -66,6 +60,7 @@ from openleash.store.sql.postgres_tx import (
     Conn,
     PostgresTransaction,
 )
+from openleash.store.sql.store_base import StoreBase, UnitBase, take_turn
 
 __all__ = [
     "AuditCheckpointRule",
@@ -74,8 +69,6 @@ __all__ = [
     "pool_options",
     "unavailable",
 ]
-
-T = TypeVar("T")
 
 #: Connections per process. One serves write transactions (they take turns); the others serve
 #: reads and :meth:`PostgresStore.revision`.
@@ -126,7 +119,7 @@ def _ms(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
 
-class PostgresStore:
+class PostgresStore(StoreBase[PostgresTransaction]):
     """The :class:`~openleash.service.ports.Store` over one PostgreSQL database. Open with
     :meth:`open`."""
 
@@ -137,19 +130,11 @@ class PostgresStore:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
-        self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
-        self.timeout = timeout
-        self._pool = pool
-        self._guard = asyncio.Lock()
-        self._local_revision = 0
         # INVARIANT: a task holding a unit (a pooled connection) never asks for another: with
         # every connection held by such tasks, they would all wait for each other.
-        self._holders = UnitHolders()
-        self._batch: BatchWriter[PostgresTransaction] = BatchWriter(
-            self.transaction, timeout=timeout
-        )
-        # Looked up at each check, so that the probe is the store's revision() as it is then.
-        self.writes = WriteHealth(lambda: self.revision(), self._heartbeat, timeout=timeout)
+        super().__init__(audit_checkpoints=audit_checkpoints, timeout=timeout)
+        self._pool = pool
+        self._guard = asyncio.Lock()
 
     @classmethod
     async def open(
@@ -189,15 +174,11 @@ class PostgresStore:
             raise unavailable(exc) from exc
         return cls(pool, audit_checkpoints, timeout=timeout)
 
-    def transaction(self) -> _Unit:
-        return _Unit(self)
+    def _unit(self, *, record: bool) -> _Unit:
+        return _Unit(self, record=record)
 
     def read(self) -> _ReadUnit:
         return _ReadUnit(self)
-
-    async def submit(self, work: Callable[[PostgresTransaction], Awaitable[T]]) -> T:
-        self._holders.check("a group-commit unit")
-        return await self._batch.submit(work)
 
     async def revision(self) -> int:
         self._holders.check("the revision")
@@ -212,17 +193,6 @@ class PostgresStore:
             raise
         await self._release(conn)
         return int(value)
-
-    def local_revision(self) -> int:
-        return self._local_revision
-
-    async def readiness(self) -> Readiness:
-        return await self.writes.readiness()
-
-    async def _heartbeat(self) -> None:
-        """A tiny committed write, so readiness knows that the database takes writes."""
-        async with _Unit(self, record=False) as tx:
-            await tx._run(q.HEARTBEAT)
 
     async def close(self) -> None:
         try:
@@ -413,35 +383,30 @@ def _failure(exc: BaseException | None, conn: Conn | None, seconds: float) -> Op
     return None
 
 
-class _Unit:
+class _PooledUnit(UnitBase["PostgresStore", PostgresTransaction]):
+    """A unit of work on a connection of the pool (once begun)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, store: PostgresStore, *, record: bool = True) -> None:
+        super().__init__(store, record=record)
+        self._conn: Conn | None = None
+
+
+class _Unit(_PooledUnit):
     """``async with store.transaction() as tx``: commit on normal exit, roll back on an error.
 
     Entering waits at most the store's ``timeout`` for this process's turn, a connection and
     the writers' lock; then :class:`~.availability.StoreTimeoutError`, and nothing was begun."""
 
-    __slots__ = ("_conn", "_record", "_store", "_task", "_tx")
-
-    def __init__(self, store: PostgresStore, *, record: bool = True) -> None:
-        self._store = store
-        self._conn: Conn | None = None
-        self._tx: PostgresTransaction | None = None
-        self._task: asyncio.Task[Any] | None = None
-        #: Whether the outcome counts towards readiness (the heartbeat's own does not).
-        self._record = record
+    __slots__ = ()
 
     async def __aenter__(self) -> PostgresTransaction:
         store = self._store
         # Waiting would never end if this task holds the guard or a connection already.
         store._holders.check("a transaction")
         deadline = store._deadline()
-        if store._guard.locked():
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await store._guard.acquire()
-            except TimeoutError:
-                raise StoreTimeoutError(store.timeout) from None
-        else:
-            await store._guard.acquire()
+        await take_turn(store._guard, deadline, store.timeout)
         try:
             self._conn = await store._begin(BEGIN_WRITE, deadline)
         except BaseException:
@@ -465,37 +430,26 @@ class _Unit:
         try:
             if conn is not None:
                 await store._end(conn, exc is None, exc)
-                if exc is None and bumped:
-                    store._local_revision += 1
+                if exc is None:
+                    store._committed(bumped)
         except BaseException as failure:
-            if self._record:
-                store.writes.failed(failure)
+            store._outcome(self._record, failure)
             raise
         finally:
             store._holders.leave(self._task)
             store._guard.release()
-        if self._record:
-            if exc is None:
-                store.writes.succeeded()
-            else:
-                store.writes.failed(replacement or exc)
+        store._outcome(self._record, replacement or exc)
         if replacement is not None:
             raise replacement from exc
 
 
-class _ReadUnit:
+class _ReadUnit(_PooledUnit):
     """``async with store.read() as tx``: one consistent snapshot on a pooled connection.
 
     It takes no lock, so reads never hold up writers in any replica; a write attempted through
     it fails (the transaction is ``READ ONLY``)."""
 
-    __slots__ = ("_conn", "_store", "_task", "_tx")
-
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
-        self._conn: Conn | None = None
-        self._tx: PostgresTransaction | None = None
-        self._task: asyncio.Task[Any] | None = None
+    __slots__ = ()
 
     async def __aenter__(self) -> PostgresTransaction:
         store = self._store

@@ -47,10 +47,20 @@ from openleash.domain.models import (
     UsageFilter,
     WebhookDelivery,
 )
-from openleash.service.ports import NonceUse, nonce_replay
+from openleash.service.ports import (
+    AuditFilter,
+    NonceUse,
+    agent_not_pending,
+    approval_consumed,
+    draft_resolved,
+    invite_not_found,
+    invite_used,
+    nonce_replay,
+)
 from openleash.store.records import (
     CHALLENGE_PURGE_PER_ISSUE,
     agent_id_taken,
+    approval_not_resolved,
     audit_filters,
     policy_not_found,
     whole_number,
@@ -101,6 +111,10 @@ class SqlRepositories:
         await self._run(q.BUMP_REVISION)
         self._bumped = True
 
+    async def heartbeat(self) -> None:
+        """A tiny write, so readiness knows that the database takes writes."""
+        await self._run(q.HEARTBEAT)
+
     # -- owners ---------------------------------------------------------------------------------
 
     async def add_owner(self, owner: Owner) -> None:
@@ -126,8 +140,9 @@ class SqlRepositories:
         found = await self._all(q.FIND_AGENTS_BY_ID, (agent_id,))
         return [rows.agent_from(r) for r in found]
 
-    async def activate_agent(self, agent_principal_id: str) -> bool:
-        return await self._run(q.ACTIVATE_AGENT, (agent_principal_id,)) == 1
+    async def activate_agent(self, agent_principal_id: str) -> None:
+        if await self._run(q.ACTIVATE_AGENT, (agent_principal_id,)) != 1:
+            raise agent_not_pending()
 
     async def get_agent(self, agent_principal_id: str) -> Agent | None:
         row = await self._one(q.GET_AGENT, (agent_principal_id,))
@@ -229,24 +244,22 @@ class SqlRepositories:
         events: Sequence[AuditEvent],
     ) -> None:
         """Statement by statement (an embedded database has no round trips to save)."""
-        if nonce is not None and not await self.use_nonce(
-            nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms
-        ):
-            raise nonce_replay()
+        if nonce is not None:
+            await self.use_nonce(nonce.agent_id, nonce.nonce, nonce.now_ms, nonce.expires_ms)
         if allowed is not None:
             await self.record_allowed(allowed)
         if held is not None:
             await self.hold_decision(held)
         await self.append(events)
 
-    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> bool:
+    async def use_nonce(self, agent_id: str, nonce: str, now_ms: int, expires_ms: int) -> None:
         """One upsert decides (see ``queries.USE_NONCE``): of callers racing with the same pair,
         exactly one changes a row. Every few uses also deletes a few expired nonces of any agent
         (more than are added in between), which keeps the table bounded at little cost."""
-        won = await self._run(q.USE_NONCE, (agent_id, nonce, expires_ms, now_ms)) == 1
+        if await self._run(q.USE_NONCE, (agent_id, nonce, expires_ms, now_ms)) != 1:
+            raise nonce_replay()
         if next_purge_turn():
             await self._run(q.PURGE_SOME_NONCES, (now_ms, q.PURGE_PER_TURN))
-        return won
 
     async def purge_nonces(self, now_ms: int) -> int:
         """Delete every expired nonce. Not needed in steady state (each use clears a few); it
@@ -274,19 +287,20 @@ class SqlRepositories:
         row = await self._one(q.GET_INVITE, (invite_id,))
         return None if row is None else rows.invite_from(row)
 
-    async def use_invite(self, invite_id: str, used_at: str) -> bool:
-        return await self._run(q.USE_INVITE, (used_at, invite_id)) == 1
+    async def use_invite(self, invite_id: str, used_at: str) -> None:
+        if await self._run(q.USE_INVITE, (used_at, invite_id)) != 1:
+            raise invite_not_found() if await self.get_invite(invite_id) is None else invite_used()
 
     # -- audit log (appending is the adapter's) -------------------------------------------------
 
     async def audit_rows(
-        self, *, after_seq: int, limit: int, filters: dict[str, Any] | None = None
+        self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
     ) -> list[AuditRow]:
         """Stored records with their hashes, oldest first, with seq > ``after_seq``; the filters
         of :meth:`page`. Without filters, a range scan of the table in seq order."""
         if limit < 0:
             raise ValueError("limit must not be negative")
-        names, values = audit_filters(filters or {})
+        names, values = audit_filters(filters)
         found = await self._all(q.audit_rows(names), (*values, after_seq, limit))
         return list(map(AuditRow._make, found))
 
@@ -299,12 +313,12 @@ class SqlRepositories:
         return [rows.checkpoint_from(r) for r in await self._all(q.LIST_CHECKPOINTS)]
 
     async def page(
-        self, *, limit: int, before_seq: int | None = None, filters: dict[str, Any] | None = None
+        self, *, limit: int, before_seq: int | None = None, filters: AuditFilter | None = None
     ) -> tuple[list[tuple[int, AuditEvent]], int]:
-        """Filters (all optional, ``None`` means absent): ``owner_id``, ``agent_principal_id``,
-        ``event_type``, ``principal_id``, ``action_type``, ``result`` (equality), ``since``
-        (timestamp >= since) and ``until`` (timestamp < until). ``total`` counts every matching
-        event, ignoring the cursor.
+        """Filters (:class:`~openleash.service.ports.AuditFilter`): ``owner_id``,
+        ``agent_principal_id``, ``event_type``, ``principal_id``, ``action_type``, ``result``
+        (equality), ``since`` (timestamp >= since) and ``until`` (timestamp < until). ``total``
+        counts every matching event, ignoring the cursor.
 
         Cost: a page reads about ``limit`` rows, plus the rows a rare filter skips. The total is
         two index probes without filters and an index-only count with ``owner_id`` or
@@ -313,7 +327,7 @@ class SqlRepositories:
         """
         if limit < 0:
             raise ValueError("limit must not be negative")
-        names, values = audit_filters(filters or {})
+        names, values = audit_filters(filters)
         params = (*values, before_seq, limit) if before_seq is not None else (*values, limit)
         found = await self._all(q.audit_page(names, before_seq is not None), params)
         count_sql = q.audit_count(names) if names else q.COUNT_ALL_EVENTS
@@ -382,7 +396,7 @@ class SqlRepositories:
         denial_reason: str | None = None,
         assurance_level: str | None = None,
         approval_token_expires_at: str | None = None,
-    ) -> bool:
+    ) -> None:
         params = (
             status,
             resolved_at,
@@ -393,10 +407,14 @@ class SqlRepositories:
             approval_request_id,
             resolved_at,
         )
-        return await self._run(q.RESOLVE_APPROVAL, params) == 1
+        if await self._run(q.RESOLVE_APPROVAL, params) != 1:
+            # Why not is read only once it failed: resolving is one conditional statement.
+            found = await self.get_approval_request(approval_request_id)
+            raise approval_not_resolved(found, resolved_at)
 
-    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> bool:
-        return await self._run(q.CONSUME_APPROVAL, (consumed_at, approval_request_id)) == 1
+    async def consume_approval(self, approval_request_id: str, consumed_at: str) -> None:
+        if await self._run(q.CONSUME_APPROVAL, (consumed_at, approval_request_id)) != 1:
+            raise approval_consumed()
 
     # -- owner credentials and sessions ---------------------------------------------------------
 
@@ -471,7 +489,7 @@ class SqlRepositories:
         resolved_by: str | None,
         denial_reason: str | None = None,
         resulting_policy_id: str | None = None,
-    ) -> bool:
+    ) -> None:
         params = (
             status,
             resolved_at,
@@ -480,7 +498,8 @@ class SqlRepositories:
             resulting_policy_id,
             policy_draft_id,
         )
-        return await self._run(q.RESOLVE_DRAFT, params) == 1
+        if await self._run(q.RESOLVE_DRAFT, params) != 1:
+            raise draft_resolved()
 
     # -- webhook outbox -------------------------------------------------------------------------
 

@@ -24,25 +24,22 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from openleash.store.chain import AuditCheckpointRule
 from openleash.store.migrate import migrate
 from openleash.store.sql import queries as q
 from openleash.store.sql.availability import (
     DEFAULT_TIMEOUT_SECONDS,
-    Readiness,
     StoreTimeoutError,
-    WriteHealth,
     unavailable,
 )
-from openleash.store.sql.batch import BatchWriter
-from openleash.store.sql.nesting import UnitHolders
 from openleash.store.sql.sqlite_tx import SqliteTransaction
 from openleash.store.sql.sqlite_wal import OPEN_FLAGS, Checkpointer, WriteLock, lock_path
+from openleash.store.sql.store_base import StoreBase, UnitBase, take_turn
 
 __all__ = ["AuditCheckpointRule", "SqliteStore", "SqliteTransaction"]
 
@@ -87,7 +84,7 @@ def _writer(path: Path, lock: WriteLock) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore:
+class SqliteStore(StoreBase[SqliteTransaction]):
     """The :class:`~openleash.service.ports.Store` over one SQLite file. Open with :meth:`open`."""
 
     def __init__(
@@ -101,23 +98,15 @@ class SqliteStore:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
+        super().__init__(audit_checkpoints=audit_checkpoints, timeout=timeout)
         self.path = path
-        self.timeout = timeout
-        self.audit_checkpoints = audit_checkpoints or AuditCheckpointRule()
         self._conn = conn
         self._reader = reader
         self._lock = lock
         self._checkpointer = checkpointer
+        # INVARIANT: neither guard is re-entrant; a task holding one never asks for either.
         self._guard = asyncio.Lock()
         self._read_guard = asyncio.Lock()
-        self._local_revision = 0
-        # INVARIANT: neither guard is re-entrant; a task holding one never asks for either.
-        self._holders = UnitHolders()
-        self._batch: BatchWriter[SqliteTransaction] = BatchWriter(self.transaction, timeout=timeout)
-        # Looked up at each check, so that the probe is the store's revision() as it is then.
-        self.writes = WriteHealth(lambda: self.revision(), self._heartbeat, timeout=timeout)
 
     @classmethod
     def open(
@@ -166,15 +155,11 @@ class SqliteStore:
             raise
         return cls(path, conn, reader, lock, checkpointer, audit_checkpoints, timeout=timeout)
 
-    def transaction(self) -> _Unit:
-        return _Unit(self)
+    def _unit(self, *, record: bool) -> _Unit:
+        return _Unit(self, record=record)
 
     def read(self) -> _ReadUnit:
         return _ReadUnit(self)
-
-    async def submit(self, work: Callable[[SqliteTransaction], Awaitable[T]]) -> T:
-        self._holders.check("a group-commit unit")
-        return await self._batch.submit(work)
 
     async def revision(self) -> int:
         # Read inside an open read unit, it would answer that unit's old snapshot.
@@ -182,17 +167,6 @@ class SqliteStore:
         deadline = asyncio.get_running_loop().time() + self.timeout
         row = await _retry_busy(lambda: self._reader.execute(q.REVISION).fetchone(), self, deadline)
         return int(row[0])
-
-    def local_revision(self) -> int:
-        return self._local_revision
-
-    async def readiness(self) -> Readiness:
-        return await self.writes.readiness()
-
-    async def _heartbeat(self) -> None:
-        """A tiny committed write, so readiness knows that the file takes writes."""
-        async with _Unit(self, record=False) as tx:
-            await tx._run(q.HEARTBEAT)
 
     async def close(self) -> None:
         if self._checkpointer is not None:
@@ -244,20 +218,13 @@ async def _retry_busy(attempt: Callable[[], T], store: SqliteStore, deadline: fl
         pause = min(pause * 2, BUSY_MAX_SLEEP_SECONDS)
 
 
-class _Unit:
+class _Unit(UnitBase[SqliteStore, SqliteTransaction]):
     """``async with store.transaction() as tx``: commit on normal exit, roll back on an error.
 
     Entering waits at most the store's ``timeout`` for this process's turn, the cross-process
     lock and SQLite's own; then :class:`~.availability.StoreTimeoutError`, and nothing was begun."""
 
-    __slots__ = ("_record", "_store", "_task", "_tx")
-
-    def __init__(self, store: SqliteStore, *, record: bool = True) -> None:
-        self._store = store
-        self._tx: SqliteTransaction | None = None
-        self._task: asyncio.Task[Any] | None = None
-        #: Whether the outcome counts towards readiness (the heartbeat's own does not).
-        self._record = record
+    __slots__ = ()
 
     async def __aenter__(self) -> SqliteTransaction:
         store = self._store
@@ -265,14 +232,7 @@ class _Unit:
         store._holders.check("a transaction")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + store.timeout
-        if store._guard.locked():
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await store._guard.acquire()
-            except TimeoutError:
-                raise StoreTimeoutError(store.timeout) from None
-        else:
-            await store._guard.acquire()
+        await take_turn(store._guard, deadline, store.timeout)
         try:
             try:
                 await store._lock.acquire_async(deadline - loop.time())
@@ -290,7 +250,7 @@ class _Unit:
         self._tx = SqliteTransaction(store._conn, store.audit_checkpoints)
         return self._tx
 
-    async def __aexit__(  # noqa: C901 - commit, rollback and release in their one order
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -304,8 +264,7 @@ class _Unit:
         try:
             if exc is None:
                 conn.execute("COMMIT")
-                if bumped:
-                    store._local_revision += 1
+                store._committed(bumped)
         except sqlite3.OperationalError as failure:
             exc = failure
         finally:
@@ -317,50 +276,31 @@ class _Unit:
                 store._holders.leave(self._task)
                 store._lock.release()
                 store._guard.release()
-        if exc is None:
-            if self._record:
-                store.writes.succeeded()
-            return
         if isinstance(exc, sqlite3.OperationalError):
             error = unavailable(exc)
-            if self._record:
-                store.writes.failed(error)
+            store._outcome(self._record, error)
             raise error from exc
-        if self._record:
-            store.writes.failed(exc)
+        store._outcome(self._record, exc)
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> Callable[[], object]:
     return lambda: conn.execute("BEGIN IMMEDIATE")
 
 
-class _ReadUnit:
+class _ReadUnit(UnitBase[SqliteStore, SqliteTransaction]):
     """``async with store.read() as tx``: one consistent snapshot on the read-only connection.
 
     It takes no write lock, so reads never hold up writers in any process; a write attempted
     through it fails (the connection is ``query_only``)."""
 
-    __slots__ = ("_store", "_task", "_tx")
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-        self._tx: SqliteTransaction | None = None
-        self._task: asyncio.Task[Any] | None = None
+    __slots__ = ()
 
     async def __aenter__(self) -> SqliteTransaction:
         store = self._store
         store._holders.check("a read")
         reader = store._reader
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + store.timeout
-        if store._read_guard.locked():
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await store._read_guard.acquire()
-            except TimeoutError:
-                raise StoreTimeoutError(store.timeout) from None
-        else:
-            await store._read_guard.acquire()
+        deadline = asyncio.get_running_loop().time() + store.timeout
+        await take_turn(store._read_guard, deadline, store.timeout)
         try:
             reader.execute("BEGIN")
             # The snapshot starts with the first read: taken here, where a busy lock (another
