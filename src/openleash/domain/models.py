@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
@@ -217,7 +217,7 @@ class AuditEventWire(TypedDict):
     principal_id: str | None
     action_id: str | None
     decision_id: str | None
-    metadata_json: JsonObject
+    metadata_json: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +229,7 @@ class AuditEvent:
     action_id: str | None
     decision_id: str | None
     #: The event's details, by event type (as stored: parsed back from JSON text).
-    metadata_json: JsonObject
+    metadata_json: Mapping[str, object]
 
     def to_wire(self) -> AuditEventWire:
         return {
