@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, cast
 
 import orjson
@@ -55,6 +55,7 @@ class AuthorizeHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         headers = list(_JSON_HEADERS)
+        body: Mapping[str, Any]
         try:
             status, body = 200, await self._authorize(scope, receive)
             DECISIONS.labels(body["result"], "approval" in body).inc()

@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -183,11 +183,11 @@ def _sink(output: Path | None) -> Iterator[Callable[[str], None]]:
         yield write
 
 
-def _json_line(record: dict[str, Any]) -> str:
+def _json_line(record: Mapping[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def _line(record: dict[str, Any]) -> str:
+def _line(record: Mapping[str, Any]) -> str:
     meta = record.get("metadata_json") or {}
     parts = [str(record["seq"]), record["timestamp"], record["event_type"]]
     if "result" in meta:

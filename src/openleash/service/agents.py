@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from openleash.domain.errors import InvalidInputError
-from openleash.domain.models import Agent
+from openleash.domain.models import Agent, AgentView
 from openleash.domain.timefmt import iso_ms
 from openleash.service.agent_auth import AgentCall, record_nonce
 from openleash.service.audit import record
@@ -14,7 +14,7 @@ from openleash.service.options import Options
 from openleash.service.ports import AgentRepo, AuditLog, Store
 
 
-async def agent_self(store: Store, call: AgentCall, options: Options) -> dict[str, Any]:
+async def agent_self(store: Store, call: AgentCall, options: Options) -> AgentView:
     async with store.transaction() as tx:
         await record_nonce(tx, call, options)
     view = call.agent.public_view()

@@ -13,13 +13,13 @@ commit, outside the lock.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from openleash.crypto import APPROVAL, KeyRing, action_hash, issue_proof, verify_token
-from openleash.domain.action import parse_action
+from openleash.domain.action import ActionDoc, parse_action
 from openleash.domain.errors import (
     AuthenticationError,
     ForbiddenError,
@@ -57,7 +57,7 @@ from openleash.service.runtime import EffectivePolicy, Runtime, Snapshot
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    action: dict[str, Any]
+    action: ActionDoc
     digest: str
     decision_id: str
     evaluation: Evaluation
@@ -163,7 +163,7 @@ def _discharged(evaluation: Evaluation) -> bool:
 async def _decide_and_record(
     runtime: Runtime,
     call: AgentCall,
-    action: dict[str, Any],
+    action: ActionDoc,
     effective: EffectivePolicy,
     options: Options,
     approval: dict[str, Any] | None = None,
@@ -183,7 +183,7 @@ async def _decide_and_record(
 
 def _unit(
     call: AgentCall,
-    action: dict[str, Any],
+    action: ActionDoc,
     effective: EffectivePolicy,
     options: Options,
     approval: dict[str, Any] | None,
@@ -207,9 +207,7 @@ def _unit(
     )
 
 
-def _plan(
-    layered: EffectivePolicy, action: dict[str, Any], agent: Agent, now: datetime
-) -> ContextPlan:
+def _plan(layered: EffectivePolicy, action: ActionDoc, agent: Agent, now: datetime) -> ContextPlan:
     return plan_context(layered.policy, action, agent.owner_id, agent.agent_principal_id, now)
 
 
@@ -229,12 +227,12 @@ class _Unit:
 
     agent: Agent
     now: datetime
-    action: dict[str, Any]
+    action: ActionDoc
     digest: str
     decision_id: str
     nonce: NonceUse | None
     #: The action as the audit log keeps it (redacted when the log redacts fields).
-    stored_action: dict[str, Any]
+    stored_action: Mapping[str, object]
     effective: EffectivePolicy
     plan: ContextPlan
     #: The plan of the observed (shadow) policy, if the agent has one.
@@ -404,7 +402,7 @@ def _proof(
 
 
 def decision_body(
-    action: dict[str, Any],
+    action: ActionDoc,
     digest: str,
     decision_id: str,
     evaluation: Evaluation,
@@ -440,7 +438,7 @@ def decision_body(
 
 
 def _audit_event(
-    agent: Agent, now: datetime, decided: Decided, stored_action: dict[str, Any]
+    agent: Agent, now: datetime, decided: Decided, stored_action: Mapping[str, object]
 ) -> AuditEvent:
     evaluation, action = decided.evaluation, decided.action
     return AuditEvent(

@@ -28,6 +28,7 @@ from openleash.domain.timefmt import epoch_ms
 from openleash.policy import (
     EvalContext,
     Policy,
+    ServerContext,
     Usage,
     UsageKey,
     UsageQuery,
@@ -42,7 +43,7 @@ from openleash.service.ports import LedgerView
 class DecisionContext:
     """The values of ``$.context`` and the usage of every limit that applies."""
 
-    server_context: dict[str, Any]
+    server_context: ServerContext
     usage: dict[UsageKey, Usage]
 
     def evaluation(

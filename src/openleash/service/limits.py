@@ -7,8 +7,8 @@ concurrent requests can overrun a limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from openleash.domain.models import AllowedAction
 from openleash.domain.timefmt import epoch_ms
@@ -16,7 +16,11 @@ from openleash.policy import usage_record
 
 
 def allowed_action(
-    decision_id: str, owner_id: str, agent_principal_id: str, action: dict[str, Any], now: datetime
+    decision_id: str,
+    owner_id: str,
+    agent_principal_id: str,
+    action: Mapping[str, object],
+    now: datetime,
 ) -> AllowedAction:
     record = usage_record(action)
     return AllowedAction(

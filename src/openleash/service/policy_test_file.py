@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from openleash.domain.action import parse_action
+from openleash.domain.action import ActionDoc, parse_action
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.models import Result
 from openleash.domain.timefmt import iso_ms, parse_timestamp
@@ -41,7 +41,7 @@ class Earlier:
 
     at: datetime
     agent: str
-    action: dict[str, Any]
+    action: ActionDoc
     repeat: int = 1
 
 
@@ -61,7 +61,7 @@ class Case:
     name: str
     line: int | None
     now: datetime
-    action: dict[str, Any]
+    action: ActionDoc
     history: tuple[Earlier, ...]
     #: Used amounts and counts by rule id, in place of what ``history`` adds up to.
     usage: dict[str, Usage]
@@ -120,8 +120,8 @@ def _case(c: Checker, data: Any, path: Path, policy: Policy, file_now: datetime)
 # ---- actions --------------------------------------------------------------------------------
 
 
-def _action_at(now: datetime) -> Callable[[Checker, Any, Path], dict[str, Any] | None]:
-    def build(c: Checker, data: Any, path: Path) -> dict[str, Any] | None:
+def _action_at(now: datetime) -> Callable[[Checker, Any, Path], ActionDoc | None]:
+    def build(c: Checker, data: Any, path: Path) -> ActionDoc | None:
         node = c.mapping(data, path, keys=None, required=("action_type",))
         if node is None:
             return None
@@ -130,7 +130,7 @@ def _action_at(now: datetime) -> Callable[[Checker, Any, Path], dict[str, Any] |
     return build
 
 
-def _complete(c: Checker, raw: dict[str, Any], path: Path, now: datetime) -> dict[str, Any] | None:
+def _complete(c: Checker, raw: dict[str, Any], path: Path, now: datetime) -> ActionDoc | None:
     """The action as an agent would send it: missing ids, time and principal filled in."""
     raw.setdefault("action_id", str(uuid.uuid5(uuid.NAMESPACE_URL, repr(path))))
     raw.setdefault("requested_at", iso_ms(now))
@@ -231,7 +231,7 @@ def _expect(c: Checker, data: Any, path: Path) -> Expectation | None:
     return Expectation(
         result=Result(result),
         named=frozenset(node),
-        rule=rule,
+        rule=rule if isinstance(rule, str) else None,
         obligations=obligations or (),
         risk_level=risk,
         explanation_contains=contains,

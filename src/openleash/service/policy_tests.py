@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openleash.domain.errors import PolicyError
+from openleash.domain.errors import PolicyError, PolicyIssue
 from openleash.policy import (
     Evaluation,
     Policy,
@@ -208,7 +208,7 @@ def _parse(text: str, source: str, *, inline_at: int | None = None) -> Policy:
         raise _UnreadableError(*(problems or [Problem(source, None, exc.message)])) from None
 
 
-def _policy_problem(source: str, issue: dict[str, Any], inline_at: int | None) -> Problem:
+def _policy_problem(source: str, issue: PolicyIssue, inline_at: int | None) -> Problem:
     line, message = issue.get("line"), f"{issue.get('path')}: {issue['message']}"
     if inline_at is None:
         return Problem(source, line, message)

@@ -15,6 +15,7 @@ longest limit window, or from the first record when a condition reads ``allowed_
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -105,7 +106,7 @@ class ReplayReport:
 @dataclass(frozen=True, slots=True)
 class _Recorded:
     event: AuditEvent
-    meta: dict[str, Any]
+    meta: Mapping[str, object]
     at: datetime
     action: dict[str, Any]
     owner_id: str
@@ -214,11 +215,11 @@ def _tally(
 def _example(recorded: _Recorded, evaluation: Evaluation) -> ReplayExample:
     meta, action = recorded.meta, recorded.action
     action_type = action.get("action_type")
-    old_rule = meta.get("matched_rule_id")
+    old_rule, agent_id = meta.get("matched_rule_id"), meta.get("agent_id")
     return ReplayExample(
         decision_id=recorded.event.decision_id,
         at=recorded.event.timestamp,
-        agent_id=meta.get("agent_id") if isinstance(meta.get("agent_id"), str) else None,
+        agent_id=agent_id if isinstance(agent_id, str) else None,
         action_type=action_type if isinstance(action_type, str) else None,
         old_result=recorded.old_result,
         old_rule=old_rule if isinstance(old_rule, str) else None,
