@@ -66,6 +66,15 @@ def _type_name(value: object) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+class _Missing:
+    """A key the request leaves out (``undefined`` in the TypeScript messages)."""
+
+    __slots__ = ()
+
+
+_MISSING = _Missing()
+
+
 class _Issues:
     """The problems found so far. Each reader returns what it read, or a stand-in after
     reporting a problem: any problem raises before a stand-in can leave :func:`parse_action`."""
@@ -77,7 +86,7 @@ class _Issues:
         self.fields.setdefault(key, []).append(message)
 
     def string(self, key: str, value: JsonValue | _Missing, *, min_len: int = 0) -> str:
-        if isinstance(value, _Missing) or not isinstance(value, str):
+        if not isinstance(value, str):
             got = "undefined" if isinstance(value, _Missing) else _type_name(value)
             self.add(key, f"Invalid input: expected string, received {got}")
             return ""
@@ -92,20 +101,11 @@ class _Issues:
         return text
 
     def object(self, key: str, value: JsonValue | _Missing) -> JsonObject | None:
-        if isinstance(value, _Missing) or not isinstance(value, dict):
+        if not isinstance(value, dict):
             got = "undefined" if isinstance(value, _Missing) else _type_name(value)
             self.add(key, f"Invalid input: expected object, received {got}")
             return None
         return value
-
-
-class _Missing:
-    """A key the request leaves out (``undefined`` in the TypeScript messages)."""
-
-    __slots__ = ()
-
-
-_MISSING = _Missing()
 
 
 def parse_action(raw: object) -> ActionDoc:

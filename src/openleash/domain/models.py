@@ -228,7 +228,8 @@ class AuditEvent:
     principal_id: str | None
     action_id: str | None
     decision_id: str | None
-    #: The event's details, by event type (as stored: parsed back from JSON text).
+    #: The event's details, by event type: written from the records of the use case, read
+    #: back as parsed JSON (narrow each value with ``isinstance``).
     metadata_json: Mapping[str, object]
 
     def to_wire(self) -> AuditEventWire:
