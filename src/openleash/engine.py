@@ -59,7 +59,7 @@ class Engine:
 
     def decide(
         self,
-        action: Mapping[str, Any],
+        action: Mapping[str, object],
         *,
         now: datetime | None = None,
         validate: bool = True,

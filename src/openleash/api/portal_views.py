@@ -3,6 +3,7 @@ an action's fields, the owner's trust in a counterparty, a policy with its faili
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -44,14 +45,14 @@ def shown(value: JsonValue) -> str:
     return orjson.dumps(value).decode()
 
 
-def payload_rows(action: JsonObject) -> list[tuple[str, str]]:
+def payload_rows(action: Mapping[str, object]) -> list[tuple[str, str]]:
     payload = action.get("payload")
     if not isinstance(payload, dict):
         return []
     return [(key, shown(value)) for key, value in payload.items() if key not in _HEADLINE_FIELDS]
 
 
-def object_rows(value: JsonValue) -> list[tuple[str, str]]:
+def object_rows(value: object) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return []
     return [(key, shown(item)) for key, item in value.items()]

@@ -183,7 +183,8 @@ def upsert_command(
 
 
 def _explain_owner_choice(exc: OpenLeashError) -> None:
-    owners: list[dict[str, str]] = (exc.details or {})["owners"]
+    listed = (exc.details or {})["owners"]
+    owners = listed if isinstance(listed, list) else []
     if not owners:
         click.echo(
             "error: no owner exists yet. Create one with `openleash init` or "

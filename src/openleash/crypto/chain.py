@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidSignature
@@ -60,7 +59,7 @@ _FLAT = frozenset({str, int, type(None)})
 _SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
-def record_hash(prev_hash: str, fields: Sequence[Any]) -> str:
+def record_hash(prev_hash: str, fields: Sequence[object]) -> str:
     """The hash of one record: ``fields`` are the values of :data:`CHAINED_FIELDS`, in order.
 
     Raises ``ValueError`` when ``prev_hash`` is not hex (a stored hash that was tampered with)
@@ -75,7 +74,7 @@ def record_hash(prev_hash: str, fields: Sequence[Any]) -> str:
     return digest.hexdigest()
 
 
-def _header(header: dict[str, Any]) -> bytes:
+def _header(header: dict[str, object]) -> bytes:
     # Hashed under the write lock for every record. With ASCII keys and only strings, nulls and
     # integers (a stored header), orjson's sorted output is the RFC 8785 form (canonical.py
     # explains why); anything else, and integers beyond 2**53, take the general path.

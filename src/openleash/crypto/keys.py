@@ -11,12 +11,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from openleash.crypto import ed25519, keyformat
 from openleash.crypto.keyformat import Ed25519PrivateKey, Ed25519PublicKey
 from openleash.domain.errors import ConflictError, InternalError, NotFoundError
-from openleash.domain.models import ServerKey
+from openleash.domain.models import PublicKeyView, ServerKey
 from openleash.domain.timefmt import iso_ms
 
 
@@ -59,15 +58,16 @@ class KeyRing:
         }
 
     @classmethod
-    def from_public_keys(cls, records: Iterable[Mapping[str, Any]]) -> KeyRing:
-        """A verify-only ring from ``/v1/public-keys`` entries (``kid``, ``public_key_b64``, …)."""
+    def from_public_keys(cls, records: Iterable[Mapping[str, object]]) -> KeyRing:
+        """A verify-only ring from ``/v1/public-keys`` entries (``kid``, ``public_key_b64``, …).
+        A key whose ``revoked_at`` is anything but null (or absent) is revoked."""
         return cls(
             ServerKey(
                 kid=str(record["kid"]),
                 public_key_b64=str(record["public_key_b64"]),
                 private_key_b64="",
                 created_at=str(record.get("created_at") or ""),
-                revoked_at=record.get("revoked_at"),
+                revoked_at=_revoked_at(record.get("revoked_at")),
             )
             for record in records
         )
@@ -127,9 +127,14 @@ class KeyRing:
         revoked = replace(key, revoked_at=iso_ms(now))
         return KeyRing(revoked if k.kid == kid else k for k in self._keys)
 
-    def public_view(self) -> list[dict[str, Any]]:
+    def public_view(self) -> list[PublicKeyView]:
         """Every key as ``/v1/public-keys`` lists it; revoked keys stay listed, marked."""
         return [key.public_view() for key in self._keys]
+
+
+def _revoked_at(value: object) -> str | None:
+    # Fail closed: whatever an issuer wrote there (a time, or a mistake) revokes the key.
+    return None if value is None else value if isinstance(value, str) else str(value)
 
 
 def _check_invariants(keys: tuple[ServerKey, ...], by_kid: dict[str, ServerKey]) -> None:

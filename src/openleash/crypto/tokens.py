@@ -22,9 +22,9 @@ Decisions (PROTOCOL §3.8, §3.10):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple, NotRequired, TypedDict
 
 import orjson
 
@@ -33,6 +33,7 @@ from openleash.crypto.hazmat.canonical import stringify
 from openleash.crypto.keyformat import Ed25519PublicKey, load_private_key
 from openleash.crypto.keys import KeyRing, SigningKey
 from openleash.domain.errors import InternalError, TokenError
+from openleash.domain.jsonvalue import JsonObject, JsonOut
 from openleash.domain.models import ServerKey
 from openleash.domain.timefmt import iso_ms, parse_iso, to_ms
 
@@ -43,7 +44,11 @@ __all__ = [
     "OWNER_DEVICE",
     "PROOF",
     "USER_SESSION",
+    "ApprovalClaims",
+    "DeviceClaims",
     "IssuedToken",
+    "ProofClaims",
+    "SessionClaims",
     "Signer",
     "encode_claims",
     "iso_ms",
@@ -86,7 +91,65 @@ class IssuedToken(NamedTuple):
     expires_at: str
 
 
-def encode_claims(key: Signer, claims: Mapping[str, Any]) -> str:
+# The claims of each kind of token this server issues, after the registered ones that
+# :func:`issue_token` writes (``iss``, ``kid``, ``iat``, ``exp``; a session's ``sub`` before
+# ``iat``). Verification returns what the signer wrote, whoever it was (a TypeScript server's
+# proof has no ``purpose``): read those claims with ``isinstance``, never with these types.
+
+
+class ProofClaims(TypedDict):
+    """A proof: the TypeScript server's claims, then ``purpose``, then the extensions."""
+
+    decision_id: str
+    owner_type: str
+    owner_id: str
+    agent_id: str
+    action_type: str
+    action_hash: str
+    matched_rule_id: str | None
+    #: The relying party's trust profile as the action named it, when it named one.
+    trust_profile: NotRequired[str]
+    #: Always :data:`PROOF` here; written last (after ``trust_profile``), so not required.
+    purpose: NotRequired[str]
+
+
+class ApprovalClaims(TypedDict):
+    """The token an agent redeems once after its owner approved an action."""
+
+    approval_request_id: str
+    owner_type: str
+    owner_id: str
+    agent_id: str
+    action_type: str
+    action_hash: str
+    purpose: str
+    #: An extension: binds the token to one registration of the agent.
+    agent_principal_id: NotRequired[str]
+
+
+class SessionClaims(TypedDict):
+    """An owner session (its ``sub``, the owner, comes before ``iat``)."""
+
+    purpose: str
+    system_roles: Sequence[str]
+    org_memberships: NotRequired[Sequence[Mapping[str, JsonOut]]]
+    #: An extension: the stored session, so that logging out ends it.
+    sid: NotRequired[str]
+
+
+class DeviceClaims(TypedDict):
+    """A device the owner signed in from (its ``sub``, the owner, comes before ``iat``)."""
+
+    purpose: str
+    #: A mark of the passphrase the token was earned with.
+    cred: str
+
+
+class _Subject(TypedDict):
+    sub: str
+
+
+def encode_claims(key: Signer, claims: Mapping[str, object]) -> str:
     """Sign ``claims`` exactly as given: their order and values become the payload bytes."""
     return paseto.sign(_signing_key(key).private_key, stringify(claims))
 
@@ -102,26 +165,27 @@ def _signing_key(key: Signer) -> SigningKey:
 
 def issue_token(
     key: Signer,
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     *,
     now: datetime,
     ttl_seconds: int,
-    head: Mapping[str, Any] | None = None,
+    head: Mapping[str, object] | None = None,
 ) -> IssuedToken:
     """Issue ``iss, kid, *head, iat, exp, *body``; ``head`` exists for claims that precede
     ``iat`` (the session token's ``sub``)."""
     if ttl_seconds <= 0:
         raise ValueError("ttl_seconds must be positive")
     issued = to_ms(now)
-    claims: dict[str, Any] = {"iss": ISSUER, "kid": key.kid}
+    expires_at = iso_ms(issued + timedelta(seconds=ttl_seconds))
+    claims: dict[str, object] = {"iss": ISSUER, "kid": key.kid}
     _add_claims(claims, head or {})
     claims["iat"] = iso_ms(issued)
-    claims["exp"] = iso_ms(issued + timedelta(seconds=ttl_seconds))
+    claims["exp"] = expires_at
     _add_claims(claims, body)
-    return IssuedToken(encode_claims(key, claims), claims["exp"])
+    return IssuedToken(encode_claims(key, claims), expires_at)
 
 
-def _add_claims(claims: dict[str, Any], extra: Mapping[str, Any]) -> None:
+def _add_claims(claims: dict[str, object], extra: Mapping[str, object]) -> None:
     for name, value in extra.items():
         if name in _RESERVED or name in claims:
             raise ValueError(f"claim {name!r} would be set twice")
@@ -141,10 +205,10 @@ def issue_proof(
     action_hash: str,
     matched_rule_id: str | None,
     trust_profile: str | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> IssuedToken:
     """A proof of an authorized action: the TypeScript claims, then ``purpose``, then ``extra``."""
-    body: dict[str, Any] = {
+    body: ProofClaims = {
         "decision_id": decision_id,
         "owner_type": owner_type,
         "owner_id": owner_id,
@@ -156,8 +220,9 @@ def issue_proof(
     if trust_profile:
         body["trust_profile"] = trust_profile
     body["purpose"] = PROOF
-    _add_claims(body, extra or {})
-    return issue_token(key, body, now=now, ttl_seconds=ttl_seconds)
+    claims: dict[str, object] = dict(body)
+    _add_claims(claims, extra or {})
+    return issue_token(key, claims, now=now, ttl_seconds=ttl_seconds)
 
 
 def issue_approval_token(
@@ -175,7 +240,7 @@ def issue_approval_token(
 ) -> IssuedToken:
     """The token an agent redeems once after its owner approved an action. The
     ``agent_principal_id`` extension binds it to one registration of the agent."""
-    body = {
+    body: ApprovalClaims = {
         "approval_request_id": approval_request_id,
         "owner_type": owner_type,
         "owner_id": owner_id,
@@ -195,18 +260,18 @@ def issue_session_token(
     now: datetime,
     ttl_seconds: int,
     user_principal_id: str,
-    system_roles: list[str],
-    org_memberships: list[dict[str, Any]] | None = None,
+    system_roles: Sequence[str],
+    org_memberships: Sequence[Mapping[str, JsonOut]] | None = None,
     session_id: str | None = None,
 ) -> IssuedToken:
     """An owner session; ``org_memberships`` is left out when empty, as the TypeScript does.
     ``sid`` (an extension) names the stored session, so that logging out ends it."""
-    body: dict[str, Any] = {"purpose": USER_SESSION, "system_roles": system_roles}
+    body: SessionClaims = {"purpose": USER_SESSION, "system_roles": system_roles}
     if org_memberships:
         body["org_memberships"] = org_memberships
     if session_id is not None:
         body["sid"] = session_id
-    head = {"sub": user_principal_id}
+    head: _Subject = {"sub": user_principal_id}
     return issue_token(key, body, now=now, ttl_seconds=ttl_seconds, head=head)
 
 
@@ -217,8 +282,8 @@ def issue_device_token(
     lets its holder's logins through while the owner's account is locked by strangers' guesses.
     ``credential`` (claim ``cred``) marks the passphrase it was earned with: a token from before
     a passphrase reset is no longer one."""
-    head = {"sub": user_principal_id}
-    body = {"purpose": OWNER_DEVICE, "cred": credential}
+    head: _Subject = {"sub": user_principal_id}
+    body: DeviceClaims = {"purpose": OWNER_DEVICE, "cred": credential}
     return issue_token(key, body, now=now, ttl_seconds=ttl_seconds, head=head)
 
 
@@ -229,9 +294,11 @@ def verify_token(
     now: datetime,
     purpose: str | None,
     iat_leeway: timedelta = IAT_LEEWAY,
-) -> dict[str, Any]:
+) -> JsonObject:
     """The verified claims of ``token``, or :class:`TokenError` saying why not.
 
+    Verified are the signature, ``iss``, ``kid``, ``iat``, ``exp`` and ``purpose``; the other
+    claims are as the signer wrote them (see :class:`ProofClaims`): narrow what you read.
     ``purpose=None`` skips the purpose check; only callers that accept any kind should pass it.
     """
     message, signature = _split(token)
@@ -249,12 +316,12 @@ def verify_token(
 
 def verify_token_with_public_keys(
     token: str,
-    public_keys: Iterable[Mapping[str, Any]],
+    public_keys: Iterable[Mapping[str, object]],
     *,
     now: datetime,
     purpose: str | None,
     iat_leeway: timedelta = IAT_LEEWAY,
-) -> dict[str, Any]:
+) -> JsonObject:
     """:func:`verify_token` against ``/v1/public-keys`` entries (for counterparties, offline)."""
     keyring = KeyRing.from_public_keys(public_keys)
     return verify_token(token, keyring, now=now, purpose=purpose, iat_leeway=iat_leeway)
@@ -267,10 +334,10 @@ def _split(token: str) -> tuple[bytes, bytes]:
         raise TokenError(NO_MATCHING_KEY) from None
 
 
-def _untrusted_claims(message: bytes) -> dict[str, Any]:
+def _untrusted_claims(message: bytes) -> JsonObject:
     # Read only to find the kid; nothing in it is believed before the signature verifies.
     try:
-        claims = orjson.loads(message)
+        claims: object = orjson.loads(message)
     except orjson.JSONDecodeError:
         raise TokenError(NO_MATCHING_KEY) from None
     if not isinstance(claims, dict):
@@ -279,7 +346,7 @@ def _untrusted_claims(message: bytes) -> dict[str, Any]:
 
 
 def _check_signature(
-    keyring: KeyRing, claims: dict[str, Any], message: bytes, signature: bytes
+    keyring: KeyRing, claims: JsonObject, message: bytes, signature: bytes
 ) -> None:
     for key in _candidate_keys(keyring, claims):
         try:
@@ -290,7 +357,7 @@ def _check_signature(
     raise TokenError(NO_MATCHING_KEY)
 
 
-def _candidate_keys(keyring: KeyRing, claims: dict[str, Any]) -> list[Ed25519PublicKey]:
+def _candidate_keys(keyring: KeyRing, claims: JsonObject) -> list[Ed25519PublicKey]:
     if "kid" not in claims:
         return keyring.verification_keys()
     kid = claims["kid"]
@@ -302,16 +369,17 @@ def _candidate_keys(keyring: KeyRing, claims: dict[str, Any]) -> list[Ed25519Pub
     return [] if key is None else [key]
 
 
-def _claim_times(claims: dict[str, Any]) -> tuple[datetime, datetime]:
-    if claims.get("iss") != ISSUER:
+def _claim_times(claims: JsonObject) -> tuple[datetime, datetime]:
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if claims.get("iss") != ISSUER or not isinstance(issued, str) or not isinstance(expires, str):
         raise TokenError(INVALID_CLAIMS)
     try:
-        return parse_iso(claims["iat"]), parse_iso(claims["exp"])
-    except (KeyError, TypeError, ValueError):
+        return parse_iso(issued), parse_iso(expires)
+    except ValueError:
         raise TokenError(INVALID_CLAIMS) from None
 
 
-def _check_purpose(claims: dict[str, Any], expected: str | None) -> None:
+def _check_purpose(claims: JsonObject, expected: str | None) -> None:
     if expected is None:
         return
     if expected == PROOF and "purpose" not in claims:

@@ -8,7 +8,7 @@ byte. Every derived field is recomputed here from the inputs alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -16,13 +16,39 @@ from openleash.crypto import keyformat, signing, tokens
 from openleash.crypto.hazmat.canonical import action_hash, canonicalize, sha256_hex, stringify
 from openleash.crypto.hazmat.jsjson import integer_to_string, number_to_string
 from openleash.crypto.keys import SigningKey
+from openleash.domain.action import ActionDoc
+from openleash.domain.jsonvalue import JsonObject
 
 _TIMESTAMP = "2024-01-15T10:30:00.000Z"
 
 
-def default_inputs() -> dict[str, Any]:
+class VectorInputs(TypedDict):
+    """What every other field of the vectors is computed from."""
+
+    action: ActionDoc
+    private_key_b64: str
+    signing_input: str
+    paseto_claims: dict[str, str]
+
+
+class Vectors(TypedDict):
+    """The vectors, in the order of the official file."""
+
+    action: JsonObject
+    canonical_json: str
+    action_hash: str
+    public_key_b64: str
+    private_key_b64: str
+    signing_input: str
+    body_sha256: str
+    signature_b64: str
+    paseto_token: str
+    paseto_claims: JsonObject
+
+
+def default_inputs() -> VectorInputs:
     """The fixed inputs of the official vectors."""
-    action = {
+    action: ActionDoc = {
         "action_id": "00000000-0000-0000-0000-000000000001",
         "action_type": "purchase",
         "requested_at": _TIMESTAMP,
@@ -55,12 +81,16 @@ def default_inputs() -> dict[str, Any]:
     }
 
 
-def compute_testvectors(inputs: Mapping[str, Any]) -> dict[str, Any]:
+def compute_testvectors(inputs: Mapping[str, Any]) -> Vectors:
     """Every vector field, in the official order, from ``action``, ``private_key_b64``,
-    ``paseto_claims`` and the method, path, timestamp and nonce of ``signing_input``."""
+    ``paseto_claims`` and the method, path, timestamp and nonce of ``signing_input``.
+
+    ``inputs`` may come from a file (``openleash testvectors --input``): a value of the wrong
+    type raises ``TypeError``, ``ValueError``, ``KeyError`` or ``AttributeError`` where it is
+    used, for the command to report."""
     action = inputs["action"]
     private_key_b64: str = inputs["private_key_b64"]
-    claims: dict[str, Any] = inputs["paseto_claims"]
+    claims: JsonObject = inputs["paseto_claims"]
     method, path, timestamp, nonce = inputs["signing_input"].split("\n")[:4]
     body_sha256 = sha256_hex(stringify(action))
     text = signing.signing_input(method, path, timestamp, nonce, body_sha256)
@@ -80,12 +110,12 @@ def compute_testvectors(inputs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_testvectors(vectors: Mapping[str, Any]) -> str:
+def render_testvectors(vectors: Mapping[str, object]) -> str:
     """The file text: ``JSON.stringify(vectors, null, 2)``, no trailing newline."""
     return orjson.dumps(_js_numbers(vectors), option=orjson.OPT_INDENT_2).decode("utf-8")
 
 
-def _js_numbers(value: Any) -> Any:
+def _js_numbers(value: object) -> object:
     # orjson indents exactly like JSON.stringify; only its numbers need JavaScript's spelling.
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value

@@ -8,9 +8,10 @@ so stripping must match or hashes differ.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from openleash.domain.errors import InvalidInputError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 
 # Fix (PROTOCOL §3.6): any 8-4-4-4-12 hex UUID, not only RFC 9562 versions.
 UUID_RE = re.compile(
@@ -21,7 +22,41 @@ TRUST_PROFILES = ("LOW", "MEDIUM", "HIGH", "REGULATED")
 _TYPE_NAMES = {str: "string", dict: "object", list: "array", bool: "boolean"}
 
 
-def _type_name(value: Any) -> str:
+class ActionPrincipal(TypedDict):
+    """The agent that acts."""
+
+    agent_id: str
+
+
+class ActionSubject(TypedDict):
+    """Whom the agent acts for."""
+
+    principal_id: str
+
+
+class ActionRelyingParty(TypedDict, total=False):
+    """The service the action deals with, as the agent names it (each key only if sent)."""
+
+    rp_id: str
+    domain: str
+    #: One of :data:`TRUST_PROFILES`.
+    trust_profile: str
+
+
+class ActionDoc(TypedDict):
+    """An ActionRequest as :func:`parse_action` returns it: keys in this order, unknown keys
+    gone, ``payload`` as the agent sent it (its shape is the agent's to choose)."""
+
+    action_id: str
+    action_type: str
+    requested_at: str
+    principal: ActionPrincipal
+    subject: ActionSubject
+    relying_party: NotRequired[ActionRelyingParty]
+    payload: JsonObject
+
+
+def _type_name(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -31,66 +66,85 @@ def _type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
+class _Missing:
+    """A key the request leaves out (``undefined`` in the TypeScript messages)."""
+
+    __slots__ = ()
+
+
+_MISSING = _Missing()
+
+
 class _Issues:
+    """The problems found so far. Each reader returns what it read, or a stand-in after
+    reporting a problem: any problem raises before a stand-in can leave :func:`parse_action`."""
+
     def __init__(self) -> None:
         self.fields: dict[str, list[str]] = {}
 
     def add(self, key: str, message: str) -> None:
         self.fields.setdefault(key, []).append(message)
 
-    def expect_string(self, key: str, value: Any, *, missing: bool, min_len: int = 0) -> None:
-        if missing or not isinstance(value, str):
-            got = "undefined" if missing else _type_name(value)
+    def string(self, key: str, value: JsonValue | _Missing, *, min_len: int = 0) -> str:
+        if not isinstance(value, str):
+            got = "undefined" if isinstance(value, _Missing) else _type_name(value)
             self.add(key, f"Invalid input: expected string, received {got}")
-        elif len(value) < min_len:
+            return ""
+        if len(value) < min_len:
             self.add(key, f"Too small: expected string to have >={min_len} characters")
+        return value
 
-    def expect_uuid(self, key: str, value: Any, *, missing: bool) -> None:
-        self.expect_string(key, value, missing=missing)
+    def uuid(self, key: str, value: JsonValue | _Missing) -> str:
+        text = self.string(key, value)
         if isinstance(value, str) and not UUID_RE.fullmatch(value):
             self.add(key, "Invalid UUID")
+        return text
 
-    def expect_object(self, key: str, value: Any, *, missing: bool) -> bool:
-        if missing or not isinstance(value, dict):
-            got = "undefined" if missing else _type_name(value)
+    def object(self, key: str, value: JsonValue | _Missing) -> JsonObject | None:
+        if not isinstance(value, dict):
+            got = "undefined" if isinstance(value, _Missing) else _type_name(value)
             self.add(key, f"Invalid input: expected object, received {got}")
-            return False
-        return True
+            return None
+        return value
 
 
-_MISSING = object()
-
-
-def parse_action(raw: Any) -> dict[str, Any]:
-    """Validate and strip an ActionRequest; raise ``INVALID_ACTION_REQUEST`` with details."""
+def parse_action(raw: object) -> ActionDoc:
+    """Validate and strip an ActionRequest (as parsed from JSON, or any value at all); raise
+    ``INVALID_ACTION_REQUEST`` with details."""
     if not isinstance(raw, dict):
         raise _not_an_object(raw)
+    request: JsonObject = raw  # parsed JSON: its keys are strings
     issues = _Issues()
-    out: dict[str, Any] = {}
-    action_id = raw.get("action_id", _MISSING)
-    issues.expect_uuid("action_id", action_id, missing=action_id is _MISSING)
-    out["action_id"] = action_id
-    action_type = raw.get("action_type", _MISSING)
-    issues.expect_string("action_type", action_type, missing=action_type is _MISSING, min_len=1)
-    out["action_type"] = action_type
-    requested_at = raw.get("requested_at", _MISSING)
-    issues.expect_string("requested_at", requested_at, missing=requested_at is _MISSING)
-    out["requested_at"] = requested_at
-    _parties(raw, issues, out)
-    payload = raw.get("payload", _MISSING)
-    if issues.expect_object("payload", payload, missing=payload is _MISSING):
-        out["payload"] = payload
-    if issues.fields:
+    action_id = issues.uuid("action_id", request.get("action_id", _MISSING))
+    action_type = issues.string("action_type", request.get("action_type", _MISSING), min_len=1)
+    requested_at = issues.string("requested_at", request.get("requested_at", _MISSING))
+    principal, subject = _principal(request, issues), _subject(request, issues)
+    relying_party = None
+    if "relying_party" in request:
+        relying_party = _relying_party(request["relying_party"], issues)
+    payload = issues.object("payload", request.get("payload", _MISSING))
+    if issues.fields or payload is None:
         first_key, msgs = next(iter(issues.fields.items()))
         raise InvalidInputError(
             "INVALID_ACTION_REQUEST",
             f"Invalid action request: {first_key}: {msgs[0]}",
             {"formErrors": [], "fieldErrors": issues.fields},
         )
+    out: ActionDoc = {
+        "action_id": action_id,
+        "action_type": action_type,
+        "requested_at": requested_at,
+        "principal": principal,
+        "subject": subject,
+        "relying_party": relying_party or {},  # before the payload, as the request has it
+        "payload": payload,
+    }
+    if relying_party is None:
+        del out["relying_party"]
     return out
 
 
-def _not_an_object(raw: Any) -> InvalidInputError:
+def _not_an_object(raw: object) -> InvalidInputError:
     return InvalidInputError(
         "INVALID_ACTION_REQUEST",
         f"Invalid action request: expected object, received {_type_name(raw)}",
@@ -101,37 +155,38 @@ def _not_an_object(raw: Any) -> InvalidInputError:
     )
 
 
-def _parties(raw: dict[str, Any], issues: _Issues, out: dict[str, Any]) -> None:
-    """The principal (the agent), the subject (whom it acts for) and the relying party."""
-    principal = raw.get("principal", _MISSING)
-    if issues.expect_object("principal", principal, missing=principal is _MISSING):
-        agent_id = principal.get("agent_id", _MISSING)
-        issues.expect_string("principal", agent_id, missing=agent_id is _MISSING, min_len=1)
-        out["principal"] = {"agent_id": agent_id}
-    subject = raw.get("subject", _MISSING)
-    if issues.expect_object("subject", subject, missing=subject is _MISSING):
-        pid = subject.get("principal_id", _MISSING)
-        issues.expect_uuid("subject", pid, missing=pid is _MISSING)
-        out["subject"] = {"principal_id": pid}
-    if "relying_party" in raw:
-        out["relying_party"] = _relying_party(raw["relying_party"], issues)
+def _principal(raw: JsonObject, issues: _Issues) -> ActionPrincipal:
+    """The principal: the agent."""
+    principal = issues.object("principal", raw.get("principal", _MISSING))
+    if principal is None:
+        return {"agent_id": ""}
+    agent_id = issues.string("principal", principal.get("agent_id", _MISSING), min_len=1)
+    return {"agent_id": agent_id}
 
 
-def _relying_party(rp: Any, issues: _Issues) -> dict[str, Any]:
-    if not issues.expect_object("relying_party", rp, missing=False):
-        return {}
-    out: dict[str, Any] = {}
+def _subject(raw: JsonObject, issues: _Issues) -> ActionSubject:
+    """The subject: whom the agent acts for."""
+    subject = issues.object("subject", raw.get("subject", _MISSING))
+    if subject is None:
+        return {"principal_id": ""}
+    return {"principal_id": issues.uuid("subject", subject.get("principal_id", _MISSING))}
+
+
+def _relying_party(value: JsonValue, issues: _Issues) -> ActionRelyingParty:
+    rp = issues.object("relying_party", value)
+    out: ActionRelyingParty = {}
+    if rp is None:
+        return out
     if "rp_id" in rp:
-        issues.expect_uuid("relying_party", rp["rp_id"], missing=False)
-        out["rp_id"] = rp["rp_id"]
+        out["rp_id"] = issues.uuid("relying_party", rp["rp_id"])
     if "domain" in rp:
-        issues.expect_string("relying_party", rp["domain"], missing=False)
-        out["domain"] = rp["domain"]
+        out["domain"] = issues.string("relying_party", rp["domain"])
     if "trust_profile" in rp:
-        if rp["trust_profile"] not in TRUST_PROFILES:
+        profile = rp["trust_profile"]
+        if not isinstance(profile, str) or profile not in TRUST_PROFILES:
             issues.add(
                 "relying_party",
                 'Invalid option: expected one of "LOW"|"MEDIUM"|"HIGH"|"REGULATED"',
             )
-        out["trust_profile"] = rp["trust_profile"]
+        out["trust_profile"] = profile if isinstance(profile, str) else ""
     return out

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from openleash.domain.jsonvalue import parse_json
-from openleash.domain.models import AuditEvent
+from openleash.domain.models import AuditEvent, AuditEventWire
+
+
+class AuditRowWire(AuditEventWire):
+    """A stored audit record as the API and the CLI write it: ``seq`` first, hashes last."""
+
+    seq: int
+    prev_hash: str
+    hash: str
 
 
 class AuditRow(NamedTuple):
@@ -43,7 +51,7 @@ class AuditRow(NamedTuple):
             metadata_json=parse_json(self.metadata_json.encode("utf-8")),
         )
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> AuditRowWire:
         """The event's wire shape, with its ``seq`` first and its hashes last."""
         return {
             "seq": self.seq,

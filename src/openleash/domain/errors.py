@@ -9,14 +9,37 @@ compare codes. How a kind or code becomes an HTTP status is the API's business
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
+
+
+class PolicyIssue(TypedDict):
+    """One problem of a policy: where (``rules[2].constraints``), what, and the source line."""
+
+    path: str
+    message: str
+    line: int | None
+
+
+class WireErrorBody(TypedDict):
+    code: str
+    message: str
+    details: NotRequired[Mapping[str, object]]
+
+
+class WireError(TypedDict):
+    """The error envelope every API answers a failure with."""
+
+    error: WireErrorBody
 
 
 class OpenLeashError(Exception):
     """A failure with a stable wire ``code``, a ``message`` that says what to fix, and optional
     machine-readable ``details``. Raise one of the kinds below, not this base."""
 
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, details: Mapping[str, object] | None = None
+    ) -> None:
         if type(self) is OpenLeashError:
             raise TypeError("raise a kind of OpenLeashError (InvalidInputError, ...), not the base")
         if not (code and code.isascii() and code.replace("_", "").isalnum() and code.isupper()):
@@ -26,8 +49,8 @@ class OpenLeashError(Exception):
         self.message = message
         self.details = details
 
-    def to_wire(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
+    def to_wire(self) -> WireError:
+        body: WireErrorBody = {"code": self.code, "message": self.message}
         if self.details is not None:
             body["details"] = self.details
         return {"error": body}
@@ -83,7 +106,7 @@ class TokenError(AuthenticationError):
 class PolicyError(InvalidInputError):
     """A policy that cannot be parsed or does not validate. ``issues`` name place and line."""
 
-    def __init__(self, message: str, issues: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, message: str, issues: list[PolicyIssue] | None = None) -> None:
         details = {"issues": issues} if issues else None
         super().__init__("INVALID_POLICY", message, details)
         self.issues = issues or []
@@ -92,6 +115,6 @@ class PolicyError(InvalidInputError):
 class PolicyTooLargeError(PolicyError):
     """A policy beyond the size bounds of the language (bytes, rules, nesting, strings)."""
 
-    def __init__(self, message: str, issues: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str, issues: list[PolicyIssue]) -> None:
         super().__init__(message, issues)
         self.code = "PAYLOAD_TOO_LARGE"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NotRequired, TypedDict
+
+from openleash.domain.action import ActionDoc
+from openleash.domain.jsonvalue import JsonObject
 
 
 class Result(enum.StrEnum):
@@ -73,6 +76,21 @@ class Owner:
     owner_type: str = "user"
 
 
+class AgentView(TypedDict):
+    """An agent as any API shows it (:meth:`Agent.public_view`)."""
+
+    agent_principal_id: str
+    agent_id: str
+    owner_type: str
+    owner_id: str
+    status: str
+    attributes: JsonObject
+    created_at: str
+    #: In every view of :meth:`Agent.public_view`; an agent's view of itself leaves it out.
+    revoked_at: NotRequired[str | None]
+    webhook_url: str
+
+
 @dataclass(frozen=True, slots=True)
 class Agent:
     agent_principal_id: str
@@ -82,14 +100,15 @@ class Agent:
     public_key_b64: str
     status: str
     created_at: str
-    attributes: dict[str, Any] = field(default_factory=dict)
+    #: What the agent said of itself at enrolment (its shape is the agent's to choose).
+    attributes: JsonObject = field(default_factory=dict)
     revoked_at: str | None = None
     webhook_url: str = ""
     # Secrets: stored, never rendered. See Agent.public_view.
     webhook_secret: str = field(default="", repr=False)
     webhook_auth_token: str = field(default="", repr=False)
 
-    def public_view(self) -> dict[str, Any]:
+    def public_view(self) -> AgentView:
         """The agent as any API shows it: no secrets, no key material beyond the public key."""
         return {
             "agent_principal_id": self.agent_principal_id,
@@ -130,6 +149,17 @@ class Binding:
     mode: str = "enforce"
 
 
+class PublicKeyView(TypedDict):
+    """A server key as ``/v1/public-keys`` lists it (:meth:`ServerKey.public_view`)."""
+
+    kid: str
+    kty: str
+    alg: str
+    public_key_b64: str
+    created_at: str
+    revoked_at: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class ServerKey:
     kid: str
@@ -139,7 +169,7 @@ class ServerKey:
     revoked_at: str | None = None
     active: bool = False
 
-    def public_view(self) -> dict[str, Any]:
+    def public_view(self) -> PublicKeyView:
         return {
             "kid": self.kid,
             "kty": "OKP",
@@ -175,7 +205,19 @@ class Challenge:
     challenge_b64: str
     expires_at: str
     created_at: str
-    agent_attributes: dict[str, Any] = field(default_factory=dict)
+    agent_attributes: JsonObject = field(default_factory=dict)
+
+
+class AuditEventWire(TypedDict):
+    """An audit event as the API and the CLI write it (:meth:`AuditEvent.to_wire`)."""
+
+    event_id: str
+    timestamp: str
+    event_type: str
+    principal_id: str | None
+    action_id: str | None
+    decision_id: str | None
+    metadata_json: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +228,11 @@ class AuditEvent:
     principal_id: str | None
     action_id: str | None
     decision_id: str | None
-    metadata_json: dict[str, Any]
+    #: The event's details, by event type: written from the records of the use case, read
+    #: back as parsed JSON (narrow each value with ``isinstance``).
+    metadata_json: Mapping[str, object]
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> AuditEventWire:
         return {
             "event_id": self.event_id,
             "timestamp": self.timestamp,
@@ -238,7 +282,7 @@ class ApprovalRequest:
     agent_principal_id: str
     agent_id: str
     decision_id: str
-    action: dict[str, Any]
+    action: ActionDoc
     action_hash: str
     action_type: str
     justification: str | None
@@ -256,7 +300,8 @@ class ApprovalRequest:
     matched_rule_id: str | None = None
     reason: str | None = None
     explanation: str | None = None
-    context: dict[str, Any] | None = None
+    #: What the agent added for its owner to read (its shape is the agent's to choose).
+    context: JsonObject | None = None
     #: The assurance the owner's answer achieved (LOW, SUBSTANTIAL, HIGH).
     assurance_level: str | None = None
     approval_token_expires_at: str | None = None
@@ -336,7 +381,7 @@ class WebhookDelivery:
     delivery_id: str
     agent_principal_id: str
     event_type: str
-    data: dict[str, Any]
+    data: JsonObject
     created_at: str
     next_attempt_ms: int
     status: str = "PENDING"  # PENDING | DELIVERED | FAILED

@@ -12,7 +12,15 @@ Stateful conditions stay pure too. For each request the server calls
 records an allowed action (:func:`usage_record`) in the same transaction.
 """
 
-from openleash.policy.evaluate import EvalContext, Evaluation, build_server_context, evaluate
+from openleash.policy.evaluate import (
+    CounterpartyContext,
+    EvalContext,
+    Evaluation,
+    Obligations,
+    ServerContext,
+    build_server_context,
+    evaluate,
+)
 from openleash.policy.layers import (
     Tier,
     binding_tier,
@@ -56,10 +64,21 @@ from openleash.policy.model import (
 from openleash.policy.parser import parse_policy, parse_policy_data
 from openleash.policy.paths import UNDEFINED, js_strict_equal
 from openleash.policy.profiles import PROFILES, profile_policy_yaml
-from openleash.policy.reference import policy_json_schema, policy_schema_document
+from openleash.policy.reference import (
+    PolicySchemaDocument,
+    policy_json_schema,
+    policy_schema_document,
+)
 from openleash.policy.risk import risk_of
 from openleash.policy.schedule import schedule_holds
 from openleash.policy.syntax import YamlError, dump_yaml, load_yaml
+from openleash.policy.trace import (
+    ExplanationDetails,
+    GrantedLimit,
+    LimitReport,
+    OtherFailure,
+    TraceEntry,
+)
 from openleash.policy.trust import counterparty_of, trust_of
 from openleash.policy.windows import window_start
 
@@ -73,23 +92,32 @@ __all__ = [
     "AnyOf",
     "Constraints",
     "Counterparty",
+    "CounterpartyContext",
     "DefaultEffect",
     "Effect",
     "EvalContext",
     "Evaluation",
+    "ExplanationDetails",
     "Expr",
+    "GrantedLimit",
     "Limit",
+    "LimitReport",
     "Match",
     "Not",
     "Obligation",
+    "Obligations",
     "Op",
+    "OtherFailure",
     "Policy",
+    "PolicySchemaDocument",
     "Proof",
     "Requirements",
     "RiskEntry",
     "Rule",
     "Schedule",
+    "ServerContext",
     "Tier",
+    "TraceEntry",
     "Usage",
     "UsageKey",
     "UsageQuery",

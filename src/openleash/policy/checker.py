@@ -8,17 +8,19 @@ functions ``(checker, data, path) -> value | None`` that return ``None`` after r
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from openleash.domain.jsonvalue import js_number
+from openleash.domain.errors import PolicyIssue
+from openleash.domain.jsonvalue import JsonObject, JsonValue, js_number
 from openleash.policy.paths import is_js_number
 from openleash.policy.syntax import Path
 
 T = TypeVar("T")
-Builder = Callable[["Checker", Any, Path], T | None]
+#: Builds one part from the plain data at a place (its shape is the writer's to choose).
+Builder = Callable[["Checker", JsonValue, Path], T | None]
 
 
-def format_issue(issue: dict[str, Any]) -> str:
+def format_issue(issue: PolicyIssue) -> str:
     where = f" (line {issue['line']})" if issue.get("line") is not None else ""
     return f"{issue['path']}: {issue['message']}{where}"
 
@@ -38,7 +40,7 @@ def no_line(path: Path) -> int | None:
     return None
 
 
-def type_name(value: Any) -> str:
+def type_name(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -54,7 +56,7 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def shown(data: Any) -> str:
+def shown(data: object) -> str:
     """A value as an error message quotes it: scalars verbatim, anything else by type."""
     return f"`{data}`" if is_js_number(data) or isinstance(data, str) else type_name(data)
 
@@ -63,8 +65,8 @@ class Checker:
     """Collects located issues while the builders walk the data."""
 
     def __init__(self, line_of: Callable[[Path], int | None]) -> None:
-        self.issues: list[dict[str, Any]] = []
-        self.warnings: list[dict[str, Any]] = []
+        self.issues: list[PolicyIssue] = []
+        self.warnings: list[PolicyIssue] = []
         self._line_of = line_of
 
     def fail(self, path: Path, message: str, *, at: Path | None = None) -> None:
@@ -73,7 +75,7 @@ class Checker:
     def warn(self, path: Path, message: str) -> None:
         self.warnings.append(self._issue(path, message, None))
 
-    def _issue(self, path: Path, message: str, at: Path | None) -> dict[str, Any]:
+    def _issue(self, path: Path, message: str, at: Path | None) -> PolicyIssue:
         line = self._line_of(path if at is None else at)
         return {"path": format_path(path), "message": message, "line": line}
 
@@ -85,8 +87,13 @@ class Checker:
         return self._line_of(path)
 
     def mapping(
-        self, data: Any, path: Path, *, keys: Collection[str] | None, required: Collection[str]
-    ) -> dict[str, Any] | None:
+        self,
+        data: JsonValue,
+        path: Path,
+        *,
+        keys: Collection[str] | None,
+        required: Collection[str],
+    ) -> JsonObject | None:
         if not isinstance(data, dict):
             self.fail(path, f"must be an object, not {type_name(data)}")
             return None
@@ -99,44 +106,44 @@ class Checker:
                     self.fail(path, f"unknown key `{key}`", at=(*path, key))
         return data
 
-    def items(self, data: Any, path: Path) -> list[Any] | None:
+    def items(self, data: JsonValue, path: Path) -> list[JsonValue] | None:
         if not isinstance(data, list):
             self.fail(path, f"must be a list, not {type_name(data)}")
             return None
         return data
 
-    def string(self, data: Any, path: Path) -> str | None:
+    def string(self, data: JsonValue, path: Path) -> str | None:
         if not isinstance(data, str):
             self.fail(path, f"must be a string, not {type_name(data)}")
             return None
         return data
 
-    def number(self, data: Any, path: Path) -> int | float | None:
+    def number(self, data: JsonValue, path: Path) -> int | float | None:
         if not is_js_number(data):
             self.fail(path, f"must be a number, not {type_name(data)}")
             return None
         return js_number(data) if isinstance(data, int) else float(data)
 
-    def boolean(self, data: Any, path: Path) -> bool | None:
+    def boolean(self, data: JsonValue, path: Path) -> bool | None:
         if not isinstance(data, bool):
             self.fail(path, f"must be true or false, not {type_name(data)}")
             return None
         return data
 
-    def choice(self, data: Any, path: Path, allowed: Collection[str]) -> str | None:
+    def choice(self, data: JsonValue, path: Path, allowed: Collection[str]) -> str | None:
         if not isinstance(data, str) or data not in allowed:
             self.fail(path, f"must be one of {', '.join(allowed)}, not {shown(data)}")
             return None
         return data
 
-    def strings(self, data: Any, path: Path) -> tuple[str, ...] | None:
+    def strings(self, data: JsonValue, path: Path) -> tuple[str, ...] | None:
         items = self.items(data, path)
         if items is None:
             return None
         checked = [self.string(item, (*path, i)) for i, item in enumerate(items)]
         return tuple(s for s in checked if s is not None) if None not in checked else None
 
-    def each(self, data: Any, path: Path, build: Builder[T]) -> tuple[T, ...] | None:
+    def each(self, data: JsonValue, path: Path, build: Builder[T]) -> tuple[T, ...] | None:
         """A list built item by item; ``None`` if it is not a list or any item failed."""
         items = self.items(data, path)
         if items is None:
@@ -145,23 +152,23 @@ class Checker:
         return tuple(b for b in built if b is not None) if None not in built else None
 
     def unique_choices(
-        self, data: Any, path: Path, allowed: Collection[str], *, what: str
+        self, data: JsonValue, path: Path, allowed: Collection[str], *, what: str
     ) -> tuple[str, ...] | None:
         """A list of distinct names from ``allowed``."""
         before = self.count()
         items = self.items(data, path)
         if items is None:
             return None
-        seen: set[str] = set()
+        chosen: list[str] = []
         for i, item in enumerate(items):
             if not isinstance(item, str) or item not in allowed:
                 self.fail((*path, i), f"unknown {what} {shown(item)}; use {', '.join(allowed)}")
-            elif item in seen:
+            elif item in chosen:
                 self.fail((*path, i), f"duplicate {what} `{item}`")
             else:
-                seen.add(item)
-        return tuple(items) if self.count() == before else None
+                chosen.append(item)
+        return tuple(chosen) if self.count() == before else None
 
 
-def optional(c: Checker, data: dict[str, Any], path: Path, key: str, build: Builder[T]) -> T | None:
+def optional(c: Checker, data: JsonObject, path: Path, key: str, build: Builder[T]) -> T | None:
     return build(c, data[key], (*path, key)) if key in data else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TypeGuard
 
 from openleash.policy.keys import currency_code, domain_text
 from openleash.policy.model import RISK_RANK, Constraints
@@ -24,7 +24,7 @@ from openleash.policy.trust import UNKNOWN, counterparty_of
 
 def constraints_hold(
     constraints: Constraints,
-    action: Mapping[str, Any],
+    action: Mapping[str, object],
     *,
     risk: str = LOWEST,
     trust: str = UNKNOWN,
@@ -49,11 +49,11 @@ def constraints_hold(
     )
 
 
-def _currency(payload: Any) -> str | None:
+def _currency(payload: object) -> str | None:
     return currency_code(field_of(payload, "currency"))
 
 
-def _domain_ok(c: Constraints, payload: Any, action: Mapping[str, Any]) -> bool:
+def _domain_ok(c: Constraints, payload: object, action: Mapping[str, object]) -> bool:
     if c.allowed_domains is None and c.blocked_domains is None:
         return True
     return all(
@@ -62,7 +62,7 @@ def _domain_ok(c: Constraints, payload: Any, action: Mapping[str, Any]) -> bool:
     )
 
 
-def amount_ok(constraints: Constraints, payload: Any) -> bool:
+def amount_ok(constraints: Constraints, payload: object) -> bool:
     low, high = constraints.amount_min, constraints.amount_max
     if low is None and high is None:
         return True
@@ -78,17 +78,17 @@ def amount_ok(constraints: Constraints, payload: Any) -> bool:
 MAX_AMOUNT = 2**53
 
 
-def is_usable_amount(amount: Any) -> bool:
+def is_usable_amount(amount: object) -> TypeGuard[int | float]:
     """A number of minor units: finite, 0 or more (a refund is not a smaller purchase) and at
     most :data:`MAX_AMOUNT`."""
     return is_js_number(amount) and math.isfinite(amount) and 0 <= amount <= MAX_AMOUNT
 
 
-def in_list(allowed: tuple[str, ...] | None, value: Any) -> bool:
+def in_list(allowed: tuple[str, ...] | None, value: object) -> bool:
     return allowed is None or (type(value) is str and value in allowed)
 
 
-def not_blocked(blocked: tuple[str, ...] | None, value: Any) -> bool:
+def not_blocked(blocked: tuple[str, ...] | None, value: object) -> bool:
     return blocked is None or not (type(value) is str and value in blocked)
 
 
@@ -100,11 +100,11 @@ def risk_ok(constraints: Constraints, risk: str) -> bool:
     return constraints.max_risk is None or RISK_RANK[risk] <= RISK_RANK[constraints.max_risk]
 
 
-def field_of(container: Any, key: str) -> Any:
+def field_of(container: object, key: str) -> object:
     return container.get(key, UNDEFINED) if isinstance(container, dict) else UNDEFINED
 
 
-def judged_domains(payload: Any, action: Mapping[str, Any], key: str) -> tuple[Any, ...]:
+def judged_domains(payload: object, action: Mapping[str, object], key: str) -> tuple[object, ...]:
     """What a domain list judges: the v1 value (:func:`domain_of`) and the counterparty.
 
     The counterparty (``merchant_domain``, else ``domain``, else ``relying_party.domain``) is
@@ -119,7 +119,7 @@ def judged_domains(payload: Any, action: Mapping[str, Any], key: str) -> tuple[A
     return (value, counterparty)
 
 
-def domain_of(payload: Any, action: Mapping[str, Any], key: str) -> Any:
+def domain_of(payload: object, action: Mapping[str, object], key: str) -> object:
     """``payload[key] ?? relying_party.domain``: only null and missing fall back; a string in
     its one spelling."""
     value = field_of(payload, key)

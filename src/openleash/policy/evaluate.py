@@ -29,8 +29,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple, assert_never
+from typing import NamedTuple, NotRequired, TypedDict, assert_never
 
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import Result, assurance_rank
 from openleash.policy.constraints import constraints_hold, field_of
 from openleash.policy.explain import Scene, explain
@@ -50,10 +51,32 @@ from openleash.policy.model import (
 from openleash.policy.regex import RegexBudgetError, regex_budget
 from openleash.policy.risk import HIGHEST, LOWEST, risk_of
 from openleash.policy.schedule import schedule_holds
+from openleash.policy.trace import ExplanationDetails, GrantedLimit, LimitReport, TraceEntry
 from openleash.policy.trust import UNKNOWN, counterparty_of, trust_of
 from openleash.policy.windows import iso_utc
 
-Obligations = tuple[tuple[str, dict[str, Any]], ...]
+#: ``(type, details_json)``: the details are the obligation's ``params`` as the policy wrote
+#: them (a copy), or what the server adds (``min_assurance_level``).
+Obligations = tuple[tuple[str, JsonObject], ...]
+
+
+class CounterpartyContext(TypedDict):
+    """``$.context.counterparty``."""
+
+    #: Absent when the action names no counterparty.
+    domain: NotRequired[str]
+    trust: str
+    #: Absent when the caller did not count (conditions on it then do not hold).
+    allowed_before: NotRequired[int]
+
+
+class ServerContext(TypedDict):
+    """``$.context``, as :func:`build_server_context` works it out."""
+
+    now: str
+    risk: str
+    counterparty: CounterpartyContext
+
 
 HUMAN_APPROVAL = "HUMAN_APPROVAL"
 STEP_UP_AUTH = "STEP_UP_AUTH"
@@ -71,8 +94,9 @@ class EvalContext:
     default_proof_ttl_seconds: int | None = None
     #: Values computed by the server for ``$.context`` paths (see :func:`build_server_context`).
     #: ``None`` keeps v1 behaviour, where such paths read the action itself (from which the
-    #: request parser strips ``context``).
-    server_context: Mapping[str, Any] | None = None
+    #: request parser strips ``context``). Given values are used as given, checked (risk and
+    #: trust must be levels) or not (anything else is what conditions read).
+    server_context: Mapping[str, object] | None = None
     #: The answers to :func:`~openleash.policy.limits.usage_queries`, by query key. A limit
     #: without an answer does not hold.
     usage: Mapping[UsageKey, Usage] = field(default_factory=dict)
@@ -94,30 +118,30 @@ class Evaluation:
     #: One entry per rule: rule_id, pattern_match, when_match, constraints_match, then, when
     #: some rule of the policy has a schedule or limits, schedule_match, limits_match and (once
     #: evaluated) limits; last final_match.
-    trace: tuple[dict[str, Any], ...]
+    trace: tuple[TraceEntry, ...]
     #: Set only when evaluation failed closed: what went wrong, for the server's log.
     error: str | None = None
     #: When an allow rule matched under limits, for each: kind, max, used, this, remaining
     #: (``max - used - this``), window, per, by.
-    limits: tuple[dict[str, Any], ...] = ()
+    limits: tuple[GrantedLimit, ...] = ()
     #: The action's risk level; ``None`` only when evaluation failed closed.
     risk_level: str | None = LOWEST
     #: For a result other than ALLOW: why, in the owner's terms (see :mod:`.explain`).
     explanation: str | None = None
     #: The same as data: ``decided_by``, ``nearest_allow_rule``, ``failed``, ``condition``.
-    explanation_details: dict[str, Any] | None = None
+    explanation_details: ExplanationDetails | None = None
 
 
 class _Facts(NamedTuple):
     """What the server context says, once per evaluation."""
 
     #: What ``$.context`` paths read; ``None`` for v1 behaviour.
-    view: Mapping[str, Any] | None
+    view: Mapping[str, object] | None
     risk: str
     trust: str
 
 
-def evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> Evaluation:
+def evaluate(policy: Policy, action: Mapping[str, object], context: EvalContext) -> Evaluation:
     """Decide ``action`` under ``policy``. Never raises; never allows by accident."""
     try:
         with regex_budget():
@@ -143,36 +167,39 @@ def _denied(reason: str, risk: str | None, *, error: str | None = None) -> Evalu
 
 def build_server_context(
     policy: Policy,
-    action: Mapping[str, Any],
+    action: Mapping[str, object],
     *,
     now: datetime,
     allowed_before: int | None = None,
-) -> dict[str, Any]:
+) -> ServerContext:
     """The values of ``$.context`` for ``action``: now, risk and the counterparty.
 
     ``allowed_before`` is how many earlier actions of the owner with this counterparty were
     allowed (the caller counts them); ``None`` leaves it out, so conditions on it do not hold.
     """
     domain = counterparty_of(action)
-    counterparty: dict[str, Any] = {} if domain is None else {"domain": domain}
-    counterparty["trust"] = trust_of(policy, domain)
+    trust = trust_of(policy, domain)
+    counterparty: CounterpartyContext = (
+        {"trust": trust} if domain is None else {"domain": domain, "trust": trust}
+    )
     if allowed_before is not None:
         counterparty["allowed_before"] = allowed_before
-    partial = {"now": iso_utc(now), "counterparty": counterparty}
+    moment = iso_utc(now)
+    partial: Mapping[str, object] = {"now": moment, "counterparty": counterparty}
     try:
         with regex_budget():
             risk = risk_of(policy, action, partial)
     except RegexBudgetError:
         risk = HIGHEST  # fail closed: unknown risk is treated as the highest
-    return {"now": partial["now"], "risk": risk, "counterparty": counterparty}
+    return {"now": moment, "risk": risk, "counterparty": counterparty}
 
 
-def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> Evaluation:
+def _evaluate(policy: Policy, action: Mapping[str, object], context: EvalContext) -> Evaluation:
     facts = _facts(policy, action, context)
     action_type = action.get("action_type")
-    trace: list[dict[str, Any]] = []
+    trace: list[TraceEntry] = []
     matched: Rule | None = None
-    matched_entry: dict[str, Any] = {}
+    matched_entry: TraceEntry | None = None
     for index, rule in enumerate(policy.rules):
         entry = _trace_rule(index, rule, action, action_type, context, facts, policy.stateful)
         trace.append(entry)
@@ -201,30 +228,31 @@ def _evaluate(policy: Policy, action: Mapping[str, Any], context: EvalContext) -
     )
 
 
-def _refused_input(problem: str, trace: list[dict[str, Any]], risk: str) -> Evaluation:
+def _refused_input(problem: str, trace: list[TraceEntry], risk: str) -> Evaluation:
     """DENY, whatever the rules say, for an action some rule cannot judge (see inputs.py)."""
-    details = {"decided_by": None, "nearest_allow_rule": None, "failed": "input"}
-    return replace(
-        _denied(problem, risk),
-        trace=tuple(trace),
-        explanation_details={**details, "condition": problem},
-    )
+    details: ExplanationDetails = {
+        "decided_by": None,
+        "nearest_allow_rule": None,
+        "failed": "input",
+        "condition": problem,
+    }
+    return replace(_denied(problem, risk), trace=tuple(trace), explanation_details=details)
 
 
-def _facts(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> _Facts:
-    given = context.server_context
-    if given is None:
-        trust = trust_of(policy, counterparty_of(action)) if policy.counterparties else UNKNOWN
-        return _Facts(None, risk_of(policy, action, None), trust)
-    counterparty = given.get("counterparty")
-    complete = (
-        "now" in given
-        and "risk" in given
+def _facts(policy: Policy, action: Mapping[str, object], context: EvalContext) -> _Facts:
+    view = context.server_context
+    if view is None:
+        known = trust_of(policy, counterparty_of(action)) if policy.counterparties else UNKNOWN
+        return _Facts(None, risk_of(policy, action, None), known)
+    counterparty = view.get("counterparty")
+    if not (
+        "now" in view
+        and "risk" in view
         and isinstance(counterparty, Mapping)
         and "trust" in counterparty
-    )
-    view = given if complete else _completed(policy, action, context.now, given)
-    risk, trust = view["risk"], view["counterparty"]["trust"]
+    ):
+        view, counterparty = _completed(policy, action, context.now, view)
+    risk, trust = view["risk"], counterparty["trust"]
     if type(risk) is not str or risk not in RISK_RANK:
         raise ValueError(f"server context: risk {risk!r} is not a risk level")
     if type(trust) is not str or trust not in TRUST_RANK:
@@ -233,14 +261,15 @@ def _facts(policy: Policy, action: Mapping[str, Any], context: EvalContext) -> _
 
 
 def _completed(
-    policy: Policy, action: Mapping[str, Any], now: datetime, given: Mapping[str, Any]
-) -> dict[str, Any]:
+    policy: Policy, action: Mapping[str, object], now: datetime, given: Mapping[str, object]
+) -> tuple[dict[str, object], dict[str, object]]:
+    """``given`` with what it leaves out worked out, and its counterparty."""
     view = dict(given)
     view.setdefault("now", iso_utc(now))
     given_counterparty = given.get("counterparty", {})
     if not isinstance(given_counterparty, Mapping):
         raise ValueError("server context: counterparty must be an object")
-    counterparty = dict(given_counterparty)
+    counterparty: dict[str, object] = dict(given_counterparty)
     domain = counterparty.get("domain", counterparty_of(action))
     if "domain" not in counterparty and domain is not None:
         counterparty["domain"] = domain
@@ -249,71 +278,107 @@ def _completed(
     view["counterparty"] = counterparty
     if "risk" not in view:
         view["risk"] = risk_of(policy, action, view)
-    return view
+    return view, counterparty
 
 
 def _trace_rule(
     index: int,
     rule: Rule,
-    action: Mapping[str, Any],
-    action_type: Any,
+    action: Mapping[str, object],
+    action_type: object,
     context: EvalContext,
     facts: _Facts,
     stateful: bool,
-) -> dict[str, Any]:
+) -> TraceEntry:
     pattern_match = rule.action.matches(action_type)
-    when_match = constraints_match = schedule_match = limits_match = None
-    report = None
+    when_match = constraints_match = None
     if pattern_match:
         when_match = rule.when is None or eval_expr(rule.when, action, facts.view)
         if when_match:
             constraints_match = rule.constraints is None or constraints_hold(
                 rule.constraints, action, risk=facts.risk, trust=facts.trust
             )
-            if constraints_match and stateful:
-                schedule_match = rule.schedule is None or schedule_holds(rule.schedule, context.now)
-                if schedule_match and rule.limits is None:
-                    limits_match = True
-                elif schedule_match and rule.limits is not None:
-                    limits_match, report = check_limits(index, rule.limits, action, context.usage)
-    entry: dict[str, Any] = {
+    if stateful:
+        matched = (pattern_match, when_match, constraints_match)
+        return _stateful_entry(index, rule, action, context, matched)
+    return {
         "rule_id": rule.id,
         "pattern_match": pattern_match,
         "when_match": when_match,
         "constraints_match": constraints_match,
+        "final_match": bool(pattern_match and when_match and constraints_match),
     }
-    final = bool(pattern_match and when_match and constraints_match)
-    if stateful:
-        entry["schedule_match"] = schedule_match
-        entry["limits_match"] = limits_match
-        if report is not None:
-            entry["limits"] = report
-        final = final and bool(schedule_match and limits_match)
-    entry["final_match"] = final
-    return entry
 
 
-def action_matches(pattern: ActionPattern, action_type: Any) -> bool:
+def _stateful_entry(
+    index: int,
+    rule: Rule,
+    action: Mapping[str, object],
+    context: EvalContext,
+    matched: tuple[bool, bool | None, bool | None],
+) -> TraceEntry:
+    """The trace entry of a policy where some rule has a schedule or limits: these are
+    checked once the rule's pattern, ``when`` and ``constraints`` hold (``matched``)."""
+    pattern_match, when_match, constraints_match = matched
+    schedule_match = limits_match = None
+    report: list[LimitReport] | None = None
+    if constraints_match:
+        schedule_match = rule.schedule is None or schedule_holds(rule.schedule, context.now)
+        if schedule_match and rule.limits is None:
+            limits_match = True
+        elif schedule_match and rule.limits is not None:
+            limits_match, report = check_limits(index, rule.limits, action, context.usage)
+    final = bool(
+        pattern_match and when_match and constraints_match and schedule_match and limits_match
+    )
+    if report is None:
+        return {
+            "rule_id": rule.id,
+            "pattern_match": pattern_match,
+            "when_match": when_match,
+            "constraints_match": constraints_match,
+            "schedule_match": schedule_match,
+            "limits_match": limits_match,
+            "final_match": final,
+        }
+    return {
+        "rule_id": rule.id,
+        "pattern_match": pattern_match,
+        "when_match": when_match,
+        "constraints_match": constraints_match,
+        "schedule_match": schedule_match,
+        "limits_match": limits_match,
+        "limits": report,
+        "final_match": final,
+    }
+
+
+def action_matches(pattern: ActionPattern, action_type: object) -> bool:
     """``*`` matches all; ``x.*`` matches ``x`` and ``x.<anything>``; otherwise exact."""
     return pattern.matches(action_type)
 
 
-def _granted(rule: Rule | None, entry: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
-    if rule is None or rule.effect is not Effect.ALLOW or "limits" not in entry:
+def _granted(rule: Rule | None, entry: TraceEntry | None) -> tuple[GrantedLimit, ...]:
+    if rule is None or entry is None or rule.effect is not Effect.ALLOW or "limits" not in entry:
         return ()
-    return tuple(
-        {
-            "kind": limit["kind"],
-            "max": limit["max"],
-            "used": limit["used"],
-            "this": limit["this"],
-            "remaining": limit["max"] - limit["used"] - limit["this"],
-            "window": limit["window"],
-            "per": limit["per"],
-            "by": dict(limit["by"]),
-        }
-        for limit in entry.get("limits", ())
-    )
+    return tuple(_grant(limit) for limit in entry["limits"])
+
+
+def _grant(limit: LimitReport) -> GrantedLimit:
+    used, this = limit["used"], limit["this"]
+    if used is None or this is None:
+        # INVARIANT: every limit of the rule that decided holds, so both are known.
+        raise ValueError("a limit of the deciding rule has no total")
+    return {
+        "kind": limit["kind"],
+        "max": limit["max"],
+        "used": used,
+        "this": this,
+        "remaining": limit["max"] - used - this,
+        "window": limit["window"],
+        "per": limit["per"],
+        "by": dict(limit["by"]),
+    }
 
 
 # ---- decision -------------------------------------------------------------------------------
@@ -376,8 +441,9 @@ def _blocking_result(obligations: Obligations) -> Result:
 
 
 def _obligations(rule: Rule, assurance: str | None) -> Obligations:
-    listed = [
-        (o.type, _copy(o.params) if o.params is not None else {}) for o in rule.obligations or ()
+    listed: list[tuple[str, JsonObject]] = [
+        (o.type, _copy_object(o.params) if o.params is not None else {})
+        for o in rule.obligations or ()
     ]
     required = rule.requirements.min_assurance_level if rule.requirements else None
     if required is not None and assurance_rank(assurance) < assurance_rank(required):
@@ -385,7 +451,7 @@ def _obligations(rule: Rule, assurance: str | None) -> Obligations:
     return tuple(listed)
 
 
-def _proof_required(rule: Rule | None, action: Mapping[str, Any]) -> bool:
+def _proof_required(rule: Rule | None, action: Mapping[str, object]) -> bool:
     if rule is not None and rule.proof is not None and rule.proof.required is True:
         return True
     trust = field_of(action.get("relying_party"), "trust_profile")
@@ -398,10 +464,14 @@ def _proof_ttl(rule: Rule | None, context: EvalContext) -> int | float | None:
     return context.default_proof_ttl_seconds
 
 
-def _copy(value: Any) -> Any:
+def _copy_object(value: JsonObject) -> JsonObject:
     # Callers own what they get back; the policy must stay as parsed.
+    return {k: _copy(v) for k, v in value.items()}
+
+
+def _copy(value: JsonValue) -> JsonValue:
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return _copy_object(value)
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value

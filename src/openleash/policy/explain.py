@@ -20,7 +20,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from openleash.domain.models import Result
 from openleash.policy.constraints import (
@@ -50,6 +49,7 @@ from openleash.policy.model import (
     Schedule,
 )
 from openleash.policy.paths import UNDEFINED, is_js_number
+from openleash.policy.trace import ExplanationDetails, LimitReport, OtherFailure, TraceEntry
 from openleash.policy.trust import counterparty_of
 from openleash.policy.windows import CALENDAR_WINDOWS
 
@@ -72,7 +72,7 @@ class Scene:
 
     now: datetime
     #: What ``$.context`` paths read; ``None`` for v1 behaviour.
-    view: Mapping[str, Any] | None
+    view: Mapping[str, object] | None
     risk: str
     trust: str
 
@@ -83,36 +83,39 @@ class Explanation:
     #: ``decided_by`` (rule id, ``None`` for the default), ``nearest_allow_rule``, ``failed``
     #: (``when``, ``constraints``, ``schedule``, ``limits`` or ``order``) and ``condition``;
     #: ``also``, when present: ``[{rule, failed, condition}]`` for further allowing rules.
-    details: dict[str, Any]
+    details: ExplanationDetails
 
 
 def explain(
     policy: Policy,
-    action: Mapping[str, Any],
+    action: Mapping[str, object],
     scene: Scene,
-    trace: Sequence[Mapping[str, Any]],
+    trace: Sequence[TraceEntry],
     decided_by: Rule | None,
     result: Result,
-    obligations: Sequence[tuple[str, Mapping[str, Any]]],
+    obligations: Sequence[tuple[str, Mapping[str, object]]],
 ) -> Explanation:
     """Explain a decision that is not ALLOW. Never raises: an explanation never changes one."""
     try:
         return _explain(policy, action, scene, trace, decided_by, obligations)
     except Exception as exc:  # the decision stands whatever goes wrong here
-        details = {"decided_by": decided_by.id if decided_by else None, "error": repr(exc)}
+        details: ExplanationDetails = {
+            "decided_by": decided_by.id if decided_by else None,
+            "error": repr(exc),
+        }
         return Explanation(f"{result}; no explanation available", details)
 
 
 def _explain(
     policy: Policy,
-    action: Mapping[str, Any],
+    action: Mapping[str, object],
     scene: Scene,
-    trace: Sequence[Mapping[str, Any]],
+    trace: Sequence[TraceEntry],
     decided_by: Rule | None,
-    obligations: Sequence[tuple[str, Mapping[str, Any]]],
+    obligations: Sequence[tuple[str, Mapping[str, object]]],
 ) -> Explanation:
     headline = _headline(policy.default, decided_by, obligations, action)
-    details: dict[str, Any] = {
+    details: ExplanationDetails = {
         "decided_by": decided_by.id if decided_by is not None else None,
         "nearest_allow_rule": None,
         "failed": None,
@@ -130,16 +133,18 @@ def _explain(
 
 
 def _nearest(
-    allowing: Sequence[tuple[Rule, Mapping[str, Any]]],
+    allowing: Sequence[tuple[Rule, TraceEntry]],
     decided_by: Rule | None,
-    action: Mapping[str, Any],
+    action: Mapping[str, object],
     scene: Scene,
-    details: dict[str, Any],
+    details: ExplanationDetails,
 ) -> str:
     """What kept the allowing rules from holding; fills in ``details``."""
     (rule, entry), others = allowing[0], allowing[1 : 1 + _MAX_OTHERS]
     failed, condition = _failure(rule, entry, action, scene)
-    details.update(nearest_allow_rule=rule.id, failed=failed, condition=condition)
+    details["nearest_allow_rule"] = rule.id
+    details["failed"] = failed
+    details["condition"] = condition
     if failed == "order":
         after = f'"{decided_by.id}"' if decided_by is not None else "the rule that decided"
         return f'The nearest allowing rule, "{rule.id}", holds but comes after {after}.'
@@ -153,8 +158,8 @@ def _nearest(
 
 
 def _other(
-    rule: Rule, entry: Mapping[str, Any], action: Mapping[str, Any], scene: Scene
-) -> dict[str, Any]:
+    rule: Rule, entry: TraceEntry, action: Mapping[str, object], scene: Scene
+) -> OtherFailure:
     failed, condition = _failure(rule, entry, action, scene)
     return {"rule": rule.id, "failed": failed, "condition": condition}
 
@@ -165,8 +170,8 @@ def _other(
 def _headline(
     default: DefaultEffect,
     rule: Rule | None,
-    obligations: Sequence[tuple[str, Mapping[str, Any]]],
-    action: Mapping[str, Any],
+    obligations: Sequence[tuple[str, Mapping[str, object]]],
+    action: Mapping[str, object],
 ) -> str:
     if rule is None:
         if default is DefaultEffect.PASSTHROUGH:
@@ -180,7 +185,7 @@ def _headline(
     return f'Rule "{rule.id}"{about} requires {wanted}.'
 
 
-def _obligation_text(kind: str, params: Mapping[str, Any], action: Mapping[str, Any]) -> str:
+def _obligation_text(kind: str, params: Mapping[str, object], action: Mapping[str, object]) -> str:
     text = _BLOCKING.get(kind, "")
     level = params.get("min_assurance_level")
     if kind == "STEP_UP_AUTH" and type(level) is str:
@@ -189,8 +194,8 @@ def _obligation_text(kind: str, params: Mapping[str, Any], action: Mapping[str, 
 
 
 def _allow_rules(
-    policy: Policy, trace: Sequence[Mapping[str, Any]], decided_by: Rule | None
-) -> list[tuple[Rule, Mapping[str, Any]]]:
+    policy: Policy, trace: Sequence[TraceEntry], decided_by: Rule | None
+) -> list[tuple[Rule, TraceEntry]]:
     """The allow rules other than the one that decided whose action pattern matched."""
     return [
         (rule, entry)
@@ -200,7 +205,7 @@ def _allow_rules(
 
 
 def _failure(
-    rule: Rule, entry: Mapping[str, Any], action: Mapping[str, Any], scene: Scene
+    rule: Rule, entry: TraceEntry, action: Mapping[str, object], scene: Scene
 ) -> tuple[str, str]:
     if entry["when_match"] is False and rule.when is not None:
         return "when", "when: " + _why_false(rule.when, action, scene.view)
@@ -216,7 +221,7 @@ def _failure(
 # ---- constraints ----------------------------------------------------------------------------
 
 
-def constraint_failure(constraints: Constraints, action: Mapping[str, Any], scene: Scene) -> str:
+def constraint_failure(constraints: Constraints, action: Mapping[str, object], scene: Scene) -> str:
     """The first constraint that does not hold, in the order the decision checks them."""
     c, payload = constraints, action.get("payload")
     if not amount_ok(c, payload):
@@ -242,7 +247,7 @@ def constraint_failure(constraints: Constraints, action: Mapping[str, Any], scen
     return "the constraints do not hold"
 
 
-def _amount_text(c: Constraints, amount: Any) -> str:
+def _amount_text(c: Constraints, amount: object) -> str:
     if not is_js_number(amount):
         return f"`amount_minor` is {value_text(amount)}, not a number"
     if not is_usable_amount(amount):
@@ -259,7 +264,7 @@ def _names(items: tuple[str, ...] | None) -> str:
 # ---- when -----------------------------------------------------------------------------------
 
 
-def _why_false(expr: Expr, action: Mapping[str, Any], view: Mapping[str, Any] | None) -> str:
+def _why_false(expr: Expr, action: Mapping[str, object], view: Mapping[str, object] | None) -> str:
     """Why ``expr``, which does not hold, does not: the failing match, with what it read."""
     match expr:
         case Match():
@@ -285,7 +290,7 @@ def _match_text(m: Match) -> str:
     return f"`{m.path.text}` {m.op}{expected}"
 
 
-def _actual_text(m: Match, action: Mapping[str, Any], view: Mapping[str, Any] | None) -> str:
+def _actual_text(m: Match, action: Mapping[str, object], view: Mapping[str, object] | None) -> str:
     return value_text(match_actual(m, action, view))
 
 
@@ -311,12 +316,12 @@ def _days_text(days: tuple[str, ...]) -> str:
     return ", ".join(days)
 
 
-def limits_failure(report: Sequence[Mapping[str, Any]]) -> str:
+def limits_failure(report: Sequence[LimitReport]) -> str:
     failing = [_limit_text(limit) for limit in report if not limit["holds"]]
     return "; ".join(failing) if failing else "the limits do not hold"
 
 
-def _limit_text(limit: Mapping[str, Any]) -> str:
+def _limit_text(limit: LimitReport) -> str:
     kind = "budget" if limit["kind"] == "spend" else "rate"
     scope = [f"{name} {value_text(value)}" for name, value in limit["by"].items()]
     label = kind + (" for " + ", ".join(scope) if scope else "")
@@ -340,7 +345,7 @@ def _period(window: str) -> str:
 # ---- values ---------------------------------------------------------------------------------
 
 
-def value_text(value: Any) -> str:
+def value_text(value: object) -> str:
     """A value as an owner reads it: strings quoted, numbers plain, ``missing`` for none."""
     if value is UNDEFINED:
         return "missing"
@@ -350,7 +355,7 @@ def value_text(value: Any) -> str:
     return text if len(text) <= _MAX_VALUE_TEXT else text[: _MAX_VALUE_TEXT - 3] + "..."
 
 
-def _number(value: Any) -> str:
+def _number(value: object) -> str:
     if type(value) is float and value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return str(value)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from typing import Any, assert_never
+from typing import assert_never
 
+from openleash.domain.jsonvalue import JsonValue
 from openleash.policy.checker import Checker
 from openleash.policy.model import AllOf, AnyOf, Expr, Match, Not, Op
 from openleash.policy.paths import (
     UNDEFINED,
+    Undefined,
     compile_path,
     is_js_number,
     js_includes,
@@ -35,11 +37,11 @@ MAX_EXPR_DEPTH = 64
 # ---- building -------------------------------------------------------------------------------
 
 
-def parse_when(c: Checker, data: Any, path: Path) -> Expr | None:
+def parse_when(c: Checker, data: JsonValue, path: Path) -> Expr | None:
     return _expr(c, data, path, 1)
 
 
-def _expr(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
+def _expr(c: Checker, data: JsonValue, path: Path, depth: int) -> Expr | None:
     before = c.count()
     if depth > MAX_EXPR_DEPTH:
         c.fail(path, f"expressions nest deeper than {MAX_EXPR_DEPTH} levels")
@@ -56,17 +58,17 @@ def _expr(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
     return built[0]
 
 
-def _all(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
+def _all(c: Checker, data: JsonValue, path: Path, depth: int) -> Expr | None:
     items = _expr_list(c, data, path, depth)
     return AllOf(items) if items is not None else None
 
 
-def _any(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
+def _any(c: Checker, data: JsonValue, path: Path, depth: int) -> Expr | None:
     items = _expr_list(c, data, path, depth)
     return AnyOf(items) if items is not None else None
 
 
-def _expr_list(c: Checker, data: Any, path: Path, depth: int) -> tuple[Expr, ...] | None:
+def _expr_list(c: Checker, data: JsonValue, path: Path, depth: int) -> tuple[Expr, ...] | None:
     items = c.items(data, path)
     if items is None:
         return None
@@ -74,12 +76,12 @@ def _expr_list(c: Checker, data: Any, path: Path, depth: int) -> tuple[Expr, ...
     return tuple(e for e in built if e is not None) if None not in built else None
 
 
-def _not(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
+def _not(c: Checker, data: JsonValue, path: Path, depth: int) -> Expr | None:
     inner = _expr(c, data, path, depth + 1)
     return Not(inner) if inner is not None else None
 
 
-def _match(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
+def _match(c: Checker, data: JsonValue, path: Path, depth: int) -> Expr | None:
     before = c.count()
     node = c.mapping(data, path, keys=MATCH_KEYS, required=("path", "op"))
     if node is None:
@@ -96,7 +98,7 @@ def _match(c: Checker, data: Any, path: Path, depth: int) -> Expr | None:
     return Match(compile_path(text), op, value, regex)
 
 
-def _regex(c: Checker, value: Any, path: Path) -> JsRegex | None:
+def _regex(c: Checker, value: JsonValue | Undefined, path: Path) -> JsRegex | None:
     if not isinstance(value, str):
         return None  # a match that is never true, as in v1
     try:
@@ -110,7 +112,7 @@ def _regex(c: Checker, value: Any, path: Path) -> JsRegex | None:
         return None
 
 
-def _path_text(c: Checker, data: Any, path: Path) -> str | None:
+def _path_text(c: Checker, data: JsonValue, path: Path) -> str | None:
     text = c.string(data, path)
     if text is not None and not text.startswith("$."):
         c.fail(path, f"must start with `$.`, not `{text}`")
@@ -118,7 +120,7 @@ def _path_text(c: Checker, data: Any, path: Path) -> str | None:
     return text
 
 
-_EXPR_FORMS: dict[str, Callable[[Checker, Any, Path, int], Expr | None]] = {
+_EXPR_FORMS: dict[str, Callable[[Checker, JsonValue, Path, int], Expr | None]] = {
     "all": _all,
     "any": _any,
     "not": _not,
@@ -143,7 +145,7 @@ def matches_of(expr: Expr) -> list[Match]:
 
 
 def eval_expr(
-    expr: Expr, action: Mapping[str, Any], server_context: Mapping[str, Any] | None
+    expr: Expr, action: Mapping[str, object], server_context: Mapping[str, object] | None
 ) -> bool:
     """Whether ``expr`` holds; ``server_context`` answers ``$.context`` paths when given."""
     match expr:
@@ -160,8 +162,8 @@ def eval_expr(
 
 
 def match_actual(
-    expr: Match, action: Mapping[str, Any], server_context: Mapping[str, Any] | None
-) -> Any:
+    expr: Match, action: Mapping[str, object], server_context: Mapping[str, object] | None
+) -> object:
     """The value the path of ``expr`` reads (:data:`UNDEFINED` when there is none)."""
     segments = expr.path.segments
     if server_context is None or not segments or segments[0] != "context":
@@ -175,39 +177,39 @@ def match_actual(
     return resolve_segments(segments[2:], top)
 
 
-def _op_eq(actual: Any, m: Match) -> bool:
+def _op_eq(actual: object, m: Match) -> bool:
     return js_strict_equal(actual, m.value)
 
 
-def _op_neq(actual: Any, m: Match) -> bool:
+def _op_neq(actual: object, m: Match) -> bool:
     return not js_strict_equal(actual, m.value)
 
 
-def _op_in(actual: Any, m: Match) -> bool:
+def _op_in(actual: object, m: Match) -> bool:
     return isinstance(m.value, list) and js_includes(m.value, actual)
 
 
-def _op_nin(actual: Any, m: Match) -> bool:
+def _op_nin(actual: object, m: Match) -> bool:
     # Not the negation of `in`: a value that is not a list makes both false.
     return isinstance(m.value, list) and not js_includes(m.value, actual)
 
 
-def _numeric(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Match], bool]:
-    def op(actual: Any, m: Match) -> bool:
+def _numeric(compare: Callable[[float, float], bool]) -> Callable[[object, Match], bool]:
+    def op(actual: object, m: Match) -> bool:
         return is_js_number(actual) and is_js_number(m.value) and compare(actual, m.value)
 
     return op
 
 
-def _op_regex(actual: Any, m: Match) -> bool:
+def _op_regex(actual: object, m: Match) -> bool:
     return type(actual) is str and m.regex is not None and m.regex.test(actual)
 
 
-def _op_exists(actual: Any, m: Match) -> bool:
+def _op_exists(actual: object, m: Match) -> bool:
     return actual is not UNDEFINED and actual is not None
 
 
-_OPS: dict[Op, Callable[[Any, Match], bool]] = {
+_OPS: dict[Op, Callable[[object, Match], bool]] = {
     Op.EQ: _op_eq,
     Op.NEQ: _op_neq,
     Op.IN: _op_in,

@@ -14,7 +14,6 @@ where a limit groups by it: there an absent value would be one more budget.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from openleash.policy.constraints import field_of, is_usable_amount
 from openleash.policy.keys import action_type_key, currency_code
@@ -34,7 +33,7 @@ _COUNTERPARTY = (
 _ACTION_TYPE = "action_type must be written in lower case without surrounding spaces"
 
 
-def unusable_input(policy: Policy, action: Mapping[str, Any]) -> str | None:
+def unusable_input(policy: Policy, action: Mapping[str, object]) -> str | None:
     """Why the action cannot be judged under ``policy``, or ``None`` when it can."""
     if not policy.input_needs:
         return None
@@ -47,7 +46,7 @@ def unusable_input(policy: Policy, action: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _problem(needs: frozenset[str], action: Mapping[str, Any]) -> str | None:
+def _problem(needs: frozenset[str], action: Mapping[str, object]) -> str | None:
     payload = action.get("payload")
     amount = _written(payload, "amount_minor")
     if "amount" in needs and amount is not UNDEFINED and not is_usable_amount(amount):
@@ -64,6 +63,6 @@ def _problem(needs: frozenset[str], action: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _written(payload: Any, key: str) -> Any:
+def _written(payload: object, key: str) -> object:
     value = field_of(payload, key)
     return UNDEFINED if value is None else value

@@ -10,7 +10,7 @@ to refuse wherever a limit or a constraint depends on it.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
 #: An ISO 4217 alphabetic code.
 _CURRENCY: Final = re.compile(r"[A-Z]{3}")
@@ -18,7 +18,7 @@ _LABEL: Final = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST: Final = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
 
-def currency_code(value: Any) -> str | None:
+def currency_code(value: object) -> str | None:
     """``value`` as an ISO 4217 code (trimmed, upper-case, three letters A-Z), else ``None``."""
     if type(value) is not str:
         return None
@@ -37,7 +37,7 @@ def domain_text(value: str) -> str:
     return value.strip().lower().rstrip(".")
 
 
-def host_name(value: Any) -> str | None:
+def host_name(value: object) -> str | None:
     """``value`` as a well-formed host name in its one spelling, else ``None``."""
     if type(value) is not str:
         return None
@@ -50,7 +50,7 @@ def is_host_name(text: str) -> bool:
     return text.isascii() and _HOST.fullmatch(text) is not None
 
 
-def action_type_key(value: Any) -> str | None:
+def action_type_key(value: object) -> str | None:
     """``value`` when it is already in the one spelling limits count by (non-empty, lower-case,
     no surrounding space), else ``None``. Action types are matched case-sensitively, so they
     are not rewritten: a spelling other than this one is refused where limits count by it."""

@@ -23,8 +23,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from openleash.domain.jsonvalue import JsonValue
 from openleash.policy.checker import Checker, optional, shown
 from openleash.policy.constraints import is_usable_amount
 from openleash.policy.keys import action_type_key, currency_code
@@ -37,6 +37,7 @@ from openleash.policy.model import (
     Policy,
 )
 from openleash.policy.syntax import Path
+from openleash.policy.trace import LimitReport
 from openleash.policy.trust import counterparty_host
 from openleash.policy.windows import parse_timezone, parse_window, window_start
 
@@ -113,7 +114,7 @@ class UsageRecord:
 
 
 def usage_queries(
-    policy: Policy, action: Mapping[str, Any], agent_principal_id: str, now: datetime
+    policy: Policy, action: Mapping[str, object], agent_principal_id: str, now: datetime
 ) -> tuple[UsageQuery, ...]:
     """The usage ``evaluate`` needs for ``action`` at ``now`` (timezone-aware)."""
     if not policy.stateful:
@@ -139,7 +140,7 @@ def usage_queries(
     return tuple(queries)
 
 
-def usage_record(action: Mapping[str, Any]) -> UsageRecord:
+def usage_record(action: Mapping[str, object]) -> UsageRecord:
     """The values of ``action`` that limits select and sum by, normalized as queries use them."""
     return UsageRecord(
         action_type=_action_type(action),
@@ -149,33 +150,33 @@ def usage_record(action: Mapping[str, Any]) -> UsageRecord:
     )
 
 
-def by_filters(limit: Limit, action: Mapping[str, Any]) -> tuple[ByFilter, ...]:
+def by_filters(limit: Limit, action: Mapping[str, object]) -> tuple[ByFilter, ...]:
     return tuple((name, BY_VALUE[name](action)) for name in limit.by)
 
 
-def spend_amount(action: Mapping[str, Any]) -> int | float | None:
+def spend_amount(action: Mapping[str, object]) -> int | float | None:
     """``payload.amount_minor`` if it is a usable amount (see :func:`is_usable_amount`)."""
     payload = action.get("payload")
     amount = payload.get("amount_minor") if isinstance(payload, dict) else None
     return amount if is_usable_amount(amount) else None
 
 
-def _currency(action: Mapping[str, Any]) -> str | None:
+def _currency(action: Mapping[str, object]) -> str | None:
     payload = action.get("payload")
     return currency_code(payload.get("currency")) if isinstance(payload, dict) else None
 
 
-def _action_type(action: Mapping[str, Any]) -> str | None:
+def _action_type(action: Mapping[str, object]) -> str | None:
     value = action.get("action_type")
     return value if type(value) is str else None
 
 
-def _action_type_key(action: Mapping[str, Any]) -> str | None:
+def _action_type_key(action: Mapping[str, object]) -> str | None:
     return action_type_key(action.get("action_type"))
 
 
 #: The value of each ``by`` field for an action; ``None`` when it has no one spelling.
-BY_VALUE: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+BY_VALUE: dict[str, Callable[[Mapping[str, object]], str | None]] = {
     "currency": _currency,
     "counterparty": counterparty_host,
     "action_type": _action_type_key,
@@ -188,12 +189,12 @@ BY_VALUE: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
 def check_limits(
     rule_index: int,
     limits: tuple[Limit, ...],
-    action: Mapping[str, Any],
+    action: Mapping[str, object],
     usage: Mapping[UsageKey, Usage],
-) -> tuple[bool, list[dict[str, Any]]]:
+) -> tuple[bool, list[LimitReport]]:
     """Whether every limit holds counting this action, and what each one counted."""
     all_hold = True
-    report: list[dict[str, Any]] = []
+    report: list[LimitReport] = []
     amount = spend_amount(action)
     for limit_index, limit in enumerate(limits):
         this = 1 if limit.kind == "count" else amount
@@ -231,11 +232,11 @@ def _used(kind: LimitKind, usage: Usage | None) -> int | float | None:
 # ---- building -------------------------------------------------------------------------------
 
 
-def parse_limits(c: Checker, data: Any, path: Path) -> tuple[Limit, ...] | None:
+def parse_limits(c: Checker, data: JsonValue, path: Path) -> tuple[Limit, ...] | None:
     return c.each(data, path, _limit)
 
 
-def _limit(c: Checker, data: Any, path: Path) -> Limit | None:
+def _limit(c: Checker, data: JsonValue, path: Path) -> Limit | None:
     before = c.count()
     node = c.mapping(data, path, keys=LIMIT_KEYS, required=LIMIT_REQUIRED)
     if node is None:
@@ -266,7 +267,7 @@ def _limit(c: Checker, data: Any, path: Path) -> Limit | None:
     )
 
 
-def _spend(c: Checker, data: Any, path: Path) -> int | float | None:
+def _spend(c: Checker, data: JsonValue, path: Path) -> int | float | None:
     value = c.number(data, path)
     if value is not None and not (math.isfinite(value) and value >= 0):
         c.fail(path, f"must be a number of minor units, 0 or more, not {shown(data)}")
@@ -274,7 +275,7 @@ def _spend(c: Checker, data: Any, path: Path) -> int | float | None:
     return value
 
 
-def _count(c: Checker, data: Any, path: Path) -> int | None:
+def _count(c: Checker, data: JsonValue, path: Path) -> int | None:
     value = c.number(data, path)
     if value is None:
         return None
@@ -284,10 +285,10 @@ def _count(c: Checker, data: Any, path: Path) -> int | None:
     return int(value)
 
 
-def _per(c: Checker, data: Any, path: Path) -> LimitPer | None:
+def _per(c: Checker, data: JsonValue, path: Path) -> LimitPer | None:
     chosen = c.choice(data, path, tuple(_PER))
     return _PER[chosen] if chosen is not None else None
 
 
-def _by(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
+def _by(c: Checker, data: JsonValue, path: Path) -> tuple[str, ...] | None:
     return c.unique_choices(data, path, LIMIT_BY, what="field")

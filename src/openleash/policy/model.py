@@ -10,11 +10,13 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+from openleash.domain.errors import PolicyIssue
+from openleash.domain.jsonvalue import JsonObject, JsonOut, JsonValue
 from openleash.domain.models import AssuranceLevel
-from openleash.policy.paths import UNDEFINED, JsonPath
+from openleash.policy.paths import UNDEFINED, JsonPath, Undefined
 from openleash.policy.regex import JsRegex
 
 
@@ -89,7 +91,7 @@ class ActionPattern:
             return "any"
         return "exact" if self.prefix is None else "prefix"
 
-    def matches(self, action_type: Any) -> bool:
+    def matches(self, action_type: object) -> bool:
         """``*`` matches all; ``x.*`` matches ``x`` and ``x.<anything>``; otherwise exact."""
         if self.any:
             return True
@@ -129,7 +131,7 @@ class Match:
     path: JsonPath
     op: Op
     #: The ``value`` key, or :data:`UNDEFINED` when the policy leaves it out.
-    value: Any
+    value: JsonValue | Undefined
     #: For ``regex`` with a string value: the compiled pattern, ``None`` where JavaScript
     #: would reject the pattern (the match is then false, as in v1).
     regex: JsRegex | None = field(default=None, compare=False)
@@ -162,7 +164,7 @@ class Requirements:
 class Obligation:
     type: str
     #: ``params`` as written; the obligation's ``details_json`` is a copy (``{}`` if absent).
-    params: dict[str, Any] | None = None
+    params: JsonObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +196,8 @@ class Schedule:
             minutes = (_minute_of_day(start), _minute_of_day(end))
         object.__setattr__(self, "minutes", minutes)
 
-    def canonical_data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"timezone": self.timezone, "days": list(self.days)}
+    def canonical_data(self) -> dict[str, JsonOut]:
+        out: dict[str, JsonOut] = {"timezone": self.timezone, "days": list(self.days)}
         if self.between is not None:
             out["between"] = list(self.between)
         return out
@@ -232,8 +234,8 @@ class Limit:
     def __post_init__(self) -> None:
         object.__setattr__(self, "zone", ZoneInfo(self.timezone))
 
-    def canonical_data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def canonical_data(self) -> dict[str, JsonOut]:
+        out: dict[str, JsonOut] = {
             str(self.kind): json_data(self.max),
             "window": self.window.text,
             "per": str(self.per),
@@ -252,8 +254,8 @@ class RiskEntry:
     level: str
     when: Expr | None = None
 
-    def canonical_data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"action": self.action.text, "level": self.level}
+    def canonical_data(self) -> dict[str, JsonOut]:
+        out: dict[str, JsonOut] = {"action": self.action.text, "level": self.level}
         if self.when is not None:
             out["when"] = expr_data(self.when)
         return out
@@ -267,7 +269,7 @@ class Counterparty:
     domain: str
     trust: str
 
-    def canonical_data(self) -> dict[str, Any]:
+    def canonical_data(self) -> dict[str, JsonOut]:
         return {"domain": self.domain, "trust": self.trust}
 
 
@@ -285,8 +287,8 @@ class Rule:
     schedule: Schedule | None = None
     limits: tuple[Limit, ...] | None = None
 
-    def canonical_data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def canonical_data(self) -> dict[str, JsonOut]:
+        out: dict[str, JsonOut] = {
             "id": self.id,
             "effect": str(self.effect),
             "action": self.action.text,
@@ -315,7 +317,7 @@ class Policy:
     default: DefaultEffect
     rules: tuple[Rule, ...]
     #: Located notes about things that are valid but probably not meant (never compared).
-    warnings: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    warnings: tuple[PolicyIssue, ...] = field(default=(), compare=False)
     risk: tuple[RiskEntry, ...] | None = None
     #: In layer order, most specific layer first: on equal specificity the first entry wins.
     counterparties: tuple[Counterparty, ...] | None = None
@@ -351,9 +353,9 @@ class Policy:
         reads = any(_reads_allowed_before(c) for c in conditions if c is not None)
         object.__setattr__(self, "reads_allowed_before", reads)
 
-    def canonical_data(self) -> dict[str, Any]:
+    def canonical_data(self) -> dict[str, JsonOut]:
         """Plain data in a fixed key order: equal for policies that decide alike as written."""
-        out: dict[str, Any] = {
+        out: dict[str, JsonOut] = {
             "version": self.version,
             "default": str(self.default),
             "rules": [rule.canonical_data() for rule in self.rules],
@@ -365,7 +367,7 @@ class Policy:
         return out
 
 
-def expr_data(expr: Expr) -> dict[str, Any]:
+def expr_data(expr: Expr) -> dict[str, JsonOut]:
     match expr:
         case AllOf(items):
             return {"all": [expr_data(item) for item in items]}
@@ -374,13 +376,13 @@ def expr_data(expr: Expr) -> dict[str, Any]:
         case Not(item):
             return {"not": expr_data(item)}
         case Match(path, op, value):
-            out: dict[str, Any] = {"path": path.text, "op": str(op)}
+            out: dict[str, JsonOut] = {"path": path.text, "op": str(op)}
             if value is not UNDEFINED:
                 out["value"] = json_data(value)
             return {"match": out}
 
 
-def json_data(value: Any) -> Any:
+def json_data(value: JsonOut) -> JsonOut:
     """A detached copy of JSON-like data; non-finite numbers become ``None`` as in JSON text."""
     if isinstance(value, dict):
         return {key: json_data(item) for key, item in value.items()}
@@ -391,20 +393,20 @@ def json_data(value: Any) -> Any:
     return value
 
 
-def _put(out: dict[str, Any], key: str, value: Any) -> None:
+def _put(out: dict[str, JsonOut], key: str, value: JsonOut) -> None:
     if value is not None:
         out[key] = json_data(value)
 
 
-def _fields(record: Constraints | Requirements | Proof) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _fields(record: Constraints | Requirements | Proof) -> dict[str, JsonOut]:
+    out: dict[str, JsonOut] = {}
     for spec in fields(record):
         _put(out, spec.name, getattr(record, spec.name))
     return out
 
 
-def _obligation_data(obligation: Obligation) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": obligation.type}
+def _obligation_data(obligation: Obligation) -> dict[str, JsonOut]:
+    out: dict[str, JsonOut] = {"type": obligation.type}
     _put(out, "params", obligation.params)
     return out
 

@@ -19,9 +19,9 @@ kept as a warning on the policy instead.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
-from openleash.domain.errors import PolicyError, PolicyTooLargeError
+from openleash.domain.errors import PolicyError, PolicyIssue, PolicyTooLargeError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.policy.checker import Checker, format_issue, format_path, no_line, optional, shown
 from openleash.policy.expressions import EXPR_KEYS, MATCH_KEYS, MAX_EXPR_DEPTH, parse_when
 from openleash.policy.keys import currency_code, domain_text
@@ -108,7 +108,7 @@ def parse_policy(yaml_text: str) -> Policy:
     too_long = len(yaml_text) > MAX_POLICY_BYTES
     if too_long or len(yaml_text.encode("utf-8", "surrogatepass")) > MAX_POLICY_BYTES:
         message = f"the policy is larger than {MAX_POLICY_BYTES} bytes (UTF-8)"
-        issue: dict[str, Any] = {"path": "policy", "message": message, "line": None}
+        issue: PolicyIssue = {"path": "policy", "message": message, "line": None}
         raise PolicyTooLargeError(f"Policy too large: {message}", [issue])
     try:
         document = load_document(yaml_text)
@@ -119,7 +119,7 @@ def parse_policy(yaml_text: str) -> Policy:
     return parse_policy_data(document.data, document=document)
 
 
-def parse_policy_data(data: Any, *, document: Document | None = None) -> Policy:
+def parse_policy_data(data: JsonValue, *, document: Document | None = None) -> Policy:
     """Validate plain data (as loaded from YAML or JSON) into a :class:`Policy`."""
     checker = Checker(document.line if document is not None else no_line)
     try:
@@ -135,7 +135,7 @@ def parse_policy_data(data: Any, *, document: Document | None = None) -> Policy:
     return policy
 
 
-def _policy(c: Checker, data: Any) -> Policy | None:
+def _policy(c: Checker, data: JsonValue) -> Policy | None:
     top = c.mapping(data, (), keys=TOP_KEYS, required=TOP_REQUIRED)
     if top is None:
         return None
@@ -156,26 +156,26 @@ def _policy(c: Checker, data: Any) -> Policy | None:
     )
 
 
-def _version(c: Checker, data: Any, path: Path) -> int | None:
+def _version(c: Checker, data: JsonValue, path: Path) -> int | None:
     if not is_js_number(data) or data != 1:
         c.fail(path, f"must be 1, not {shown(data)}")
         return None
     return 1
 
 
-def _default(c: Checker, data: Any, path: Path) -> DefaultEffect | None:
+def _default(c: Checker, data: JsonValue, path: Path) -> DefaultEffect | None:
     chosen = c.choice(data, path, [d.value for d in DefaultEffect])
     return DefaultEffect(chosen) if chosen is not None else None
 
 
-def _rules(c: Checker, data: Any, path: Path) -> tuple[Rule, ...] | None:
+def _rules(c: Checker, data: JsonValue, path: Path) -> tuple[Rule, ...] | None:
     if isinstance(data, list) and len(data) > MAX_RULES:
         c.fail(path, f"has {len(data)} rules; at most {MAX_RULES} are accepted")
         return None
     return c.each(data, path, _rule)
 
 
-def _rule(c: Checker, data: Any, path: Path) -> Rule | None:
+def _rule(c: Checker, data: JsonValue, path: Path) -> Rule | None:
     before = c.count()
     rule = c.mapping(data, path, keys=RULE_KEYS, required=RULE_REQUIRED)
     if rule is None:
@@ -209,12 +209,12 @@ def _rule(c: Checker, data: Any, path: Path) -> Rule | None:
     )
 
 
-def _effect(c: Checker, data: Any, path: Path) -> Effect | None:
+def _effect(c: Checker, data: JsonValue, path: Path) -> Effect | None:
     chosen = c.choice(data, path, [e.value for e in Effect])
     return Effect(chosen) if chosen is not None else None
 
 
-def _constraints(c: Checker, data: Any, path: Path) -> Constraints | None:
+def _constraints(c: Checker, data: JsonValue, path: Path) -> Constraints | None:
     before = c.count()
     keys = CONSTRAINT_NUMBERS + CONSTRAINT_LISTS + CONSTRAINT_CONTEXT
     node = c.mapping(data, path, keys=keys, required=())
@@ -241,7 +241,7 @@ def _constraints(c: Checker, data: Any, path: Path) -> Constraints | None:
     )
 
 
-def _currencies(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
+def _currencies(c: Checker, data: JsonValue, path: Path) -> tuple[str, ...] | None:
     """ISO 4217 codes, kept in their one spelling (``usd`` is ``USD``), as payloads are read."""
     before = c.count()
     items = c.strings(data, path)
@@ -254,24 +254,27 @@ def _currencies(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
     return tuple(code for code in codes if code is not None) if c.count() == before else None
 
 
-def _domains(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
+def _domains(c: Checker, data: JsonValue, path: Path) -> tuple[str, ...] | None:
     """Domains in their one spelling (trimmed, lower-case, no trailing dot), as actions are read."""
     items = c.strings(data, path)
     return tuple(domain_text(item) for item in items) if items is not None else None
 
 
-def _trust_levels(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
+def _trust_levels(c: Checker, data: JsonValue, path: Path) -> tuple[str, ...] | None:
     before = c.count()
     items = c.items(data, path)
     if items is None:
         return None
+    levels: list[str] = []
     for i, item in enumerate(items):
-        if not isinstance(item, str) or item not in TRUST_LEVELS:
+        if isinstance(item, str) and item in TRUST_LEVELS:
+            levels.append(item)
+        else:
             c.fail((*path, i), f"unknown trust {shown(item)}; use {', '.join(TRUST_LEVELS)}")
-    return tuple(items) if c.count() == before else None
+    return tuple(levels) if c.count() == before else None
 
 
-def _requirements(c: Checker, data: Any, path: Path) -> Requirements | None:
+def _requirements(c: Checker, data: JsonValue, path: Path) -> Requirements | None:
     before = c.count()
     node = c.mapping(data, path, keys=REQUIREMENT_KEYS, required=())
     if node is None:
@@ -281,15 +284,15 @@ def _requirements(c: Checker, data: Any, path: Path) -> Requirements | None:
     return Requirements(level, scheme) if c.count() == before else None
 
 
-def _assurance_level(c: Checker, data: Any, path: Path) -> str | None:
+def _assurance_level(c: Checker, data: JsonValue, path: Path) -> str | None:
     return c.choice(data, path, ASSURANCE_LEVELS)
 
 
-def _obligations(c: Checker, data: Any, path: Path) -> tuple[Obligation, ...] | None:
+def _obligations(c: Checker, data: JsonValue, path: Path) -> tuple[Obligation, ...] | None:
     return c.each(data, path, _obligation)
 
 
-def _obligation(c: Checker, data: Any, path: Path) -> Obligation | None:
+def _obligation(c: Checker, data: JsonValue, path: Path) -> Obligation | None:
     before = c.count()
     # The TypeScript server also accepts any other key and any type, and ignores them; here
     # a misspelt key or type is an error, since `human_aproval` would silently allow.
@@ -303,16 +306,16 @@ def _obligation(c: Checker, data: Any, path: Path) -> Obligation | None:
     return Obligation(kind, params)
 
 
-def _obligation_type(c: Checker, data: Any, path: Path) -> str | None:
+def _obligation_type(c: Checker, data: JsonValue, path: Path) -> str | None:
     return c.choice(data, path, OBLIGATION_TYPES)
 
 
-def _params(c: Checker, data: Any, path: Path) -> dict[str, Any] | None:
+def _params(c: Checker, data: JsonValue, path: Path) -> JsonObject | None:
     node = c.mapping(data, path, keys=None, required=())
     return copy.deepcopy(node) if node is not None else None
 
 
-def _proof(c: Checker, data: Any, path: Path) -> Proof | None:
+def _proof(c: Checker, data: JsonValue, path: Path) -> Proof | None:
     before = c.count()
     node = c.mapping(data, path, keys=PROOF_KEYS, required=())
     if node is None:
@@ -322,7 +325,7 @@ def _proof(c: Checker, data: Any, path: Path) -> Proof | None:
     return Proof(required, ttl) if c.count() == before else None
 
 
-def _ttl(c: Checker, data: Any, path: Path) -> int | float | None:
+def _ttl(c: Checker, data: JsonValue, path: Path) -> int | float | None:
     ttl = c.number(data, path)
     # A fix over the TypeScript server, where a ttl of 0 or less fails only when a proof is
     # issued (a server error) or yields a token already expired.

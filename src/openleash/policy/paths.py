@@ -19,7 +19,7 @@ import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final, TypeGuard
 
 
 class Undefined(enum.Enum):
@@ -62,12 +62,12 @@ def compile_path(text: str) -> JsonPath:
     return JsonPath(text, tuple(segments))
 
 
-def resolve_path(path: JsonPath, root: Any) -> Any:
+def resolve_path(path: JsonPath, root: object) -> object:
     """The value at ``path`` inside ``root``, or :data:`UNDEFINED`."""
     return resolve_segments(path.segments, root)
 
 
-def resolve_segments(segments: Sequence[str | int], root: Any) -> Any:
+def resolve_segments(segments: Sequence[str | int], root: object) -> object:
     current = root
     for segment in segments:
         if current is None or current is UNDEFINED:
@@ -76,13 +76,13 @@ def resolve_segments(segments: Sequence[str | int], root: Any) -> Any:
     return current
 
 
-def _index(current: Any, index: int) -> Any:
+def _index(current: object, index: int) -> object:
     if isinstance(current, list) and index < len(current):
         return current[index]
     return UNDEFINED
 
 
-def _key(current: Any, key: str) -> Any:
+def _key(current: object, key: str) -> object:
     if isinstance(current, dict):
         return current.get(key, UNDEFINED)
     if isinstance(current, list) and key == "length":
@@ -90,12 +90,12 @@ def _key(current: Any, key: str) -> Any:
     return UNDEFINED
 
 
-def is_js_number(value: Any) -> bool:
+def is_js_number(value: object) -> TypeGuard[int | float]:
     """``typeof value === 'number'``: a bool is not a number here."""
     return type(value) in _NUMBER_TYPES
 
 
-def js_strict_equal(a: Any, b: Any) -> bool:
+def js_strict_equal(a: object, b: object) -> bool:
     """JavaScript ``a === b`` for JSON values (objects and arrays compare by identity)."""
     if a is b:
         return bool(a == a)  # only NaN is not equal to itself
@@ -108,13 +108,13 @@ def js_strict_equal(a: Any, b: Any) -> bool:
     return False
 
 
-def js_same_value_zero(a: Any, b: Any) -> bool:
+def js_same_value_zero(a: object, b: object) -> bool:
     """SameValueZero, as ``Array.prototype.includes`` compares: like ``===`` but NaN equals NaN."""
     if type(a) is float and type(b) is float and a != a and b != b:
         return True
     return js_strict_equal(a, b)
 
 
-def js_includes(items: Sequence[Any], value: Any) -> bool:
+def js_includes(items: Sequence[object], value: object) -> bool:
     """``items.includes(value)``."""
     return any(js_same_value_zero(item, value) for item in items)

@@ -7,8 +7,9 @@ matched_rule_id read the same whichever server generated the policy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from openleash.domain.jsonvalue import JsonOut
 from openleash.policy.syntax import dump_yaml
 
 ProfileName = Literal["conservative", "balanced", "autonomous"]
@@ -37,7 +38,7 @@ def profile_policy_yaml(profile: ProfileName) -> str:
     return dump_yaml({"version": 1, "default": "deny", "rules": _rules(settings)})
 
 
-def _rules(settings: _Settings) -> list[dict[str, Any]]:
+def _rules(settings: _Settings) -> list[dict[str, JsonOut]]:
     rules = _purchase_rules(settings.purchase_max)
     if settings.appointments:
         rules += _appointment_rules()
@@ -53,7 +54,7 @@ def _rules(settings: _Settings) -> list[dict[str, Any]]:
     return rules
 
 
-def _purchase_rules(limit: int) -> list[dict[str, Any]]:
+def _purchase_rules(limit: int) -> list[dict[str, JsonOut]]:
     return [
         {
             "id": "purchase_small_allow",
@@ -74,7 +75,7 @@ def _purchase_rules(limit: int) -> list[dict[str, Any]]:
     ]
 
 
-def _appointment_rules() -> list[dict[str, Any]]:
+def _appointment_rules() -> list[dict[str, JsonOut]]:
     return [
         {
             "id": "appointment_hairdresser_allow",
@@ -94,11 +95,11 @@ def _appointment_rules() -> list[dict[str, Any]]:
     ]
 
 
-def _category_is(category: str) -> dict[str, Any]:
+def _category_is(category: str) -> dict[str, JsonOut]:
     return {"match": {"path": "$.payload.category", "op": "eq", "value": category}}
 
 
-def _government_rule(allowed: bool) -> dict[str, Any]:
+def _government_rule(allowed: bool) -> dict[str, JsonOut]:
     if not allowed:
         return {
             "id": "government_deny",

@@ -11,8 +11,9 @@ import copy
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import TypedDict
 
+from openleash.domain.jsonvalue import JsonObject, JsonOut
 from openleash.policy.model import (
     ASSURANCE_LEVELS,
     DAYS,
@@ -190,7 +191,7 @@ PROOF = {
     "maximum still applies.",
 }
 
-ACTION_TAXONOMY: dict[str, Any] = {
+ACTION_TAXONOMY: dict[str, JsonOut] = {
     "note": "Suggested action type names. Policies match whatever strings agents send, so "
     "agree on names with the owner; these are a starting point.",
     "categories": {
@@ -369,7 +370,7 @@ rules:
     ),
 )
 
-PLAYGROUND = {
+PLAYGROUND: dict[str, JsonOut] = {
     "endpoint": "POST /v1/playground/run",
     "body": "{policy_yaml, action}: a policy as text and an action request.",
     "action_fields": {
@@ -403,18 +404,35 @@ TIPS = {
 }
 
 
+class Example(TypedDict):
+    name: str
+    policy_yaml: str
+
+
+class PolicySchemaDocument(TypedDict):
+    """The body of ``GET /v1/agents/policy-schema``."""
+
+    description: str
+    json_schema: JsonObject
+    reference: dict[str, JsonOut]
+    action_taxonomy: dict[str, JsonOut]
+    examples: list[Example]
+    playground: dict[str, JsonOut]
+    tips: dict[str, str]
+
+
 @functools.cache
 def _schema_text() -> str:
     return resources.files("openleash.policy").joinpath("schema.json").read_text("utf-8")
 
 
-def policy_json_schema() -> dict[str, Any]:
+def policy_json_schema() -> JsonObject:
     """The published JSON Schema (draft-07) of the policy language."""
-    schema: dict[str, Any] = json.loads(_schema_text())
+    schema: JsonObject = json.loads(_schema_text())
     return schema
 
 
-def policy_schema_document() -> dict[str, Any]:
+def policy_schema_document() -> PolicySchemaDocument:
     """The body of ``GET /v1/agents/policy-schema``; a fresh copy each call."""
     return {
         "description": DESCRIPTION,
@@ -427,7 +445,7 @@ def policy_schema_document() -> dict[str, Any]:
     }
 
 
-def _reference() -> dict[str, Any]:
+def _reference() -> dict[str, JsonOut]:
     return copy.deepcopy(
         {
             "effects": EFFECTS,

@@ -9,8 +9,8 @@ into its request is never read. A risk entry's ``when`` may read the server cont
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from openleash.domain.jsonvalue import JsonValue
 from openleash.policy.checker import Checker, optional
 from openleash.policy.expressions import eval_expr, matches_of, parse_when
 from openleash.policy.model import (
@@ -31,7 +31,7 @@ _HIGHEST_RANK = len(RISK_LEVELS) - 1
 
 
 def risk_of(
-    policy: Policy, action: Mapping[str, Any], server_context: Mapping[str, Any] | None
+    policy: Policy, action: Mapping[str, object], server_context: Mapping[str, object] | None
 ) -> str:
     """The risk level of ``action``; ``server_context`` answers ``$.context`` paths."""
     if not policy.risk:
@@ -48,11 +48,11 @@ def risk_of(
     return RISK_LEVELS[rank]
 
 
-def parse_risk(c: Checker, data: Any, path: Path) -> tuple[RiskEntry, ...] | None:
+def parse_risk(c: Checker, data: JsonValue, path: Path) -> tuple[RiskEntry, ...] | None:
     return c.each(data, path, _entry)
 
 
-def _entry(c: Checker, data: Any, path: Path) -> RiskEntry | None:
+def _entry(c: Checker, data: JsonValue, path: Path) -> RiskEntry | None:
     before = c.count()
     node = c.mapping(data, path, keys=RISK_KEYS, required=RISK_REQUIRED)
     if node is None:
@@ -74,5 +74,5 @@ def _refuse_own_risk(c: Checker, when: Expr, path: Path) -> None:
             c.fail(path, f"`{match.path.text}` is what `risk` computes; it cannot be read here")
 
 
-def parse_risk_level(c: Checker, data: Any, path: Path) -> str | None:
+def parse_risk_level(c: Checker, data: JsonValue, path: Path) -> str | None:
     return c.choice(data, path, RISK_LEVELS)

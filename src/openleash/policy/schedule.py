@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
+from openleash.domain.jsonvalue import JsonValue
 from openleash.policy.checker import Checker, optional, shown
 from openleash.policy.model import DAYS, Schedule
 from openleash.policy.syntax import Path
@@ -24,7 +24,7 @@ SCHEDULE_KEYS = ("timezone", "days", "between")
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
-def parse_schedule(c: Checker, data: Any, path: Path) -> Schedule | None:
+def parse_schedule(c: Checker, data: JsonValue, path: Path) -> Schedule | None:
     before = c.count()
     node = c.mapping(data, path, keys=SCHEDULE_KEYS, required=())
     if node is None:
@@ -41,7 +41,7 @@ def parse_schedule(c: Checker, data: Any, path: Path) -> Schedule | None:
     )
 
 
-def _days(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
+def _days(c: Checker, data: JsonValue, path: Path) -> tuple[str, ...] | None:
     days = c.unique_choices(data, path, DAYS, what="day")
     if days is not None and not days:
         c.fail(path, "must name at least one day; leave `days` out for every day")
@@ -50,7 +50,7 @@ def _days(c: Checker, data: Any, path: Path) -> tuple[str, ...] | None:
     return tuple(day for day in DAYS if day in days) if days is not None else None
 
 
-def _between(c: Checker, data: Any, path: Path) -> tuple[str, str] | None:
+def _between(c: Checker, data: JsonValue, path: Path) -> tuple[str, str] | None:
     before = c.count()
     items = c.items(data, path)
     if items is None:
@@ -58,12 +58,15 @@ def _between(c: Checker, data: Any, path: Path) -> tuple[str, str] | None:
     if len(items) != 2:
         c.fail(path, f"must be [start, end], two times as HH:MM, not {len(items)} items")
         return None
+    times: list[str] = []
     for i, item in enumerate(items):
-        if not isinstance(item, str) or _HH_MM.fullmatch(item) is None:
+        if isinstance(item, str) and _HH_MM.fullmatch(item) is not None:
+            times.append(item)
+        else:
             c.fail((*path, i), f"must be a time as HH:MM (00:00 to 23:59), not {shown(item)}")
     if c.count() != before:
         return None
-    start, end = items
+    start, end = times
     if start == end:
         c.fail(path, f"start and end are both `{start}`; leave `between` out for all day")
         return None

@@ -26,7 +26,7 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 
-from openleash.domain.jsonvalue import js_number
+from openleash.domain.jsonvalue import JsonObject, JsonOut, JsonValue, js_number
 
 #: A place in a document: mapping keys and list indices from the root.
 Path = tuple[str | int, ...]
@@ -75,7 +75,7 @@ class YamlError(ValueError):
 class Document:
     """Plain data plus the 1-based source line of every place in it."""
 
-    data: Any
+    data: JsonValue
     lines: Mapping[Path, int]
 
     def line(self, path: Path) -> int | None:
@@ -87,7 +87,7 @@ class Document:
         return None
 
 
-def resolve_plain(text: str) -> Any:
+def resolve_plain(text: str) -> JsonValue:
     """The value of an untagged plain scalar under the YAML 1.2 core schema."""
     if _NULL.fullmatch(text):
         return None
@@ -190,7 +190,7 @@ def _compose(text: str) -> Node | None:
     return root
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str) -> JsonValue:
     """Parse one YAML 1.2 document to plain data; raise :class:`YamlError` on bad syntax."""
     return load_document(text).data
 
@@ -200,12 +200,12 @@ class _Builder:
 
     def __init__(self) -> None:
         self.lines: dict[Path, int] = {}
-        self._done: dict[int, tuple[Any, int]] = {}
+        self._done: dict[int, tuple[JsonValue, int]] = {}
         self._open: set[int] = set()
         self._nodes = 0
         self._reused = 0
 
-    def value(self, node: Node, path: Path) -> Any:
+    def value(self, node: Node, path: Path) -> JsonValue:
         self.lines.setdefault(path, node.start_mark.line + 1)
         key = id(node)
         if key in self._done:
@@ -219,7 +219,7 @@ class _Builder:
         self._done[key] = (built, self._nodes - before)
         return built
 
-    def _reuse(self, node: Node, key: int) -> Any:
+    def _reuse(self, node: Node, key: int) -> JsonValue:
         built, size = self._done[key]
         # Count the expanded size, so that aliases of aliases add up as their copies would.
         self._nodes += size
@@ -228,7 +228,7 @@ class _Builder:
             raise YamlError("aliases expand to too many nodes", _line(node))
         return built
 
-    def _build(self, node: Node, path: Path) -> Any:
+    def _build(self, node: Node, path: Path) -> JsonValue:
         self._nodes += 1
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
@@ -236,9 +236,9 @@ class _Builder:
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
         return _scalar(node)
 
-    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        seen: set[tuple[str, Any]] = set()
+    def _mapping(self, node: MappingNode, path: Path) -> JsonObject:
+        out: JsonObject = {}
+        seen: set[tuple[str, JsonValue]] = set()
         for key_node, value_node in node.value:
             key_value = self._key(key_node)
             identity = (type(key_value).__name__, key_value)
@@ -250,7 +250,7 @@ class _Builder:
             out[key] = self.value(value_node, (*path, key))
         return out
 
-    def _key(self, node: Node) -> Any:
+    def _key(self, node: Node) -> JsonValue:
         if not isinstance(node, ScalarNode):
             raise YamlError("only scalar mapping keys are supported", _line(node))
         self._nodes += 1
@@ -261,7 +261,7 @@ def _line(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def _scalar(node: Node) -> Any:
+def _scalar(node: Node) -> JsonValue:
     tag = str(node.tag)
     text = str(node.value)
     if len(text) > MAX_STRING_CHARS:
@@ -274,25 +274,25 @@ def _scalar(node: Node) -> Any:
         raise YamlError(str(exc), _line(node)) from None
 
 
-def _typed(kind: type | tuple[type, ...]) -> Callable[[str], Any]:
-    def resolve(text: str) -> Any:
+def _typed(kind: type | tuple[type, ...]) -> Callable[[str], JsonValue]:
+    def resolve(text: str) -> JsonValue:
         value = resolve_plain(text)
         return value if isinstance(value, kind) and type(value) is not bool else text
 
     return resolve
 
 
-def _boolean(text: str) -> Any:
+def _boolean(text: str) -> JsonValue:
     value = resolve_plain(text)
     return value if type(value) is bool else text
 
 
-def _null(text: str) -> Any:
+def _null(text: str) -> JsonValue:
     value = resolve_plain(text)
     return None if value is None else text
 
 
-_EXPLICIT: dict[str, Callable[[str], Any]] = {
+_EXPLICIT: dict[str, Callable[[str], JsonValue]] = {
     _YAML_TAG + "str": str,
     _YAML_TAG + "int": _typed(int),
     _YAML_TAG + "float": _typed((int, float)),
@@ -301,13 +301,13 @@ _EXPLICIT: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _js_string(value: Any) -> str:
+def _js_string(value: JsonValue) -> str:
     """``String(value)`` for the scalars YAML can produce."""
     if value is None:
         return ""
     if type(value) is bool:
         return "true" if value else "false"
-    if type(value) in (int, float):
+    if isinstance(value, int | float):  # not a bool: that was the case above
         return js_number_text(value)
     return str(value)
 
@@ -374,7 +374,7 @@ _Representer.add_representer(str, _Representer.represent_str)
 _Representer.add_representer(type(None), _Representer.represent_none)
 
 
-def dump_yaml(data: Any) -> str:
+def dump_yaml(data: JsonOut) -> str:
     """Plain data as block-style YAML 1.2 that :func:`load_yaml` reads back unchanged."""
     yaml = YAML(typ="rt", pure=True)
     yaml.Representer = _Representer

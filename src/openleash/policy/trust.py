@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
+from openleash.domain.jsonvalue import JsonValue
 from openleash.policy.checker import Checker, optional, shown
 from openleash.policy.keys import domain_text, is_host_name
 from openleash.policy.model import TRUST_LEVELS, Counterparty, Policy
@@ -30,7 +30,7 @@ _ANY_CASE_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PATTERN = re.compile(rf"(?:\*\.)?{_ANY_CASE_LABEL}(?:\.{_ANY_CASE_LABEL})*")
 
 
-def counterparty_of(action: Mapping[str, Any]) -> str | None:
+def counterparty_of(action: Mapping[str, object]) -> str | None:
     """The counterparty's domain in its one spelling, or ``None`` when the action names none.
 
     It may still not be a well-formed host name (see :func:`counterparty_host`)."""
@@ -46,13 +46,13 @@ def counterparty_of(action: Mapping[str, Any]) -> str | None:
     return None
 
 
-def counterparty_host(action: Mapping[str, Any]) -> str | None:
+def counterparty_host(action: Mapping[str, object]) -> str | None:
     """The counterparty when it is a well-formed host name, else ``None``."""
     domain = counterparty_of(action)
     return domain if domain is not None and is_host_name(domain) else None
 
 
-def _written(value: Any) -> str | None:
+def _written(value: object) -> str | None:
     if type(value) is not str:
         return None
     text = domain_text(value)
@@ -80,7 +80,9 @@ def trust_of(policy: Policy, domain: str | None) -> str:
     return UNKNOWN
 
 
-def parse_counterparties(c: Checker, data: Any, path: Path) -> tuple[Counterparty, ...] | None:
+def parse_counterparties(
+    c: Checker, data: JsonValue, path: Path
+) -> tuple[Counterparty, ...] | None:
     items = c.items(data, path)
     if items is None:
         return None
@@ -96,7 +98,7 @@ def parse_counterparties(c: Checker, data: Any, path: Path) -> tuple[Counterpart
     return tuple(e for e in built if e is not None) if None not in built else None
 
 
-def _counterparty(c: Checker, data: Any, path: Path) -> Counterparty | None:
+def _counterparty(c: Checker, data: JsonValue, path: Path) -> Counterparty | None:
     before = c.count()
     node = c.mapping(data, path, keys=COUNTERPARTY_KEYS, required=COUNTERPARTY_KEYS)
     if node is None:
@@ -108,7 +110,7 @@ def _counterparty(c: Checker, data: Any, path: Path) -> Counterparty | None:
     return Counterparty(domain, trust)
 
 
-def _domain(c: Checker, data: Any, path: Path) -> str | None:
+def _domain(c: Checker, data: JsonValue, path: Path) -> str | None:
     text = c.string(data, path)
     if text is None:
         return None
@@ -122,5 +124,5 @@ def _domain(c: Checker, data: Any, path: Path) -> str | None:
     return text.lower()
 
 
-def parse_trust(c: Checker, data: Any, path: Path) -> str | None:
+def parse_trust(c: Checker, data: JsonValue, path: Path) -> str | None:
     return c.choice(data, path, TRUST_LEVELS)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, available_timezones
 
+from openleash.domain.jsonvalue import JsonValue
 from openleash.domain.timefmt import iso_ms
 from openleash.policy.checker import Checker, shown
 from openleash.policy.model import Window
@@ -38,7 +39,7 @@ def known_timezones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def parse_timezone(c: Checker, data: Any, path: Path) -> str | None:
+def parse_timezone(c: Checker, data: JsonValue, path: Path) -> str | None:
     name = c.string(data, path)
     if name is None:
         return None
@@ -48,7 +49,7 @@ def parse_timezone(c: Checker, data: Any, path: Path) -> str | None:
     return name
 
 
-def parse_window(c: Checker, data: Any, path: Path) -> Window | None:
+def parse_window(c: Checker, data: JsonValue, path: Path) -> Window | None:
     text = c.string(data, path)
     if text is None:
         return None

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from openleash.crypto import IssuedToken, KeyRing, action_hash, issue_approval_token
-from openleash.domain.action import parse_action
+from openleash.domain.action import ActionDoc, parse_action
 from openleash.domain.errors import ForbiddenError, InvalidInputError, NotFoundError, OpenLeashError
 from openleash.domain.ids import new_id
 from openleash.domain.jsonvalue import JsonObject, JsonValue
@@ -111,7 +111,7 @@ class ApprovalAsk:
     """An agent's request for its owner's approval of a held decision."""
 
     decision_id: str
-    action: JsonObject
+    action: ActionDoc
     justification: str | None
     context: JsonObject | None
 

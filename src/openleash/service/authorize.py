@@ -17,13 +17,13 @@ commit, outside the lock.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NotRequired, Protocol, TypedDict
 
 from openleash.crypto import APPROVAL, IssuedToken, KeyRing, action_hash, issue_proof, verify_token
-from openleash.domain.action import parse_action
+from openleash.domain.action import ActionDoc, parse_action
 from openleash.domain.errors import (
     AuthenticationError,
     ForbiddenError,
@@ -44,7 +44,7 @@ from openleash.domain.models import (
 )
 from openleash.domain.redaction import redact
 from openleash.domain.timefmt import iso_ms
-from openleash.policy import Evaluation, evaluate
+from openleash.policy import Evaluation, GrantedLimit, evaluate
 from openleash.policy.trust import counterparty_of
 from openleash.service.agent_auth import AgentCall, nonce_use
 from openleash.service.decision_context import (
@@ -81,7 +81,7 @@ class AuthorizeRequest:
     """An ActionRequest to decide: validated and stripped (``action``, which is hashed), the
     fields the decision reads, and the owner's approval its ``approval_token`` carries."""
 
-    action: JsonObject
+    action: ActionDoc
     action_id: str
     action_type: str
     requested_at: str
@@ -173,7 +173,7 @@ class DecisionBody(TypedDict):
     proof_expires_at: str | None
     obligations: list[ObligationBody]
     risk_level: str | None
-    limits: NotRequired[list[JsonObject]]
+    limits: NotRequired[list[GrantedLimit]]
     explanation: NotRequired[str]
     approval: NotRequired[ApprovalProvenance]
 
@@ -208,7 +208,7 @@ def decision_body(
         "risk_level": evaluation.risk_level,
     }
     if evaluation.result is Result.ALLOW and evaluation.limits:
-        body["limits"] = [dict(limit) for limit in evaluation.limits]
+        body["limits"] = [limit.copy() for limit in evaluation.limits]
     if evaluation.explanation is not None:
         body["explanation"] = evaluation.explanation
     return body
@@ -292,7 +292,7 @@ def _unit(
     )
 
 
-def _plan(layered: EffectivePolicy, action: JsonObject, agent: Agent, now: datetime) -> ContextPlan:
+def _plan(layered: EffectivePolicy, action: ActionDoc, agent: Agent, now: datetime) -> ContextPlan:
     return plan_context(layered.policy, action, agent.owner_id, agent.agent_principal_id, now)
 
 
@@ -345,7 +345,7 @@ class _Unit:
     decision_id: str
     nonce: NonceUse | None
     #: The action as the audit log keeps it (redacted when the log redacts fields).
-    stored_action: JsonObject
+    stored_action: Mapping[str, object]
     effective: EffectivePolicy
     plan: ContextPlan
     #: The plan of the observed (shadow) policy, if the agent has one.

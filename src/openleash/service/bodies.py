@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from openleash.domain.errors import InvalidInputError
-from openleash.domain.jsonvalue import JsonValue
 
 #: The longest free text (justifications, reasons, descriptions) kept.
 MAX_TEXT = 2000
@@ -29,7 +28,7 @@ def optional_text(body: Body, name: str, limit: int = MAX_TEXT) -> str | None:
     return value or None
 
 
-def action_agent_id(action: Mapping[str, JsonValue]) -> str | None:
+def action_agent_id(action: Mapping[str, object]) -> str | None:
     """``principal.agent_id`` of an action (a string in every action ``parse_action`` passed)."""
     principal = action.get("principal")
     agent_id = principal.get("agent_id") if isinstance(principal, dict) else None

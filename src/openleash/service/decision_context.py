@@ -22,12 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import UsageFilter
 from openleash.domain.timefmt import epoch_ms
 from openleash.policy import (
     EvalContext,
     Policy,
+    ServerContext,
     Usage,
     UsageKey,
     UsageQuery,
@@ -42,7 +42,7 @@ from openleash.service.ports import LedgerView
 class DecisionContext:
     """The values of ``$.context`` and the usage of every limit that applies."""
 
-    server_context: JsonObject
+    server_context: ServerContext
     usage: dict[UsageKey, Usage]
 
     def evaluation(
@@ -67,7 +67,7 @@ class ContextPlan:
     """What deciding ``action`` under ``policy`` at ``now`` needs from the ledger."""
 
     policy: Policy
-    action: Mapping[str, JsonValue]
+    action: Mapping[str, object]
     owner_id: str
     now: datetime
     #: The counterparty whose earlier allowed actions a condition counts; None when none does.
@@ -82,7 +82,7 @@ class ContextPlan:
 
 def plan_context(
     policy: Policy,
-    action: Mapping[str, JsonValue],
+    action: Mapping[str, object],
     owner_id: str,
     agent_principal_id: str,
     now: datetime,

@@ -7,16 +7,20 @@ concurrent requests can overrun a limit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
-from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import AllowedAction
 from openleash.domain.timefmt import epoch_ms
 from openleash.policy import usage_record
 
 
 def allowed_action(
-    decision_id: str, owner_id: str, agent_principal_id: str, action: JsonObject, now: datetime
+    decision_id: str,
+    owner_id: str,
+    agent_principal_id: str,
+    action: Mapping[str, object],
+    now: datetime,
 ) -> AllowedAction:
     record = usage_record(action)
     return AllowedAction(

@@ -16,7 +16,6 @@ from collections.abc import Coroutine, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from openleash.domain.jsonvalue import JsonValue
 from openleash.domain.models import UsageFilter
 from openleash.domain.timefmt import epoch_ms
 from openleash.policy import UsageRecord, usage_record
@@ -75,7 +74,7 @@ class MemoryLedger:
         self._with: Counter[tuple[str, str]] = Counter()
 
     def record(
-        self, owner_id: str, agent_principal_id: str, action: Mapping[str, JsonValue], at: datetime
+        self, owner_id: str, agent_principal_id: str, action: Mapping[str, object], at: datetime
     ) -> None:
         """Count ``action`` as allowed at ``at`` (in any order: entries are kept sorted)."""
         record = usage_record(action)

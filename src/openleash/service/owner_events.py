@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Literal, NotRequired, TypedDict
 
 from openleash.domain.audit import AuditRow
-from openleash.domain.jsonvalue import JsonValue
 from openleash.domain.models import ApprovalStatus
 from openleash.service.ports import AuditFilter, Store
 
@@ -29,7 +28,7 @@ class InboxMessage(TypedDict):
 
     type: InboxChange
     agent_principal_id: str | None
-    approval_request_id: JsonValue
+    approval_request_id: str | None
     status: NotRequired[ApprovalStatus]
 
 
@@ -75,11 +74,11 @@ def _messages(row: AuditRow) -> list[AuditMessage | InboxMessage]:
     inbox = _INBOX.get(row.event_type)
     if inbox is not None:
         kind, status = inbox
-        metadata = row.event().metadata_json
+        request_id = row.event().metadata_json.get("approval_request_id")
         message = InboxMessage(
             type=kind,
             agent_principal_id=row.agent_principal_id,
-            approval_request_id=metadata.get("approval_request_id"),
+            approval_request_id=request_id if isinstance(request_id, str) else None,
         )
         if status is not None:
             message["status"] = status

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from openleash.domain.action import parse_action
+from openleash.domain.action import ActionDoc, parse_action
 from openleash.domain.errors import OpenLeashError
 from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import Result
@@ -42,7 +42,7 @@ class Earlier:
 
     at: datetime
     agent: str
-    action: JsonObject
+    action: ActionDoc
     repeat: int = 1
 
 
@@ -62,7 +62,7 @@ class Case:
     name: str
     line: int | None
     now: datetime
-    action: JsonObject
+    action: ActionDoc
     history: tuple[Earlier, ...]
     #: Used amounts and counts by rule id, in place of what ``history`` adds up to.
     usage: dict[str, Usage]
@@ -123,8 +123,8 @@ def _case(
 # ---- actions --------------------------------------------------------------------------------
 
 
-def _action_at(now: datetime) -> Callable[[Checker, JsonValue, Path], JsonObject | None]:
-    def build(c: Checker, data: JsonValue, path: Path) -> JsonObject | None:
+def _action_at(now: datetime) -> Callable[[Checker, JsonValue, Path], ActionDoc | None]:
+    def build(c: Checker, data: JsonValue, path: Path) -> ActionDoc | None:
         node = c.mapping(data, path, keys=None, required=("action_type",))
         if node is None:
             return None
@@ -133,7 +133,7 @@ def _action_at(now: datetime) -> Callable[[Checker, JsonValue, Path], JsonObject
     return build
 
 
-def _complete(c: Checker, raw: JsonObject, path: Path, now: datetime) -> JsonObject | None:
+def _complete(c: Checker, raw: JsonObject, path: Path, now: datetime) -> ActionDoc | None:
     """The action as an agent would send it: missing ids, time and principal filled in."""
     raw.setdefault("action_id", str(uuid.uuid5(uuid.NAMESPACE_URL, repr(path))))
     raw.setdefault("requested_at", iso_ms(now))
@@ -234,7 +234,7 @@ def _expect(c: Checker, data: JsonValue, path: Path) -> Expectation | None:
     return Expectation(
         result=Result(result),
         named=frozenset(node),
-        rule=rule,
+        rule=rule if isinstance(rule, str) else None,
         obligations=obligations or (),
         risk_level=risk,
         explanation_contains=contains,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from openleash.domain.errors import PolicyError
+from openleash.domain.errors import PolicyError, PolicyIssue
 from openleash.domain.jsonvalue import JsonObject, JsonOut
 from openleash.policy import (
     Evaluation,
@@ -248,9 +248,8 @@ def _parse(text: str, source: str, *, inline_at: int | None = None) -> Policy:
         raise _UnreadableError(*(problems or [Problem(source, None, exc.message)])) from None
 
 
-def _policy_problem(source: str, issue: Mapping[str, object], inline_at: int | None) -> Problem:
-    found, message = issue.get("line"), f"{issue.get('path')}: {issue['message']}"
-    line = found if isinstance(found, int) else None
+def _policy_problem(source: str, issue: PolicyIssue, inline_at: int | None) -> Problem:
+    line, message = issue.get("line"), f"{issue.get('path')}: {issue['message']}"
     if inline_at is None:
         return Problem(source, line, message)
     return Problem(source, inline_at + line if line else inline_at, f"policy_yaml: {message}")

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from openleash.crypto import action_hash, verify_token
-from openleash.domain.action import parse_action
+from openleash.domain.action import ActionDoc, parse_action
 from openleash.domain.errors import InvalidInputError, TokenError
 from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.domain.models import ServerKey
 from openleash.domain.timefmt import iso_ms
-from openleash.policy import EvalContext, evaluate, parse_policy
+from openleash.policy import EvalContext, TraceEntry, evaluate, parse_policy
 from openleash.service.authorize import DecisionBody, decision_body
 from openleash.service.options import Options
 from openleash.service.policy_work import run_policy_work
@@ -76,7 +76,7 @@ class PlaygroundRun:
 
     policy_yaml: str
     #: The ActionRequest, validated and stripped as ``/v1/authorize`` reads it.
-    action: JsonObject
+    action: ActionDoc
     action_id: str
 
     @classmethod
@@ -92,7 +92,7 @@ class PlaygroundRun:
 
 class PlaygroundDebug(TypedDict):
     #: One entry per rule, as the evaluation traced it.
-    trace: list[JsonObject]
+    trace: list[TraceEntry]
 
 
 class PlaygroundAnswer(TypedDict):
@@ -172,5 +172,5 @@ def playground_run(run: PlaygroundRun, options: Options) -> PlaygroundAnswer:
     return {
         "action_hash": digest,
         "decision": decision,
-        "debug": {"trace": [dict(t) for t in evaluation.trace]},
+        "debug": {"trace": [t.copy() for t in evaluation.trace]},
     }

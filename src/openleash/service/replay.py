@@ -15,6 +15,7 @@ longest limit window, or from the first record when a condition reads ``allowed_
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypedDict
@@ -137,7 +138,7 @@ class ReplayReport:
 @dataclass(frozen=True, slots=True)
 class _Recorded:
     event: AuditEvent
-    meta: JsonObject
+    meta: Mapping[str, object]
     at: datetime
     action: JsonObject
     owner_id: str

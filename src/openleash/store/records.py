@@ -7,6 +7,7 @@ back, the filters the ports accept, and the conflicts they report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 
 import orjson
@@ -17,8 +18,9 @@ from openleash.domain.models import ApprovalRequest, AuditEvent
 from openleash.service.ports import AuditFilter, approval_expired, approval_resolved
 
 
-def dump_json(value: JsonOut) -> str:
-    """A JSON value as stored (also the ``metadata_json`` text an audit record's hash covers)."""
+def dump_json(value: JsonOut | Mapping[str, object]) -> str:
+    """A JSON value, or a TypedDict of JSON values, as stored (also the ``metadata_json``
+    text an audit record's hash covers)."""
     return orjson.dumps(value).decode()
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openleash.client.actions import ACTION_HEADER, PROOF_HEADER, decode_action_header
+from openleash.domain.jsonvalue import JsonObject
 from openleash.verify.errors import (
     PROOF_ACTION_MISMATCH,
     PROOF_REQUIRED,
@@ -60,7 +61,7 @@ def _header(scope: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def presented_action(value: str | None) -> dict[str, Any] | None:
+def presented_action(value: str | None) -> JsonObject | None:
     """The action header's JSON object; :class:`ProofRejected` when it is not one."""
     if value is None:
         return None

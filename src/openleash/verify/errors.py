@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from openleash.domain.errors import WireError
 
 #: No proof accompanied the request.
 PROOF_REQUIRED = "PROOF_REQUIRED"
@@ -44,7 +44,7 @@ class ProofRejected(Exception):  # noqa: N818 - a verdict, named as the docs spe
         self.message = message
         self.status = STATUS[code]
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> WireError:
         """The OpenLeash error envelope."""
         return {"error": {"code": self.code, "message": self.message}}
 

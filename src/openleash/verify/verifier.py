@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
@@ -29,6 +28,7 @@ from openleash.client.actions import REQUEST_SHA256, compute_action_hash
 from openleash.client.keys import KeyList, unverified_kid
 from openleash.crypto import PROOF, parse_iso, verify_token_with_public_keys
 from openleash.domain.errors import OpenLeashError, TokenError
+from openleash.domain.jsonvalue import JsonObject, JsonValue
 from openleash.verify.errors import (
     INVALID_PROOF,
     ISSUER_UNAVAILABLE,
@@ -74,11 +74,13 @@ class HttpRequest:
 @dataclass(frozen=True, slots=True)
 class VerifiedProof:
     """A proof that passed every check: its ``claims`` and, when it was presented, the
-    ``action`` it was issued for (its hash checked against the proof)."""
+    ``action`` it was issued for (its hash checked against the proof). Beyond the checked
+    ones (``decision_id``, ``action_type``, ``counterparty``, ``action_hash`` and ``agent_id``
+    when expected), claims and action are as the issuer and the agent wrote them."""
 
     token: str
-    claims: dict[str, Any]
-    action: dict[str, Any] | None = None
+    claims: JsonObject
+    action: JsonObject | None = None
 
     @property
     def decision_id(self) -> str:
@@ -106,7 +108,7 @@ class VerifiedProof:
         return self._text(COUNTERPARTY_CLAIM)
 
     @property
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> JsonObject:
         """The action's payload (empty when no action was presented)."""
         payload = (self.action or {}).get("payload")
         return payload if isinstance(payload, dict) else {}
@@ -189,7 +191,7 @@ class ProofVerifier:
         *,
         action_type: str,
         action_hash: str | None = None,
-        action: Mapping[str, Any] | None = None,
+        action: Mapping[str, JsonValue] | None = None,
         agent_id: str | None = None,
         request: HttpRequest | None = None,
         consume: bool = True,
@@ -217,7 +219,7 @@ class ProofVerifier:
         *,
         action_type: str,
         action_hash: str | None = None,
-        action: Mapping[str, Any] | None = None,
+        action: Mapping[str, JsonValue] | None = None,
         agent_id: str | None = None,
         request: HttpRequest | None = None,
         consume: bool = True,
@@ -240,7 +242,7 @@ class ProofVerifier:
         now: datetime,
         action_type: str,
         action_hash: str | None,
-        action: Mapping[str, Any] | None,
+        action: Mapping[str, JsonValue] | None,
         agent_id: str | None,
         request: HttpRequest | None,
     ) -> VerifiedProof:
@@ -260,7 +262,7 @@ class ProofVerifier:
             _check_binding(presented, request)
         return VerifiedProof(token, claims, presented)
 
-    def check_scope(self, claims: Mapping[str, Any], action_type: str) -> None:
+    def check_scope(self, claims: Mapping[str, object], action_type: str) -> None:
         """Refuse a proof for another action type, or for another counterparty than this
         service (its ``audience``)."""
         if claims.get("action_type") != action_type:
@@ -296,7 +298,7 @@ def _issuer_keys() -> Iterator[None]:
         raise ProofRejected(ISSUER_UNAVAILABLE, f"cannot fetch the issuer's keys: {exc}") from exc
 
 
-def _presented_action(action: Mapping[str, Any], claims: Mapping[str, Any]) -> dict[str, Any]:
+def _presented_action(action: Mapping[str, JsonValue], claims: JsonObject) -> JsonObject:
     try:
         digest = compute_action_hash(action)
     except OpenLeashError as exc:
@@ -306,7 +308,7 @@ def _presented_action(action: Mapping[str, Any], claims: Mapping[str, Any]) -> d
     return dict(action)
 
 
-def _check_binding(action: Mapping[str, Any] | None, request: HttpRequest) -> None:
+def _check_binding(action: JsonObject | None, request: HttpRequest) -> None:
     if action is None:
         raise ProofRejected(
             PROOF_REQUEST_MISMATCH, "the action the proof was issued for must accompany it"

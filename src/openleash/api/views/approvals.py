@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 
+from openleash.domain.action import ActionDoc
 from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import ApprovalRequest
 from openleash.service.approvals import Approval
@@ -50,7 +51,7 @@ class OwnerApprovalJson(TypedDict):
     min_assurance_level: str | None
     action_type: str
     action_hash: str
-    action: JsonObject
+    action: ActionDoc
     justification: str | None
     context: JsonObject | None
     matched_rule_id: str | None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypedDict
 
-from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import AuditEvent
 from openleash.service.audit_query import AuditPage
 
@@ -18,7 +18,7 @@ class AuditEventJson(TypedDict):
     principal_id: str | None
     action_id: str | None
     decision_id: str | None
-    metadata_json: JsonObject
+    metadata_json: Mapping[str, object]
 
 
 class AuditPageJson(TypedDict):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 from openleash.domain.jsonvalue import JsonOut
-from openleash.domain.models import ServerKey
+from openleash.domain.models import PublicKeyView, ServerKey
 from openleash.service.public import Health, ProofVerdict
 
 
@@ -21,7 +22,13 @@ def health_json(health: Health, base_url: str) -> dict[str, JsonOut]:
     }
 
 
-def public_keys_json(keys: Iterable[ServerKey]) -> dict[str, JsonOut]:
+class PublicKeysJson(TypedDict):
+    """``PublicKeys`` of the document."""
+
+    keys: list[PublicKeyView]
+
+
+def public_keys_json(keys: Iterable[ServerKey]) -> PublicKeysJson:
     """``GET /v1/public-keys``: every key, revoked ones marked."""
     return {"keys": [key.public_view() for key in keys]}
 

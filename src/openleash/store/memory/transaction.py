@@ -16,8 +16,9 @@ import dataclasses
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
+from openleash.domain.action import ActionDoc
 from openleash.domain.audit import AuditCheckpoint, AuditRow
 from openleash.domain.jsonvalue import JsonObject
 from openleash.domain.models import (
@@ -77,6 +78,12 @@ R = TypeVar("R")
 def _json(value: JsonObject) -> JsonObject:
     """A private copy of a JSON object, as storing and loading it would give."""
     return load_json(dump_json(value))
+
+
+def _action(action: ActionDoc) -> ActionDoc:
+    """A private copy of an action, as storing and loading it would give: the same keys and
+    values, so an action still."""
+    return cast(ActionDoc, load_json(dump_json(action)))
 
 
 class MemoryChain(ChainState):
@@ -783,7 +790,7 @@ def _expiry(challenge: Challenge) -> str:
 
 def _approval(request: ApprovalRequest) -> ApprovalRequest:
     context = None if request.context is None else _json(request.context)
-    return dataclasses.replace(request, action=_json(request.action), context=context)
+    return dataclasses.replace(request, action=_action(request.action), context=context)
 
 
 def _delivery(delivery: WebhookDelivery) -> WebhookDelivery:
