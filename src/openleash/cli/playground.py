@@ -6,10 +6,8 @@ Nothing is stored or recorded; no proof is issued.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
 
 import click
 
@@ -26,85 +24,16 @@ from openleash.cli.policy import read_policy_file
 from openleash.config import Settings
 from openleash.domain.jsonvalue import JsonObject
 from openleash.policy import PROFILES, profile_policy_yaml
-from openleash.service.public import PlaygroundRun, playground_run
+from openleash.service.public import (
+    PlaygroundAnswer,
+    PlaygroundRun,
+    StoredPolicyAnswer,
+    playground_run,
+)
 
 SCENARIO_PACKAGE = "openleash.playground"
 PROFILE_NAMES: tuple[str, ...] = PROFILES
 DEFAULT_PROFILE = "balanced"
-
-
-class Obligation(TypedDict):
-    """``DecisionObligation`` of the API document."""
-
-    obligation_id: str
-    type: str
-    status: str
-    details_json: JsonObject
-
-
-class Decision(TypedDict):
-    """``AuthorizeResponse`` of the API document; the parts this command only prints as they
-    come are JSON objects here."""
-
-    decision_id: str
-    action_id: str
-    action_hash: str
-    result: str
-    matched_rule_id: str | None
-    reason: str
-    proof_token: str | None
-    proof_expires_at: str | None
-    obligations: list[Obligation]
-    risk_level: str | None
-    limits: NotRequired[list[JsonObject]]
-    explanation: NotRequired[str]
-    approval: NotRequired[JsonObject]
-
-
-class RuleTrace(TypedDict):
-    """``RuleTrace`` of the API document: how one rule judged the action."""
-
-    rule_id: str
-    pattern_match: bool
-    when_match: bool | None
-    constraints_match: bool | None
-    schedule_match: NotRequired[bool | None]
-    limits_match: NotRequired[bool | None]
-    limits: NotRequired[list[JsonObject]]
-    final_match: bool
-
-
-class Debug(TypedDict):
-    trace: list[RuleTrace]
-
-
-class PolicyUsed(TypedDict):
-    """The stored policy a run used (``policy_id`` None: the fallback profile)."""
-
-    policy_id: str | None
-    name: str | None
-
-
-class PlaygroundAnswer(TypedDict):
-    """A playground run as ``--json`` prints it (``PlaygroundRunResponse`` of the API
-    document, with the stored policy it used when it looked for one)."""
-
-    action_hash: str
-    decision: Decision
-    debug: Debug
-    policy: NotRequired[PolicyUsed]
-
-
-def _answer(found: Mapping[str, Any]) -> PlaygroundAnswer:
-    """The answer of the playground use case, its keys in their order."""
-    answer: PlaygroundAnswer = {
-        "action_hash": found["action_hash"],
-        "decision": found["decision"],
-        "debug": found["debug"],
-    }
-    if "policy" in found:
-        answer["policy"] = found["policy"]
-    return answer
 
 
 def profile_yaml(name: str) -> str:
@@ -185,15 +114,13 @@ def _evaluate(
     if policy_file is not None:
         body: JsonObject = {"policy_yaml": read_policy_file(policy_file), "action": action}
         run = PlaygroundRun.from_body(body)
-        return _answer(playground_run(run, options_from(settings))), f"file {policy_file}"
+        return playground_run(run, options_from(settings)), f"file {policy_file}"
     if policy_id is not None or (profile is None and _store_exists(settings)):
         fallback = profile_yaml(DEFAULT_PROFILE)
 
-        async def work(s: Services) -> PlaygroundAnswer:
-            return _answer(
-                await s.operator.playground_run(
-                    action, policy_id=policy_id, fallback_policy_yaml=fallback
-                )
+        async def work(s: Services) -> StoredPolicyAnswer:
+            return await s.operator.playground_run(
+                action, policy_id=policy_id, fallback_policy_yaml=fallback
             )
 
         result = run_with_services(settings, work)
@@ -206,7 +133,7 @@ def _evaluate(
     chosen = profile or DEFAULT_PROFILE
     body = {"policy_yaml": profile_yaml(chosen), "action": action}
     run = PlaygroundRun.from_body(body)
-    return _answer(playground_run(run, options_from(settings))), f"{chosen} profile"
+    return playground_run(run, options_from(settings)), f"{chosen} profile"
 
 
 def _render(name: str, action: JsonObject, result: PlaygroundAnswer, policy: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NotRequired, TypedDict
+from typing import TypedDict
 
 from openleash.domain.action import ActionDoc
 from openleash.domain.jsonvalue import JsonObject
@@ -76,21 +76,6 @@ class Owner:
     owner_type: str = "user"
 
 
-class AgentView(TypedDict):
-    """An agent as any API shows it (:meth:`Agent.public_view`)."""
-
-    agent_principal_id: str
-    agent_id: str
-    owner_type: str
-    owner_id: str
-    status: str
-    attributes: JsonObject
-    created_at: str
-    #: In every view of :meth:`Agent.public_view`; an agent's view of itself leaves it out.
-    revoked_at: NotRequired[str | None]
-    webhook_url: str
-
-
 @dataclass(frozen=True, slots=True)
 class Agent:
     agent_principal_id: str
@@ -104,23 +89,9 @@ class Agent:
     attributes: JsonObject = field(default_factory=dict)
     revoked_at: str | None = None
     webhook_url: str = ""
-    # Secrets: stored, never rendered. See Agent.public_view.
+    # Secrets: stored, never rendered (api/views/agents.py shows what an API may).
     webhook_secret: str = field(default="", repr=False)
     webhook_auth_token: str = field(default="", repr=False)
-
-    def public_view(self) -> AgentView:
-        """The agent as any API shows it: no secrets, no key material beyond the public key."""
-        return {
-            "agent_principal_id": self.agent_principal_id,
-            "agent_id": self.agent_id,
-            "owner_type": self.owner_type,
-            "owner_id": self.owner_id,
-            "status": self.status,
-            "attributes": self.attributes,
-            "created_at": self.created_at,
-            "revoked_at": self.revoked_at,
-            "webhook_url": self.webhook_url,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,12 @@ from openleash.domain.models import PolicyRecord
 from openleash.service.options import Options
 from openleash.service.policies import Policies, PolicyUpsert, validate_policy
 from openleash.service.ports import OwnerRepo, PolicyRepo, Units
-from openleash.service.public import PlaygroundRun, playground_run
+from openleash.service.public import (
+    PlaygroundAnswer,
+    PlaygroundRun,
+    StoredPolicyAnswer,
+    playground_run,
+)
 
 
 class OperatorTx(OwnerRepo, PolicyRepo, Protocol):
@@ -67,7 +72,7 @@ class Operator:
         *,
         policy_id: str | None = None,
         fallback_policy_yaml: str | None = None,
-    ) -> dict[str, object]:
+    ) -> StoredPolicyAnswer:
         """Evaluate ``action`` against a stored policy: ``policy_id``, else the one added
         last, else ``fallback_policy_yaml``. The answer names the policy used (``policy_id``
         None for the fallback). Nothing is recorded, as with every playground run."""
@@ -82,10 +87,19 @@ class Operator:
         options = self._options
         if chosen is not None:
             run = PlaygroundRun.from_body({"policy_yaml": chosen.policy_yaml, "action": action})
-            result = playground_run(run, options)
-            return {**result, "policy": {"policy_id": chosen.policy_id, "name": chosen.name}}
+            return _with_policy(playground_run(run, options), chosen.policy_id, chosen.name)
         if fallback_policy_yaml is None:
             raise ForbiddenError("NO_POLICY", "No policy is stored")
         run = PlaygroundRun.from_body({"policy_yaml": fallback_policy_yaml, "action": action})
-        result = playground_run(run, options)
-        return {**result, "policy": {"policy_id": None, "name": None}}
+        return _with_policy(playground_run(run, options), None, None)
+
+
+def _with_policy(
+    answer: PlaygroundAnswer, policy_id: str | None, name: str | None
+) -> StoredPolicyAnswer:
+    return {
+        "action_hash": answer["action_hash"],
+        "decision": answer["decision"],
+        "debug": answer["debug"],
+        "policy": {"policy_id": policy_id, "name": name},
+    }

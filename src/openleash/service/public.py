@@ -104,6 +104,20 @@ class PlaygroundAnswer(TypedDict):
     debug: PlaygroundDebug
 
 
+class PolicyUsed(TypedDict):
+    """The stored policy a run used (``policy_id`` None: no policy is stored, the fallback
+    was used)."""
+
+    policy_id: str | None
+    name: str | None
+
+
+class StoredPolicyAnswer(PlaygroundAnswer):
+    """A playground run against a stored policy: the answer, and the policy it used."""
+
+    policy: PolicyUsed
+
+
 class Public:
     """What anyone may ask, signed in or not. Nothing here writes."""
 
