@@ -7,7 +7,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from openleash.domain.audit import AuditRow
 from openleash.domain.models import ApprovalStatus
-from openleash.service.ports import AuditFilter, Store
+from openleash.service.ports import AuditFilter, AuditLog, Units
 
 
 class AuditMessage(TypedDict):
@@ -42,14 +42,14 @@ _INBOX: dict[
 }
 
 
-async def head(store: Store) -> int:
+async def head(store: Units[AuditLog]) -> int:
     """Where a new stream starts: after every record appended so far."""
     async with store.read() as tx:
         return await tx.last_seq()
 
 
 async def since(
-    store: Store, owner_id: str, after_seq: int, limit: int = 200
+    store: Units[AuditLog], owner_id: str, after_seq: int, limit: int = 200
 ) -> tuple[list[AuditMessage | InboxMessage], int]:
     """The messages for the owner's records after ``after_seq``, and the seq to continue from."""
     mine = AuditFilter(owner_id=owner_id)

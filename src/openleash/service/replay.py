@@ -26,7 +26,7 @@ from openleash.domain.timefmt import iso_ms, parse_timestamp
 from openleash.policy import Evaluation, Policy, evaluate, parse_policy
 from openleash.service.decision_context import plan_context
 from openleash.service.memory_ledger import MemoryLedger, offline_context
-from openleash.service.ports import AuditFilter, Store
+from openleash.service.ports import AuditFilter, AuditLog, Units
 from openleash.service.replay_window import parse_since, warm_up_start
 
 #: Records read per read unit.
@@ -147,7 +147,7 @@ class _Recorded:
 
 
 async def replay(
-    store: Store, candidate_yaml: str, query: ReplayQuery, *, now: datetime
+    store: Units[AuditLog], candidate_yaml: str, query: ReplayQuery, *, now: datetime
 ) -> ReplayReport:
     """Re-decide the recorded decisions ``query`` selects under the candidate policy."""
     candidate = parse_policy(candidate_yaml)
@@ -171,7 +171,9 @@ async def replay(
     return report
 
 
-async def _decisions(store: Store, owner: str | None, start: datetime | None) -> list[AuditEvent]:
+async def _decisions(
+    store: Units[AuditLog], owner: str | None, start: datetime | None
+) -> list[AuditEvent]:
     """Every decision record of the owner (of all owners when ``None``) from ``start`` on, in
     time order; read in batches, each in its own read unit."""
     filters = AuditFilter(
