@@ -3,15 +3,28 @@ enrolled agent and a web page: each test fails on the code before its fix."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from openleash.client import AgentAuth
 from openleash.config import Settings
-from tests.api.conftest import Api, from_address, running_api
+from openleash.domain.timefmt import iso_ms
+from openleash.service.setup import setup_owner_and_agent
+from tests.api.conftest import (
+    ALLOW_ALL,
+    BASE_URL,
+    Agent,
+    Api,
+    from_address,
+    new_agent_keys,
+    running_api,
+)
 from tests.api.owners import PASSPHRASE, set_passphrase
 
 LOOPBACK = "127.0.0.1"
@@ -118,3 +131,118 @@ def test_one_malformed_approval_token_in_an_authzen_batch_spares_the_other_answe
     assert first["decision"] is True
     assert second["decision"] is False
     assert second["context"]["error"]["code"] == "INVALID_APPROVAL_TOKEN"
+
+
+# -- PostgreSQL refuses U+0000 in text -------------------------------------------------------------
+
+
+@pytest.fixture
+def on_postgres(tmp_path: Path) -> Iterator[Api]:
+    from tests.contract import _postgres
+
+    reason = _postgres.unreachable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    url = _postgres.create_database()
+    try:
+        yield from running_api(Settings(data_dir=tmp_path / "data", store_url=url))
+    finally:
+        _postgres.drop_database(url)
+
+
+def _other_agent(api: Api, agent_id: str = "agent-2") -> Agent:
+    public, private = new_agent_keys()
+    made = api.run(
+        setup_owner_and_agent(
+            api.services.store,
+            owner_name="Bea",
+            agent_id=agent_id,
+            public_key_b64=public,
+            policy_yaml=ALLOW_ALL,
+            options=api.services.options,
+        )
+    )
+    return Agent(agent_id, made.owner.user_principal_id, private, public)
+
+
+def _at_once(api: Api, calls: list[tuple[Agent, bytes]]) -> list[httpx.Response]:
+    """Signed ``POST /v1/authorize`` requests sent together: they share group-commit batches."""
+
+    async def send() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=api.client.app, client=(LOOPBACK, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            pending = []
+            for who, raw in calls:
+                auth = AgentAuth(
+                    who.agent_id, who.private_key_b64, clock=lambda: iso_ms(api.clock())
+                )
+                headers = auth.sign_headers("POST", "/v1/authorize", raw)
+                headers["Content-Type"] = "application/json"
+                pending.append(client.post("/v1/authorize", content=raw, headers=headers))
+            return list(await asyncio.gather(*pending))
+
+    responses: list[httpx.Response] = api.run(send())
+    return responses
+
+
+def _with_nul(api: Api) -> bytes:
+    action: dict[str, Any] = api.agent.action(amount_minor=5, currency="EUR")
+    action["action_type"] = "pur\u0000chase"
+    return body(action)
+
+
+def test_an_agent_sending_a_nul_character_is_refused_400_on_postgres(on_postgres: Api) -> None:
+    answer = on_postgres.signed("POST", "/v1/authorize", _with_nul(on_postgres))
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_a_nul_character_in_a_batch_spares_the_other_agents_decisions_on_postgres(
+    on_postgres: Api,
+) -> None:
+    """One agent's unit whose statement PostgreSQL refuses must not abort the shared write
+    transaction of the group-commit batch: the other agents' decisions are answered and kept."""
+    api = on_postgres
+    other = _other_agent(api)
+    calls = [(other, body(other.action(amount_minor=5, currency="EUR"))) for _ in range(6)]
+    calls.insert(1, (api.agent, _with_nul(api)))
+    calls.insert(4, (api.agent, _with_nul(api)))
+    answers = _at_once(api, calls)
+    refused = [a for a in answers if a.status_code == 400]
+    allowed = [a for a in answers if a.status_code == 200]
+    assert len(refused) == 2, [a.text for a in answers]
+    assert len(allowed) == 6, [a.text for a in answers]
+    assert all(a.json()["result"] == "ALLOW" for a in allowed)
+    page = api.client.get(
+        "/v1/admin/audit",
+        params={"limit": 100},
+        headers={"Authorization": "Bearer s3cret-admin-token"},
+    )
+    decided = {e["decision_id"] for e in page.json()["items"] if e["decision_id"]}
+    assert {a.json()["decision_id"] for a in allowed} <= decided
+
+
+def test_anyone_sending_a_nul_character_gets_a_4xx_on_postgres(on_postgres: Api) -> None:
+    api = on_postgres
+    challenge = {
+        "agent_id": "new-agent",
+        "agent_pubkey_b64": api.agent.public_key_b64,
+        "owner_type": "user",
+        "owner_id": "owner\u0000",
+    }
+    invite = {
+        "invite_id": "invite\u0000",
+        "invite_token": "token",
+        "agent_id": "new-agent",
+        "agent_pubkey_b64": api.agent.public_key_b64,
+    }
+    for path, sent in (
+        ("/v1/agents/registration-challenge", challenge),
+        ("/v1/agents/register-with-invite", invite),
+        ("/v1/owner/login", {"user_principal_id": "owner\u0000", "passphrase": "p"}),
+    ):
+        answer = from_address(api, LOOPBACK, "POST", path, json=sent)
+        assert 400 <= answer.status_code < 500, (path, answer.text)
+    for path in ("/v1/agent/approval-requests/a%00b", "/v1/agent/policy-drafts/a%00b"):
+        answer = api.signed("GET", path)
+        assert 400 <= answer.status_code < 500, (path, answer.text)

@@ -28,7 +28,7 @@ from openleash.store.sql import queries as q
 from openleash.store.sql import rows
 from openleash.store.sql.availability import is_unavailable
 from openleash.store.sql.postgres_chain import ChainWriter
-from openleash.store.sql.postgres_queries import pg
+from openleash.store.sql.postgres_queries import pg, refuse_nul
 from openleash.store.sql.repositories import Row, SqlRepositories, next_purge_turn
 
 #: A connection of the store's pool.
@@ -135,19 +135,26 @@ class PostgresTransaction(SqlRepositories):
     # -- the primitives -------------------------------------------------------------------------
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        refuse_nul(params)
         return changed(await (await self._statement_db()).execute(pg(sql), *params))
 
     async def _run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        await (await self._statement_db()).executemany(pg(sql), params)
+        rows = list(params)
+        for row in rows:
+            refuse_nul(row)
+        await (await self._statement_db()).executemany(pg(sql), rows)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        refuse_nul(params)
         row = await (await self._statement_db()).fetchrow(pg(sql), *params)
         return None if row is None else tuple(row)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        refuse_nul(params)
         return [tuple(row) for row in await (await self._statement_db()).fetch(pg(sql), *params)]
 
     async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        refuse_nul(params)
         return await (await self._statement_db()).fetchval(pg(sql), *params)
 
     # -- PostgreSQL's own -----------------------------------------------------------------------
@@ -182,6 +189,8 @@ class PostgresTransaction(SqlRepositories):
         for row in prepared.rows:
             params += row
         statement = pq.decision_statement(allowed is not None, held is not None, len(events))
+        # Before the statement: refused by PostgreSQL, it would abort the batch's transaction.
+        refuse_nul(params)
         if not await db.fetchval(statement, *params):
             raise nonce_replay()  # nothing was written; raising abandons the unit
         await self._chain.appended(db, prepared)
@@ -190,9 +199,9 @@ class PostgresTransaction(SqlRepositories):
 
     async def record_allowed(self, action: AllowedAction) -> None:
         """The stream's upsert and the action's row in one statement (one round trip)."""
-        await (await self._statement_db()).execute(
-            pq.RECORD_ALLOWED, *_stream_params(action), action.decision_id, action.amount_minor
-        )
+        params = (*_stream_params(action), action.decision_id, action.amount_minor)
+        refuse_nul(params)
+        await (await self._statement_db()).execute(pq.RECORD_ALLOWED, *params)
 
 
 def _stream_params(action: AllowedAction) -> tuple[Any, ...]:
