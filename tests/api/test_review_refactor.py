@@ -16,6 +16,7 @@ from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.domain.timefmt import iso_ms
 from openleash.service.setup import setup_owner_and_agent
+from openleash.verify import INVALID_PROOF, ProofRejected
 from tests.api.conftest import (
     ALLOW_ALL,
     BASE_URL,
@@ -26,6 +27,7 @@ from tests.api.conftest import (
     running_api,
 )
 from tests.api.owners import PASSPHRASE, set_passphrase
+from tests.unit.verify.issuer import Issuer
 
 LOOPBACK = "127.0.0.1"
 PEP_TOKEN = "pep-token-for-the-review-0123456789"
@@ -95,6 +97,18 @@ def test_an_agent_sending_a_malformed_approval_token_is_refused_401(api: Api) ->
     answer = api.signed("POST", "/v1/authorize", body(action))
     assert answer.status_code == 401, answer.text
     assert answer.json()["error"]["code"] == "INVALID_APPROVAL_TOKEN"
+
+
+@pytest.mark.parametrize("token", SHORT_BY_ONE)
+def test_a_counterparty_verifier_rejects_a_malformed_proof_instead_of_raising(
+    token: str,
+) -> None:
+    """The same decoding protects the services that verify proofs (ProofVerifier, and the
+    ProofMiddleware in front of them): a malformed proof is refused 401, not a crash."""
+    issuer = Issuer()
+    with pytest.raises(ProofRejected) as caught:
+        issuer.verifier().verify(token, action_type="purchase")
+    assert (caught.value.code, caught.value.status) == (INVALID_PROOF, 401)
 
 
 def _evaluation(api: Api, **context: Any) -> dict[str, Any]:
