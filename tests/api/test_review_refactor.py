@@ -15,6 +15,7 @@ import pytest
 from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.domain.timefmt import iso_ms
+from openleash.service.authorize import Authorizer
 from openleash.service.setup import setup_owner_and_agent
 from openleash.verify import INVALID_PROOF, ProofRejected
 from tests.api.conftest import (
@@ -145,6 +146,42 @@ def test_one_malformed_approval_token_in_an_authzen_batch_spares_the_other_answe
     assert first["decision"] is True
     assert second["decision"] is False
     assert second["context"]["error"]["code"] == "INVALID_APPROVAL_TOKEN"
+
+
+def test_a_fault_in_one_authzen_item_spares_the_answers_of_the_others(
+    pep_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items are decided and recorded one after the other: if one fails in a way nobody
+    foresaw, the decisions already taken (a budget spent, an owner's approval used up) must
+    still reach the PEP, and the items after it still be decided."""
+    api = pep_api
+    decide = Authorizer.authorize
+
+    async def faulty(self: Authorizer, snap: Any, call: Any, request: Any) -> Any:
+        if request.action_type == "explode":
+            raise RuntimeError("a fault nobody foresaw")
+        return await decide(self, snap, call, request)
+
+    monkeypatch.setattr(Authorizer, "authorize", faulty)
+    exploding = _evaluation(api)
+    exploding["action"] = {"name": "explode"}
+    batch = {"evaluations": [_evaluation(api), exploding, _evaluation(api)]}
+    answer = from_address(
+        api,
+        LOOPBACK,
+        "POST",
+        "/access/v1/evaluations",
+        content=body(batch),
+        headers={"Authorization": f"Bearer {PEP_TOKEN}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    first, second, third = answer.json()["evaluations"]
+    assert (first["decision"], second["decision"], third["decision"]) == (True, False, True)
+    assert second["context"]["error"] == {
+        "status": 500,
+        "code": "INTERNAL_ERROR",
+        "message": "Internal server error",
+    }
 
 
 # -- PostgreSQL refuses U+0000 in text -------------------------------------------------------------
