@@ -16,6 +16,9 @@ from openleash.client import AgentAuth
 from openleash.config import Settings
 from openleash.domain.timefmt import iso_ms
 from openleash.service.authorize import Authorizer
+from openleash.service.owner_auth import OwnerSetup
+from openleash.service.owner_factor import Denial, FactorProof
+from openleash.service.owner_policies import OwnerPolicyCreate, OwnerPolicyOrder, OwnerPolicyUpdate
 from openleash.service.setup import setup_owner_and_agent
 from openleash.verify import INVALID_PROOF, ProofRejected
 from tests.api.conftest import (
@@ -297,3 +300,34 @@ def test_anyone_sending_a_nul_character_gets_a_4xx_on_postgres(on_postgres: Api)
     for path in ("/v1/agent/approval-requests/a%00b", "/v1/agent/policy-drafts/a%00b"):
         answer = api.signed("GET", path)
         assert 400 <= answer.status_code < 500, (path, answer.text)
+
+
+# -- commands that carry the owner's secrets -------------------------------------------------------
+
+
+def test_the_commands_never_show_a_passphrase_code_or_invite_token_in_their_repr() -> None:
+    """A command printed anywhere (a log line, a debugger, a test report) must not show the
+    owner's passphrase, a second-factor code or a setup invite's token, as LoginAttempt and
+    InviteEnrolment already do not."""
+    sent = {
+        "passphrase": "correct horse battery staple",
+        "totp_code": "493817",
+        "invite_id": "invite-1",
+        "invite_token": "setup-invite-token-Zq9",
+        "reason": "no",
+        "policy_yaml": "version: 1\ndefault: deny\nrules: []\n",
+        "tier": "agent",
+        "ordered_policy_ids": [],
+    }
+    made = (
+        FactorProof.from_body(sent),
+        Denial.from_body(sent),
+        OwnerSetup.from_body(sent),
+        OwnerPolicyCreate.from_body(sent),
+        OwnerPolicyUpdate.from_body(sent),
+        OwnerPolicyOrder.from_body(sent),
+    )
+    for command in made:
+        shown = repr(command)
+        for secret in ("correct horse battery staple", "493817", "setup-invite-token-Zq9"):
+            assert secret not in shown, shown
