@@ -4,8 +4,11 @@ enrolled agent and a web page: each test fails on the code before its fix."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
-from collections.abc import Iterator
+import secrets
+import string
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 
 from openleash.client import AgentAuth
 from openleash.config import Settings
+from openleash.crypto import sign
 from openleash.domain.timefmt import iso_ms
 from openleash.service.authorize import Authorizer
 from openleash.service.owner_auth import OwnerSetup
@@ -29,6 +33,7 @@ from tests.api.conftest import (
     from_address,
     new_agent_keys,
     running_api,
+    upsert,
 )
 from tests.api.owners import PASSPHRASE, set_passphrase
 from tests.unit.verify.issuer import Issuer
@@ -331,3 +336,78 @@ def test_the_commands_never_show_a_passphrase_code_or_invite_token_in_their_repr
         shown = repr(command)
         for secret in ("correct horse battery staple", "493817", "setup-invite-token-Zq9"):
             assert secret not in shown, shown
+
+
+# -- PostgreSQL refuses index entries over about 2.7 kB --------------------------------------------
+
+WILDCARD = """\
+version: 1
+default: deny
+rules:
+  - id: anything
+    effect: allow
+    action: "*"
+"""
+
+
+def _random_host(labels: int = 60) -> str:
+    """A well-formed host name of about 3.7 kB that no compression shrinks."""
+    alphabet = string.ascii_lowercase + string.digits
+    return ".".join("".join(secrets.choice(alphabet) for _ in range(60)) for _ in range(labels))
+
+
+def _long_counterparty(api: Api) -> bytes:
+    return body(api.agent.action(amount_minor=5, currency="EUR", merchant_domain=_random_host()))
+
+
+def _long_action_type(api: Api) -> bytes:
+    action: dict[str, Any] = api.agent.action(amount_minor=5, currency="EUR")
+    action["action_type"] = secrets.token_urlsafe(3000)
+    return body(action)
+
+
+@pytest.mark.parametrize("hostile", [_long_counterparty, _long_action_type])
+def test_an_allowed_action_too_long_to_count_spares_the_batch_on_postgres(
+    on_postgres: Api, hostile: Callable[[Api], bytes]
+) -> None:
+    """An allowed action is counted in a usage stream whose unique key holds the action type
+    and the counterparty the agent wrote: one too long for PostgreSQL's B-tree must be refused
+    (400) without aborting the batch the other agents' decisions share."""
+    api = on_postgres
+    api.run(upsert(api.services, api.agent.owner_id, WILDCARD))
+    other = _other_agent(api)
+    calls = [(other, body(other.action(amount_minor=5, currency="EUR"))) for _ in range(4)]
+    calls.insert(1, (api.agent, hostile(api)))
+    answers = _at_once(api, calls)
+    assert [a.status_code for a in answers] == [200, 400, 200, 200, 200], [a.text for a in answers]
+    assert answers[1].json()["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_enrolling_with_a_webhook_url_too_long_to_index_is_a_4xx_on_postgres(
+    on_postgres: Api,
+) -> None:
+    """Anyone holding a key may register by challenge: 2,000 random CJK characters are within
+    the length limit but three times PostgreSQL's index entry size in UTF-8."""
+    api = on_postgres
+    public, private = new_agent_keys()
+    asked = {
+        "agent_id": "hooked",
+        "agent_pubkey_b64": public,
+        "owner_type": "user",
+        "owner_id": api.agent.owner_id,
+    }
+    challenge = from_address(
+        api, LOOPBACK, "POST", "/v1/agents/registration-challenge", json=asked
+    ).json()
+    url = "https://hooks.example/" + "".join(
+        chr(0x4E00 + secrets.randbelow(0x5000)) for _ in range(2000)
+    )
+    enrolment = {
+        **asked,
+        "challenge_id": challenge["challenge_id"],
+        "signature_b64": sign(private, base64.b64decode(challenge["challenge_b64"])),
+        "webhook_url": url,
+        "webhook_secret": "a-webhook-secret-0123",
+    }
+    answer = from_address(api, LOOPBACK, "POST", "/v1/agents/register", json=enrolment)
+    assert 400 <= answer.status_code < 500, answer.text

@@ -14,12 +14,14 @@ conditional statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from openleash.domain.errors import InvalidInputError
 from openleash.domain.models import AllowedAction, AuditEvent, HeldDecision
 from openleash.service.ports import NonceUse, nonce_replay
 from openleash.store.chain import AuditCheckpointRule
@@ -136,13 +138,15 @@ class PostgresTransaction(SqlRepositories):
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
         refuse_nul(params)
-        return changed(await (await self._statement_db()).execute(pg(sql), *params))
+        with _within_limits():
+            return changed(await (await self._statement_db()).execute(pg(sql), *params))
 
     async def _run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         rows = list(params)
         for row in rows:
             refuse_nul(row)
-        await (await self._statement_db()).executemany(pg(sql), rows)
+        with _within_limits():
+            await (await self._statement_db()).executemany(pg(sql), rows)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         refuse_nul(params)
@@ -204,14 +208,40 @@ class PostgresTransaction(SqlRepositories):
         await (await self._statement_db()).execute(pq.RECORD_ALLOWED, *params)
 
 
+@contextmanager
+def _within_limits() -> Iterator[None]:
+    """Around a write: a value past one of PostgreSQL's limits (an index entry over about
+    2.7 kB: a long webhook URL in a multi-byte script) is the sender's input to refuse (400),
+    not a fault of the server. The statement failed, so the unit ends here and rolls back."""
+    try:
+        yield
+    except asyncpg.ProgramLimitExceededError:
+        raise InvalidInputError(
+            "INVALID_REQUEST", "A value of the request is too long to be stored; shorten it"
+        ) from None
+
+
+#: The most bytes the text of a usage stream's unique key may hold. PostgreSQL's B-tree refuses
+#: an entry past about 2.7 kB, and the key holds the action type and the counterparty an agent
+#: wrote (an ``action: "*"`` rule, a long host name); refused before the statement, whose failure
+#: would abort the transaction of every decision in its group-commit batch.
+MAX_STREAM_KEY_BYTES = 2400
+
+
 def _stream_params(action: AllowedAction) -> tuple[Any, ...]:
-    """The parameters of ``ADD_TO_STREAM`` for an allowed action."""
-    return (
+    """The parameters of ``ADD_TO_STREAM`` for an allowed action; ``INVALID_REQUEST`` when its
+    key is too long to index."""
+    key = (
         action.owner_id,
         action.agent_principal_id,
         action.action_type,
         action.currency or "",
         action.counterparty or "",
-        action.amount_minor or 0,
-        action.at_ms,
     )
+    if sum(len(text.encode()) for text in key) > MAX_STREAM_KEY_BYTES:
+        raise InvalidInputError(
+            "INVALID_REQUEST",
+            "The action's action_type and counterparty are too long to be counted by the "
+            f"limits (at most about {MAX_STREAM_KEY_BYTES} bytes together); shorten them",
+        )
+    return (*key, action.amount_minor or 0, action.at_ms)
