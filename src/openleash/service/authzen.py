@@ -33,6 +33,8 @@ response (``result``, ``decision_id``, ``reason``, ``obligations``, ``proof_toke
 from __future__ import annotations
 
 import hmac
+import logging
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -68,6 +70,10 @@ MAX_EVALUATIONS = 100
 _PARTS = ("subject", "action", "resource", "context")
 #: Context keys with a meaning of their own (see the table above), kept out of payload.context.
 _CONTEXT_KEYS = ("action_id", "requested_at", "approval_token", "amount_minor", "currency")
+#: An item's unforeseen failure is logged in at most these many frames and characters.
+_LOGGED_FRAMES, _LOGGED_CHARS = 12, 4000
+
+_log = logging.getLogger("openleash")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +225,14 @@ class AuthZen:
         except OpenLeashError as exc:
             # The API adds the HTTP status this error would have had alone.
             return Undecided(exc.code, exc.message)
+        except Exception as exc:
+            # A fault of the server in this item alone: the items before it are decided and
+            # recorded (budgets spent, approvals used up), so their answers must still go out.
+            _log.error(
+                "AuthZEN evaluation failed\n%s",
+                "".join(traceback.format_exception(exc, limit=-_LOGGED_FRAMES))[-_LOGGED_CHARS:],
+            )
+            return Undecided("INTERNAL_ERROR", "Internal server error")
 
     async def _spend_nonce(self, caller: Caller) -> Caller:
         """Record a signed batch's nonce once, up front; its evaluations then carry none."""

@@ -161,7 +161,7 @@ class OwnerSetup:
     """A setup invite redeemed with the passphrase it sets (which meets the policy)."""
 
     invite_id: str
-    invite_token: str
+    invite_token: str = field(repr=False)
     passphrase: str = field(repr=False)
 
     @classmethod

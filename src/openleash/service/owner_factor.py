@@ -7,7 +7,7 @@ they go through.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from openleash.domain.models import AssuranceLevel
@@ -33,8 +33,8 @@ class FactorProof:
     are checked (a value that is not a string refused) by the check that reads them, when it
     reads them: an unknown request is still NOT_FOUND whatever they hold."""
 
-    totp_code: object = None
-    passphrase: object = None
+    totp_code: object = field(default=None, repr=False)
+    passphrase: object = field(default=None, repr=False)
 
     @classmethod
     def from_body(cls, body: object) -> FactorProof:

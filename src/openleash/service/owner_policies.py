@@ -5,7 +5,7 @@ decision caches of every process through the store revision."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
@@ -113,7 +113,7 @@ class OwnerPolicyCreate:
     description: str | None = None
     target: str | None = None
     mode: str = "enforce"
-    totp_code: object = None
+    totp_code: object = field(default=None, repr=False)
 
     @classmethod
     def from_body(cls, body: Body) -> OwnerPolicyCreate:
@@ -144,7 +144,7 @@ class OwnerPolicyUpdate:
     name: str | Keep | None = KEEP
     description: str | Keep | None = KEEP
     target: str | Keep | None = KEEP
-    totp_code: object = None
+    totp_code: object = field(default=None, repr=False)
 
     @classmethod
     def from_body(cls, body: Body) -> OwnerPolicyUpdate:
@@ -168,7 +168,7 @@ class OwnerPolicyOrder:
 
     tier: str
     ordered_policy_ids: tuple[str, ...]
-    totp_code: object = None
+    totp_code: object = field(default=None, repr=False)
 
     @classmethod
     def from_body(cls, body: Body) -> OwnerPolicyOrder:

@@ -54,7 +54,8 @@ def split(token: str) -> tuple[bytes, bytes]:
     body = token[len(HEADER) :]
     # One canonical encoding only (no padding, URL alphabet, no footer part): a token has
     # exactly one spelling, so nothing keyed by the token text can be fooled by a variant.
-    if not _BASE64URL.fullmatch(body):
+    # A length of 4n+1 characters is no base64 of any bytes (binascii refuses to decode it).
+    if not _BASE64URL.fullmatch(body) or len(body) % 4 == 1:
         raise MalformedTokenError("token body is not unpadded base64url")
     raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != body:

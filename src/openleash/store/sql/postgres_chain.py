@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from openleash.domain.models import AuditEvent
 from openleash.store.chain import ChainState, Prepared, checkpoint_params
 from openleash.store.sql import queries as q
-from openleash.store.sql.postgres_queries import pg
+from openleash.store.sql.postgres_queries import pg, refuse_nul
 
 if TYPE_CHECKING:
     from openleash.store.sql.postgres_tx import Conn
@@ -33,6 +33,8 @@ class ChainWriter(ChainState):
 
     async def append(self, db: Conn, events: Sequence[AuditEvent]) -> None:
         prepared = await self.prepared(db, events)
+        for row in prepared.rows:
+            refuse_nul(row)
         await db.executemany(pg(q.APPEND_CHAINED), prepared.rows)
         await self.appended(db, prepared)
 

@@ -11,8 +11,10 @@ statements only PostgreSQL needs (the write lock).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from functools import lru_cache
 
+from openleash.domain.errors import InvalidInputError
 from openleash.store.sql import queries as q
 
 
@@ -40,6 +42,21 @@ def pg(sql: str) -> str:
     if quote is not None:
         raise ValueError(f"unterminated quote in SQL: {sql!r}")
     return "".join(out)
+
+
+def refuse_nul(params: Iterable[object]) -> None:
+    """Refuse a text parameter holding U+0000, before its statement is sent.
+
+    PostgreSQL text cannot hold that character: the statement would fail, and a failed
+    statement aborts the whole transaction, with it every other unit of a group-commit batch
+    (other agents' decisions). JSON and query strings can carry it (``\\u0000``, ``%00``), so
+    it is the sender's input to refuse (400), not the store's failure."""
+    for value in params:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInputError(
+                "INVALID_REQUEST",
+                "Text with a NUL character (U+0000) cannot be stored; leave the character out",
+            )
 
 
 def _lock_key(name: str) -> int:

@@ -14,12 +14,14 @@ conditional statements.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from openleash.domain.errors import InvalidInputError
 from openleash.domain.models import AllowedAction, AuditEvent, HeldDecision
 from openleash.service.ports import NonceUse, nonce_replay
 from openleash.store.chain import AuditCheckpointRule
@@ -28,7 +30,7 @@ from openleash.store.sql import queries as q
 from openleash.store.sql import rows
 from openleash.store.sql.availability import is_unavailable
 from openleash.store.sql.postgres_chain import ChainWriter
-from openleash.store.sql.postgres_queries import pg
+from openleash.store.sql.postgres_queries import pg, refuse_nul
 from openleash.store.sql.repositories import Row, SqlRepositories, next_purge_turn
 
 #: A connection of the store's pool.
@@ -135,19 +137,28 @@ class PostgresTransaction(SqlRepositories):
     # -- the primitives -------------------------------------------------------------------------
 
     async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return changed(await (await self._statement_db()).execute(pg(sql), *params))
+        refuse_nul(params)
+        with _within_limits():
+            return changed(await (await self._statement_db()).execute(pg(sql), *params))
 
     async def _run_many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
-        await (await self._statement_db()).executemany(pg(sql), params)
+        rows = list(params)
+        for row in rows:
+            refuse_nul(row)
+        with _within_limits():
+            await (await self._statement_db()).executemany(pg(sql), rows)
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        refuse_nul(params)
         row = await (await self._statement_db()).fetchrow(pg(sql), *params)
         return None if row is None else tuple(row)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        refuse_nul(params)
         return [tuple(row) for row in await (await self._statement_db()).fetch(pg(sql), *params)]
 
     async def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        refuse_nul(params)
         return await (await self._statement_db()).fetchval(pg(sql), *params)
 
     # -- PostgreSQL's own -----------------------------------------------------------------------
@@ -182,6 +193,8 @@ class PostgresTransaction(SqlRepositories):
         for row in prepared.rows:
             params += row
         statement = pq.decision_statement(allowed is not None, held is not None, len(events))
+        # Before the statement: refused by PostgreSQL, it would abort the batch's transaction.
+        refuse_nul(params)
         if not await db.fetchval(statement, *params):
             raise nonce_replay()  # nothing was written; raising abandons the unit
         await self._chain.appended(db, prepared)
@@ -190,19 +203,45 @@ class PostgresTransaction(SqlRepositories):
 
     async def record_allowed(self, action: AllowedAction) -> None:
         """The stream's upsert and the action's row in one statement (one round trip)."""
-        await (await self._statement_db()).execute(
-            pq.RECORD_ALLOWED, *_stream_params(action), action.decision_id, action.amount_minor
-        )
+        params = (*_stream_params(action), action.decision_id, action.amount_minor)
+        refuse_nul(params)
+        await (await self._statement_db()).execute(pq.RECORD_ALLOWED, *params)
+
+
+@contextmanager
+def _within_limits() -> Iterator[None]:
+    """Around a write: a value past one of PostgreSQL's limits (an index entry over about
+    2.7 kB: a long webhook URL in a multi-byte script) is the sender's input to refuse (400),
+    not a fault of the server. The statement failed, so the unit ends here and rolls back."""
+    try:
+        yield
+    except asyncpg.ProgramLimitExceededError:
+        raise InvalidInputError(
+            "INVALID_REQUEST", "A value of the request is too long to be stored; shorten it"
+        ) from None
+
+
+#: The most bytes the text of a usage stream's unique key may hold. PostgreSQL's B-tree refuses
+#: an entry past about 2.7 kB, and the key holds the action type and the counterparty an agent
+#: wrote (an ``action: "*"`` rule, a long host name); refused before the statement, whose failure
+#: would abort the transaction of every decision in its group-commit batch.
+MAX_STREAM_KEY_BYTES = 2400
 
 
 def _stream_params(action: AllowedAction) -> tuple[Any, ...]:
-    """The parameters of ``ADD_TO_STREAM`` for an allowed action."""
-    return (
+    """The parameters of ``ADD_TO_STREAM`` for an allowed action; ``INVALID_REQUEST`` when its
+    key is too long to index."""
+    key = (
         action.owner_id,
         action.agent_principal_id,
         action.action_type,
         action.currency or "",
         action.counterparty or "",
-        action.amount_minor or 0,
-        action.at_ms,
     )
+    if sum(len(text.encode()) for text in key) > MAX_STREAM_KEY_BYTES:
+        raise InvalidInputError(
+            "INVALID_REQUEST",
+            "The action's action_type and counterparty are too long to be counted by the "
+            f"limits (at most about {MAX_STREAM_KEY_BYTES} bytes together); shorten them",
+        )
+    return (*key, action.amount_minor or 0, action.at_ms)
