@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import pytest
 
 from openleash.domain.errors import OpenLeashError, StoreUnavailableError
-from openleash.service.ports import Store, Transaction
+from openleash.service.ports import NonceUse, Store, Transaction
 from openleash.store.sql.sqlite import SqliteStore
 
 from . import records as r
@@ -102,3 +103,31 @@ async def test_a_store_that_cannot_begin_fails_every_waiting_unit(store: Store) 
         asyncio.gather(*(unit() for _ in range(3)), return_exceptions=True), timeout=5
     )
     assert all(isinstance(o, OpenLeashError) and o.code == "STORE_UNAVAILABLE" for o in outcomes)
+
+
+async def test_a_decision_the_database_refuses_fails_alone(store: Store) -> None:
+    """A decision recorded in one statement has no savepoint: on PostgreSQL, a refusal of that
+    statement aborts the batch's transaction. The unit must be answered its own error and every
+    other decision of its batch still recorded (run again in a new transaction)."""
+    if "Postgres" not in type(store).__name__:
+        pytest.skip("PostgreSQL only: SQLite and memory keep a transaction after a refusal")
+    # The owner's audit index refuses an entry past about 2.7 kB (random hex barely compresses).
+    oversized = secrets.token_hex(4_000)
+
+    async def decide(n: int, owner_id: str) -> str:
+        event = r.event(n, metadata_json={"owner_id": owner_id, "agent_principal_id": "ap-1"})
+
+        async def work(tx: Transaction) -> None:
+            nonce = NonceUse("agent-a", f"nonce-{n}", now_ms=1_000, expires_ms=61_000)
+            await tx.record_decision(nonce=nonce, allowed=None, held=None, events=[event])
+
+        return await outcome(store.submit(work))
+
+    units = [decide(n, oversized if n == 3 else "user-1") for n in range(8)]
+    results = await asyncio.gather(*units)
+    assert results[3] == "INVALID_REQUEST"  # a value too long to store: the sender's to fix
+    assert [result for n, result in enumerate(results) if n != 3] == ["ok"] * 7
+    async with store.read() as tx:
+        events, total = await tx.page(limit=20)
+    assert total == 7
+    assert {e.event_id for _, e in events} == {r.event(n).event_id for n in range(8) if n != 3}

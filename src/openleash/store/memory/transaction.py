@@ -174,6 +174,10 @@ class MemoryTransaction:
         # holds must be read again before the next unit appends.
         self._chain.forget()
 
+    def poisoned(self, exc: BaseException) -> bool:
+        """Never: a unit's failure is undone by :meth:`unit_failed` alone."""
+        return False
+
     def broken(self, exc: BaseException) -> bool:
         """Never: a unit's failure is its own (there is no database to fail)."""
         return False

@@ -13,7 +13,10 @@ Every wait is bounded. A caller whose unit has not started within the store's ti
 :class:`~.availability.StoreTimeoutError` and its unit never runs; once a unit has started, its
 transaction's own bounds (lock, statements, commit) end the wait. A unit that fails for want of
 the store (``STORE_UNAVAILABLE``) fails the whole batch: the shared transaction is in doubt, so
-nobody's writes stand.
+nobody's writes stand. A unit whose failure leaves the transaction unusable although the store
+is well (PostgreSQL aborts a transaction on any refused statement; a unit that records a
+decision in one statement has no savepoint) is answered its own error, and the others run again
+in a new transaction: one bad unit never fails its neighbours.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ class UnitTransaction(Protocol):
         """Whether a unit's ``exc`` is the database's failure, which ends the whole batch."""
         ...
 
+    def poisoned(self, exc: BaseException) -> bool:
+        """Whether the unit's own failure ``exc`` left the shared transaction unusable (a
+        statement the database refused, with no savepoint of the unit to roll back to): the
+        other units must run again in a new transaction."""
+        ...
+
 
 Tx = TypeVar("Tx", bound=UnitTransaction)
 
@@ -48,6 +57,16 @@ Tx = TypeVar("Tx", bound=UnitTransaction)
 #: also keeps a batch within the 64 subtransactions per session whose ids are cached; past
 #: that, other sessions' snapshots get slower while the batch is open.
 MAX_BATCH = 64
+
+
+class _PoisonedError(Exception):
+    """A unit's failure left the batch's transaction unusable (raised out of it to roll it
+    back)."""
+
+    def __init__(self, entry: _Entry, error: Exception) -> None:
+        super().__init__("a unit's failure aborted its batch's transaction")
+        self.entry = entry
+        self.error = error
 
 
 class _Entry:
@@ -109,7 +128,7 @@ class BatchWriter(Generic[Tx]):
         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         return [entry for entry in batch if not entry.future.done()]  # callers gone: skipped
 
-    async def _run(self) -> None:  # noqa: C901, PLR0912 - group commit reads best whole
+    async def _run(self) -> None:  # noqa: C901 - group commit reads best whole
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         batch: list[_Entry] = []
         taken = False
@@ -126,11 +145,16 @@ class BatchWriter(Generic[Tx]):
                     except Exception as exc:  # the unit's own failure, reported to its caller
                         if tx.broken(exc):
                             raise  # the store failed, not the unit: the batch ends here
+                        if tx.poisoned(exc):
+                            raise _PoisonedError(entry, exc) from exc
                         await tx.unit_failed()
                         outcomes.append((entry.future, False, exc))
                     else:
                         tx.unit_succeeded()
                         outcomes.append((entry.future, True, result))
+        except _PoisonedError as poisoned:  # rolled back: the others run again without it
+            self._retry_without(batch, poisoned)
+            return
         except Exception as failure:  # the shared transaction failed: nobody's writes stand
             if not taken:  # it could not even begin: fail the units that were waiting for it
                 batch = self._take()
@@ -138,6 +162,19 @@ class BatchWriter(Generic[Tx]):
                 if not entry.future.done():
                     entry.future.set_exception(failure)
             return
+        self._answer(outcomes)
+
+    def _retry_without(self, batch: list[_Entry], poisoned: _PoisonedError) -> None:
+        """Answer the unit that aborted the transaction its error, and queue the rest of its
+        batch first, to run again (nothing of theirs was committed; each retry drops one unit,
+        so a batch runs at most once per unit)."""
+        if not poisoned.entry.future.done():
+            poisoned.entry.future.set_exception(poisoned.error)
+        again = [entry for entry in batch if entry is not poisoned.entry]
+        self._queue[:0] = again
+
+    @staticmethod
+    def _answer(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
         for future, ok, value in outcomes:
             if future.done():  # the caller went away (cancelled)
                 continue

@@ -90,6 +90,12 @@ class PostgresTransaction(SqlRepositories):
         unit's: then the whole transaction is in doubt."""
         return is_unavailable(exc) or isinstance(exc, UNAVAILABLE + TIMED_OUT + LOST_CONNECTION)
 
+    def poisoned(self, exc: BaseException) -> bool:
+        """Whether the unit's failure aborted the transaction: PostgreSQL refused one of its
+        statements (``exc`` or what it was raised from) and the unit has no savepoint to roll
+        back to (it only recorded a decision, in one statement)."""
+        return not self._unit_savepoint and _refused_by_database(exc)
+
     # -- units of a group-commit batch (:mod:`.batch`) --------------------------------------------
 
     async def begin_unit(self) -> None:
@@ -195,7 +201,9 @@ class PostgresTransaction(SqlRepositories):
         statement = pq.decision_statement(allowed is not None, held is not None, len(events))
         # Before the statement: refused by PostgreSQL, it would abort the batch's transaction.
         refuse_nul(params)
-        if not await db.fetchval(statement, *params):
+        with _within_limits():  # refused, it aborts the batch's transaction: see poisoned()
+            recorded = await db.fetchval(statement, *params)
+        if not recorded:
             raise nonce_replay()  # nothing was written; raising abandons the unit
         await self._chain.appended(db, prepared)
         if next_purge_turn():
@@ -206,6 +214,18 @@ class PostgresTransaction(SqlRepositories):
         params = (*_stream_params(action), action.decision_id, action.amount_minor)
         refuse_nul(params)
         await (await self._statement_db()).execute(pq.RECORD_ALLOWED, *params)
+
+
+def _refused_by_database(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, an error PostgreSQL answered."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain of causes is short; the bound guards against a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, asyncpg.PostgresError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @contextmanager

@@ -38,6 +38,11 @@ class SqliteTransaction(SqlRepositories):
         """Called by the store when the transaction commits or rolls back."""
         self._conn = None
 
+    def poisoned(self, exc: BaseException) -> bool:
+        """Never: every unit has its savepoint, and SQLite keeps a transaction usable after a
+        refused statement (the failures that end it are :meth:`broken`)."""
+        return False
+
     def broken(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the file's failure rather than the unit's: then the whole
         transaction is in doubt (SQLite ends some of them by itself: disk full, I/O)."""
