@@ -36,8 +36,10 @@ class AgentChangeTx(AgentRepo, AuditLog, Protocol):
 
 
 async def revoke(tx: AgentChangeTx, agent: Agent, now: datetime, *, by: str | None) -> None:
-    """Revoke ``agent`` (its signatures stop verifying in every process) and audit who did."""
-    await tx.revoke_agent(agent.agent_principal_id, iso_ms(now))
+    """Revoke ``agent`` (its signatures stop verifying in every process) and audit who did.
+    An agent revoked already is left as it is, and nothing is recorded again."""
+    if not await tx.revoke_agent(agent.agent_principal_id, iso_ms(now)):
+        return
     await tx.bump_revision()
     await record(
         tx,

@@ -63,7 +63,13 @@ from openleash.domain.timefmt import epoch_ms, iso_ms
 from openleash.service.audit import record
 from openleash.service.lockout import FailureLocks, locked_error
 from openleash.service.options import Options
-from openleash.service.owners import IssuedInvite, issue_invite, redeemable_invite
+from openleash.service.owners import (
+    IssuedInvite,
+    checked_display_name,
+    checked_invite,
+    issue_invite,
+    usable_invite,
+)
 from openleash.service.ports import AuditLog, CredentialRepo, InviteRepo, OwnerRepo, Units
 from openleash.service.runtime import Runtime
 
@@ -153,7 +159,7 @@ class NewOwner:
                 "display_name is required",
                 {"field_errors": {"display_name": "Required: a non-empty string"}},
             )
-        return cls(name.strip())
+        return cls(checked_display_name(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,16 +308,11 @@ class OwnerAccounts:
         The invite is checked before the passphrase is hashed: hashing costs tens of
         milliseconds and tens of MiB, which a caller without a valid invite must not spend."""
         now = self._options.clock()
-        async with self._store.read() as tx:
-            redeemable_invite(
-                await tx.get_invite(setup.invite_id), "setup", setup.invite_token, now
-            )
+        await checked_invite(self._store, setup.invite_id, "setup", setup.invite_token, now)
         hashed = await _hash(setup.passphrase)
         async with self._store.transaction() as tx:
             # Again, in the transaction: the invite may have been used meanwhile.
-            invite = redeemable_invite(
-                await tx.get_invite(setup.invite_id), "setup", setup.invite_token, now
-            )
+            invite = usable_invite(await tx.get_invite(setup.invite_id), "setup", now)
             await tx.use_invite(setup.invite_id, iso_ms(now))
             owner_id = invite.owner_id
             creds = await tx.get_credentials(owner_id) or OwnerCredentials(owner_id, iso_ms(now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,7 +14,14 @@ from openleash.domain.models import Invite, Owner
 from openleash.domain.timefmt import iso_ms
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.ports import AuditLog, InviteRepo, OwnerRepo, invite_not_found, invite_used
+from openleash.service.ports import (
+    AuditLog,
+    InviteRepo,
+    OwnerRepo,
+    Units,
+    invite_not_found,
+    invite_used,
+)
 
 
 class OwnerView(TypedDict):
@@ -52,17 +60,47 @@ class InviteTx(OwnerRepo, InviteRepo, AuditLog, Protocol):
     """What issuing an invite uses."""
 
 
-def redeemable_invite(invite: Invite | None, kind: str, token: str, now: datetime) -> Invite:
-    """``invite`` if it is a ``kind`` invite that is unused, unexpired and whose token is
-    ``token``; raises the wire error of the first check it fails otherwise."""
+#: The longest owner name, in characters: a name is shown, not stored as a document.
+MAX_DISPLAY_NAME = 200
+
+
+def checked_display_name(name: str) -> str:
+    """``name`` trimmed; ``VALIDATION_ERROR`` when it is empty or longer than
+    :data:`MAX_DISPLAY_NAME` characters."""
+    name = name.strip()
+    if not name or len(name) > MAX_DISPLAY_NAME:
+        raise InvalidInputError(
+            "VALIDATION_ERROR",
+            f"display_name must be 1 to {MAX_DISPLAY_NAME} characters",
+            {"field_errors": {"display_name": f"1 to {MAX_DISPLAY_NAME} characters"}},
+        )
+    return name
+
+
+def usable_invite(invite: Invite | None, kind: str, now: datetime) -> Invite:
+    """``invite`` if it is a ``kind`` invite that is unused and unexpired; raises the wire
+    error of the first check it fails otherwise. Its token is :func:`checked_invite`'s."""
     if invite is None or invite.kind != kind:
         raise invite_not_found()
     if invite.used_at is not None:
         raise invite_used()
     if invite.expires_at <= iso_ms(now):
         raise InvalidInputError("INVITE_EXPIRED", "Invite has expired")
+    return invite
+
+
+async def checked_invite(
+    store: Units[InviteRepo], invite_id: str, kind: str, token: str, now: datetime
+) -> Invite:
+    """The ``kind`` invite ``invite_id`` if it is usable (:func:`usable_invite`) and ``token``
+    is its token. The token's scrypt hash (tens of milliseconds) is checked in a worker
+    thread, outside any transaction: a caller guessing tokens holds neither the event loop nor
+    the write lock. The redeeming transaction checks the invite again (:func:`usable_invite`):
+    it may have been used meanwhile; its token cannot have changed."""
+    async with store.read() as tx:
+        invite = usable_invite(await tx.get_invite(invite_id), kind, now)
     try:
-        verify_secret(token, invite.token_hash, invite.token_salt)
+        await asyncio.to_thread(verify_secret, token, invite.token_hash, invite.token_salt)
     except NotVerifiedError:
         raise AuthenticationError("INVALID_INVITE_TOKEN", "Invalid invite token") from None
     return invite

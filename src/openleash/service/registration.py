@@ -39,7 +39,7 @@ from openleash.service.owner_auth import (
     check_second_factor,
     factor_attempts,
 )
-from openleash.service.owners import IssuedInvite, issue_invite, redeemable_invite
+from openleash.service.owners import IssuedInvite, checked_invite, issue_invite, usable_invite
 from openleash.service.ports import AgentRepo, ChallengeRepo, InviteRepo, OwnerRepo, Units
 
 
@@ -411,10 +411,11 @@ class Registration:
     async def register_with_invite(self, enrolment: InviteEnrolment) -> Agent:
         """Enrol the agent ACTIVE: the invite is its owner's consent."""
         now = self._options.clock()
+        checked = await checked_invite(
+            self._store, enrolment.invite_id, "agent", enrolment.invite_token, now
+        )
         async with self._store.transaction() as tx:
-            invite = redeemable_invite(
-                await tx.get_invite(enrolment.invite_id), "agent", enrolment.invite_token, now
-            )
+            invite = usable_invite(await tx.get_invite(checked.invite_id), "agent", now)
             await check_webhook_free(tx, enrolment.webhook.url, invite.owner_id)
             await _check_agent_id_free(tx, enrolment.agent_id, invite.owner_id)
             await tx.use_invite(invite.invite_id, iso_ms(now))

@@ -13,6 +13,7 @@ from openleash.domain.timefmt import iso_ms
 from openleash.service.agents import AgentChangeTx, enrol
 from openleash.service.audit import record
 from openleash.service.options import Options
+from openleash.service.owners import checked_display_name
 from openleash.service.policies import validate_policy
 from openleash.service.ports import OwnerRepo, PolicyRepo, Units
 
@@ -66,8 +67,7 @@ def _new_records(
 def _checked(owner_name: str, agent_id: str, public_key_b64: str, policy_yaml: str) -> None:
     """Everything that can be checked before the store is touched, so a bad input leaves
     nothing half made."""
-    if not owner_name.strip():
-        raise InvalidInputError("VALIDATION_ERROR", "The owner name must not be empty")
+    checked_display_name(owner_name)
     if not agent_id.strip():
         raise InvalidInputError("VALIDATION_ERROR", "The agent id must not be empty")
     load_public_key(public_key_b64)

@@ -3,14 +3,17 @@ a failed registration leaves it usable, and the agent decides only once its owne
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import threading
 from typing import Any
 
 import pytest
 
-from openleash.crypto import generate_keypair, sign
+from openleash.crypto import NotVerifiedError, generate_keypair, sign
 from openleash.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
 from openleash.domain.models import Agent, Challenge, Owner, Status
+from openleash.service import owners
 from openleash.service.registration import (
     AgentStatusChange,
     ChallengeRequest,
@@ -179,3 +182,48 @@ async def test_the_owner_revokes_and_the_admin_refuses_an_unknown_agent(world: W
     with pytest.raises(NotFoundError):
         await use.revoke_agent("no-such-agent")
     assert (await world.audit_types())[-1] == "AGENT_REVOKED"
+
+
+async def test_revoking_a_revoked_agent_changes_and_records_nothing(world: World) -> None:
+    use = Registration(world.store, world.options)
+    await use.revoke_agent(world.agent.agent_principal_id)
+    before = await world.audit_types()
+    await use.revoke_agent(world.agent.agent_principal_id)  # the admin asks again
+    assert await world.audit_types() == before  # no second AGENT_REVOKED record
+    assert before.count("AGENT_REVOKED") == 1
+
+
+async def test_an_invite_token_is_checked_off_the_loop_and_outside_the_write_lock(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking a token costs an scrypt hash: a caller guessing tokens must hold neither the
+    event loop nor the write lock meanwhile (other decisions and enrolments go on)."""
+    use = Registration(world.store, world.options)
+    invite = await use.agent_invite(world.owner.user_principal_id)
+    checking = threading.Event()
+    release = threading.Event()
+
+    def slow_refusal(token: str, token_hash: str, salt: str) -> None:
+        checking.set()
+        release.wait(5)
+        raise NotVerifiedError("wrong token")
+
+    monkeypatch.setattr(owners, "verify_secret", slow_refusal)
+    public_key, _ = generate_keypair()
+    body = {
+        "invite_id": invite.invite_id,
+        "invite_token": "a guess",
+        "agent_id": "guessed",
+        "agent_pubkey_b64": public_key,
+    }
+    guess = asyncio.create_task(use.register_with_invite(InviteEnrolment.from_body(body)))
+    while not checking.is_set():
+        await asyncio.sleep(0.001)  # the loop runs while the token is checked
+    async with asyncio.timeout(2):
+        async with world.store.transaction() as tx:  # and the write lock is free
+            await tx.append([])
+    assert not guess.done()  # all of that happened while the token was being checked
+    release.set()
+    with pytest.raises(AuthenticationError) as refused:
+        await guess
+    assert refused.value.code == "INVALID_INVITE_TOKEN"
