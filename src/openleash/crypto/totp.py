@@ -102,6 +102,10 @@ def verify(secret_b32: str, code: str, now_s: float, last_counter: int | None) -
     return matched
 
 
+#: The characters of the account name an ``otpauth://`` URI carries (the rest is dropped).
+MAX_ACCOUNT_CHARS = 64
+
+
 def provisioning_uri(secret: str, account_name: str, issuer: str = "OpenLeash") -> str:
     """The ``otpauth://`` URI an authenticator app reads from the QR code."""
     if ":" in issuer:
@@ -110,7 +114,10 @@ def provisioning_uri(secret: str, account_name: str, issuer: str = "OpenLeash") 
         raise ValueError("the account name must not be empty")
     key = secret.replace(" ", "").upper().rstrip("=")
     _secret_bytes(key)
-    label = f"{quote(issuer, safe='')}:{quote(account_name, safe='@')}"
+    # Apps show a few dozen characters of the account; a longer name (any script) would only
+    # make the QR code too large to draw.
+    account = account_name[:MAX_ACCOUNT_CHARS]
+    label = f"{quote(issuer, safe='')}:{quote(account, safe='@')}"
     query = "&".join(
         f"{name}={quote(value, safe='')}"
         for name, value in (

@@ -306,3 +306,12 @@ def test_match_backup_code_refuses_malformed_or_unknown_codes() -> None:
 def test_match_backup_code_accepts_upper_case_stored_hashes() -> None:
     stored = totp.hash_backup_code("abcde-23456").upper()
     assert totp.match_backup_code("abcde-23456", ["0" * 64, stored]) == 1
+
+
+def test_a_long_account_name_still_makes_a_drawable_code() -> None:
+    """Owner names may be long, in any script; the code drawn from them must not overflow."""
+    name = "長い名前" * 1_000
+    uri = totp.provisioning_uri(totp.new_secret(), name)
+    label = unquote(urlsplit(uri).path)
+    assert label == "/OpenLeash:" + name[: totp.MAX_ACCOUNT_CHARS]
+    assert totp.qr_svg(uri).startswith("<svg")

@@ -87,6 +87,10 @@ def test_commands_keep_the_wire_validation() -> None:
     with pytest.raises(InvalidInputError) as nameless:
         NewOwner.from_body({"display_name": " "})
     assert nameless.value.code == "VALIDATION_ERROR"
+    assert NewOwner.from_body({"display_name": " " + "x" * 200}).display_name == "x" * 200
+    with pytest.raises(InvalidInputError) as too_long:
+        NewOwner.from_body({"display_name": "x" * 201})
+    assert too_long.value.details == {"field_errors": {"display_name": "1 to 200 characters"}}
     with pytest.raises(InvalidInputError) as short:
         OwnerSetup.from_body({"invite_id": "i", "invite_token": "t", "passphrase": "short"})
     assert short.value.code == "VALIDATION_ERROR"
