@@ -13,7 +13,7 @@ from openleash.domain.timefmt import iso_ms
 from openleash.service.agents import AgentChangeTx, enrol
 from openleash.service.audit import record
 from openleash.service.options import Options
-from openleash.service.owners import checked_display_name
+from openleash.service.owners import MAX_DISPLAY_NAME
 from openleash.service.policies import validate_policy
 from openleash.service.ports import OwnerRepo, PolicyRepo, Units
 
@@ -67,7 +67,10 @@ def _new_records(
 def _checked(owner_name: str, agent_id: str, public_key_b64: str, policy_yaml: str) -> None:
     """Everything that can be checked before the store is touched, so a bad input leaves
     nothing half made."""
-    checked_display_name(owner_name)
+    if not owner_name.strip() or len(owner_name.strip()) > MAX_DISPLAY_NAME:
+        raise InvalidInputError(
+            "VALIDATION_ERROR", f"The owner name must be 1 to {MAX_DISPLAY_NAME} characters"
+        )
     if not agent_id.strip():
         raise InvalidInputError("VALIDATION_ERROR", "The agent id must not be empty")
     load_public_key(public_key_b64)

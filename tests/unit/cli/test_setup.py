@@ -110,6 +110,9 @@ def test_init_rejects_an_empty_owner_name(run: Cli) -> None:
 
     assert result.exit_code == 1
     assert "owner name" in result.stderr
+    too_long = run("init", "--owner-name", "x" * 201, "--agent-id", "bot")
+    assert too_long.exit_code == 1
+    assert "1 to 200 characters" in too_long.stderr
 
 
 def test_wizard_sets_up_token_admin_and_runs_a_demo(run: Cli, tmp_path: Path) -> None:
